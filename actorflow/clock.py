@@ -1,0 +1,235 @@
+"""Time for the runtime: the Clock protocol, the real SystemClock and a FakeClock for tests.
+
+All runtime timing (request timeouts, restart intensity windows, scheduled
+messages) reads and schedules through a :class:`Clock`, so tests drive time
+with :meth:`FakeClock.advance` instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Protocol, final
+
+from loguru import logger
+
+from actorflow.errors import ClockError
+
+__all__ = ["Clock", "FakeClock", "SystemClock", "TimerHandle", "to_seconds"]
+
+
+def to_seconds(delay: float | timedelta) -> float:
+    """Return ``delay`` in seconds, accepting a float or a timedelta."""
+    return delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
+
+
+class TimerHandle:
+    """A scheduled callback; :meth:`cancel` prevents it from running."""
+
+    __slots__ = ("_cancelled", "callback", "deadline")
+
+    def __init__(self, deadline: float, callback: Callable[[], None]) -> None:
+        self.deadline = deadline
+        self.callback = callback
+        self._cancelled = False
+
+    @property
+    def is_cancelled(self) -> bool:
+        """Whether :meth:`cancel` was called before the timer fired."""
+        return self._cancelled
+
+    def cancel(self) -> None:
+        """Prevent the callback from running; harmless after it ran."""
+        self._cancelled = True
+
+
+class Clock(Protocol):
+    """Source of time and of delayed callbacks for the runtime."""
+
+    def time(self) -> float:
+        """Return wall-clock time in seconds since the epoch."""
+        ...
+
+    def monotonic(self) -> float:
+        """Return a monotonic reading in seconds, for deadlines and windows."""
+        ...
+
+    def now(self) -> datetime:
+        """Return the current wall-clock time as an aware UTC datetime."""
+        ...
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> TimerHandle:
+        """Run ``callback`` once, ``delay`` seconds from now, on the clock's timer thread.
+
+        Callbacks must be short and must not block (they usually ``tell`` an actor).
+        """
+        ...
+
+    def close(self) -> None:
+        """Stop the timer thread, if any; pending timers never fire."""
+        ...
+
+
+class _TimerHeap:
+    """Due-time ordered timers; ties fire in the order they were scheduled."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, TimerHandle]] = []
+        self._order = itertools.count()
+
+    def push(self, handle: TimerHandle) -> None:
+        heapq.heappush(self._heap, (handle.deadline, next(self._order), handle))
+
+    def pop_due(self, now: float) -> TimerHandle | None:
+        while self._heap and self._heap[0][0] <= now:
+            handle = heapq.heappop(self._heap)[2]
+            if not handle.is_cancelled:
+                return handle
+        return None
+
+    def next_deadline(self) -> float | None:
+        while self._heap and self._heap[0][2].is_cancelled:
+            heapq.heappop(self._heap)
+        return self._heap[0][0] if self._heap else None
+
+    def clear(self) -> None:
+        self._heap.clear()
+
+
+def _run_callback(handle: TimerHandle) -> None:
+    try:
+        handle.callback()
+    except Exception:  # noqa: BLE001 - a timer callback must never kill the timer thread
+        logger.opt(exception=True).error("Timer callback {callback!r} raised", callback=handle)
+
+
+@final
+class SystemClock:
+    """Real time; timers run on one lazily started thread named ``actorflow-timers``."""
+
+    def __init__(self) -> None:
+        self._timers = _TimerHeap()
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def time(self) -> float:
+        """Return ``time.time()``."""
+        return time.time()
+
+    def monotonic(self) -> float:
+        """Return ``time.monotonic()``."""
+        return time.monotonic()
+
+    def now(self) -> datetime:
+        """Return the current UTC time."""
+        return datetime.now(UTC)
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> TimerHandle:
+        """Schedule ``callback`` on the timer thread after ``delay`` seconds."""
+        handle = TimerHandle(time.monotonic() + max(0.0, delay), callback)
+        with self._cond:
+            if self._closed:
+                raise ClockError(
+                    "SystemClock is closed, so it cannot schedule timers. "
+                    "Create a new clock (or a new ActorSystem)."
+                )
+            self._timers.push(handle)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="actorflow-timers", daemon=True
+                )
+                self._thread.start()
+            self._cond.notify()
+        return handle
+
+    def close(self) -> None:
+        """Stop the timer thread and drop pending timers."""
+        with self._cond:
+            self._closed = True
+            self._timers.clear()
+            self._cond.notify()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=5.0)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                if self._closed:
+                    return
+                handle = self._timers.pop_due(time.monotonic())
+                if handle is None:
+                    deadline = self._timers.next_deadline()
+                    wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+                    self._cond.wait(wait)
+                    continue
+            _run_callback(handle)
+
+
+@final
+class FakeClock:
+    """A clock that moves only when told to; :meth:`advance` fires due timers in order.
+
+    Timer callbacks run on the thread that calls :meth:`advance`, each with the
+    clock set to that timer's deadline.
+    """
+
+    def __init__(self, start: datetime | None = None, *, monotonic_start: float = 0.0) -> None:
+        self._epoch = (start or datetime(2026, 1, 1, tzinfo=UTC)).timestamp()
+        self._mono_start = monotonic_start
+        self._elapsed = 0.0
+        self._timers = _TimerHeap()
+        self._lock = threading.RLock()
+
+    def time(self) -> float:
+        """Return the fake wall time in epoch seconds."""
+        return self._epoch + self._elapsed
+
+    def monotonic(self) -> float:
+        """Return the fake monotonic reading."""
+        return self._mono_start + self._elapsed
+
+    def now(self) -> datetime:
+        """Return the fake wall time as an aware UTC datetime."""
+        return datetime.fromtimestamp(self.time(), UTC)
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> TimerHandle:
+        """Schedule ``callback`` to fire when the clock is advanced past ``delay``."""
+        with self._lock:
+            handle = TimerHandle(self.monotonic() + max(0.0, delay), callback)
+            self._timers.push(handle)
+            return handle
+
+    def pending_timers(self) -> int:
+        """Return how many timers are scheduled and not cancelled."""
+        with self._lock:
+            return sum(1 for _, _, h in self._timers._heap if not h.is_cancelled)  # noqa: SLF001
+
+    def advance(self, delay: float | timedelta) -> None:
+        """Move time forward by ``delay``, firing every timer that falls due, in order.
+
+        Raises:
+            ClockError: ``delay`` is negative (time never goes backwards).
+        """
+        seconds = to_seconds(delay)
+        if seconds < 0:
+            raise ClockError(
+                f"FakeClock cannot go backwards (asked to advance by {seconds!r} s). "
+                "Advance by zero or a positive amount."
+            )
+        with self._lock:
+            target = self.monotonic() + seconds
+            while (handle := self._timers.pop_due(target)) is not None:
+                self._elapsed = max(self._elapsed, handle.deadline - self._mono_start)
+                _run_callback(handle)
+            self._elapsed = target - self._mono_start
+
+    def close(self) -> None:
+        """Drop pending timers."""
+        with self._lock:
+            self._timers.clear()

@@ -1,0 +1,133 @@
+"""The actorflow exception hierarchy.
+
+Every error actorflow raises on purpose is an :class:`ActorflowError`, so
+``except ActorflowError`` catches all of them and nothing else::
+
+    ActorflowError
+    ├── ConfigurationError          invalid option, recipe or scenario file
+    ├── ClockError                  a FakeClock asked to go backwards
+    ├── MessageError
+    │   ├── InvalidMessageError     not a Message, or fails its schema
+    │   ├── DuplicateKindError      two message classes claim one kind tag
+    │   ├── UnknownKindError        a decoded kind tag has no registered class
+    │   └── CodecError              bytes that are not a valid, bounded msgpack envelope
+    ├── RoutingError
+    │   ├── UnknownActorError       no live actor holds the path
+    │   ├── ActorNameTakenError     spawn under a path that is already taken
+    │   └── MailboxFullError        the recipient's overflow policy rejects the message
+    ├── AskError
+    │   ├── AskTimeoutError         no reply to an outside ask in time
+    │   ├── DeliveryFailedError     the asked actor failed, stopped or dropped the request
+    │   └── BlockingCallError       a blocking wait from inside an actor handler
+    ├── SupervisionError
+    │   └── EscalationError         a failure escalated past the root: the system stopped
+    ├── SystemStoppedError          the actor system is not running
+    └── ShutdownTimeoutError        actors that did not stop in time
+
+Messages say what failed, for which object, why, and what to do.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ActorNameTakenError",
+    "ActorflowError",
+    "AskError",
+    "AskTimeoutError",
+    "BlockingCallError",
+    "ClockError",
+    "CodecError",
+    "ConfigurationError",
+    "DeliveryFailedError",
+    "DuplicateKindError",
+    "EscalationError",
+    "InvalidMessageError",
+    "MailboxFullError",
+    "MessageError",
+    "RoutingError",
+    "ShutdownTimeoutError",
+    "SupervisionError",
+    "SystemStoppedError",
+    "UnknownActorError",
+    "UnknownKindError",
+]
+
+
+class ActorflowError(Exception):
+    """Base class of every error actorflow raises on purpose."""
+
+
+class ConfigurationError(ActorflowError):
+    """An option, recipe, or scenario file is invalid."""
+
+
+class ClockError(ActorflowError):
+    """A clock was asked to do something impossible, such as go backwards."""
+
+
+class MessageError(ActorflowError):
+    """A message, its kind tag, or its encoding is wrong."""
+
+
+class InvalidMessageError(MessageError):
+    """An object is not a valid actorflow message."""
+
+
+class DuplicateKindError(MessageError):
+    """Two message classes claim the same kind tag."""
+
+
+class UnknownKindError(MessageError):
+    """A kind tag has no registered message class."""
+
+
+class CodecError(MessageError):
+    """Bytes could not be decoded into a valid envelope or message."""
+
+
+class RoutingError(ActorflowError):
+    """A message could not be routed to its recipient."""
+
+
+class UnknownActorError(RoutingError):
+    """No live actor holds the path."""
+
+
+class ActorNameTakenError(RoutingError):
+    """An actor already holds the path a spawn asked for."""
+
+
+class MailboxFullError(RoutingError):
+    """The recipient's mailbox is full and its overflow policy rejects new messages."""
+
+
+class AskError(ActorflowError):
+    """An ask from outside the actor system did not get its answer."""
+
+
+class AskTimeoutError(AskError):
+    """No reply arrived before the ask's timeout."""
+
+
+class DeliveryFailedError(AskError):
+    """The asked actor failed on the request, or the request became a dead letter."""
+
+
+class BlockingCallError(AskError):
+    """A blocking wait was attempted on an actor thread, where it could deadlock."""
+
+
+class SupervisionError(ActorflowError):
+    """A supervision decision could not be carried out."""
+
+
+class EscalationError(SupervisionError):
+    """A failure escalated past the root supervisor, so the system stopped."""
+
+
+class SystemStoppedError(ActorflowError):
+    """The actor system is not running."""
+
+
+class ShutdownTimeoutError(ActorflowError):
+    """Some actors did not stop within the shutdown timeout."""

@@ -1,0 +1,202 @@
+"""msgpack encoding of envelopes and messages, validated and bounded on decode.
+
+A record is ``{"seq", "message_id", "correlation_id", "sender", "recipient",
+"reply_to", "logical_time", "wall_time", "message"}`` where ``message`` is the
+message's JSON-mode dump (it carries its ``kind``). Decoding never trusts the
+bytes: sizes, container lengths and nesting depth are capped before any model
+is built, and every field is validated, so hostile input yields a
+:class:`~actorflow.errors.CodecError` and nothing else.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, final
+
+import msgpack
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from actorflow.errors import CodecError
+from actorflow.ids import ActorPath, CorrelationId, MessageId
+from actorflow.messages.base import Message, message_class
+from actorflow.messages.envelope import Envelope
+
+__all__ = [
+    "CodecLimits",
+    "decode_envelope",
+    "decode_message",
+    "encode_envelope",
+    "encode_message",
+    "envelope_from_record",
+    "envelope_to_record",
+    "pack",
+    "unpack",
+]
+
+
+@final
+class CodecLimits(BaseModel):
+    """Caps applied before decoding untrusted bytes."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_bytes: Annotated[int, Field(gt=0)] = 16 * 1024 * 1024
+    """Largest encoded object accepted."""
+    max_str_len: Annotated[int, Field(gt=0)] = 4 * 1024 * 1024
+    """Longest string or binary value."""
+    max_container_len: Annotated[int, Field(gt=0)] = 100_000
+    """Most items in one array or map."""
+    max_depth: Annotated[int, Field(gt=0)] = 32
+    """Deepest nesting of arrays and maps."""
+
+
+DEFAULT_LIMITS = CodecLimits()
+
+
+def pack(obj: object) -> bytes:
+    """Encode plain data (dicts, lists, str, int, float, bool, None, bytes) as msgpack."""
+    try:
+        data: bytes = msgpack.packb(obj, use_bin_type=True)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise CodecError(f"Cannot encode {type(obj).__name__} as msgpack: {exc}.") from exc
+    return data
+
+
+def unpack(data: bytes, limits: CodecLimits = DEFAULT_LIMITS) -> object:
+    """Decode msgpack bytes into plain data, within ``limits``.
+
+    Raises:
+        CodecError: the bytes are oversized, malformed, too deeply nested, or use
+            msgpack extension types.
+    """
+    if len(data) > limits.max_bytes:
+        raise CodecError(
+            f"Encoded object of {len(data)} bytes exceeds the {limits.max_bytes}-byte limit. "
+            "Raise CodecLimits.max_bytes if such objects are expected."
+        )
+    try:
+        obj = msgpack.unpackb(
+            data,
+            raw=False,
+            strict_map_key=True,
+            max_str_len=limits.max_str_len,
+            max_bin_len=limits.max_str_len,
+            max_array_len=limits.max_container_len,
+            max_map_len=limits.max_container_len,
+            max_ext_len=0,
+        )
+    except (ValueError, TypeError, OverflowError, msgpack.UnpackException) as exc:
+        reason = str(exc) or type(exc).__name__
+        raise CodecError(f"Malformed msgpack data ({len(data)} bytes): {reason}.") from exc
+    _check_depth(obj, limits.max_depth)
+    return obj
+
+
+def _check_depth(obj: object, max_depth: int) -> None:
+    stack: list[tuple[object, int]] = [(obj, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: list[object] = [*item.keys(), *item.values()]
+        elif isinstance(item, list | tuple):
+            children = list(item)
+        else:
+            continue
+        if depth > max_depth:
+            raise CodecError(
+                f"msgpack data nests deeper than {max_depth} levels. "
+                "Flatten the payload or raise CodecLimits.max_depth."
+            )
+        stack.extend((child, depth + 1) for child in children)
+
+
+def envelope_to_record(env: Envelope) -> dict[str, Any]:
+    """Return ``env`` as a msgpack-ready dict."""
+    record = env._asdict()
+    record["message"] = env.message.model_dump(mode="json")
+    return record
+
+
+class _EnvelopeRecord(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    seq: Annotated[int, Field(ge=0)]
+    message_id: str
+    correlation_id: str | None
+    sender: str | None
+    recipient: str
+    reply_to: str | None
+    logical_time: Annotated[int, Field(ge=0)]
+    wall_time: float
+    message: dict[str, Any]
+
+
+def envelope_from_record(record: object) -> Envelope:
+    """Validate a decoded record and rebuild its :class:`Envelope`.
+
+    Raises:
+        CodecError: a field is missing or has the wrong type, or the message
+            fails its schema.
+        UnknownKindError: the message's kind is not registered.
+    """
+    try:
+        rec = _EnvelopeRecord.model_validate(record)
+    except ValidationError as exc:
+        raise CodecError(f"Invalid envelope record: {_short(exc)}") from exc
+    return Envelope(
+        seq=rec.seq,
+        message_id=MessageId(rec.message_id),
+        correlation_id=None if rec.correlation_id is None else CorrelationId(rec.correlation_id),
+        sender=None if rec.sender is None else ActorPath(rec.sender),
+        recipient=ActorPath(rec.recipient),
+        reply_to=None if rec.reply_to is None else ActorPath(rec.reply_to),
+        logical_time=rec.logical_time,
+        wall_time=rec.wall_time,
+        message=_message_from_record(rec.message),
+    )
+
+
+def _message_from_record(record: object) -> Message:
+    if not isinstance(record, dict):
+        raise CodecError(f"A message record must be a map, got {type(record).__name__}.")
+    cls = message_class(record.get("kind"))
+    try:
+        return cls.model_validate(record)
+    except ValidationError as exc:
+        raise CodecError(f"Invalid {cls.__name__} message: {_short(exc)}") from exc
+
+
+def _short(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "<root>"
+    return f"{exc.error_count()} error(s), first at {where!r}: {first['msg']}."
+
+
+def encode_message(msg: Message) -> bytes:
+    """Encode one message (with its kind) as msgpack."""
+    return pack(msg.model_dump(mode="json"))
+
+
+def decode_message(data: bytes, limits: CodecLimits = DEFAULT_LIMITS) -> Message:
+    """Decode and validate one message.
+
+    Raises:
+        CodecError: malformed, oversized, or invalid data.
+        UnknownKindError: the kind is not registered.
+    """
+    return _message_from_record(unpack(data, limits))
+
+
+def encode_envelope(env: Envelope) -> bytes:
+    """Encode an envelope as msgpack."""
+    return pack(envelope_to_record(env))
+
+
+def decode_envelope(data: bytes, limits: CodecLimits = DEFAULT_LIMITS) -> Envelope:
+    """Decode and validate an envelope.
+
+    Raises:
+        CodecError: malformed, oversized, or invalid data.
+        UnknownKindError: the message's kind is not registered.
+    """
+    return envelope_from_record(unpack(data, limits))
+

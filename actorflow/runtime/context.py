@@ -1,0 +1,146 @@
+"""The context a behaviour's handlers get: send, reply, request, schedule, spawn, stop."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, final
+
+from loguru import logger
+
+from actorflow.clock import Clock, to_seconds
+from actorflow.errors import RoutingError
+from actorflow.ids import ActorPath, CorrelationId, TimerId
+from actorflow.messages.base import Message
+from actorflow.messages.envelope import Envelope
+from actorflow.runtime.behaviour import Behaviour, Recipe
+from actorflow.runtime.mailbox import MailboxConfig
+from actorflow.runtime.supervision import RestartType, SupervisorStrategy
+
+if TYPE_CHECKING:
+    from loguru import Logger
+
+    from actorflow.runtime.cell import Cell
+    from actorflow.runtime.system import ActorSystem
+
+__all__ = ["Context"]
+
+
+@final
+class Context:
+    """What a handler may do; valid only on its actor's thread.
+
+    One context per actor; ``envelope`` is the delivery being handled (``None``
+    in ``on_start``/``on_stop``).
+    """
+
+    __slots__ = ("_cell", "envelope", "log")
+
+    def __init__(self, cell: Cell) -> None:
+        self._cell = cell
+        self.envelope: Envelope | None = None
+        self.log: Logger = logger.bind(path=cell.path)
+
+    @property
+    def path(self) -> ActorPath:
+        """This actor's path."""
+        return self._cell.path
+
+    @property
+    def parent(self) -> ActorPath | None:
+        """The parent's path (``None`` for the root)."""
+        return None if self._cell.parent is None else self._cell.parent.path
+
+    @property
+    def children(self) -> tuple[ActorPath, ...]:
+        """Paths of live children, in start order."""
+        return tuple(self._cell.children)
+
+    @property
+    def sender(self) -> ActorPath | None:
+        """Sender of the message being handled (``None`` if it came from outside)."""
+        return None if self.envelope is None else self.envelope.sender
+
+    @property
+    def system(self) -> ActorSystem:
+        """The actor system (for spawning and statistics; never block on it here)."""
+        return self._cell.system
+
+    @property
+    def clock(self) -> Clock:
+        """The system's clock; read time through it, never through ``time``."""
+        return self._cell.system.clock
+
+    def now(self) -> datetime:
+        """Return the clock's current UTC time."""
+        return self._cell.system.clock.now()
+
+    def tell(self, to: ActorPath, message: Message) -> None:
+        """Send ``message`` to ``to``; never blocks. Undeliverable mail becomes a dead letter."""
+        cell = self._cell
+        cell.system.send(to, message, sender=cell.path, logical_time=cell.tick())
+
+    def reply(self, message: Message) -> None:
+        """Answer the message being handled, keeping its correlation id.
+
+        Raises:
+            RoutingError: the message had no reply-to path and no sender.
+        """
+        env = self.envelope
+        to = None if env is None else (env.reply_to or env.sender)
+        if env is None or to is None:
+            raise RoutingError(
+                f"Actor {self.path!r} cannot reply: the message being handled came from "
+                "outside without a reply slot. Use ActorSystem.ask() to expect a reply."
+            )
+        cell = self._cell
+        cell.system.send(
+            to,
+            message,
+            sender=cell.path,
+            correlation_id=env.correlation_id,
+            logical_time=cell.tick(),
+        )
+
+    def request(
+        self, to: ActorPath, message: Message, *, timeout: float | timedelta
+    ) -> CorrelationId:
+        """Send a request; its reply, or a ``RequestTimedOut``, arrives later as a message.
+
+        The reply keeps the returned correlation id. A reply after the timeout is a
+        ``late_reply`` dead letter. If the request itself becomes a dead letter, a
+        ``DeliveryFailed`` arrives in place of the reply.
+        """
+        return self._cell.request(to, message, to_seconds(timeout))
+
+    def schedule(
+        self, delay: float | timedelta, message: Message, *, to: ActorPath | None = None
+    ) -> TimerId:
+        """Deliver ``message`` to ``to`` (default: this actor) after ``delay``, by the clock."""
+        return self._cell.schedule(to_seconds(delay), message, to or self._cell.path)
+
+    def cancel_timer(self, timer_id: TimerId) -> bool:
+        """Cancel a scheduled message; return whether it was still pending."""
+        return self._cell.cancel_timer(timer_id)
+
+    def spawn(
+        self,
+        behaviour: Recipe | type[Behaviour],
+        name: str,
+        *,
+        restart: RestartType = RestartType.PERMANENT,
+        strategy: SupervisorStrategy | None = None,
+        mailbox: MailboxConfig | None = None,
+    ) -> ActorPath:
+        """Spawn a child of this actor and return its path."""
+        return self._cell.system.spawn(
+            behaviour,
+            name,
+            parent=self._cell.path,
+            restart=restart,
+            strategy=strategy,
+            mailbox=mailbox,
+        )
+
+    def stop(self, path: ActorPath | None = None) -> None:
+        """Ask ``path`` (default: this actor) to stop after its current message."""
+        self._cell.system.stop_nowait(path or self._cell.path, sender=self._cell.path)

@@ -1,0 +1,169 @@
+"""Bounded mailboxes with a priority lane for system messages and named overflow policies.
+
+A mailbox has two FIFO lanes: ``system`` (supervision and lifecycle, never bounded,
+always served first, served even while the actor is suspended) and ``user``
+(bounded by ``capacity``; what happens when it is full is the overflow policy).
+The owner takes messages in batches, so one lock round trip serves many messages.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Iterable
+from enum import StrEnum
+from typing import Annotated, final
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["Mailbox", "MailboxConfig", "OverflowPolicy", "PutResult"]
+
+
+class OverflowPolicy(StrEnum):
+    """What a full mailbox does with one more message."""
+
+    DROP_NEW = "drop_new"
+    """The incoming message becomes an ``overflow`` dead letter."""
+    DROP_OLDEST = "drop_oldest"
+    """The oldest queued message becomes an ``overflow`` dead letter; the new one is queued."""
+    REJECT = "reject"
+    """Like ``drop_new``, and the sender's ``tell`` raises ``MailboxFullError``."""
+
+
+@final
+class MailboxConfig(BaseModel):
+    """Capacity and overflow policy of an actor's mailbox."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    capacity: Annotated[int, Field(gt=0)] = 100_000
+    """Most user messages queued at once."""
+    overflow: OverflowPolicy = OverflowPolicy.DROP_NEW
+    """What happens to a message that does not fit."""
+    batch_size: Annotated[int, Field(gt=0, le=10_000)] = 64
+    """Most user messages taken per lock round trip."""
+
+
+class PutResult(StrEnum):
+    """Outcome of :meth:`Mailbox.put`."""
+
+    QUEUED = "queued"
+    EVICTED = "evicted"
+    """Queued, after evicting the oldest message (``drop_oldest``)."""
+    FULL = "full"
+    CLOSED = "closed"
+
+
+@final
+class Mailbox:
+    """Thread-safe two-lane queue owned by one cell; many producers, one consumer.
+
+    Also accepts pykka's own envelopes through :meth:`put` from pykka's
+    ``ActorRef.tell``/``ask`` (used by ``ActorRegistry.stop_all``); those go to the
+    system lane.
+    """
+
+    __slots__ = ("_closed", "_cond", "_lock", "_system", "_user", "_waiting", "config")
+
+    def __init__(self, config: MailboxConfig) -> None:
+        self.config = config
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        self._user: deque[object] = deque()
+        self._system: deque[object] = deque()
+        self._waiting = False
+        self._closed = False
+
+    def __len__(self) -> int:
+        return len(self._user)
+
+    @property
+    def has_system(self) -> bool:
+        """Whether a system message is waiting (read without the lock; a hint)."""
+        return bool(self._system)
+
+    def offer(self, item: object) -> tuple[PutResult, object | None]:
+        """Queue a user message.
+
+        Returns:
+            The outcome and, for ``drop_oldest`` on a full mailbox, the evicted message.
+        """
+        evicted: object | None = None
+        with self._lock:
+            if self._closed:
+                return PutResult.CLOSED, None
+            if len(self._user) >= self.config.capacity:
+                if self.config.overflow is not OverflowPolicy.DROP_OLDEST:
+                    return PutResult.FULL, None
+                evicted = self._user.popleft()
+            self._user.append(item)
+            if self._waiting:
+                self._cond.notify()
+        return (PutResult.EVICTED if evicted is not None else PutResult.QUEUED), evicted
+
+    def offer_system(self, item: object) -> PutResult:
+        """Queue a system message (unbounded)."""
+        with self._lock:
+            if self._closed:
+                return PutResult.CLOSED
+            self._system.append(item)
+            if self._waiting:
+                self._cond.notify()
+        return PutResult.QUEUED
+
+    # pykka's ActorInbox protocol: pykka's own envelopes take the system lane.
+    def put(self, item: object, /) -> None:
+        """Queue a pykka envelope (pykka's ``ActorInbox.put``)."""
+        with self._lock:
+            self._system.append(item)
+            if self._waiting:
+                self._cond.notify()
+
+    def get(self) -> object:
+        """Not used: the cell runs its own loop with :meth:`take`."""
+        raise NotImplementedError("Cells take messages in batches with Mailbox.take()")
+
+    def empty(self) -> bool:
+        """Whether both lanes are empty."""
+        return not self._user and not self._system
+
+    def take(self, *, include_user: bool, timeout: float | None = None) -> tuple[list[object], list[object]]:
+        """Block until there is work, then return (system messages, a batch of user messages).
+
+        User messages are returned only when ``include_user`` (the actor is not
+        suspended). Returns two empty lists if ``timeout`` passes.
+        """
+        with self._lock:
+            while not self._system and not (include_user and self._user):
+                self._waiting = True
+                try:
+                    if not self._cond.wait(timeout):
+                        return [], []
+                finally:
+                    self._waiting = False
+            system = list(self._system)
+            self._system.clear()
+            user: list[object] = []
+            if include_user and not system:
+                n = min(len(self._user), self.config.batch_size)
+                user = [self._user.popleft() for _ in range(n)]
+            return system, user
+
+    def push_front(self, items: Iterable[object]) -> None:
+        """Put untaken user messages back at the head, in their order."""
+        with self._lock:
+            self._user.extendleft(reversed(list(items)))
+
+    def close(self) -> list[object]:
+        """Refuse further messages and return the user messages still queued."""
+        with self._lock:
+            self._closed = True
+            rest = list(self._user)
+            self._user.clear()
+            self._system.clear()
+            return rest
+
+    @property
+    def is_closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed

@@ -1,0 +1,118 @@
+"""Supervision strategies: how a parent answers its children's failures.
+
+As in Erlang/OTP and Akka: a strategy has a kind (which siblings a restart
+touches), a decider (which directive an error gets) and a restart intensity (at
+most ``max_restarts`` restarts within ``within`` seconds; the next failure
+escalates). Each child has a restart type saying whether it is restarted at all.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Literal, final
+
+from actorflow.errors import ConfigurationError
+from actorflow.messages.system import ChildFailed, Directive
+
+__all__ = [
+    "Decider",
+    "RestartIntensity",
+    "RestartType",
+    "SupervisorStrategy",
+    "always",
+    "decide_by_type",
+]
+
+Decider = Callable[[ChildFailed], Directive]
+"""Maps a child's failure report to a directive."""
+
+
+class RestartType(StrEnum):
+    """Whether a child is restarted (OTP's restart types)."""
+
+    PERMANENT = "permanent"
+    """Restarted after a failure, and respawned if it stops by itself."""
+    TRANSIENT = "transient"
+    """Restarted after a failure; stopping by itself is final."""
+    TEMPORARY = "temporary"
+    """Never restarted: a restart directive stops it instead."""
+
+
+def always(directive: Directive) -> Decider:
+    """Return a decider that answers every failure with ``directive``."""
+
+    def decide(_failure: ChildFailed) -> Directive:
+        return directive
+
+    return decide
+
+
+def decide_by_type(
+    table: Mapping[type[BaseException], Directive], default: Directive = Directive.RESTART
+) -> Decider:
+    """Return a decider that picks the directive of the most specific matching error class.
+
+    The failure report carries the qualified names of the error's classes along
+    its MRO, so the match works on base classes too (``{OSError: RESUME}`` also
+    resumes after ``ConnectionError``).
+    """
+    names = {f"{cls.__module__}.{cls.__qualname__}": d for cls, d in table.items()}
+
+    def decide(failure: ChildFailed) -> Directive:
+        for name in (failure.error.error_type, *failure.error.error_types):
+            if name in names:
+                return names[name]
+        return default
+
+    return decide
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class SupervisorStrategy:
+    """How an actor supervises its children.
+
+    Attributes:
+        kind: ``one_for_one`` restarts the failed child; ``one_for_all`` restarts all
+            children; ``rest_for_one`` restarts the failed child and those started after it.
+        max_restarts: restarts allowed within ``within`` seconds before escalating.
+        within: the intensity window, in seconds.
+        decider: picks the directive for each failure (default: restart).
+        stop_timeout: seconds to wait for each child to stop before giving up on it.
+    """
+
+    kind: Literal["one_for_one", "one_for_all", "rest_for_one"] = "one_for_one"
+    max_restarts: int = 3
+    within: float = 5.0
+    decider: Decider = field(default=always(Directive.RESTART))
+    stop_timeout: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.max_restarts < 0 or self.within <= 0 or self.stop_timeout <= 0:
+            raise ConfigurationError(
+                f"SupervisorStrategy needs max_restarts >= 0 and positive within and "
+                f"stop_timeout; got max_restarts={self.max_restarts!r}, "
+                f"within={self.within!r}, stop_timeout={self.stop_timeout!r}."
+            )
+
+
+@final
+class RestartIntensity:
+    """Sliding window of restart times; owned by one supervisor's thread."""
+
+    def __init__(self, max_restarts: int, within: float) -> None:
+        self._max = max_restarts
+        self._within = within
+        self._times: deque[float] = deque()
+
+    def allow(self, now: float) -> bool:
+        """Record a restart at ``now`` and say whether it is within the limit."""
+        while self._times and now - self._times[0] >= self._within:
+            self._times.popleft()
+        if len(self._times) >= self._max:
+            return False
+        self._times.append(now)
+        return True

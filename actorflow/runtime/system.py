@@ -1,0 +1,620 @@
+"""The actor system: the tree of supervised actors, addressing by path, tell and ask.
+
+::
+
+    /                  root supervisor (a failure escalated here stops the system)
+    ├── system/        runtime actors: deadletters (later: journal, store, streams, human)
+    ├── agents/        agents, orchestrator, resolver, resources
+    └── flows/         one actor per running flow
+
+Outside code (scripts, web handlers, tests) uses :meth:`ActorSystem.tell`,
+:meth:`ActorSystem.ask` or ``await`` :meth:`ActorSystem.ask_async`. Code inside a
+handler uses its :class:`~actorflow.runtime.context.Context` and never blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from types import TracebackType
+from typing import Literal, final
+
+import pykka
+from loguru import logger
+
+from actorflow.clock import Clock, SystemClock
+from actorflow.errors import (
+    ActorNameTakenError,
+    AskTimeoutError,
+    ConfigurationError,
+    DeliveryFailedError,
+    EscalationError,
+    InvalidMessageError,
+    MailboxFullError,
+    ShutdownTimeoutError,
+    SystemStoppedError,
+    UnknownActorError,
+)
+from actorflow.ids import (
+    ROOT_PATH,
+    ActorPath,
+    CorrelationId,
+    IdFactory,
+    MessageId,
+    RandomIds,
+    RunId,
+    SequentialIds,
+    actor_path,
+    child_path,
+)
+from actorflow.messages.base import Message
+from actorflow.messages.envelope import Envelope
+from actorflow.messages.system import (
+    ActorSpawned,
+    ChildAdded,
+    DeadLetterReason,
+    DeliveryFailed,
+    Directive,
+    ErrorInfo,
+    StopActor,
+    SystemEscalated,
+)
+from actorflow.runtime.behaviour import Behaviour, Recipe, recipe
+from actorflow.runtime.cell import Cell, current_cell, forbid_blocking
+from actorflow.runtime.deadletters import DeadLetterOffice, DeadLetterPublisher
+from actorflow.runtime.mailbox import MailboxConfig
+from actorflow.runtime.stats import ActorStatistics, SystemStatistics
+from actorflow.runtime.supervision import RestartType, SupervisorStrategy, always
+
+__all__ = [
+    "AGENTS_PATH",
+    "FLOWS_PATH",
+    "SYSTEM_PATH",
+    "ActorSystem",
+    "DeliveryTap",
+    "EventListener",
+]
+
+SYSTEM_PATH = ActorPath("/system")
+AGENTS_PATH = ActorPath("/agents")
+FLOWS_PATH = ActorPath("/flows")
+_TEMP = "/temp/ask-"
+_EXPIRED_SLOTS = 4096
+
+EventListener = Callable[[Message], None]
+"""Called with each lifecycle event, on the thread where it happened; must be quick."""
+DeliveryTap = Callable[[Envelope], None]
+"""Called with every envelope as it is sent, on the sending thread; must be quick."""
+
+
+class _Guardian(Behaviour):
+    """Behaviour of the root and the top-level guardians: supervision only."""
+
+
+@final
+class ActorSystem:
+    """A tree of supervised actors with addressing by path.
+
+    Use it as a context manager (``with ActorSystem() as system:``), or call
+    :meth:`start` and :meth:`shutdown`.
+
+    Args:
+        clock: time source for timers and restart windows (default: a new SystemClock,
+            closed at shutdown).
+        ids: id factory for timers and other generated ids (default: sequential).
+        run_id: identity of this run (default: random).
+        mailbox: default mailbox capacity and overflow policy for new actors.
+        guardian_strategy: how ``/system``, ``/agents`` and ``/flows`` supervise their
+            children (default: one-for-one, at most 3 restarts in 10 s).
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Clock | None = None,
+        ids: IdFactory | None = None,
+        run_id: str | None = None,
+        mailbox: MailboxConfig | None = None,
+        guardian_strategy: SupervisorStrategy | None = None,
+    ) -> None:
+        self.clock: Clock = clock or SystemClock()
+        self._owns_clock = clock is None
+        self.ids: IdFactory = ids or SequentialIds()
+        self.run_id = RunId(run_id or RandomIds().new_id("run"))
+        self.default_mailbox = mailbox or MailboxConfig()
+        self.guardian_strategy = guardian_strategy or SupervisorStrategy(within=10.0)
+        self.dead_letters = DeadLetterOffice(self)
+        self._cells: dict[str, Cell] = {}
+        self._lock = threading.RLock()
+        self._seq = itertools.count(1)
+        self._slot_counter = itertools.count(1)
+        self._slots: dict[str, Callable[[Envelope], None]] = {}
+        self._expired_slots: OrderedDict[str, None] = OrderedDict()
+        self._listeners: tuple[EventListener, ...] = ()
+        self._taps: tuple[DeliveryTap, ...] = ()
+        self._threads: set[threading.Thread] = set()
+        self._terminated = threading.Event()
+        self._escalation: EscalationError | None = None
+        self._state: Literal["new", "running", "stopped"] = "new"
+        self._time = self.clock.time
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def start(self) -> ActorSystem:
+        """Start the root supervisor and the guardians; return ``self``."""
+        with self._lock:
+            if self._state != "new":
+                raise SystemStoppedError(
+                    f"Actor system {self.run_id!r} was already started; create a new one."
+                )
+            self._state = "running"
+            root = Cell(
+                self,
+                ROOT_PATH,
+                None,
+                recipe(_Guardian),
+                restart=RestartType.PERMANENT,
+                strategy=SupervisorStrategy(decider=always(Directive.ESCALATE)),
+                mailbox=MailboxConfig(),
+            )
+            self._cells[ROOT_PATH] = root
+        self._start_cell(root)
+        for guardian in (SYSTEM_PATH, AGENTS_PATH, FLOWS_PATH):
+            self.spawn(_Guardian, guardian[1:], parent=ROOT_PATH, strategy=self.guardian_strategy)
+        self.spawn(recipe(DeadLetterPublisher, self.dead_letters), "deadletters", parent=SYSTEM_PATH)
+        logger.info("Actor system {run_id} started", run_id=self.run_id)
+        return self
+
+    def __enter__(self) -> ActorSystem:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.shutdown()
+
+    @property
+    def is_running(self) -> bool:
+        """Whether the system is started and its root has not stopped."""
+        return self._state == "running" and not self._terminated.is_set()
+
+    @property
+    def escalation(self) -> EscalationError | None:
+        """The error that stopped the system by escalating to the root, if any."""
+        return self._escalation
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Stop every actor (children before parents, in reverse start order) and wait.
+
+        Queued messages become ``stopped`` dead letters. Harmless if already stopped.
+
+        Raises:
+            ShutdownTimeoutError: some actors did not stop within ``timeout`` seconds.
+        """
+        forbid_blocking("ActorSystem.shutdown()")
+        with self._lock:
+            if self._state == "new":
+                self._state = "stopped"
+            if self._state == "stopped":
+                return
+        deadline = time.monotonic() + timeout
+        self.send(ROOT_PATH, StopActor(reason="shutdown"), quiet=True)
+        stopped = self._terminated.wait(timeout)
+        for thread in list(self._threads):
+            thread.join(max(0.0, deadline - time.monotonic()))
+        alive = sorted(t.name for t in self._threads if t.is_alive())
+        with self._lock:
+            self._state = "stopped"
+        if self._owns_clock:
+            self.clock.close()
+        if not stopped or alive:
+            raise ShutdownTimeoutError(
+                f"Actor system {self.run_id!r} did not stop within {timeout:g} s; still "
+                f"running: {', '.join(alive) or 'the root'}. A handler is probably blocking."
+            )
+        logger.info("Actor system {run_id} stopped", run_id=self.run_id)
+
+    def wait_terminated(self, timeout: float | None = None) -> bool:
+        """Block until the root has stopped; return False if ``timeout`` passed first.
+
+        Raises:
+            EscalationError: the system stopped because a failure escalated to the root.
+        """
+        forbid_blocking("ActorSystem.wait_terminated()")
+        if not self._terminated.wait(timeout):
+            return False
+        if self._escalation is not None:
+            raise self._escalation
+        return True
+
+    # -- spawning and addressing -----------------------------------------------------
+
+    def spawn(
+        self,
+        behaviour: Recipe | type[Behaviour],
+        name: str,
+        *,
+        parent: ActorPath | str = AGENTS_PATH,
+        restart: RestartType = RestartType.PERMANENT,
+        strategy: SupervisorStrategy | None = None,
+        mailbox: MailboxConfig | None = None,
+    ) -> ActorPath:
+        """Spawn an actor named ``name`` under ``parent`` and return its path.
+
+        Args:
+            behaviour: a Behaviour subclass (built with no arguments) or a Recipe.
+            name: the last path segment.
+            parent: the supervising actor (default ``/agents``).
+            restart: whether the parent restarts it (permanent, transient, temporary).
+            strategy: how this actor supervises its own children.
+            mailbox: capacity and overflow policy (default: the system's).
+
+        Raises:
+            ConfigurationError: invalid name or behaviour.
+            UnknownActorError: no live actor holds ``parent``.
+            ActorNameTakenError: the path is taken.
+        """
+        rec = behaviour if isinstance(behaviour, Recipe) else _recipe_of(behaviour)
+        parent_path = actor_path(parent)
+        path = child_path(parent_path, name)
+        with self._lock:
+            self._check_running()
+            parent_cell = self._cells.get(parent_path)
+            if parent_cell is None:
+                raise UnknownActorError(
+                    f"Cannot spawn {path!r}: no live actor holds the parent path "
+                    f"{parent_path!r}. Spawn the parent first."
+                )
+            if path in self._cells:
+                raise ActorNameTakenError(
+                    f"Cannot spawn {path!r}: an actor already holds that path. "
+                    "Pick another name or stop the existing actor first."
+                )
+            cell = Cell(
+                self,
+                path,
+                parent_cell,
+                rec,
+                restart=restart,
+                strategy=strategy or SupervisorStrategy(),
+                mailbox=mailbox or self.default_mailbox,
+            )
+            self._cells[path] = cell
+        self.emit(ActorSpawned(path=path, behaviour=rec.name))
+        if current_cell() is parent_cell:
+            parent_cell.children[path] = cell
+        else:
+            self.send(parent_path, ChildAdded(child=path))
+        self._start_cell(cell)
+        return path
+
+    def _start_cell(self, cell: Cell) -> None:
+        pykka.ActorRegistry.register(cell.actor_ref)
+        cell._start_actor_loop()  # noqa: SLF001 - pykka's extension point, as Actor.start does
+        if cell.thread is not None:
+            self._threads.add(cell.thread)
+
+    def cell_at(self, path: ActorPath) -> Cell | None:
+        """Return the live cell holding ``path`` (runtime internal)."""
+        return self._cells.get(path)
+
+    def paths(self) -> tuple[ActorPath, ...]:
+        """Return the paths of all live actors, sorted."""
+        return tuple(sorted(ActorPath(p) for p in self._cells))
+
+    def unregister(self, path: ActorPath, cell: Cell) -> None:
+        """Release ``path`` if ``cell`` still holds it (runtime internal, any thread)."""
+        with self._lock:
+            if self._cells.get(path) is cell:
+                del self._cells[path]
+
+    def thread_finished(self, cell: Cell) -> None:
+        """Forget a finished cell thread (runtime internal)."""
+        if cell.thread is not None:
+            self._threads.discard(cell.thread)
+
+    def _check_running(self) -> None:
+        if self._state != "running" or self._terminated.is_set():
+            cause = f" It stopped because: {self._escalation}" if self._escalation else ""
+            raise SystemStoppedError(
+                f"Actor system {self.run_id!r} is not running.{cause} "
+                "Start it (or use it as a context manager) before sending or spawning."
+            )
+
+    # -- sending ---------------------------------------------------------------------
+
+    def tell(self, to: ActorPath | str, message: Message) -> None:
+        """Send ``message`` to the actor at ``to`` from outside the actor system.
+
+        Undeliverable mail becomes a dead letter (see :attr:`dead_letters`).
+
+        Raises:
+            SystemStoppedError: the system is not running.
+            InvalidMessageError: ``message`` is not a Message.
+            MailboxFullError: the recipient is full and its overflow policy is ``reject``.
+        """
+        if self._state != "running" or self._terminated.is_set():
+            self._check_running()
+        self.send(ActorPath(to), message)
+
+    def send(
+        self,
+        to: ActorPath,
+        message: Message,
+        *,
+        sender: ActorPath | None = None,
+        correlation_id: CorrelationId | None = None,
+        reply_to: ActorPath | None = None,
+        logical_time: int = 0,
+        quiet: bool = False,
+    ) -> None:
+        """Build the envelope and deliver it (the runtime's one delivery path, any thread).
+
+        Args:
+            quiet: when nobody holds ``to``, log instead of recording a dead letter.
+        """
+        if not isinstance(message, Message):
+            self.dead_letters.record(
+                DeadLetterReason.INVALID,
+                recipient=to,
+                detail=f"{type(message).__name__} is not an actorflow Message",
+            )
+            raise InvalidMessageError(
+                f"Cannot send {type(message).__name__} to {to!r}: only actorflow Message "
+                "instances can be sent. Define a Message subclass with a 'kind' tag."
+            )
+        seq = next(self._seq)
+        env = Envelope(
+            seq,
+            MessageId(f"m{seq}"),
+            correlation_id,
+            sender,
+            to,
+            reply_to,
+            logical_time,
+            self._time(),
+            message,
+        )
+        for tap in self._taps:
+            tap(env)
+        cell = self._cells.get(to)
+        if cell is not None:
+            cell.enqueue(env)
+            return
+        slot = self._slots.pop(to, None)
+        if slot is not None:
+            self._remember_expired_slot(to)
+            slot(env)
+            return
+        if quiet:
+            logger.debug("Nobody at {to} for {kind}", to=to, kind=message.kind_tag)
+            return
+        if to in self._expired_slots:
+            detail = "the ask had already timed out"
+            self.dead_letters.record(DeadLetterReason.LATE_REPLY, env=env, detail=detail)
+        else:
+            detail = "no live actor holds this path"
+            self.dead_letters.record(DeadLetterReason.UNKNOWN_RECIPIENT, env=env, detail=detail)
+
+    def raise_mailbox_full(self, path: ActorPath, capacity: int) -> None:
+        """Raise the ``reject`` policy's error (runtime internal)."""
+        raise MailboxFullError(
+            f"Mailbox of {path!r} is full ({capacity} messages) and its overflow policy is "
+            "'reject'; the message was recorded as a dead letter. Slow down, or raise the "
+            "capacity in MailboxConfig."
+        )
+
+    # -- asking from outside ---------------------------------------------------------
+
+    def ask(self, to: ActorPath | str, message: Message, *, timeout: float = 5.0) -> Message:
+        """Send ``message`` and block until the actor replies (``ctx.reply``).
+
+        Not allowed on an actor thread: use ``ctx.request`` there.
+
+        Raises:
+            AskTimeoutError: no reply within ``timeout`` seconds.
+            DeliveryFailedError: the request became a dead letter (unknown actor, the
+                handler raised, the actor stopped, ...).
+            BlockingCallError: called from inside a handler.
+        """
+        forbid_blocking("ActorSystem.ask()")
+        arrived = threading.Lock()
+        arrived.acquire()
+        box: list[Envelope] = []
+
+        def on_reply(env: Envelope) -> None:
+            box.append(env)
+            arrived.release()
+
+        slot = self._open_slot(ActorPath(to), message, on_reply)
+        if not arrived.acquire(timeout=timeout):
+            if self._close_slot(slot):
+                raise self._ask_timeout(to, message, timeout)
+            arrived.acquire()  # the reply is being handed over right now
+        return self._unwrap(box[0], to)
+
+    async def ask_async(
+        self, to: ActorPath | str, message: Message, *, timeout: float = 5.0
+    ) -> Message:
+        """Like :meth:`ask`, awaited: the event loop keeps running while the actor works."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Envelope] = loop.create_future()
+
+        def on_reply(env: Envelope) -> None:
+            try:
+                loop.call_soon_threadsafe(_resolve, future, env)
+            except RuntimeError:
+                logger.debug("Reply to a closed event loop dropped")
+
+        slot = self._open_slot(ActorPath(to), message, on_reply)
+        try:
+            env = await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            self._close_slot(slot)
+            raise self._ask_timeout(to, message, timeout) from None
+        return self._unwrap(env, to)
+
+    def _open_slot(
+        self, to: ActorPath, message: Message, on_reply: Callable[[Envelope], None]
+    ) -> ActorPath:
+        if self._state != "running" or self._terminated.is_set():
+            self._check_running()
+        slot = ActorPath(f"{_TEMP}{next(self._slot_counter)}")
+        self._slots[slot] = on_reply
+        try:
+            self.send(to, message, correlation_id=CorrelationId(slot), reply_to=slot)
+        except BaseException:
+            self._slots.pop(slot, None)
+            raise
+        return slot
+
+    def _close_slot(self, slot: ActorPath) -> bool:
+        """Forget a timed-out slot; False if its reply is being delivered right now."""
+        if self._slots.pop(slot, None) is None:
+            return False
+        self._remember_expired_slot(slot)
+        return True
+
+    def _remember_expired_slot(self, slot: str) -> None:
+        self._expired_slots[slot] = None
+        if len(self._expired_slots) > _EXPIRED_SLOTS:
+            self._expired_slots.popitem(last=False)
+
+    @staticmethod
+    def _ask_timeout(to: str, message: Message, timeout: float) -> AskTimeoutError:
+        return AskTimeoutError(
+            f"No reply from {to!r} to {message.kind_tag!r} within {timeout:g} s. The actor "
+            "may be busy, suspended after a failure, or may never reply; a later reply "
+            "becomes a 'late_reply' dead letter."
+        )
+
+    @staticmethod
+    def _unwrap(env: Envelope, to: str) -> Message:
+        msg = env.message
+        if isinstance(msg, DeliveryFailed):
+            raise DeliveryFailedError(
+                f"Ask to {to!r} failed: the {msg.request_kind!r} request became a dead letter "
+                f"({msg.reason.value}): {msg.detail or 'no detail'}."
+            )
+        return msg
+
+    # -- stopping actors -------------------------------------------------------------
+
+    def stop_nowait(self, path: ActorPath | str, *, sender: ActorPath | None = None) -> None:
+        """Ask the actor at ``path`` to stop (its children first); do not wait."""
+        target = ActorPath(path)
+        reason = "self" if sender == target else "requested"
+        self.send(target, StopActor(reason=reason), sender=sender)
+
+    def stop(self, path: ActorPath | str, *, timeout: float = 5.0) -> None:
+        """Stop the actor at ``path`` and wait until it and its children have stopped.
+
+        Raises:
+            UnknownActorError: no live actor holds ``path``.
+            ShutdownTimeoutError: it did not stop within ``timeout`` seconds.
+        """
+        forbid_blocking("ActorSystem.stop()")
+        cell = self._cells.get(path)
+        if cell is None:
+            raise UnknownActorError(f"Cannot stop {path!r}: no live actor holds that path.")
+        self.stop_nowait(path)
+        if not cell.terminated.wait(timeout):
+            raise ShutdownTimeoutError(
+                f"Actor {path!r} did not stop within {timeout:g} s; a handler is probably "
+                "blocking."
+            )
+
+    # -- supervision hooks (runtime internal) ----------------------------------------
+
+    def root_failed(self, error: ErrorInfo) -> None:
+        """A failure escalated past the root: record it and stop the system."""
+        self._escalation = EscalationError(
+            f"A failure escalated to the root supervisor, so actor system {self.run_id!r} "
+            f"stopped: {error.message} Give the failing actor's supervisors a more "
+            "tolerant strategy, or fix the failure."
+        )
+        logger.error("Escalation reached the root: {error}", error=error.message)
+        self.emit(SystemEscalated(path=ROOT_PATH, error=error))
+        self.send(ROOT_PATH, StopActor(reason="escalation"), quiet=True)
+
+    def root_stopped(self) -> None:
+        """The root finished stopping (runtime internal)."""
+        self._terminated.set()
+
+    # -- observing -------------------------------------------------------------------
+
+    def subscribe(self, listener: EventListener) -> Callable[[], None]:
+        """Call ``listener`` with each lifecycle event; return an unsubscribe function."""
+        with self._lock:
+            self._listeners = (*self._listeners, listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                self._listeners = tuple(x for x in self._listeners if x is not listener)
+
+        return unsubscribe
+
+    def add_tap(self, tap: DeliveryTap) -> Callable[[], None]:
+        """Call ``tap`` with every envelope sent; return a function that removes it."""
+        with self._lock:
+            self._taps = (*self._taps, tap)
+
+        def remove() -> None:
+            with self._lock:
+                self._taps = tuple(x for x in self._taps if x is not tap)
+
+        return remove
+
+    def emit(self, event: Message) -> None:
+        """Hand a lifecycle event to the listeners (runtime internal)."""
+        for listener in self._listeners:
+            try:
+                listener(event)
+            except Exception:  # noqa: BLE001 - a listener must not break the runtime
+                logger.opt(exception=True).error("Event listener {l!r} raised", l=listener)
+
+    def statistics(self) -> SystemStatistics:
+        """Return a snapshot of system-wide counters."""
+        cells = list(self._cells.values())
+        return SystemStatistics(
+            run_id=self.run_id,
+            actors=len(cells),
+            processed=sum(c.processed for c in cells),
+            failed=sum(c.failed for c in cells),
+            restarts=sum(c.restarts for c in cells),
+            mailbox_depth=sum(len(c.mailbox) for c in cells),
+            dead_letters=self.dead_letters.total,
+            dead_letters_by_reason=self.dead_letters.counts(),
+        )
+
+    def actor_statistics(self, path: ActorPath | str) -> ActorStatistics:
+        """Return a snapshot of one actor's counters.
+
+        Raises:
+            UnknownActorError: no live actor holds ``path``.
+        """
+        cell = self._cells.get(path)
+        if cell is None:
+            raise UnknownActorError(f"No live actor holds {path!r}.")
+        return cell.statistics()
+
+
+def _recipe_of(behaviour: object) -> Recipe:
+    if isinstance(behaviour, type) and issubclass(behaviour, Behaviour):
+        return recipe(behaviour)
+    raise ConfigurationError(
+        f"spawn() needs a Behaviour subclass or a Recipe, got {behaviour!r}. "
+        "Wrap a class with arguments as recipe(MyBehaviour, arg, key=value)."
+    )
+
+
+def _resolve(future: asyncio.Future[Envelope], env: Envelope) -> None:
+    if not future.done():
+        future.set_result(env)
