@@ -72,8 +72,6 @@ logger.disable("actorflow")
 
 __all__ = [
     "AGENTS_PATH",
-    "FLOWS_PATH",
-    "SYSTEM_PATH",
     "ActorNameTakenError",
     "ActorPath",
     "ActorStatistics",
@@ -98,6 +96,7 @@ __all__ = [
     "DuplicateKindError",
     "Envelope",
     "EscalationError",
+    "FLOWS_PATH",
     "FakeClock",
     "InvalidMessageError",
     "MailboxConfig",
@@ -111,6 +110,7 @@ __all__ = [
     "RestartType",
     "RoutingError",
     "RunId",
+    "SYSTEM_PATH",
     "ShutdownTimeoutError",
     "SupervisionError",
     "SupervisorStrategy",

@@ -208,7 +208,7 @@ class FakeClock:
     def pending_timers(self) -> int:
         """Return how many timers are scheduled and not cancelled."""
         with self._lock:
-            return sum(1 for _, _, h in self._timers._heap if not h.is_cancelled)  # noqa: SLF001
+            return sum(1 for _, _, h in self._timers._heap if not h.is_cancelled)
 
     def advance(self, delay: float | timedelta) -> None:
         """Move time forward by ``delay``, firing every timer that falls due, in order.

@@ -15,11 +15,11 @@ from typing import NewType, Protocol, final
 from actorflow.errors import ConfigurationError
 
 __all__ = [
-    "ROOT_PATH",
     "ActorPath",
     "CorrelationId",
     "IdFactory",
     "MessageId",
+    "ROOT_PATH",
     "RandomIds",
     "RunId",
     "SequentialIds",

@@ -199,4 +199,3 @@ def decode_envelope(data: bytes, limits: CodecLimits = DEFAULT_LIMITS) -> Envelo
         UnknownKindError: the message's kind is not registered.
     """
     return envelope_from_record(unpack(data, limits))
-

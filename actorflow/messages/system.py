@@ -84,6 +84,10 @@ class ErrorInfo(Message):
     """``str()`` of the exception."""
     traceback: str = ""
     """A short formatted traceback."""
+    escalated_by: tuple[str, ...] = ()
+    """For an escalation: the supervisors it passed, nearest first.
+
+    ``message`` then describes the root cause."""
 
 
 class SystemMessage(Message):

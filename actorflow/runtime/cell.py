@@ -60,6 +60,8 @@ __all__ = ["Cell", "current_cell", "error_info", "forbid_blocking"]
 Action = Literal["resume", "suspend", "terminate", "start"]
 
 _local = threading.local()
+_ESCALATION = f"{EscalationError.__module__}.{EscalationError.__qualname__}"
+_ESCALATION_BASES = tuple(f"{c.__module__}.{c.__qualname__}" for c in EscalationError.__mro__[1:])
 _EXPIRED_MEMORY = 4096
 
 
@@ -291,12 +293,12 @@ class Cell(pykka.ThreadingActor):
         except Exception:  # noqa: BLE001 - the actor boundary: a failing on_stop still stops
             self.ctx.log.opt(exception=True).error("on_stop of {path} raised", path=self.path)
 
-    def _fail(self, env: Envelope | None, exc: BaseException) -> None:
+    def _fail(self, env: Envelope | None, exc: BaseException | ErrorInfo) -> None:
         self.failed += 1
         self.suspended = True
-        info = error_info(exc)
+        info = exc if isinstance(exc, ErrorInfo) else error_info(exc)
         kind = None if env is None else env.message.kind_tag
-        self.ctx.log.opt(exception=exc).error(
+        self.ctx.log.opt(exception=None if isinstance(exc, ErrorInfo) else exc).error(
             "Actor {path} failed on {kind}: {error}", path=self.path, kind=kind, error=info.message
         )
         if env is not None:
@@ -321,7 +323,9 @@ class Cell(pykka.ThreadingActor):
         msg = item.message
         handler = _SYSTEM_HANDLERS.get(type(msg))
         if handler is None:
-            logger.error("No system handler for {kind} in {path}", kind=msg.kind_tag, path=self.path)
+            logger.error(
+                "No system handler for {kind} in {path}", kind=msg.kind_tag, path=self.path
+            )
             return
         handler(self, msg)
 
@@ -329,7 +333,7 @@ class Cell(pykka.ThreadingActor):
         # pykka.ActorRegistry.stop_all() and ActorRef.stop() arrive as pykka envelopes.
         message = getattr(item, "message", None)
         reply_to: pykka.Future[Any] | None = getattr(item, "reply_to", None)
-        if isinstance(message, pykka_messages._ActorStop):  # noqa: SLF001 - pykka's stop signal
+        if isinstance(message, pykka_messages._ActorStop):
             if reply_to is not None:
                 self._pykka_stop_futures.append(reply_to)
             self._begin_stop("pykka stop")
@@ -398,7 +402,7 @@ class Cell(pykka.ThreadingActor):
         if self._plan_waiting is not None:
             self._deferred.append(msg)
             return
-        directive = self._decide(msg, child)
+        directive, why = self._decide(msg, child)
         if directive is Directive.RESUME:
             self.system.send(child.path, Supervise(action="resume"), sender=self.path)
         elif directive is Directive.RESTART:
@@ -407,30 +411,37 @@ class Cell(pykka.ThreadingActor):
             self._stop_requested.add(child.path)
             self.system.send(child.path, StopActor(reason="supervisor"), sender=self.path)
         else:
-            self._escalate(msg)
+            self._escalate(msg, why)
 
-    def _decide(self, msg: ChildFailed, child: Cell) -> Directive:
+    def _decide(self, msg: ChildFailed, child: Cell) -> tuple[Directive, str]:
         try:
             directive = self.strategy.decider(msg)
         except Exception:  # noqa: BLE001 - a broken decider must not kill the supervisor
             self.ctx.log.opt(exception=True).error("Decider of {path} raised", path=self.path)
-            return Directive.ESCALATE
+            return Directive.ESCALATE, "its decider raised"
         if directive is Directive.RESTART and child.restart_type is RestartType.TEMPORARY:
-            return Directive.STOP
+            return Directive.STOP, "temporary child"
         if directive is Directive.RESTART and not self._intensity.allow(
             self.system.clock.monotonic()
         ):
-            return Directive.ESCALATE
-        return directive
+            s = self.strategy
+            return Directive.ESCALATE, f"limit of {s.max_restarts} restarts in {s.within:g} s"
+        return directive, "its decider said so"
 
-    def _escalate(self, msg: ChildFailed) -> None:
-        s = self.strategy
-        error = EscalationError(
-            f"Actor {msg.child!r} failed with {msg.error.error_type}: {msg.error.message!r}, "
-            f"and its supervisor {self.path!r} escalated (restart limit {s.max_restarts} "
-            f"in {s.within:g} s reached, or the decider said escalate)."
+    def _escalate(self, msg: ChildFailed, why: str) -> None:
+        cause = msg.error
+        if not cause.escalated_by:  # first hop: the child's own error is the root cause
+            cause = cause.model_copy(
+                update={"message": f"{msg.child} failed with {cause.error_type}: {cause.message}"}
+            )
+        info = ErrorInfo(
+            error_type=_ESCALATION,
+            error_types=_ESCALATION_BASES,
+            message=cause.message,
+            traceback=cause.traceback,
+            escalated_by=(*cause.escalated_by, f"{self.path} ({why})"),
         )
-        self._fail(None, error)
+        self._fail(None, info)
 
     def _restart_children(self, failed: Cell) -> None:
         order = list(self.children)
@@ -482,8 +493,10 @@ class Cell(pykka.ThreadingActor):
     def _respawn(self, old: Cell) -> None:
         # A permanent child that stopped by itself comes back (OTP's "permanent").
         if not self._intensity.allow(self.system.clock.monotonic()):
-            info = ErrorInfo(error_type="stopped", message="stopped by itself")
-            self._escalate(ChildFailed(child=old.path, error=info))
+            info = ErrorInfo(error_type="stopped", message="kept stopping by itself")
+            s = self.strategy
+            why = f"limit of {s.max_restarts} restarts in {s.within:g} s"
+            self._escalate(ChildFailed(child=old.path, error=info), why)
             return
         self.system.spawn(
             old.recipe,
@@ -521,8 +534,10 @@ class Cell(pykka.ThreadingActor):
                 self._awaiting_stop = path
                 self._stop_requested.add(path)
                 self.system.send(path, StopActor(reason="parent stopping"), sender=self.path)
+                late = StopTimedOut(child=path)
                 self._stop_timer = self.system.clock.call_later(
-                    self.strategy.stop_timeout, lambda p=path: self.system.send(self.path, StopTimedOut(child=p), sender=self.path)
+                    self.strategy.stop_timeout,
+                    lambda: self.system.send(self.path, late, sender=self.path),
                 )
                 return
         then, self._after_children = self._after_children, None
@@ -651,11 +666,11 @@ class Cell(pykka.ThreadingActor):
 
 
 _SYSTEM_HANDLERS: dict[type[Message], Callable[[Cell, Any], None]] = {
-    ChildAdded: Cell._on_child_added,  # noqa: SLF001
-    ChildFailed: Cell._on_child_failed,  # noqa: SLF001
-    ChildStopped: Cell._on_child_stopped,  # noqa: SLF001
-    Supervise: Cell._on_supervise,  # noqa: SLF001
-    DirectiveDone: Cell._on_directive_done,  # noqa: SLF001
-    StopActor: Cell._on_stop_actor,  # noqa: SLF001
-    StopTimedOut: Cell._on_stop_timed_out,  # noqa: SLF001
+    ChildAdded: Cell._on_child_added,
+    ChildFailed: Cell._on_child_failed,
+    ChildStopped: Cell._on_child_stopped,
+    Supervise: Cell._on_supervise,
+    DirectiveDone: Cell._on_directive_done,
+    StopActor: Cell._on_stop_actor,
+    StopTimedOut: Cell._on_stop_timed_out,
 }

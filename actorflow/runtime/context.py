@@ -79,22 +79,23 @@ class Context:
         cell = self._cell
         cell.system.send(to, message, sender=cell.path, logical_time=cell.tick())
 
-    def reply(self, message: Message) -> None:
-        """Answer the message being handled, keeping its correlation id.
+    def reply(self, message: Message, *, to: Envelope | None = None) -> None:
+        """Answer the message being handled (or the earlier envelope ``to``), keeping its
+        correlation id, so an outside ``ask`` or a ``ctx.request`` gets it as the reply.
 
         Raises:
             RoutingError: the message had no reply-to path and no sender.
         """
-        env = self.envelope
-        to = None if env is None else (env.reply_to or env.sender)
-        if env is None or to is None:
+        env = to or self.envelope
+        target = None if env is None else (env.reply_to or env.sender)
+        if env is None or target is None:
             raise RoutingError(
-                f"Actor {self.path!r} cannot reply: the message being handled came from "
-                "outside without a reply slot. Use ActorSystem.ask() to expect a reply."
+                f"Actor {self.path!r} cannot reply: the message came from outside without "
+                "a reply slot. Use ActorSystem.ask() when a reply is expected."
             )
         cell = self._cell
         cell.system.send(
-            to,
+            target,
             message,
             sender=cell.path,
             correlation_id=env.correlation_id,

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, final
 from loguru import logger
 
 from actorflow.ids import ActorPath
-from actorflow.messages.envelope import Envelope
 from actorflow.messages.base import Message
+from actorflow.messages.envelope import Envelope
 from actorflow.messages.system import DeadLetter, DeadLetterReason, DeliveryFailed
 from actorflow.runtime.behaviour import Behaviour
 
@@ -182,6 +182,8 @@ class DeadLetterPublisher(Behaviour):
             try:
                 callback(msg)
             except Exception:  # noqa: BLE001 - one bad subscriber must not starve the rest
-                ctx.log.opt(exception=True).error("Dead-letter subscriber {cb!r} raised", cb=callback)
+                ctx.log.opt(exception=True).error(
+                    "Dead-letter subscriber {cb!r} raised", cb=callback
+                )
         for path in actors:
             ctx.tell(path, msg)

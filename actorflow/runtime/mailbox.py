@@ -127,7 +127,9 @@ class Mailbox:
         """Whether both lanes are empty."""
         return not self._user and not self._system
 
-    def take(self, *, include_user: bool, timeout: float | None = None) -> tuple[list[object], list[object]]:
+    def take(
+        self, *, include_user: bool, timeout: float | None = None
+    ) -> tuple[list[object], list[object]]:
         """Block until there is work, then return (system messages, a batch of user messages).
 
         User messages are returned only when ``include_user`` (the actor is not

@@ -62,6 +62,7 @@ from actorflow.messages.system import (
     ErrorInfo,
     StopActor,
     SystemEscalated,
+    SystemMessage,
 )
 from actorflow.runtime.behaviour import Behaviour, Recipe, recipe
 from actorflow.runtime.cell import Cell, current_cell, forbid_blocking
@@ -72,11 +73,11 @@ from actorflow.runtime.supervision import RestartType, SupervisorStrategy, alway
 
 __all__ = [
     "AGENTS_PATH",
-    "FLOWS_PATH",
-    "SYSTEM_PATH",
     "ActorSystem",
     "DeliveryTap",
     "EventListener",
+    "FLOWS_PATH",
+    "SYSTEM_PATH",
 ]
 
 SYSTEM_PATH = ActorPath("/system")
@@ -91,7 +92,7 @@ DeliveryTap = Callable[[Envelope], None]
 """Called with every envelope as it is sent, on the sending thread; must be quick."""
 
 
-class _Guardian(Behaviour):
+class Guardian(Behaviour):
     """Behaviour of the root and the top-level guardians: supervision only."""
 
 
@@ -156,7 +157,7 @@ class ActorSystem:
                 self,
                 ROOT_PATH,
                 None,
-                recipe(_Guardian),
+                recipe(Guardian),
                 restart=RestartType.PERMANENT,
                 strategy=SupervisorStrategy(decider=always(Directive.ESCALATE)),
                 mailbox=MailboxConfig(),
@@ -164,8 +165,10 @@ class ActorSystem:
             self._cells[ROOT_PATH] = root
         self._start_cell(root)
         for guardian in (SYSTEM_PATH, AGENTS_PATH, FLOWS_PATH):
-            self.spawn(_Guardian, guardian[1:], parent=ROOT_PATH, strategy=self.guardian_strategy)
-        self.spawn(recipe(DeadLetterPublisher, self.dead_letters), "deadletters", parent=SYSTEM_PATH)
+            self.spawn(Guardian, guardian[1:], parent=ROOT_PATH, strategy=self.guardian_strategy)
+        self.spawn(
+            recipe(DeadLetterPublisher, self.dead_letters), "deadletters", parent=SYSTEM_PATH
+        )
         logger.info("Actor system {run_id} started", run_id=self.run_id)
         return self
 
@@ -297,7 +300,7 @@ class ActorSystem:
 
     def _start_cell(self, cell: Cell) -> None:
         pykka.ActorRegistry.register(cell.actor_ref)
-        cell._start_actor_loop()  # noqa: SLF001 - pykka's extension point, as Actor.start does
+        cell._start_actor_loop()
         if cell.thread is not None:
             self._threads.add(cell.thread)
 
@@ -360,7 +363,8 @@ class ActorSystem:
         Args:
             quiet: when nobody holds ``to``, log instead of recording a dead letter.
         """
-        if not isinstance(message, Message):
+        untrusted: object = message  # typed callers pass a Message; untyped ones may not
+        if not isinstance(untrusted, Message):
             self.dead_letters.record(
                 DeadLetterReason.INVALID,
                 recipient=to,
@@ -393,7 +397,8 @@ class ActorSystem:
             self._remember_expired_slot(to)
             slot(env)
             return
-        if quiet:
+        if quiet or isinstance(message, SystemMessage):
+            # Control messages to an actor that is gone are moot (it stopped meanwhile).
             logger.debug("Nobody at {to} for {kind}", to=to, kind=message.kind_tag)
             return
         if to in self._expired_slots:
@@ -527,18 +532,18 @@ class ActorSystem:
         self.stop_nowait(path)
         if not cell.terminated.wait(timeout):
             raise ShutdownTimeoutError(
-                f"Actor {path!r} did not stop within {timeout:g} s; a handler is probably "
-                "blocking."
+                f"Actor {path!r} did not stop within {timeout:g} s; a handler is probably blocking."
             )
 
     # -- supervision hooks (runtime internal) ----------------------------------------
 
     def root_failed(self, error: ErrorInfo) -> None:
         """A failure escalated past the root: record it and stop the system."""
+        chain = " -> ".join(error.escalated_by) or "the root"
         self._escalation = EscalationError(
             f"A failure escalated to the root supervisor, so actor system {self.run_id!r} "
-            f"stopped: {error.message} Give the failing actor's supervisors a more "
-            "tolerant strategy, or fix the failure."
+            f"stopped. Root cause: {error.message}. Escalated by: {chain}. Fix the failure, "
+            "or give a supervisor on that path a more tolerant SupervisorStrategy."
         )
         logger.error("Escalation reached the root: {error}", error=error.message)
         self.emit(SystemEscalated(path=ROOT_PATH, error=error))

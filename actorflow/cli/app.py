@@ -1,0 +1,144 @@
+"""``actorflow`` commands: ``run`` a scenario with live output, ``--version``."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from actorflow._version import __version__
+from actorflow.cli.live import LiveView
+from actorflow.cli.logs import configure_logging
+from actorflow.errors import ActorflowError
+from actorflow.runtime.stats import SystemStatistics
+from actorflow.scenarios import Scenario, load_scenario
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="actorflow",
+    help="Run multi-agent scenarios on the actorflow actor runtime.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(highlight=False, soft_wrap=True)
+errors = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"actorflow {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """actorflow: supervised actors, typed messages, replayable runs."""
+
+
+@app.command()
+def run(
+    path: Annotated[Path, typer.Argument(help="Scenario file, e.g. scenarios/ping_pong.py.")],
+    messages: Annotated[
+        bool, typer.Option("--messages", "-m", help="Also show every message delivered.")
+    ] = False,
+    system_messages: Annotated[
+        bool,
+        typer.Option("--system-messages", help="With --messages, include supervision traffic."),
+    ] = False,
+    timeout: Annotated[
+        float, typer.Option(help="Give up if the scenario takes longer (seconds).", min=0.1)
+    ] = 300.0,
+    runs_dir: Annotated[
+        Path, typer.Option(help="Where each run gets a folder with its log.")
+    ] = Path(".actorflow/runs"),
+    log_level: Annotated[
+        str | None, typer.Option(help="Also print actorflow logs at this level to stderr.")
+    ] = None,
+) -> None:
+    """Run a scenario: show what happens live, then a summary."""
+    try:
+        scenario = load_scenario(path)
+        system = scenario.create_system()
+    except ActorflowError as exc:
+        errors.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    run_dir = runs_dir / system.run_id
+    configure_logging(run_dir / "actorflow.log", log_level)
+    view = LiveView(console, show_messages=messages, show_system=system_messages)
+    system.subscribe(view.on_event)
+    system.dead_letters.subscribe(view.on_event)
+    system.add_tap(view.on_delivery)
+    console.rule(f"[bold]{scenario.title}")
+    console.print(f"[dim]{scenario.path}  run {system.run_id}[/]")
+    outcome = _Outcome()
+    started = time.monotonic()
+    system.start()
+    worker = threading.Thread(target=outcome.run, args=(scenario, system), name="scenario")
+    worker.start()
+    while worker.is_alive() and time.monotonic() - started < timeout:
+        view.drain(timeout=0.05)
+    stats = system.statistics()
+    system.shutdown()
+    view.drain(timeout=0)
+    elapsed = time.monotonic() - started
+    if worker.is_alive():
+        outcome.error = f"the scenario did not finish within {timeout:g} s"
+    _summary(scenario, outcome, stats, system.dead_letters.counts(), view, elapsed)
+    console.print(f"[dim]log: {run_dir / 'actorflow.log'}[/]")
+    if outcome.error is not None:
+        raise typer.Exit(1)
+
+
+class _Outcome:
+    def __init__(self) -> None:
+        self.result: Mapping[str, object] | None = None
+        self.error: str | None = None
+
+    def run(self, scenario: Scenario, system: object) -> None:
+        try:
+            self.result = scenario.main(system)  # type: ignore[arg-type]
+        except Exception as exc:  # noqa: BLE001 - reported in the summary, exit code 1
+            self.error = f"{type(exc).__name__}: {exc}"
+
+
+def _summary(
+    scenario: Scenario,
+    outcome: _Outcome,
+    stats: SystemStatistics,
+    dead: Mapping[str, int],
+    view: LiveView,
+    elapsed: float,
+) -> None:
+    table = Table(title=f"{scenario.name}: summary", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    status = "[red]failed[/]" if outcome.error else "[green]completed[/]"
+    table.add_row("status", status + (f": {outcome.error}" if outcome.error else ""))
+    table.add_row("time", f"{elapsed:.3f} s")
+    table.add_row("messages", str(view.counts["messages"]))
+    table.add_row("processed", str(stats.processed))
+    table.add_row("spawned", str(view.counts["lifecycle.spawned"]))
+    table.add_row("failures", str(view.counts["lifecycle.failed"]))
+    table.add_row("restarts", str(view.counts["lifecycle.restarted"]))
+    table.add_row("dead letters", ", ".join(f"{k}: {v}" for k, v in sorted(dead.items())) or "0")
+    for key, value in (outcome.result or {}).items():
+        table.add_row(f"result: {key}", str(value))
+    console.print(table)
+
+
+def main() -> None:
+    """Entry point of the ``actorflow`` console script."""
+    app()
