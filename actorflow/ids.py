@@ -69,7 +69,16 @@ def actor_path(text: str) -> ActorPath:
 
 
 def child_path(parent: ActorPath, name: str) -> ActorPath:
-    """Return the path of child ``name`` under ``parent``, validated."""
+    """Return the path of child ``name`` under ``parent``, validated.
+
+    Raises:
+        ConfigurationError: ``name`` is not one valid path segment.
+    """
+    if not _SEGMENT.match(name):
+        raise ConfigurationError(
+            f"Actor name {name!r} is not a valid path segment. Use 1-128 letters, digits or "
+            "'_.:@+=-' (no '/'), not starting with a punctuation mark."
+        )
     return actor_path(f"/{name}" if parent == ROOT_PATH else f"{parent}/{name}")
 
 
