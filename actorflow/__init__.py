@@ -4,7 +4,7 @@ Layering (lower layers never import upper ones; library code never imports
 ``actorflow.testing``)::
 
     errors, ids, clock  <-  messages  <-  journal  <-  runtime  <-  streams, stores, human
-                        <-  flow  <-  agents  <-  cli
+                        <-  flow  <-  agents  <-  scenarios  <-  cli
 
 The library logs through loguru and is silent by default; call
 ``logger.enable("actorflow")`` (the CLI does) to see its logs.
@@ -29,6 +29,9 @@ from actorflow.errors import (
     DuplicateKindError,
     EscalationError,
     InvalidMessageError,
+    JournalCorruptedError,
+    JournalError,
+    JournalTornError,
     MailboxFullError,
     MessageError,
     RoutingError,
@@ -39,6 +42,7 @@ from actorflow.errors import (
     UnknownKindError,
 )
 from actorflow.ids import ActorPath, CorrelationId, MessageId, RunId, actor_path
+from actorflow.journal import Durability, JournalConfig, open_journal
 from actorflow.messages import (
     AnyMessage,
     DeadLetter,
@@ -94,11 +98,16 @@ __all__ = [
     "DeliveryFailedError",
     "Directive",
     "DuplicateKindError",
+    "Durability",
     "Envelope",
     "EscalationError",
     "FLOWS_PATH",
     "FakeClock",
     "InvalidMessageError",
+    "JournalConfig",
+    "JournalCorruptedError",
+    "JournalError",
+    "JournalTornError",
     "MailboxConfig",
     "MailboxFullError",
     "Message",
@@ -123,5 +132,6 @@ __all__ = [
     "actor_path",
     "always",
     "decide_by_type",
+    "open_journal",
     "recipe",
 ]

@@ -21,6 +21,9 @@ Every error actorflow raises on purpose is an :class:`ActorflowError`, so
     │   └── BlockingCallError       a blocking wait from inside an actor handler
     ├── SupervisionError
     │   └── EscalationError         a failure escalated past the root: the system stopped
+    ├── JournalError                a message log cannot be written or read
+    │   ├── JournalCorruptedError   a damaged frame before the tail
+    │   └── JournalTornError        a partial last frame (strict readers only)
     ├── SystemStoppedError          the actor system is not running
     └── ShutdownTimeoutError        actors that did not stop in time
 
@@ -42,6 +45,9 @@ __all__ = [
     "DuplicateKindError",
     "EscalationError",
     "InvalidMessageError",
+    "JournalCorruptedError",
+    "JournalError",
+    "JournalTornError",
     "MailboxFullError",
     "MessageError",
     "RoutingError",
@@ -131,3 +137,15 @@ class SystemStoppedError(ActorflowError):
 
 class ShutdownTimeoutError(ActorflowError):
     """Some actors did not stop within the shutdown timeout."""
+
+
+class JournalError(ActorflowError):
+    """A message log could not be written or read."""
+
+
+class JournalCorruptedError(JournalError):
+    """A frame before the log's tail is damaged; the log cannot be trusted past it."""
+
+
+class JournalTornError(JournalError):
+    """The log ends in a partial frame (strict mode only; tolerant readers report it)."""

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import actorflow
+import actorflow.journal
 import actorflow.messages
 import actorflow.runtime
 
@@ -17,12 +18,13 @@ def test_top_level_all_is_pinned_and_sorted() -> None:
         "AskTimeoutError", "Behaviour", "BlockingCallError", "Clock", "ClockError", "CodecError",
         "ConfigurationError", "Context", "CorrelationId", "DeadLetter", "DeadLetterReason",
         "DeliveryFailed", "DeliveryFailedError", "Directive", "DuplicateKindError", "Envelope",
-        "EscalationError", "FakeClock", "InvalidMessageError", "MailboxConfig",
+        "EscalationError", "FakeClock", "InvalidMessageError", "JournalConfig",
+        "JournalCorruptedError", "JournalError", "JournalTornError", "Durability", "MailboxConfig",
         "MailboxFullError", "Message", "MessageError", "MessageId", "OverflowPolicy", "Recipe",
         "RequestTimedOut", "RestartType", "RoutingError", "RunId", "ShutdownTimeoutError",
         "SupervisionError", "SupervisorStrategy", "SystemClock", "SystemStatistics",
         "SystemStoppedError", "UnknownActorError", "UnknownKindError", "__version__",
-        "actor_path", "always", "decide_by_type", "recipe",
+        "actor_path", "always", "decide_by_type", "open_journal", "recipe",
     }  # fmt: skip
 
 

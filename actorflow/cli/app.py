@@ -14,8 +14,10 @@ from rich.table import Table
 
 from actorflow._version import __version__
 from actorflow.cli.live import LiveView
+from actorflow.cli.log import log_app
 from actorflow.cli.logs import configure_logging
 from actorflow.errors import ActorflowError
+from actorflow.journal import Durability, JournalConfig
 from actorflow.runtime.stats import SystemStatistics
 from actorflow.scenarios import Scenario, load_scenario
 
@@ -28,6 +30,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(log_app, name="log")
 console = Console(highlight=False, soft_wrap=True)
 errors = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -67,6 +70,12 @@ def run(
     log_level: Annotated[
         str | None, typer.Option(help="Also print actorflow logs at this level to stderr.")
     ] = None,
+    journal: Annotated[
+        bool, typer.Option("--journal/--no-journal", help="Write the message log (journal).")
+    ] = True,
+    durability: Annotated[
+        Durability, typer.Option(help="When journal writes are fsynced.")
+    ] = Durability.BATCH,
 ) -> None:
     """Run a scenario: show what happens live, then a summary."""
     try:
@@ -76,10 +85,15 @@ def run(
         errors.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(2) from None
     run_dir = runs_dir / system.run_id
+    journal_path = run_dir / "journal"
+    if journal:
+        config = JournalConfig(
+            path=journal_path, durability=durability, entry_point=str(scenario.path)
+        )
+        system.use_journal(config)
     configure_logging(run_dir / "actorflow.log", log_level)
     view = LiveView(console, show_messages=messages, show_system=system_messages)
     system.subscribe(view.on_event)
-    system.dead_letters.subscribe(view.on_event)
     system.add_tap(view.on_delivery)
     console.rule(f"[bold]{scenario.title}")
     console.print(f"[dim]{scenario.path}  run {system.run_id}[/]")
@@ -97,6 +111,8 @@ def run(
     if worker.is_alive():
         outcome.error = f"the scenario did not finish within {timeout:g} s"
     _summary(scenario, outcome, stats, system.dead_letters.counts(), view, elapsed)
+    if journal:
+        console.print(f"journal: {journal_path}  [dim](actorflow log show {journal_path})[/]")
     console.print(f"[dim]log: {run_dir / 'actorflow.log'}[/]")
     if outcome.error is not None:
         raise typer.Exit(1)

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from actorflow.messages.base import AnyMessage, Message, message_class, registered_kinds
+from actorflow.messages.base import (
+    AnyMessage,
+    Message,
+    OpaqueMessage,
+    message_class,
+    message_fields,
+    message_kind,
+    registered_kinds,
+    validate_message,
+)
 from actorflow.messages.codec import (
     CodecLimits,
     decode_envelope,
@@ -29,6 +38,7 @@ from actorflow.messages.system import (
     DeliveryFailed,
     Directive,
     DirectiveDone,
+    EffectRecorded,
     ErrorInfo,
     LifecycleEvent,
     RequestTimedOut,
@@ -55,10 +65,12 @@ __all__ = [
     "DeliveryFailed",
     "Directive",
     "DirectiveDone",
+    "EffectRecorded",
     "Envelope",
     "ErrorInfo",
     "LifecycleEvent",
     "Message",
+    "OpaqueMessage",
     "RequestTimedOut",
     "StopActor",
     "StopTimedOut",
@@ -72,7 +84,10 @@ __all__ = [
     "envelope_from_record",
     "envelope_to_record",
     "message_class",
+    "message_fields",
+    "message_kind",
     "pack",
     "registered_kinds",
     "unpack",
+    "validate_message",
 ]

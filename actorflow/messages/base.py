@@ -11,17 +11,29 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Mapping
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer, PlainValidator, SerializationInfo
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    JsonValue,
+    PlainSerializer,
+    PlainValidator,
+    SerializationInfo,
+    ValidationInfo,
+)
 
 from actorflow.errors import ConfigurationError, DuplicateKindError, UnknownKindError
 
 __all__ = [
     "AnyMessage",
     "Message",
+    "OpaqueMessage",
     "message_class",
+    "message_fields",
+    "message_kind",
     "registered_kinds",
+    "validate_message",
 ]
 
 _KIND_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
@@ -94,11 +106,56 @@ def registered_kinds() -> Mapping[str, type[Message]]:
         return dict(_registry)
 
 
-def _validate_any(value: object) -> Message:
+class OpaqueMessage(Message):
+    """Stands in for a decoded message whose kind has no class in this process.
+
+    Log readers use it (``unknown_kinds="opaque"``) so a log can be shown without
+    importing the program that wrote it; ``original_kind`` and ``fields`` keep the data.
+    """
+
+    kind: Literal["message.opaque"] = "message.opaque"
+    original_kind: str
+    fields: dict[str, JsonValue]
+
+
+def message_kind(message: Message) -> str:
+    """Return the kind of ``message`` (the original kind for an :class:`OpaqueMessage`)."""
+    if isinstance(message, OpaqueMessage):
+        return message.original_kind
+    return message.kind_tag or "?"
+
+
+def message_fields(message: Message) -> dict[str, Any]:
+    """Return a message's fields in JSON mode, without ``kind`` (an opaque message's own)."""
+    if isinstance(message, OpaqueMessage):
+        return dict(message.fields)
+    return message.model_dump(mode="json", exclude={"kind"})
+
+
+def validate_message(data: Mapping[str, Any], *, opaque: bool = False) -> Message:
+    """Validate ``data`` (a message's JSON-mode dump) as the class its ``kind`` names.
+
+    With ``opaque``, an unregistered kind gives an :class:`OpaqueMessage` instead of
+    raising, here and in nested message fields.
+
+    Raises:
+        UnknownKindError: the kind is not registered (and ``opaque`` is false).
+        pydantic.ValidationError: the data does not fit the class.
+    """
+    kind = data.get("kind")
+    if opaque and isinstance(kind, str) and kind not in _registry:
+        fields = {k: v for k, v in data.items() if k != "kind"}
+        return OpaqueMessage(original_kind=kind, fields=fields)
+    context = {"opaque": True} if opaque else None
+    return message_class(kind).model_validate(data, context=context)
+
+
+def _validate_any(value: object, info: ValidationInfo) -> Message:
     if isinstance(value, Message):
         return value
     if isinstance(value, Mapping):
-        return message_class(value.get("kind")).model_validate(value)
+        opaque = bool(info.context and info.context.get("opaque"))
+        return validate_message(value, opaque=opaque)
     raise ValueError(f"expected a message or a mapping with a 'kind', got {type(value).__name__}")
 
 

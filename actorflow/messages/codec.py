@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from actorflow.errors import CodecError
 from actorflow.ids import ActorPath, CorrelationId, MessageId
-from actorflow.messages.base import Message, message_class
+from actorflow.messages.base import Message, validate_message
 from actorflow.messages.envelope import Envelope
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "encode_message",
     "envelope_from_record",
     "envelope_to_record",
+    "message_from_record",
     "pack",
     "unpack",
 ]
@@ -130,8 +131,10 @@ class _EnvelopeRecord(BaseModel):
     message: dict[str, Any]
 
 
-def envelope_from_record(record: object) -> Envelope:
+def envelope_from_record(record: object, *, opaque: bool = False) -> Envelope:
     """Validate a decoded record and rebuild its :class:`Envelope`.
+
+    With ``opaque``, messages of unregistered kinds become ``OpaqueMessage``s.
 
     Raises:
         CodecError: a field is missing or has the wrong type, or the message
@@ -151,18 +154,23 @@ def envelope_from_record(record: object) -> Envelope:
         reply_to=None if rec.reply_to is None else ActorPath(rec.reply_to),
         logical_time=rec.logical_time,
         wall_time=rec.wall_time,
-        message=_message_from_record(rec.message),
+        message=message_from_record(rec.message, opaque=opaque),
     )
 
 
-def _message_from_record(record: object) -> Message:
+def message_from_record(record: object, *, opaque: bool = False) -> Message:
+    """Validate a decoded message record (a map with a ``kind``).
+
+    Raises:
+        CodecError: not a map, or it fails its class's schema.
+        UnknownKindError: the kind is not registered (and ``opaque`` is false).
+    """
     if not isinstance(record, dict):
         raise CodecError(f"A message record must be a map, got {type(record).__name__}.")
-    cls = message_class(record.get("kind"))
     try:
-        return cls.model_validate(record)
+        return validate_message(record, opaque=opaque)
     except ValidationError as exc:
-        raise CodecError(f"Invalid {cls.__name__} message: {_short(exc)}") from exc
+        raise CodecError(f"Invalid {record.get('kind')!r} message: {_short(exc)}") from exc
 
 
 def _short(exc: ValidationError) -> str:
@@ -183,7 +191,7 @@ def decode_message(data: bytes, limits: CodecLimits = DEFAULT_LIMITS) -> Message
         CodecError: malformed, oversized, or invalid data.
         UnknownKindError: the kind is not registered.
     """
-    return _message_from_record(unpack(data, limits))
+    return message_from_record(unpack(data, limits))
 
 
 def encode_envelope(env: Envelope) -> bytes:

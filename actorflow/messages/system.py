@@ -12,6 +12,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
+from pydantic import JsonValue
+
 from actorflow.ids import ActorPath, CorrelationId
 from actorflow.messages.base import AnyMessage, Message
 
@@ -29,6 +31,7 @@ __all__ = [
     "DeliveryFailed",
     "Directive",
     "DirectiveDone",
+    "EffectRecorded",
     "ErrorInfo",
     "LifecycleEvent",
     "RequestTimedOut",
@@ -189,6 +192,21 @@ class DeadLetter(Message):
     message: AnyMessage | None = None
     detail: str = ""
     """What went wrong, such as the handler's error."""
+
+
+class EffectRecorded(Message):
+    """A value that came from outside the actors (clock, id, tool, model, human), kept so
+    a replay can feed it back instead of asking the outside world again."""
+
+    kind: Literal["effect.recorded"] = "effect.recorded"
+    actor: ActorPath
+    effect: str
+    """What kind of outside value: ``clock``, ``id``, ``tool``, ``model``, ``human`` ..."""
+    name: str = ""
+    """Which one: a tool name, an id prefix, a question ..."""
+    value: JsonValue = None
+    during_seq: int | None = None
+    """Sequence number of the delivery being handled when it was recorded."""
 
 
 class LifecycleEvent(Message):

@@ -17,6 +17,7 @@ import threading
 import traceback
 from collections import OrderedDict, deque
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, final
 
 import pykka
@@ -301,11 +302,11 @@ class Cell(pykka.ThreadingActor):
         self.ctx.log.opt(exception=None if isinstance(exc, ErrorInfo) else exc).error(
             "Actor {path} failed on {kind}: {error}", path=self.path, kind=kind, error=info.message
         )
+        self.system.emit(ActorFailed(path=self.path, error=info, message_kind=kind))
         if env is not None:
             self.system.dead_letters.record(
                 DeadLetterReason.FAILED, env=env, detail=f"{info.error_type}: {info.message}"
             )
-        self.system.emit(ActorFailed(path=self.path, error=info, message_kind=kind))
         if self.parent is None:
             self.system.root_failed(info)
             return
@@ -534,15 +535,17 @@ class Cell(pykka.ThreadingActor):
                 self._awaiting_stop = path
                 self._stop_requested.add(path)
                 self.system.send(path, StopActor(reason="parent stopping"), sender=self.path)
-                late = StopTimedOut(child=path)
                 self._stop_timer = self.system.clock.call_later(
-                    self.strategy.stop_timeout,
-                    lambda: self.system.send(self.path, late, sender=self.path),
+                    self.strategy.stop_timeout, partial(self._report_stop_timeout, path)
                 )
                 return
         then, self._after_children = self._after_children, None
         if then is not None:
             then()
+
+    def _report_stop_timeout(self, path: ActorPath) -> None:
+        """Timer callback (timer thread): tell this cell a child did not stop in time."""
+        self.system.send(self.path, StopTimedOut(child=path), sender=self.path)
 
     def _on_stop_timed_out(self, msg: StopTimedOut) -> None:
         path = msg.child

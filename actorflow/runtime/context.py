@@ -6,12 +6,14 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, final
 
 from loguru import logger
+from pydantic import JsonValue
 
 from actorflow.clock import Clock, to_seconds
 from actorflow.errors import RoutingError
 from actorflow.ids import ActorPath, CorrelationId, TimerId
 from actorflow.messages.base import Message
 from actorflow.messages.envelope import Envelope
+from actorflow.messages.system import EffectRecorded
 from actorflow.runtime.behaviour import Behaviour, Recipe
 from actorflow.runtime.mailbox import MailboxConfig
 from actorflow.runtime.supervision import RestartType, SupervisorStrategy
@@ -71,8 +73,33 @@ class Context:
         return self._cell.system.clock
 
     def now(self) -> datetime:
-        """Return the clock's current UTC time."""
-        return self._cell.system.clock.now()
+        """Return the clock's current UTC time, recorded in the journal as a ``clock`` effect."""
+        now = self._cell.system.clock.now()
+        self.record_effect("clock", now.isoformat(), name="now")
+        return now
+
+    def new_id(self, prefix: str) -> str:
+        """Return a new id from the system's id factory, recorded as an ``id`` effect."""
+        new = self._cell.system.ids.new_id(prefix)
+        self.record_effect("id", new, name=prefix)
+        return new
+
+    def record_effect(self, effect: str, value: JsonValue, *, name: str = "") -> None:
+        """Record a value that came from outside the actors (a tool result, a model output,
+        a human answer) in the journal, so a replay can use it instead of the outside world.
+
+        This is the one path every edge actor uses to record its effects.
+        """
+        env = self.envelope
+        self._cell.system.emit(
+            EffectRecorded(
+                actor=self._cell.path,
+                effect=effect,
+                name=name,
+                value=value,
+                during_seq=None if env is None else env.seq,
+            )
+        )
 
     def tell(self, to: ActorPath, message: Message) -> None:
         """Send ``message`` to ``to``; never blocks. Undeliverable mail becomes a dead letter."""

@@ -87,6 +87,7 @@ class DeadLetterOffice:
             kind=None if letter.message is None else letter.message.kind_tag,
             detail=detail,
         )
+        self._system.emit(letter)
         if env is not None:
             self._answer_requester(env, reason, detail)
         self._publish(letter)
@@ -101,7 +102,9 @@ class DeadLetterOffice:
             reason=reason,
             detail=detail,
         )
-        self._system.send(env.reply_to, failed, correlation_id=env.correlation_id)
+        self._system.send(
+            env.reply_to, failed, sender=env.recipient, correlation_id=env.correlation_id
+        )
 
     def _publish(self, letter: DeadLetter) -> None:
         if not (self._callbacks or self._actors):

@@ -51,6 +51,8 @@ from actorflow.ids import (
     actor_path,
     child_path,
 )
+from actorflow.journal.format import JournalEvent
+from actorflow.journal.writer import JournalConfig, JournalWriter
 from actorflow.messages.base import Message
 from actorflow.messages.envelope import Envelope
 from actorflow.messages.system import (
@@ -111,6 +113,8 @@ class ActorSystem:
         mailbox: default mailbox capacity and overflow policy for new actors.
         guardian_strategy: how ``/system``, ``/agents`` and ``/flows`` supervise their
             children (default: one-for-one, at most 3 restarts in 10 s).
+        journal: where to write the message log (default: no journal). Every delivery,
+            lifecycle event, dead letter and recorded effect goes into it.
     """
 
     def __init__(
@@ -121,6 +125,7 @@ class ActorSystem:
         run_id: str | None = None,
         mailbox: MailboxConfig | None = None,
         guardian_strategy: SupervisorStrategy | None = None,
+        journal: JournalConfig | None = None,
     ) -> None:
         self.clock: Clock = clock or SystemClock()
         self._owns_clock = clock is None
@@ -142,6 +147,9 @@ class ActorSystem:
         self._escalation: EscalationError | None = None
         self._state: Literal["new", "running", "stopped"] = "new"
         self._time = self.clock.time
+        self._journal_config = journal
+        self.journal: JournalWriter | None = None
+        """The journal writer while the system runs with a journal."""
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -153,6 +161,7 @@ class ActorSystem:
                     f"Actor system {self.run_id!r} was already started; create a new one."
                 )
             self._state = "running"
+            self._open_journal()
             root = Cell(
                 self,
                 ROOT_PATH,
@@ -171,6 +180,32 @@ class ActorSystem:
         )
         logger.info("Actor system {run_id} started", run_id=self.run_id)
         return self
+
+    def use_journal(self, config: JournalConfig | None) -> None:
+        """Set (or with ``None`` remove) the journal of a system that has not started.
+
+        Raises:
+            ConfigurationError: the system has already started.
+        """
+        if self._state != "new":
+            raise ConfigurationError(
+                "use_journal() must be called before the actor system starts; pass "
+                "journal=JournalConfig(...) to ActorSystem() instead."
+            )
+        self._journal_config = config
+
+    def _open_journal(self) -> None:
+        config = self._journal_config
+        if config is None:
+            return
+        writer = JournalWriter(config, run_id=self.run_id, started_at=self.clock.time())
+        self.journal = writer
+        self._taps = (*self._taps, writer.append)
+        self._listeners = (*self._listeners, self._journal_event)
+
+    def _journal_event(self, event: Message) -> None:
+        if self.journal is not None:
+            self.journal.append(JournalEvent(next(self._seq), self._time(), event))
 
     def __enter__(self) -> ActorSystem:
         return self.start()
@@ -217,6 +252,8 @@ class ActorSystem:
             self._state = "stopped"
         if self._owns_clock:
             self.clock.close()
+        if self.journal is not None:
+            self.journal.close()
         if not stopped or alive:
             raise ShutdownTimeoutError(
                 f"Actor system {self.run_id!r} did not stop within {timeout:g} s; still "

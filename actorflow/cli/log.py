@@ -1,0 +1,277 @@
+"""``actorflow log show|stats|diagram``: read a run's message log."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from actorflow.errors import ActorflowError
+from actorflow.journal import (
+    JournalEvent,
+    JournalFilter,
+    JournalHeader,
+    JournalReader,
+    JournalRecord,
+    open_journal,
+    sequence_diagram,
+    summarise,
+)
+from actorflow.journal.query import record_kind
+from actorflow.messages import (
+    ActorFailed,
+    DeadLetter,
+    Envelope,
+    envelope_to_record,
+    message_fields,
+    message_kind,
+)
+
+__all__ = ["log_app"]
+
+log_app = typer.Typer(
+    help="Read a message log (journal): show, stats, diagram.", no_args_is_help=True
+)
+console = Console(highlight=False, soft_wrap=True)
+errors = Console(stderr=True, highlight=False, soft_wrap=True)
+
+FileArg = Annotated[
+    Path, typer.Argument(help="A journal file, e.g. .actorflow/runs/<run>/journal.")
+]
+ActorOpt = Annotated[
+    str | None, typer.Option("--actor", help="Only records sent, received or about this path.")
+]
+KindOpt = Annotated[
+    str | None, typer.Option("--kind", help="Only this message kind, or a prefix ending in '.'.")
+]
+FlowOpt = Annotated[str | None, typer.Option("--flow", help="Only records of this flow id.")]
+CorrOpt = Annotated[str | None, typer.Option("--correlation", help="Only this correlation id.")]
+FromOpt = Annotated[int | None, typer.Option("--from-seq", help="Smallest sequence number.")]
+ToOpt = Annotated[int | None, typer.Option("--to-seq", help="Largest sequence number.")]
+SinceOpt = Annotated[
+    str | None, typer.Option("--since", help="ISO time or epoch seconds: only records at/after.")
+]
+UntilOpt = Annotated[
+    str | None, typer.Option("--until", help="ISO time or epoch seconds: only records at/before.")
+]
+
+
+def _when(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        errors.print(f"[bold red]error:[/] {text!r} is neither an ISO time nor epoch seconds.")
+        raise typer.Exit(2) from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def _filter(
+    actor: str | None,
+    kind: str | None,
+    flow: str | None,
+    correlation: str | None,
+    from_seq: int | None,
+    to_seq: int | None,
+    since: str | None,
+    until: str | None,
+) -> JournalFilter:
+    return JournalFilter(
+        actor=actor,
+        kind=kind,
+        flow_id=flow,
+        correlation_id=correlation,
+        seq_from=from_seq,
+        seq_to=to_seq,
+        since=_when(since),
+        until=_when(until),
+    )
+
+
+def _open(path: Path) -> JournalReader:
+    try:
+        return open_journal(path)
+    except ActorflowError as exc:
+        errors.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+
+
+def _records(reader: JournalReader) -> Iterator[JournalRecord]:
+    try:
+        yield from reader.records()
+    except ActorflowError as exc:
+        errors.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(1) from None
+    if reader.torn_tail is not None:
+        offset, lost = reader.torn_tail
+        errors.print(
+            f"[yellow]warning:[/] the log ends in a partial frame at offset {offset} "
+            f"({lost} bytes lost, probably a crash while writing); shown: all whole frames."
+        )
+
+
+def _summary_of(record: JournalRecord) -> str:
+    if isinstance(record, JournalHeader):
+        return f"run {record.run_id} ({record.entry_point or 'no entry point'})"
+    msg = record.message
+    if isinstance(msg, ActorFailed):
+        return escape(f"{msg.error.error_type}: {msg.error.message} (on {msg.message_kind})")
+    if isinstance(msg, DeadLetter):
+        kind = None if msg.message is None else message_kind(msg.message)
+        return escape(f"{msg.reason.value}: {kind} seq={msg.seq} {msg.detail}")
+    return escape(json.dumps(message_fields(record.message), default=str))[:100]
+
+
+def _json_of(record: JournalRecord) -> dict[str, object]:
+    if isinstance(record, JournalHeader):
+        return record.model_dump(mode="json")
+    if isinstance(record, Envelope):
+        return {"type": "delivery", **envelope_to_record(record)}
+    return {
+        "type": "event",
+        "seq": record.seq,
+        "wall_time": record.wall_time,
+        "event": record.message.model_dump(mode="json"),
+    }
+
+
+def _row(record: JournalRecord) -> tuple[str, str, str, str, str]:
+    if isinstance(record, JournalHeader):
+        stamp = datetime.fromtimestamp(record.started_at, UTC).strftime("%H:%M:%S.%f")[:-3]
+        return ("", stamp, "", "header", _summary_of(record))
+    stamp = datetime.fromtimestamp(record.wall_time, UTC).strftime("%H:%M:%S.%f")[:-3]
+    if isinstance(record, Envelope):
+        route = f"{record.sender or 'outside'} → {record.recipient}"
+    else:
+        assert isinstance(record, JournalEvent)
+        route = str(getattr(record.message, "path", getattr(record.message, "recipient", "")))
+    return (str(record.seq), stamp, route, record_kind(record), _summary_of(record))
+
+
+@log_app.command("show")
+def show(
+    file: FileArg,
+    actor: ActorOpt = None,
+    kind: KindOpt = None,
+    flow: FlowOpt = None,
+    correlation: CorrOpt = None,
+    from_seq: FromOpt = None,
+    to_seq: ToOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new records (Ctrl-C stops).")
+    ] = False,
+    limit: Annotated[int | None, typer.Option(help="Print at most this many records.")] = None,
+) -> None:
+    """Print a log's records, one line each: seq, time, sender → recipient, kind, payload."""
+    flt = _filter(actor, kind, flow, correlation, from_seq, to_seq, since, until)
+    with _open(file) as reader:
+        shown = _show(flt.apply(_records(reader)), as_json=as_json, limit=limit)
+        while follow and (limit is None or shown < limit):
+            time.sleep(0.2)  # polling a file someone else appends to
+            left = None if limit is None else limit - shown
+            shown += _show(flt.apply(_records(reader)), as_json=as_json, limit=left, title=False)
+
+
+def _show(
+    records: Iterator[JournalRecord], *, as_json: bool, limit: int | None, title: bool = True
+) -> int:
+    count = 0
+    if as_json:
+        for record in records:
+            if limit is not None and count >= limit:
+                break
+            console.print_json(json.dumps(_json_of(record), default=str), indent=None)
+            count += 1
+        return count
+    if title:
+        route = "sender → recipient / actor"
+        console.print(f"[bold]{'seq':>6}  {'time (UTC)':<12}  {route:<44}  kind / payload[/]")
+    for record in records:
+        if limit is not None and count >= limit:
+            break
+        seq, stamp, route, kind, payload = _row(record)
+        console.print(f"{seq:>6}  {stamp:<12}  {escape(route):<44}  [cyan]{kind}[/] {payload}")
+        count += 1
+    return count
+
+
+@log_app.command("stats")
+def stats(file: FileArg) -> None:
+    """Count records by kind and actor; dead letters, failures, restarts, span, throughput."""
+    with _open(file) as reader:
+        summary = summarise(_records(reader))
+    table = Table(title=f"{file}", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("runs", ", ".join(summary.runs))
+    table.add_row(
+        "records", f"{summary.records} ({summary.deliveries} deliveries, {summary.events} events)"
+    )
+    table.add_row("time span", f"{summary.span:.3f} s")
+    table.add_row("throughput", f"{summary.throughput:,.0f} deliveries/s")
+    for title, counts in (
+        ("dead letters", summary.dead_letters),
+        ("failures", summary.failures),
+        ("restarts", summary.restarts),
+    ):
+        table.add_row(title, ", ".join(f"{k}: {v}" for k, v in counts.items()) or "0")
+    console.print(table)
+    for title, counts in (
+        ("by kind", summary.by_kind),
+        ("deliveries by recipient", summary.by_actor),
+    ):
+        sub = Table(title=title, title_justify="left")
+        sub.add_column(title.split()[-1])
+        sub.add_column("count", justify="right")
+        for key, value in counts.items():
+            sub.add_row(key, str(value))
+        console.print(sub)
+
+
+@log_app.command("diagram")
+def diagram(
+    file: FileArg,
+    fmt: Annotated[
+        str, typer.Option("--format", help="mermaid or plantuml.", case_sensitive=False)
+    ] = "mermaid",
+    actor: ActorOpt = None,
+    kind: KindOpt = None,
+    flow: FlowOpt = None,
+    correlation: CorrOpt = None,
+    from_seq: FromOpt = None,
+    to_seq: ToOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    system_messages: Annotated[
+        bool, typer.Option("--system-messages", help="Also draw supervision traffic.")
+    ] = False,
+) -> None:
+    """Print a sequence diagram (Mermaid or PlantUML) of the log's deliveries and events."""
+    chosen = fmt.lower()
+    if chosen not in ("mermaid", "plantuml"):
+        errors.print(f"[bold red]error:[/] --format must be mermaid or plantuml, not {fmt!r}.")
+        raise typer.Exit(2)
+    flt = _filter(actor, kind, flow, correlation, from_seq, to_seq, since, until)
+    with _open(file) as reader:
+        text = sequence_diagram(
+            flt.apply(_records(reader)),
+            "mermaid" if chosen == "mermaid" else "plantuml",
+            include_system=system_messages,
+        )
+    console.out(text, end="")

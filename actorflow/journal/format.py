@@ -1,0 +1,149 @@
+"""The journal's on-disk format: a magic prefix, then length + CRC framed msgpack records.
+
+::
+
+    file   = MAGIC frame*
+    MAGIC  = 89 41 46 4A 4E 4C 0D 0A        ("\\x89AFJNL\\r\\n", 8 bytes)
+    frame  = length:u32be crc:u32be body[length]
+    crc    = zlib.crc32(length:u32be + body)  (so a damaged length is caught too)
+    body   = msgpack map with a "type" key: "header" | "delivery" | "event"
+
+See ``docs/journal-format.md`` for the record schemas.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from collections.abc import Mapping
+from typing import Any, Final, Literal, NamedTuple, final
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from actorflow.errors import CodecError, MessageError
+from actorflow.messages.base import Message
+from actorflow.messages.codec import (
+    CodecLimits,
+    envelope_from_record,
+    envelope_to_record,
+    message_from_record,
+    pack,
+    unpack,
+)
+from actorflow.messages.envelope import Envelope
+
+__all__ = [
+    "DecodeErrors",
+    "FORMAT_VERSION",
+    "FRAME_HEAD",
+    "JournalEvent",
+    "JournalHeader",
+    "JournalRecord",
+    "MAGIC",
+    "MAX_FRAME_BYTES",
+    "crc_of",
+    "decode_body",
+    "encode_body",
+    "frame",
+]
+
+MAGIC: Final = b"\x89AFJNL\r\n"
+FORMAT_VERSION: Final = 1
+FRAME_HEAD: Final = struct.Struct(">II")
+MAX_FRAME_BYTES: Final = 16 * 1024 * 1024
+
+
+@final
+class JournalHeader(BaseModel):
+    """First record of a run's segment: what wrote the frames after it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: Literal["header"] = "header"
+    format_version: int
+    run_id: str
+    started_at: float
+    """Wall-clock start, epoch seconds."""
+    actorflow_version: str
+    entry_point: str = ""
+    """The scenario file or program that ran."""
+
+
+class JournalEvent(NamedTuple):
+    """A lifecycle event, dead letter or recorded effect, in the journal's sequence."""
+
+    seq: int
+    wall_time: float
+    message: Message
+
+
+JournalRecord = JournalHeader | Envelope | JournalEvent
+"""What a journal holds: segment headers, deliveries (envelopes) and events."""
+
+
+def encode_body(record: JournalRecord) -> bytes:
+    """Encode a record as a frame body (msgpack)."""
+    if isinstance(record, Envelope):
+        body: dict[str, Any] = envelope_to_record(record)
+        body["type"] = "delivery"
+    elif isinstance(record, JournalEvent):
+        body = {
+            "type": "event",
+            "seq": record.seq,
+            "wall_time": record.wall_time,
+            "event": record.message.model_dump(mode="json"),
+        }
+    else:
+        body = record.model_dump(mode="json")
+    return pack(body)
+
+
+def frame(body: bytes) -> bytes:
+    """Return ``body`` framed with its length and CRC."""
+    length = len(body).to_bytes(4, "big")
+    return length + zlib.crc32(body, zlib.crc32(length)).to_bytes(4, "big") + body
+
+
+def crc_of(length: int, body: bytes) -> int:
+    """Return the CRC a frame of ``body`` must carry."""
+    return zlib.crc32(body, zlib.crc32(length.to_bytes(4, "big")))
+
+
+class _EventBody(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    type: Literal["event"]
+    seq: int
+    wall_time: float
+    event: dict[str, Any]
+
+
+def decode_body(body: bytes, limits: CodecLimits, *, opaque: bool = False) -> JournalRecord:
+    """Decode a frame body into a record.
+
+    With ``opaque``, messages of kinds unknown to this process become ``OpaqueMessage``s.
+
+    Raises:
+        CodecError: the body is not a valid record.
+        UnknownKindError: a message kind is not registered.
+    """
+    data = unpack(body, limits)
+    if not isinstance(data, Mapping):
+        raise CodecError(f"A journal record must be a map, got {type(data).__name__}.")
+    kind = data.get("type")
+    try:
+        if kind == "delivery":
+            fields = {k: v for k, v in data.items() if k != "type"}
+            return envelope_from_record(fields, opaque=opaque)
+        if kind == "event":
+            ev = _EventBody.model_validate(data)
+            return JournalEvent(ev.seq, ev.wall_time, message_from_record(ev.event, opaque=opaque))
+        if kind == "header":
+            return JournalHeader.model_validate(data)
+    except ValidationError as exc:
+        raise CodecError(f"Invalid {kind} record: {exc.errors()[0]['msg']}.") from exc
+    raise CodecError(f"Unknown journal record type {kind!r}.")
+
+
+DecodeErrors: Final = (CodecError, MessageError)
+"""What :func:`decode_body` raises; readers turn it into JournalCorruptedError."""

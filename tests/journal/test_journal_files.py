@@ -1,0 +1,246 @@
+from __future__ import annotations
+
+import contextlib
+import random
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from actorflow import ActorPath, JournalCorruptedError, JournalError, JournalTornError, MessageId
+from actorflow.journal import (
+    Durability,
+    JournalHeader,
+    JournalRecord,
+    JournalWriter,
+    open_journal,
+)
+from actorflow.journal.format import FRAME_HEAD, MAGIC, crc_of
+from actorflow.messages import Envelope, pack
+from tests.journal.conftest import sample_records, write_log
+from tests.support import Done
+
+Factory = Callable[..., JournalWriter]
+
+
+def read_all(path: Path, *, strict: bool = False) -> tuple[list[JournalRecord], object]:
+    with open_journal(path, strict=strict) as reader:
+        records = list(reader)
+        return records, reader.torn_tail
+
+
+def test_every_record_type_round_trips_through_the_writer(writer_factory: Factory) -> None:
+    writer = writer_factory()
+    for record in sample_records():
+        writer.append(record)
+
+    assert writer.flush(timeout=5)
+    records, torn = read_all(writer.path)
+
+    header, *rest = records
+    assert isinstance(header, JournalHeader)
+    assert (header.run_id, header.format_version, header.started_at) == ("run-test", 1, 1.0)
+    assert rest == sample_records()
+    assert torn is None
+
+
+@pytest.mark.parametrize("durability", list(Durability))
+def test_each_durability_policy_writes_every_record(
+    writer_factory: Factory, durability: Durability
+) -> None:
+    writer = writer_factory(durability=durability, batch_frames=3)
+    for record in sample_records():
+        writer.append(record)
+    writer.close()
+
+    records, _ = read_all(writer.path)
+    assert records[1:] == sample_records()
+    stats = writer.statistics()
+    assert stats.frames == len(sample_records()) + 1
+    if durability is Durability.EVERY:
+        assert stats.fsyncs >= len(sample_records())
+    if durability is Durability.NONE:
+        assert stats.fsyncs <= 1  # only close() syncs
+
+
+def test_truncating_a_small_log_at_every_offset_keeps_exactly_the_whole_frames(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "journal"
+    records = sample_records()
+    ends = write_log(path, records)
+    data = path.read_bytes()
+
+    for cut in range(len(MAGIC), len(data) + 1):
+        path.write_bytes(data[:cut])
+        got, torn = read_all(path)
+
+        whole = sum(1 for end in ends if end <= cut)
+        assert got == records[:whole], cut
+        last_end = ends[whole - 1] if whole else len(MAGIC)
+        assert torn == (None if cut == last_end else (last_end, cut - last_end)), cut
+
+
+def test_a_torn_tail_raises_in_strict_mode(tmp_path: Path) -> None:
+    path = tmp_path / "journal"
+    write_log(path, sample_records())
+    path.write_bytes(path.read_bytes()[:-3])
+
+    with pytest.raises(JournalTornError, match=r"ends in a partial frame at offset \d+"):
+        read_all(path, strict=True)
+
+
+def test_reopening_a_torn_log_cuts_the_tail_and_appends_after_the_whole_frames(
+    tmp_path: Path, writer_factory: Factory
+) -> None:
+    path = tmp_path / "journal"
+    ends = write_log(path, sample_records())
+    path.write_bytes(path.read_bytes()[: ends[4] + 5])
+
+    writer = writer_factory("journal")
+    writer.append(sample_records()[0])
+    writer.close()
+
+    got, torn = read_all(path)
+    assert torn is None
+    assert got[:5] == sample_records()[:5]
+    assert isinstance(got[5], JournalHeader)
+    assert got[6:] == sample_records()[:1]
+
+
+def test_cutting_a_ten_megabyte_log_at_a_thousand_random_offsets(
+    tmp_path: Path, writer_factory: Factory
+) -> None:
+    path = tmp_path / "journal"
+    big = "x" * 10_000
+    records: list[JournalRecord] = [
+        Envelope(i, MessageId(f"m{i}"), None, None, ActorPath("/agents/a"), None, i, float(i), Done(n=i, by=big))  # noqa: E501
+        for i in range(1, 1050)
+    ]  # fmt: skip
+    ends = write_log(path, records)
+    assert path.stat().st_size > 10 * 1024 * 1024
+    rng = random.Random(1234)
+    cuts = sorted((rng.randrange(len(MAGIC), ends[-1]) for _ in range(1000)), reverse=True)
+
+    for i, cut in enumerate(cuts):  # ever shorter, in place: no rewriting of 10 MiB each time
+        with path.open("r+b") as f:
+            f.truncate(cut)
+        got, torn = read_all(path)
+
+        whole = sum(1 for end in ends if end <= cut)
+        assert len(got) == whole
+        assert got[-1:] == records[whole - 1 : whole]
+        assert torn is not None or cut in ends
+        if i % 100 == 0:  # reopening for append works at this cut too
+            keep = ends[whole - 1] if whole else len(MAGIC)
+            with path.open("rb") as f:
+                f.seek(keep)
+                torn_bytes = f.read()
+            writer = writer_factory()
+            writer.append(records[0])
+            writer.close()
+            again, torn_again = read_all(path)
+            assert torn_again is None
+            assert len(again) == whole + 2
+            assert again[-1] == records[0]
+            with path.open("r+b") as f:  # put the torn state back for the next, shorter cuts
+                f.truncate(keep)
+                f.seek(keep)
+                f.write(torn_bytes)
+
+
+def _flip(data: bytes, rng: random.Random) -> bytes:
+    buf = bytearray(data)
+    at = rng.randrange(len(MAGIC), len(buf))
+    if rng.random() < 0.5:
+        buf[at] ^= 1 << rng.randrange(8)
+    else:
+        buf[at] = (buf[at] + rng.randrange(1, 256)) % 256
+    return bytes(buf)
+
+
+def test_ten_thousand_bit_flips_are_all_detected_and_never_decoded(tmp_path: Path) -> None:
+    path = tmp_path / "journal"
+    records = sample_records()
+    write_log(path, records)
+    data = path.read_bytes()
+    rng = random.Random(42)
+    outcomes = {"corrupted": 0, "torn": 0}
+
+    for _ in range(10_000):
+        path.write_bytes(_flip(data, rng))
+        got: list[JournalRecord] = []
+        try:
+            with open_journal(path) as reader:
+                for record in reader:
+                    got.append(record)
+            assert reader.torn_tail is not None, "damage went unnoticed"
+            outcomes["torn"] += 1
+        except JournalCorruptedError:
+            outcomes["corrupted"] += 1
+        assert got == records[: len(got)]  # every decoded record is an original one
+
+    assert sum(outcomes.values()) == 10_000
+
+
+@given(st.binary(max_size=2048))
+def test_random_bytes_after_the_magic_give_only_typed_errors(
+    tmp_path_factory: pytest.TempPathFactory, junk: bytes
+) -> None:
+    path = tmp_path_factory.mktemp("j") / "journal"
+    path.write_bytes(MAGIC + junk)
+
+    with contextlib.suppress(JournalError):
+        read_all(path)
+
+
+def _framed(body: bytes) -> bytes:
+    return FRAME_HEAD.pack(len(body), crc_of(len(body), body)) + body
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"\xdd\xff\xff\xff\xff",  # array of 4 billion items
+        b"\xdf\xff\xff\xff\xff",  # map of 4 billion pairs
+        b"\xdb\xff\xff\xff\xff",  # string of 4 GiB
+        b"\xc6\xff\xff\xff\xff",  # binary of 4 GiB
+        b"\x91" * 100_000 + b"\xc0",  # 100,000 nested arrays
+        b"\x81\xa1k" * 50_000 + b"\xc0",  # 50,000 nested maps
+        b"\xc7\x05\x01hello",  # an extension type
+        pack({"type": "event", "seq": 1, "wall_time": 1.0, "event": {"kind": "lifecycle.spawned"}}),
+        pack([1, 2, 3]),
+    ],
+    ids=["array", "map", "str", "bin", "nested-arrays", "nested-maps", "ext", "bad-event", "list"],
+)
+def test_msgpack_bombs_in_a_valid_frame_are_refused_as_corruption(
+    tmp_path: Path, body: bytes
+) -> None:
+    path = tmp_path / "journal"
+    path.write_bytes(MAGIC + _framed(body) + _framed(pack({"type": "x"})))
+
+    with pytest.raises(JournalCorruptedError, match=r"is damaged at offset 8: its body does not"):
+        read_all(path)
+
+
+def test_a_frame_claiming_more_than_the_cap_is_corruption(tmp_path: Path) -> None:
+    path = tmp_path / "journal"
+    path.write_bytes(MAGIC + FRAME_HEAD.pack(2**31, 0) + b"\0" * (17 * 1024 * 1024))
+
+    with pytest.raises(JournalCorruptedError, match=r"offset 8: its length field"):
+        read_all(path)
+
+
+def test_a_file_that_is_not_a_journal_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("hello")
+
+    with pytest.raises(JournalCorruptedError, match=r"is not an actorflow journal"):
+        read_all(path)
+
+
+def test_a_missing_file_is_a_journal_error(tmp_path: Path) -> None:
+    with pytest.raises(JournalError, match=r"^Cannot open journal"):
+        read_all(tmp_path / "missing")
