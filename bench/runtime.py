@@ -124,31 +124,37 @@ class Sizes:
     repeats: int
     tells: int
     asks: int
+    ask_chunk: int
     hops: int
     fanout_workers: int
     fanout_rounds: int
     spawn_counts: tuple[int, ...]
+    spawn_repeats: tuple[int, ...]
     codec_ops: int
 
 
 FULL = Sizes(
-    repeats=5,
-    tells=200_000,
+    repeats=7,
+    tells=100_000,
     asks=20_000,
-    hops=50_000,
+    ask_chunk=1_000,
+    hops=20_000,
     fanout_workers=1_000,
-    fanout_rounds=30,
+    fanout_rounds=40,
     spawn_counts=(1_000, 10_000),
+    spawn_repeats=(7, 3),
     codec_ops=50_000,
 )
 QUICK = Sizes(
     repeats=2,
     tells=20_000,
     asks=2_000,
+    ask_chunk=500,
     hops=5_000,
     fanout_workers=1_000,
     fanout_rounds=5,
     spawn_counts=(100, 1_000),
+    spawn_repeats=(2, 2),
     codec_ops=5_000,
 )
 
@@ -487,55 +493,55 @@ def bench_tell(sizes: Sizes, log: Callable[[str], None]) -> list[Row]:
 # -- 2. outside ask --------------------------------------------------------------------
 
 
-def ask_queue(n: int) -> list[float]:
-    """Round trip through two queue.Queue objects and a worker thread, in seconds."""
-    requests: queue.Queue[object] = queue.Queue()
-    replies: queue.Queue[object] = queue.Queue()
+class QueueEcho:
+    """The baseline: a worker thread that moves each item from one queue.Queue to another."""
 
-    def worker() -> None:
+    def __init__(self) -> None:
+        self.requests: queue.Queue[object] = queue.Queue()
+        self.replies: queue.Queue[object] = queue.Queue()
+        self.thread = threading.Thread(target=self._work, name="bench-queue-echo", daemon=True)
+        self.thread.start()
+
+    def _work(self) -> None:
+        get, put = self.requests.get, self.replies.put
         while True:
-            item = requests.get()
-            replies.put(item)
+            item = get()
+            put(item)
             if item is None:
                 return
 
-    thread = threading.Thread(target=worker, name="bench-queue-worker", daemon=True)
-    thread.start()
-    put, get = requests.put, replies.get
-    samples: list[float] = []
-    fresh()
-    for _ in range(n):
-        t0 = perf()
-        put(PING)
-        get()
-        samples.append(perf() - t0)
-    put(None)
-    get()
-    thread.join()
-    return samples
-
-
-def ask_pykka(n: int) -> list[float]:
-    """``ref.ask`` round trips, in seconds."""
-    ref = PykkaEcho.start()
-    ask = ref.ask
-    samples: list[float] = []
-    try:
-        fresh()
+    def round_trips(self, n: int) -> list[float]:
+        """``n`` round trips (main puts, worker gets and puts, main gets), in seconds."""
+        put, get = self.requests.put, self.replies.get
+        samples: list[float] = []
         for _ in range(n):
             t0 = perf()
-            ask(PING)
+            put(PING)
+            get()
             samples.append(perf() - t0)
-    finally:
-        ref.stop()
+        return samples
+
+    def close(self) -> None:
+        """Stop the worker thread."""
+        self.requests.put(None)
+        self.thread.join()
+
+
+def ask_pykka(ref: pykka.ActorRef[Any], n: int) -> list[float]:
+    """``n`` ``ref.ask`` round trips, in seconds."""
+    ask = ref.ask
+    samples: list[float] = []
+    for _ in range(n):
+        t0 = perf()
+        ask(PING)
+        samples.append(perf() - t0)
     return samples
 
 
 def ask_actorflow(system: ActorSystem, path: ActorPath, n: int) -> list[float]:
-    """``system.ask`` round trips, in seconds."""
+    """``n`` ``system.ask`` round trips, in seconds."""
     ask = system.ask
     samples: list[float] = []
-    fresh()
     for _ in range(n):
         t0 = perf()
         ask(path, PING, timeout=5.0)
@@ -544,25 +550,35 @@ def ask_actorflow(system: ActorSystem, path: ActorPath, n: int) -> list[float]:
 
 
 def bench_ask(sizes: Sizes, log: Callable[[str], None]) -> list[Row]:
-    """Section 2."""
+    """Section 2: per repeat, the three methods take turns in chunks of ``ask_chunk``."""
     log("outside ask round trip")
-    p50: dict[str, list[float]] = {"queue": [], "pykka": [], "actorflow": []}
-    p99: dict[str, list[float]] = {"queue": [], "pykka": [], "actorflow": []}
-    with ActorSystem() as system:
-        path = system.spawn(AfEcho, "echo")
-        warm = max(200, sizes.asks // 10)
-        ask_queue(warm)
-        ask_pykka(warm)
-        ask_actorflow(system, path, warm)
-        for _ in range(sizes.repeats):
-            for name, run in (
-                ("queue", lambda: ask_queue(sizes.asks)),
-                ("pykka", lambda: ask_pykka(sizes.asks)),
-                ("actorflow", lambda: ask_actorflow(system, path, sizes.asks)),
-            ):
-                samples = run()
-                p50[name].append(percentile(samples, 0.50) * 1e6)
-                p99[name].append(percentile(samples, 0.99) * 1e6)
+    names = ("queue", "pykka", "actorflow")
+    p50: dict[str, list[float]] = {name: [] for name in names}
+    p99: dict[str, list[float]] = {name: [] for name in names}
+    echo = QueueEcho()
+    ref = PykkaEcho.start()
+    try:
+        with ActorSystem() as system:
+            path = system.spawn(AfEcho, "echo")
+            runs: dict[str, Callable[[int], list[float]]] = {
+                "queue": echo.round_trips,
+                "pykka": lambda n: ask_pykka(ref, n),
+                "actorflow": lambda n: ask_actorflow(system, path, n),
+            }
+            for run in runs.values():  # warm-up
+                run(sizes.ask_chunk)
+            for _ in range(sizes.repeats):
+                pooled: dict[str, list[float]] = {name: [] for name in names}
+                for _ in range(max(1, sizes.asks // sizes.ask_chunk)):
+                    for name, run in runs.items():
+                        fresh()
+                        pooled[name].extend(run(sizes.ask_chunk))
+                for name, samples in pooled.items():
+                    p50[name].append(percentile(samples, 0.50) * 1e6)
+                    p99[name].append(percentile(samples, 0.99) * 1e6)
+    finally:
+        ref.stop()
+        echo.close()
     mid50 = {k: median(v) for k, v in p50.items()}
     mid99 = {k: median(v) for k, v in p99.items()}
     n = f"(N={sizes.asks:,})"
@@ -678,49 +694,47 @@ def bench_pingpong(sizes: Sizes, log: Callable[[str], None]) -> list[Row]:
 # -- 4. fan-out ------------------------------------------------------------------------
 
 
-def fanout_pykka(workers: int, rounds: int) -> list[float]:
-    """Seconds per round, one entry per round."""
-    round_done = threading.Event()
+def bench_fanout_rounds(workers: int, rounds: int) -> tuple[list[float], list[float]]:
+    """Seconds per round for pykka and actorflow; both sets run at once, rounds alternate."""
+    pk_done = threading.Event()
+    af_done = threading.Event()
     refs = [PykkaWorker.start() for _ in range(workers)]
-    coordinator = PykkaCoordinator.start(refs, round_done)
+    pk_coordinator = PykkaCoordinator.start(refs, pk_done)
+    pk: list[float] = []
+    af: list[float] = []
     try:
-        return run_rounds(lambda: coordinator.tell(GO), round_done, rounds)
+        with ActorSystem() as system:
+            paths = [system.spawn(AfWorker, f"worker-{i}") for i in range(workers)]
+            af_coordinator = system.spawn(recipe(AfCoordinator, paths, af_done), "coordinator")
+            for r in range(rounds + 1):  # round 0 is the warm-up
+                pk_time = one_round(lambda: pk_coordinator.tell(GO), pk_done)
+                af_time = one_round(lambda: system.tell(af_coordinator, GO), af_done)
+                if r:
+                    pk.append(pk_time)
+                    af.append(af_time)
+            system.shutdown(timeout=WAIT)
     finally:
         pykka.ActorRegistry.stop_all(timeout=WAIT)
+    return pk, af
 
 
-def fanout_actorflow(workers: int, rounds: int) -> list[float]:
-    """Seconds per round, one entry per round."""
-    round_done = threading.Event()
-    with ActorSystem() as system:
-        paths = [system.spawn(AfWorker, f"worker-{i}") for i in range(workers)]
-        coordinator = system.spawn(recipe(AfCoordinator, paths, round_done), "coordinator")
-        try:
-            return run_rounds(lambda: system.tell(coordinator, GO), round_done, rounds)
-        finally:
-            system.shutdown(timeout=WAIT)
-
-
-def run_rounds(start: Callable[[], None], round_done: threading.Event, rounds: int) -> list[float]:
-    """Run one warm-up round, then ``rounds`` timed rounds."""
-    times: list[float] = []
-    for r in range(rounds + 1):
-        round_done.clear()
-        fresh()
-        t0 = perf()
-        start()
-        if not round_done.wait(WAIT):
-            raise TimeoutError("fan-out round did not complete")
-        if r:
-            times.append(perf() - t0)
-    return times
+def one_round(start: Callable[[], None], round_done: threading.Event) -> float:
+    """Seconds from ``start()`` until ``round_done`` is set."""
+    round_done.clear()
+    fresh()
+    t0 = perf()
+    start()
+    if not round_done.wait(WAIT):
+        raise TimeoutError("fan-out round did not complete")
+    return perf() - t0
 
 
 def bench_fanout(sizes: Sizes, log: Callable[[str], None]) -> list[Row]:
     """Section 4."""
     log(f"{sizes.fanout_workers:,}-way fan-out")
-    pk = [t * 1e3 for t in fanout_pykka(sizes.fanout_workers, sizes.fanout_rounds)]
-    af = [t * 1e3 for t in fanout_actorflow(sizes.fanout_workers, sizes.fanout_rounds)]
+    pk_s, af_s = bench_fanout_rounds(sizes.fanout_workers, sizes.fanout_rounds)
+    pk = [t * 1e3 for t in pk_s]
+    af = [t * 1e3 for t in af_s]
     return [
         Row(
             "4 fan-out",
@@ -794,10 +808,9 @@ def run_spawn_child(lib: str, n: int) -> dict[str, Any]:
 def bench_spawn(sizes: Sizes, log: Callable[[str], None]) -> list[Row]:
     """Section 5."""
     rows: list[Row] = []
-    for n in sizes.spawn_counts:
-        log(f"spawning {n:,} actors (fresh subprocesses)")
+    for n, repeats in zip(sizes.spawn_counts, sizes.spawn_repeats, strict=True):
+        log(f"spawning {n:,} actors ({repeats} fresh subprocesses each)")
         runs: dict[str, list[dict[str, Any]]] = {"pykka": [], "actorflow": []}
-        repeats = sizes.repeats if n <= 1_000 else max(1, sizes.repeats // 2)
         for _ in range(repeats):
             for lib in ("pykka", "actorflow"):
                 runs[lib].append(run_spawn_child(lib, n))

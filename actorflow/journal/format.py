@@ -14,20 +14,21 @@ See ``docs/journal-format.md`` for the record schemas.
 from __future__ import annotations
 
 import struct
+import threading
 import zlib
 from collections.abc import Mapping
 from typing import Any, Final, Literal, NamedTuple, final
 
+import msgpack
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from actorflow.errors import CodecError, MessageError
-from actorflow.messages.base import Message
+from actorflow.messages.base import Message, message_record
 from actorflow.messages.codec import (
     CodecLimits,
     envelope_from_record,
     envelope_to_record,
     message_from_record,
-    pack,
     unpack,
 )
 from actorflow.messages.envelope import Envelope
@@ -51,6 +52,7 @@ MAGIC: Final = b"\x89AFJNL\r\n"
 FORMAT_VERSION: Final = 1
 FRAME_HEAD: Final = struct.Struct(">II")
 MAX_FRAME_BYTES: Final = 16 * 1024 * 1024
+_local = threading.local()  # one msgpack Packer per thread: a Packer is not thread-safe
 
 
 @final
@@ -91,11 +93,15 @@ def encode_body(record: JournalRecord) -> bytes:
             "type": "event",
             "seq": record.seq,
             "wall_time": record.wall_time,
-            "event": record.message.model_dump(mode="json"),
+            "event": message_record(record.message),
         }
     else:
         body = record.model_dump(mode="json")
-    return pack(body)
+    packer = getattr(_local, "packer", None)
+    if packer is None:
+        packer = _local.packer = msgpack.Packer(use_bin_type=True)
+    data: bytes = packer.pack(body)
+    return data
 
 
 def frame(body: bytes) -> bytes:

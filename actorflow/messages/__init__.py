@@ -9,6 +9,7 @@ from actorflow.messages.base import (
     message_class,
     message_fields,
     message_kind,
+    message_record,
     registered_kinds,
     validate_message,
 )
@@ -86,6 +87,7 @@ __all__ = [
     "message_class",
     "message_fields",
     "message_kind",
+    "message_record",
     "pack",
     "registered_kinds",
     "unpack",

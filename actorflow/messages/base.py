@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Mapping
-from typing import Annotated, Any, ClassVar, Literal
+from types import UnionType
+from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
 
 from pydantic import (
     BaseModel,
@@ -32,6 +33,7 @@ __all__ = [
     "message_class",
     "message_fields",
     "message_kind",
+    "message_record",
     "registered_kinds",
     "validate_message",
 ]
@@ -123,6 +125,43 @@ def message_kind(message: Message) -> str:
     if isinstance(message, OpaqueMessage):
         return message.original_kind
     return message.kind_tag or "?"
+
+
+_PLAIN_TYPES = (str, int, float, bool, type(None))
+_plain_classes: dict[type[Message], bool] = {}
+
+
+def _is_plain_annotation(annotation: object) -> bool:
+    if annotation in _PLAIN_TYPES:
+        return True
+    supertype = getattr(annotation, "__supertype__", None)  # NewType, e.g. ActorPath
+    if supertype is not None:
+        return _is_plain_annotation(supertype)
+    origin = get_origin(annotation)
+    if origin is Literal:
+        return all(type(arg) in (str, int, bool) for arg in get_args(annotation))
+    if origin in (Union, UnionType):
+        return all(_is_plain_annotation(arg) for arg in get_args(annotation))
+    return False
+
+
+def _is_plain(cls: type[Message]) -> bool:
+    plain = _plain_classes.get(cls)
+    if plain is None:
+        plain = all(_is_plain_annotation(f.annotation) for f in cls.model_fields.values())
+        _plain_classes[cls] = plain
+    return plain
+
+
+def message_record(message: Message) -> dict[str, Any]:
+    """Return ``message`` as its JSON-mode dict (with ``kind``), for encoding.
+
+    Equal to ``model_dump(mode="json")``; messages whose fields are all str, int,
+    float, bool or None (most of them) take a fast path around the serializer.
+    """
+    if _is_plain(type(message)):
+        return dict(message.__dict__)
+    return message.__pydantic_serializer__.to_python(message, mode="json")  # type: ignore[no-any-return]
 
 
 def message_fields(message: Message) -> dict[str, Any]:

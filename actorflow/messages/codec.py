@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from actorflow.errors import CodecError
 from actorflow.ids import ActorPath, CorrelationId, MessageId
-from actorflow.messages.base import Message, validate_message
+from actorflow.messages.base import Message, message_record, validate_message
 from actorflow.messages.envelope import Envelope
 
 __all__ = [
@@ -112,9 +112,17 @@ def _check_depth(obj: object, max_depth: int) -> None:
 
 def envelope_to_record(env: Envelope) -> dict[str, Any]:
     """Return ``env`` as a msgpack-ready dict."""
-    record = env._asdict()
-    record["message"] = env.message.model_dump(mode="json")
-    return record
+    return {
+        "seq": env.seq,
+        "message_id": env.message_id,
+        "correlation_id": env.correlation_id,
+        "sender": env.sender,
+        "recipient": env.recipient,
+        "reply_to": env.reply_to,
+        "logical_time": env.logical_time,
+        "wall_time": env.wall_time,
+        "message": message_record(env.message),
+    }
 
 
 class _EnvelopeRecord(BaseModel):
@@ -181,7 +189,7 @@ def _short(exc: ValidationError) -> str:
 
 def encode_message(msg: Message) -> bytes:
     """Encode one message (with its kind) as msgpack."""
-    return pack(msg.model_dump(mode="json"))
+    return pack(message_record(msg))
 
 
 def decode_message(data: bytes, limits: CodecLimits = DEFAULT_LIMITS) -> Message:

@@ -1,0 +1,210 @@
+"""Journal benchmark: append rates per durability policy, and tell throughput with the journal.
+
+Run ``python bench/journal.py`` (full) or ``python bench/journal.py --quick`` (smoke run).
+One run measures:
+
+1. journal append rate for ``none`` / ``batch`` / ``every`` — records appended through
+   ``JournalWriter.append`` until ``flush()`` returns (encoding included) — against a
+   raw buffered file append of the same, pre-encoded frames with the same fsync cadence;
+2. tell throughput to one actor: raw pykka vs actorflow with the journal off vs on
+   (batch policy). "Processed" stops the clock when the actor has handled the last
+   message; "durable" stops it when the journal has also written everything.
+
+Every figure is the median of several repeats.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
+
+import pykka
+from rich.console import Console
+from rich.table import Table
+
+from actorflow import ActorPath, ActorSystem, Behaviour, Context, Message, MessageId
+from actorflow.journal import Durability, JournalConfig, JournalWriter
+from actorflow.journal.format import MAGIC, encode_body, frame
+from actorflow.messages import Envelope
+
+perf = time.perf_counter
+
+
+class Tick(Message):
+    """The benchmark's message: small, like most actor traffic."""
+
+    kind: Literal["bench.journal_tick"] = "bench.journal_tick"
+    seq: int = 0
+    note: str = "hello"
+
+
+def _envelopes(n: int) -> list[Envelope]:
+    to = ActorPath("/agents/sink")
+    return [
+        Envelope(i, MessageId(f"m{i}"), None, None, to, None, 0, 1.0, Tick(seq=i))
+        for i in range(1, n + 1)
+    ]
+
+
+def _median(runs: int, measure: Callable[..., float], *args: object) -> float:
+    return statistics.median(measure(*args) for _ in range(runs))
+
+
+def raw_append(directory: Path, frames: list[bytes], policy: Durability, batch: int) -> float:
+    """Seconds to append pre-encoded frames to a buffered file with the policy's fsyncs."""
+    path = directory / f"raw-{policy}"
+    with path.open("wb") as f:
+        f.write(MAGIC)
+        start = perf()
+        for i, data in enumerate(frames, 1):
+            f.write(data)
+            if policy is Durability.EVERY:
+                f.flush()
+                os.fsync(f.fileno())
+            elif i % batch == 0:
+                f.flush()
+                if policy is Durability.BATCH:
+                    os.fsync(f.fileno())
+        f.flush()
+        os.fsync(f.fileno())
+        elapsed = perf() - start
+    path.unlink()
+    return elapsed
+
+
+def journal_append(
+    directory: Path, records: list[Envelope], policy: Durability, batch: int
+) -> float:
+    """Seconds to append records through a JournalWriter until all are written."""
+    path = directory / f"journal-{policy}"
+    config = JournalConfig(path=path, durability=policy, batch_frames=batch)
+    writer = JournalWriter(config, run_id="bench", started_at=0.0)
+    start = perf()
+    for record in records:
+        writer.append(record)
+    assert writer.flush(timeout=600)
+    elapsed = perf() - start
+    writer.close()
+    path.unlink()
+    return elapsed
+
+
+class _Counter(pykka.ThreadingActor):
+    def __init__(self, n: int, done: threading.Event) -> None:
+        super().__init__()
+        self.n, self.done, self.count = n, done, 0
+
+    def on_receive(self, message: object) -> None:
+        self.count += 1
+        if self.count == self.n:
+            self.done.set()
+
+
+class _Sink(Behaviour):
+    def __init__(self, n: int, done: threading.Event) -> None:
+        self.n, self.done, self.count = n, done, 0
+
+    def on_tick(self, msg: Tick, ctx: Context) -> None:
+        self.count += 1
+        if self.count == self.n:
+            self.done.set()
+
+
+def pykka_tell(n: int) -> float:
+    """Seconds for raw pykka to take ``n`` tells and process them."""
+    done = threading.Event()
+    ref = _Counter.start(n, done)
+    msg = Tick()
+    start = perf()
+    for _ in range(n):
+        ref.tell(msg)
+    assert done.wait(600)
+    elapsed = perf() - start
+    ref.stop()
+    return elapsed
+
+
+def actorflow_tell(n: int, journal: Path | None) -> tuple[float, float]:
+    """Seconds until processed, and until also journaled, for ``n`` actorflow tells."""
+    from actorflow import recipe
+
+    done = threading.Event()
+    config = None if journal is None else JournalConfig(path=journal)
+    with ActorSystem(journal=config) as system:
+        sink = system.spawn(recipe(_Sink, n, done), "sink")
+        msg = Tick()
+        start = perf()
+        for _ in range(n):
+            system.tell(sink, msg)
+        assert done.wait(600)
+        processed = perf() - start
+        if system.journal is not None:
+            assert system.journal.flush(timeout=600)
+        durable = perf() - start
+    if journal is not None:
+        journal.unlink()
+    return processed, durable
+
+
+def main() -> None:
+    """Run the benchmark and print a table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    args = parser.parse_args()
+    n_append = 20_000 if args.quick else 200_000
+    n_every = 500 if args.quick else 3_000
+    n_tell = 20_000 if args.quick else 200_000
+    runs = 3 if args.quick else 5
+    batch = 512
+    console = Console()
+    console.print(
+        f"python {platform.python_version()}, {os.cpu_count()} cores, {platform.machine()}"
+    )
+
+    table = Table(title="journal append (records/s)")
+    for col in ("policy", "records", "raw file", "actorflow journal", "ratio"):
+        table.add_column(col, justify="right")
+    with tempfile.TemporaryDirectory(dir=".") as tmp:
+        directory = Path(tmp)
+        for policy in Durability:
+            n = n_every if policy is Durability.EVERY else n_append
+            records = _envelopes(n)
+            frames = [frame(encode_body(r)) for r in records]
+            raw = _median(runs, raw_append, directory, frames, policy, batch)
+            ours = _median(runs, journal_append, directory, records, policy, batch)
+            table.add_row(
+                policy.value, f"{n:,}", f"{n / raw:,.0f}", f"{n / ours:,.0f}", f"{raw / ours:.2f}x"
+            )
+        console.print(table)
+
+        tells = Table(title=f"tell throughput, {n_tell:,} messages to one actor (messages/s)")
+        for col in ("system", "processed", "durable", "vs pykka (processed)"):
+            tells.add_column(col, justify="right")
+        base = _median(runs, pykka_tell, n_tell)
+        tells.add_row("raw pykka", f"{n_tell / base:,.0f}", "-", "1.00x")
+        for label, journal in (
+            ("actorflow, journal off", None),
+            ("actorflow, journal on (batch)", directory / "j"),
+        ):
+            results = [actorflow_tell(n_tell, journal) for _ in range(runs)]
+            processed = statistics.median(r[0] for r in results)
+            durable = statistics.median(r[1] for r in results)
+            tells.add_row(
+                label,
+                f"{n_tell / processed:,.0f}",
+                f"{n_tell / durable:,.0f}",
+                f"{base / processed:.2f}x",
+            )
+        console.print(tells)
+
+
+if __name__ == "__main__":
+    main()
