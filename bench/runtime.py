@@ -18,6 +18,7 @@ actorflow repeats are interleaved so that drift (turbo, other load) hits both.
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import json
 import os
@@ -142,7 +143,7 @@ FULL = Sizes(
     fanout_workers=1_000,
     fanout_rounds=40,
     spawn_counts=(1_000, 10_000),
-    spawn_repeats=(7, 3),
+    spawn_repeats=(9, 3),
     codec_ops=50_000,
 )
 QUICK = Sizes(
@@ -252,6 +253,25 @@ class PykkaCounter(pykka.ThreadingActor):
             self.done.set()
 
 
+class PykkaGated(pykka.ThreadingActor):
+    """Blocks on ``gate`` in its first message, then counts like PykkaCounter."""
+
+    use_daemon_thread = True
+
+    def __init__(self, gate: threading.Event, n: int, done: threading.Event) -> None:
+        super().__init__()
+        self.gate = gate
+        self.remaining = n + 1
+        self.done = done
+
+    def on_receive(self, _message: Any) -> Any:
+        self.remaining -= 1
+        if self.remaining == 0:
+            self.done.set()
+        elif not self.gate.is_set():
+            self.gate.wait()
+
+
 class PykkaEcho(pykka.ThreadingActor):
     """Answers every ask with PONG."""
 
@@ -346,6 +366,22 @@ class AfCounter(Behaviour):
         self.remaining -= 1
         if self.remaining == 0:
             self.done.set()
+
+
+class AfGated(Behaviour):
+    """Blocks on ``gate`` in its first message, then counts like AfCounter."""
+
+    def __init__(self, gate: threading.Event, n: int, done: threading.Event) -> None:
+        self.gate = gate
+        self.remaining = n + 1
+        self.done = done
+
+    def on_tick(self, _msg: Tick, _ctx: Context) -> None:
+        self.remaining -= 1
+        if self.remaining == 0:
+            self.done.set()
+        elif not self.gate.is_set():
+            self.gate.wait()
 
 
 class AfEcho(Behaviour):
@@ -487,7 +523,71 @@ def bench_tell(sizes: Sizes, log: Callable[[str], None]) -> list[Row]:
                     samples={"actorflow": af, "pykka": pk},
                 )
             )
+        log("tell cost split: sending thread vs actor thread")
+        split: dict[str, list[tuple[float, float]]] = {"pykka": [], "actorflow": []}
+        split_pykka(sizes.tells // 10)  # warm-up
+        split_actorflow(system, sizes.tells // 10, "split-warm")
+        for r in range(sizes.repeats):
+            split["pykka"].append(split_pykka(sizes.tells))
+            split["actorflow"].append(split_actorflow(system, sizes.tells, f"split-{r}"))
+    for index, what in enumerate(
+        ("sending thread, per tell (receiver busy)", "actor thread, per message (queue pre-filled)")
+    ):
+        af = [pair[index] for pair in split["actorflow"]]
+        pk = [pair[index] for pair in split["pykka"]]
+        rows.append(
+            Row(
+                "1 tell",
+                f"CPU cost on the {what}",
+                "us",
+                median(af),
+                median(pk),
+                "pykka",
+                note="info",
+                samples={"actorflow": af, "pykka": pk},
+            )
+        )
     return rows
+
+
+def timed_split(
+    tell: Callable[[Message], None], gate: threading.Event, done: threading.Event, n: int
+) -> tuple[float, float]:
+    """Microseconds per message spent sending (the actor is blocked) and then handling."""
+    tell(TICK)  # the actor blocks on the gate in this one
+    time.sleep(0.05)
+    msg = TICK
+    fresh()
+    t0 = perf()
+    for _ in range(n):
+        tell(msg)
+    t1 = perf()
+    fresh()
+    t2 = perf()
+    gate.set()
+    if not done.wait(WAIT):
+        raise TimeoutError("split run did not complete")
+    return (t1 - t0) / n * 1e6, (perf() - t2) / n * 1e6
+
+
+def split_pykka(n: int) -> tuple[float, float]:
+    """Send and handle cost per message for pykka."""
+    gate, done = threading.Event(), threading.Event()
+    ref = PykkaGated.start(gate, n, done)
+    try:
+        return timed_split(ref.tell, gate, done, n)
+    finally:
+        ref.stop()
+
+
+def split_actorflow(system: ActorSystem, n: int, name: str) -> tuple[float, float]:
+    """Send and handle cost per message for actorflow."""
+    gate, done = threading.Event(), threading.Event()
+    path = system.spawn(recipe(AfGated, gate, n, done), name)
+    try:
+        return timed_split(functools.partial(system.tell, path), gate, done, n)
+    finally:
+        system.stop(path, timeout=WAIT)
 
 
 # -- 2. outside ask --------------------------------------------------------------------
@@ -766,6 +866,7 @@ def spawn_child(lib: str, n: int) -> dict[str, Any]:
     system = ActorSystem().start() if lib == "actorflow" else None
     fresh()
     rss0 = rss_bytes()
+    cpu0 = time.process_time()
     t0 = perf()
     try:
         for i in range(n):
@@ -778,6 +879,7 @@ def spawn_child(lib: str, n: int) -> dict[str, Any]:
     except (RuntimeError, OSError, MemoryError, ActorflowError) as exc:
         result["error"] = f"{type(exc).__name__}: {exc} (after {result['spawned']:,} actors)"
     result["wall_s"] = perf() - t0
+    result["cpu_s"] = time.process_time() - cpu0
     result["rss_per_actor_kib"] = (rss_bytes() - rss0) / max(1, result["spawned"]) / 1024
     t1 = perf()
     if system is None:
@@ -811,8 +913,11 @@ def bench_spawn(sizes: Sizes, log: Callable[[str], None]) -> list[Row]:
     for n, repeats in zip(sizes.spawn_counts, sizes.spawn_repeats, strict=True):
         log(f"spawning {n:,} actors ({repeats} fresh subprocesses each)")
         runs: dict[str, list[dict[str, Any]]] = {"pykka": [], "actorflow": []}
-        for _ in range(repeats):
-            for lib in ("pykka", "actorflow"):
+        libs = ("pykka", "actorflow")
+        for lib in libs:  # warm-up: page cache, allocator, CPU frequency
+            run_spawn_child(lib, n)
+        for r in range(repeats):
+            for lib in libs if r % 2 == 0 else libs[::-1]:  # ABBA, so order bias cancels
                 runs[lib].append(run_spawn_child(lib, n))
         errors = [f"{r['lib']}: {r['error']}" for rs in runs.values() for r in rs if r["error"]]
         note = "; ".join(dict.fromkeys(errors))
@@ -823,11 +928,12 @@ def bench_spawn(sizes: Sizes, log: Callable[[str], None]) -> list[Row]:
 
         for metric, key, unit, scale in (
             ("wall time to spawn and start", "wall_s", "ms", 1e3),
+            ("CPU time to spawn and start (all threads)", "cpu_s", "ms", 1e3),
             ("RSS growth per actor", "rss_per_actor_kib", "KiB", 1.0),
-            ("time to stop all (info)", "stop_s", "ms", 1e3),
+            ("wall time to stop all", "stop_s", "ms", 1e3),
         ):
             af, pk = mid("actorflow", key), mid("pykka", key)
-            info = key == "stop_s"
+            info = key in ("stop_s", "cpu_s")
             rows.append(
                 Row(
                     "5 spawn",
@@ -838,7 +944,7 @@ def bench_spawn(sizes: Sizes, log: Callable[[str], None]) -> list[Row]:
                     "pykka",
                     target="" if info else "<= 1.2x",
                     limit=None if info else 1.2,
-                    note=note,
+                    note="; ".join(x for x in ("info" if info else "", note) if x),
                     samples={
                         lib: [r[key] * scale for r in rs if key in r and not r.get("error")]
                         for lib, rs in runs.items()

@@ -100,7 +100,11 @@ class JournalReader:
         return self.records()
 
     def records(self) -> Iterator[JournalRecord]:
-        """Yield every whole record from the current position."""
+        """Yield every whole record after those already read.
+
+        Call it again to get records appended since (``log show --follow`` does).
+        """
+        self.torn_tail = None
         size = os.fstat(self._file.fileno()).st_size
         self._file.seek(self.end_offset)
         while self.end_offset < size:
@@ -108,11 +112,6 @@ class JournalReader:
             if record is None:
                 return
             yield record
-
-    def follow_from_end(self) -> Iterator[JournalRecord]:
-        """Yield records appended since the last read (for ``log show --follow``)."""
-        self.torn_tail = None
-        yield from self.records()
 
     def _read_frame(self, size: int) -> JournalRecord | None:
         offset = self.end_offset

@@ -102,6 +102,8 @@ class ChildAdded(SystemMessage):
 
     kind: Literal["supervision.child_added"] = "supervision.child_added"
     child: ActorPath
+    spawn_id: int = 0
+    """Identifies this spawn, so the parent adopts exactly the cell that was spawned."""
 
 
 class ChildFailed(SystemMessage):

@@ -346,7 +346,7 @@ class Cell(pykka.ThreadingActor):
             reply_to.set_exception((InvalidMessageError, error, None))
 
     def _on_child_added(self, msg: ChildAdded) -> None:
-        cell = self.system.cell_at(msg.child)
+        cell = self.system.take_birth(msg.spawn_id)
         if cell is None or cell.parent is not self:
             return
         self.children[msg.child] = cell

@@ -138,6 +138,8 @@ class ActorSystem:
         self._lock = threading.RLock()
         self._seq = itertools.count(1)
         self._slot_counter = itertools.count(1)
+        self._spawn_counter = itertools.count(1)
+        self._births: dict[int, Cell] = {}
         self._slots: dict[str, Callable[[Envelope], None]] = {}
         self._expired_slots: OrderedDict[str, None] = OrderedDict()
         self._listeners: tuple[EventListener, ...] = ()
@@ -330,8 +332,10 @@ class ActorSystem:
         self.emit(ActorSpawned(path=path, behaviour=rec.name))
         if current_cell() is parent_cell:
             parent_cell.children[path] = cell
-        else:
-            self.send(parent_path, ChildAdded(child=path))
+        else:  # the parent adopts it on its own thread, in order with its other messages
+            spawn_id = next(self._spawn_counter)
+            self._births[spawn_id] = cell
+            self.send(parent_path, ChildAdded(child=path, spawn_id=spawn_id))
         self._start_cell(cell)
         return path
 
@@ -340,6 +344,10 @@ class ActorSystem:
         cell._start_actor_loop()
         if cell.thread is not None:
             self._threads.add(cell.thread)
+
+    def take_birth(self, spawn_id: int) -> Cell | None:
+        """Hand a parent the cell spawned for it from another thread (runtime internal)."""
+        return self._births.pop(spawn_id, None)
 
     def cell_at(self, path: ActorPath) -> Cell | None:
         """Return the live cell holding ``path`` (runtime internal)."""

@@ -3,12 +3,15 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from actorflow import (
+    ActorPath,
     ActorSystem,
     Behaviour,
     Context,
@@ -19,7 +22,7 @@ from actorflow import (
     recipe,
 )
 from actorflow.cli import app
-from actorflow.journal import JournalEvent, JournalHeader
+from actorflow.journal import JournalEvent, JournalHeader, JournalWriter
 from actorflow.messages import (
     ActorFailed,
     ActorRestarted,
@@ -206,3 +209,27 @@ def test_log_show_of_a_damaged_log_is_a_clear_error(tmp_path: Path) -> None:
 
     assert result.exit_code == 1
     assert "is damaged at offset 8" in result.output
+
+
+def test_log_show_follow_prints_records_appended_while_it_runs(
+    tmp_path: Path, writer_factory: Callable[..., JournalWriter]
+) -> None:
+    writer = writer_factory("journal")
+    writer.append(JournalEvent(1, 1.0, ActorSpawned(path=ActorPath("/agents/a"), behaviour="A")))
+    assert writer.flush()
+    result: list[Result] = []
+    follower = threading.Thread(
+        target=lambda: result.append(
+            CliRunner().invoke(app, ["log", "show", str(writer.path), "--follow", "--limit", "3"])
+        )
+    )
+    follower.start()
+
+    writer.append(JournalEvent(2, 2.0, ActorSpawned(path=ActorPath("/agents/b"), behaviour="B")))
+    assert writer.flush()
+    follower.join(timeout=30)
+
+    assert not follower.is_alive()
+    assert result[0].exit_code == 0, result[0].output
+    assert "/agents/a" in result[0].output
+    assert "/agents/b" in result[0].output
