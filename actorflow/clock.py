@@ -185,6 +185,7 @@ class FakeClock:
         self._elapsed = 0.0
         self._timers = _TimerHeap()
         self._lock = threading.RLock()
+        self._scheduled = threading.Condition(self._lock)
 
     def time(self) -> float:
         """Return the fake wall time in epoch seconds."""
@@ -203,12 +204,21 @@ class FakeClock:
         with self._lock:
             handle = TimerHandle(self.monotonic() + max(0.0, delay), callback)
             self._timers.push(handle)
+            self._scheduled.notify_all()
             return handle
 
     def pending_timers(self) -> int:
         """Return how many timers are scheduled and not cancelled."""
         with self._lock:
             return sum(1 for _, _, h in self._timers._heap if not h.is_cancelled)
+
+    def wait_for_timers(self, count: int, timeout: float) -> bool:
+        """Block until at least ``count`` timers are pending; False if ``timeout`` passes.
+
+        For tests that must not advance time before an actor has scheduled its timer.
+        """
+        with self._scheduled:
+            return self._scheduled.wait_for(lambda: self.pending_timers() >= count, timeout)
 
     def advance(self, delay: float | timedelta) -> None:
         """Move time forward by ``delay``, firing every timer that falls due, in order.

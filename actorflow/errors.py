@@ -21,6 +21,16 @@ Every error actorflow raises on purpose is an :class:`ActorflowError`, so
     │   └── BlockingCallError       a blocking wait from inside an actor handler
     ├── SupervisionError
     │   └── EscalationError         a failure escalated past the root: the system stopped
+    ├── FlowError                   a flow cannot be defined or run
+    │   ├── FlowDefinitionError     a plan is invalid (checked before anything runs)
+    │   │   ├── DuplicateStepError
+    │   │   ├── MissingDependencyError
+    │   │   ├── PlanCycleError
+    │   │   ├── UnknownStepTypeError
+    │   │   ├── InvalidStepParametersError
+    │   │   └── ConditionError      a condition expression is malformed or unsafe
+    │   ├── ConditionEvaluationError  a valid condition failed on the flow's data
+    │   └── StepFailedError         a step failed (after its retries)
     ├── JournalError                a message log cannot be written or read
     │   ├── JournalCorruptedError   a damaged frame before the tail
     │   └── JournalTornError        a partial last frame (strict readers only)
@@ -40,22 +50,32 @@ __all__ = [
     "BlockingCallError",
     "ClockError",
     "CodecError",
+    "ConditionError",
+    "ConditionEvaluationError",
     "ConfigurationError",
     "DeliveryFailedError",
     "DuplicateKindError",
+    "DuplicateStepError",
     "EscalationError",
+    "FlowDefinitionError",
+    "FlowError",
     "InvalidMessageError",
+    "InvalidStepParametersError",
     "JournalCorruptedError",
     "JournalError",
     "JournalTornError",
     "MailboxFullError",
     "MessageError",
+    "MissingDependencyError",
+    "PlanCycleError",
     "RoutingError",
     "ShutdownTimeoutError",
+    "StepFailedError",
     "SupervisionError",
     "SystemStoppedError",
     "UnknownActorError",
     "UnknownKindError",
+    "UnknownStepTypeError",
 ]
 
 
@@ -137,6 +157,46 @@ class SystemStoppedError(ActorflowError):
 
 class ShutdownTimeoutError(ActorflowError):
     """Some actors did not stop within the shutdown timeout."""
+
+
+class FlowError(ActorflowError):
+    """A flow cannot be defined or run."""
+
+
+class FlowDefinitionError(FlowError):
+    """A plan is invalid; raised before any of its steps runs."""
+
+
+class DuplicateStepError(FlowDefinitionError):
+    """Two steps of a plan share an id."""
+
+
+class MissingDependencyError(FlowDefinitionError):
+    """A step depends on a step id the plan does not have."""
+
+
+class PlanCycleError(FlowDefinitionError):
+    """The plan's dependencies form a cycle."""
+
+
+class UnknownStepTypeError(FlowDefinitionError):
+    """A step's type has no registered handler."""
+
+
+class InvalidStepParametersError(FlowDefinitionError):
+    """A step's parameters do not fit its type."""
+
+
+class ConditionError(FlowDefinitionError):
+    """A condition expression is malformed, too large, or uses something not allowed."""
+
+
+class ConditionEvaluationError(FlowError):
+    """A well-formed condition failed on the flow's data (missing key, wrong type, limit)."""
+
+
+class StepFailedError(FlowError):
+    """A step failed after its retries."""
 
 
 class JournalError(ActorflowError):

@@ -13,6 +13,8 @@ Run ``python bench/runtime.py`` (full, a few minutes on 2 cores) or
 
 Every figure is the median of several repeats after a warm-up; the pykka and
 actorflow repeats are interleaved so that drift (turbo, other load) hits both.
+``--json PATH`` and ``--markdown PATH`` also write the figures (and every sample)
+to files; ``--only SECTION ...`` runs a subset (tell, ask, hop, fanout, spawn, codec).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from rich.table import Table
 
 from actorflow import ActorPath, ActorSystem, Behaviour, Context, Message, recipe
 from actorflow.errors import ActorflowError
+from actorflow.ids import CorrelationId, MessageId
 from actorflow.messages import (
     Envelope,
     decode_envelope,
@@ -531,14 +534,14 @@ def bench_tell(sizes: Sizes, log: Callable[[str], None]) -> list[Row]:
             split["pykka"].append(split_pykka(sizes.tells))
             split["actorflow"].append(split_actorflow(system, sizes.tells, f"split-{r}"))
     for index, what in enumerate(
-        ("sending thread, per tell (receiver busy)", "actor thread, per message (queue pre-filled)")
+        ("sending thread per tell (actor blocked)", "actor thread per message (mailbox pre-filled)")
     ):
         af = [pair[index] for pair in split["actorflow"]]
         pk = [pair[index] for pair in split["pykka"]]
         rows.append(
             Row(
                 "1 tell",
-                f"CPU cost on the {what}",
+                f"time on the {what}",
                 "us",
                 median(af),
                 median(pk),
@@ -901,8 +904,8 @@ def run_spawn_child(lib: str, n: int) -> dict[str, Any]:
         return {"lib": lib, "n": n, "error": f"subprocess timed out after {3 * WAIT:g} s"}
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:
-        tail = " | ".join(done.stderr.strip().splitlines()[-3:])
-        return {"lib": lib, "n": n, "error": f"exit {done.returncode}: {tail}"}
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1][:200]
+        return {"lib": lib, "n": n, "error": f"subprocess exit {done.returncode}: {last}"}
     parsed: dict[str, Any] = json.loads(lines[-1])
     return parsed
 
@@ -975,8 +978,8 @@ def bench_codec(sizes: Sizes, log: Callable[[str], None]) -> list[Row]:
     plain = msg.model_dump(mode="json")
     env = Envelope(
         seq=41,
-        message_id="m41",
-        correlation_id="/agents/planner#3",
+        message_id=MessageId("m41"),
+        correlation_id=CorrelationId("/agents/planner#3"),
         sender=ActorPath("/agents/planner"),
         recipient=ActorPath("/agents/writer"),
         reply_to=ActorPath("/agents/planner"),
@@ -1166,7 +1169,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, section in SECTIONS.items():
         if args.only and name not in args.only:
             continue
-        rows.extend(section(sizes, log))
+        try:
+            rows.extend(section(sizes, log))
+        finally:
+            pykka.ActorRegistry.stop_all(timeout=WAIT)  # nothing may outlive its section
     info["elapsed"] = f"{perf() - started:.1f} s"
     render(rows, info, console)
     missed = [r.metric for r in rows if r.met is False]

@@ -13,23 +13,32 @@ import actorflow.runtime
 def test_top_level_all_is_pinned_and_sorted() -> None:
     assert actorflow.__all__ == sorted(actorflow.__all__)
     assert set(actorflow.__all__) == {
-        "AGENTS_PATH", "FLOWS_PATH", "SYSTEM_PATH", "ActorNameTakenError", "ActorPath",
-        "ActorStatistics", "ActorSystem", "ActorflowError", "AnyMessage", "AskError",
-        "AskTimeoutError", "Behaviour", "BlockingCallError", "Clock", "ClockError", "CodecError",
-        "ConfigurationError", "Context", "CorrelationId", "DeadLetter", "DeadLetterReason",
-        "DeliveryFailed", "DeliveryFailedError", "Directive", "DuplicateKindError", "Envelope",
-        "EscalationError", "FakeClock", "InvalidMessageError", "JournalConfig",
-        "JournalCorruptedError", "JournalError", "JournalTornError", "Durability", "MailboxConfig",
-        "MailboxFullError", "Message", "MessageError", "MessageId", "OverflowPolicy", "Recipe",
-        "RequestTimedOut", "RestartType", "RoutingError", "RunId", "ShutdownTimeoutError",
+        "AGENTS_PATH", "ActorNameTakenError", "ActorPath", "ActorStatistics", "ActorSystem",
+        "ActorflowError", "AnyMessage", "AskError", "AskTimeoutError", "Behaviour",
+        "BlockingCallError", "Clock", "ClockError", "CodecError", "ConditionError",
+        "ConditionEvaluationError", "ConfigurationError", "Context", "CorrelationId",
+        "DeadLetter", "DeadLetterReason", "DeliveryFailed", "DeliveryFailedError", "Directive",
+        "DuplicateKindError", "DuplicateStepError", "Durability", "EnhancedFlow",
+        "EnhancedFlowExecutor", "EnhancedFlowPlanner", "Envelope", "EscalationError",
+        "FLOWS_PATH", "FakeClock", "FlowConfig", "FlowDefinitionError", "FlowError", "FlowPlan",
+        "FlowState", "FlowStatus", "FlowStep", "HumanCallbackData", "HumanCallbackResponse",
+        "HumanCallbackType", "IFlowPlanner", "IHumanCallback", "InMemoryMemoryManager",
+        "InMemoryStateManager", "InvalidMessageError", "InvalidStepParametersError",
+        "JournalConfig", "JournalCorruptedError", "JournalError", "JournalTornError",
+        "MailboxConfig", "MailboxFullError", "Message", "MessageError", "MessageId",
+        "MissingDependencyError", "OverflowPolicy", "PlanCycleError", "Recipe",
+        "RequestTimedOut", "RestartType", "RoutingError", "RunId", "SYSTEM_PATH",
+        "ScriptedHumanCallback", "ShutdownTimeoutError", "StepFailedError", "StepStatus",
         "SupervisionError", "SupervisorStrategy", "SystemClock", "SystemStatistics",
-        "SystemStoppedError", "UnknownActorError", "UnknownKindError", "__version__",
-        "actor_path", "always", "decide_by_type", "open_journal", "recipe",
+        "SystemStoppedError", "UnknownActorError", "UnknownKindError", "UnknownStepTypeError",
+        "__version__", "actor_path", "always", "create_default_config", "create_enhanced_flow",
+        "create_flow_step", "create_interactive_flow", "decide_by_type", "generate_flow_id",
+        "open_journal", "recipe", "register_step_type",
     }  # fmt: skip
 
 
 def test_every_exported_name_exists_and_has_a_docstring() -> None:
-    for module in (actorflow, actorflow.messages, actorflow.runtime):
+    for module in (actorflow, actorflow.messages, actorflow.runtime, actorflow.flow):
         for name in module.__all__:
             obj = getattr(module, name)
             if inspect.isclass(obj) or inspect.isfunction(obj):

@@ -69,6 +69,7 @@ from actorflow.messages.system import (
 from actorflow.runtime.behaviour import Behaviour, Recipe, recipe
 from actorflow.runtime.cell import Cell, current_cell, forbid_blocking
 from actorflow.runtime.deadletters import DeadLetterOffice, DeadLetterPublisher
+from actorflow.runtime.effects import EffectRunner
 from actorflow.runtime.mailbox import MailboxConfig
 from actorflow.runtime.stats import ActorStatistics, SystemStatistics
 from actorflow.runtime.supervision import RestartType, SupervisorStrategy, always
@@ -152,6 +153,8 @@ class ActorSystem:
         self._journal_config = journal
         self.journal: JournalWriter | None = None
         """The journal writer while the system runs with a journal."""
+        self.effects = EffectRunner()
+        """Where outside work runs (started on first use, closed at shutdown)."""
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -252,6 +255,7 @@ class ActorSystem:
         alive = sorted(t.name for t in self._threads if t.is_alive())
         with self._lock:
             self._state = "stopped"
+        self.effects.close()
         if self._owns_clock:
             self.clock.close()
         if self.journal is not None:

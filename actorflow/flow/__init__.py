@@ -1,0 +1,86 @@
+"""Flows: the seed's flow API, with plans run as DAGs by flow actors.
+
+Modules: ``models`` (FlowStep, FlowPlan, FlowState, FlowConfig), ``conditions`` (the
+safe expression language), ``steps`` (step types, tools, references), ``validation``,
+``executor`` (EnhancedFlowExecutor), ``runner`` (the flow actor), ``planner``,
+``state`` (state and memory managers), ``human`` (human callbacks), ``facade``
+(EnhancedFlow).
+"""
+
+from __future__ import annotations
+
+from actorflow.flow.executor import EnhancedFlowExecutor
+from actorflow.flow.expressions import Condition, ConditionLimits, evaluate_condition
+from actorflow.flow.facade import EnhancedFlow, create_enhanced_flow, create_interactive_flow
+from actorflow.flow.human import (
+    HumanCallbackData,
+    HumanCallbackResponse,
+    HumanCallbackType,
+    IHumanCallback,
+    ScriptedHumanCallback,
+)
+from actorflow.flow.messages import AgentTask, AgentTaskDone
+from actorflow.flow.models import (
+    FlowConfig,
+    FlowPlan,
+    FlowState,
+    FlowStatus,
+    FlowStep,
+    PlanSpec,
+    StepSpec,
+    StepState,
+    StepStatus,
+    create_default_config,
+    create_flow_step,
+    generate_flow_id,
+)
+from actorflow.flow.planner import EnhancedFlowPlanner, IFlowPlanner, PlanningError
+from actorflow.flow.state import (
+    IMemoryManager,
+    InMemoryMemoryManager,
+    InMemoryStateManager,
+    IStateManager,
+)
+from actorflow.flow.steps import StepContext, StepType, ToolRegistry, register_step_type
+from actorflow.flow.validation import validate_plan
+
+__all__ = [
+    "AgentTask",
+    "AgentTaskDone",
+    "Condition",
+    "ConditionLimits",
+    "EnhancedFlow",
+    "EnhancedFlowExecutor",
+    "EnhancedFlowPlanner",
+    "FlowConfig",
+    "FlowPlan",
+    "FlowState",
+    "FlowStatus",
+    "FlowStep",
+    "HumanCallbackData",
+    "HumanCallbackResponse",
+    "HumanCallbackType",
+    "IFlowPlanner",
+    "IHumanCallback",
+    "IMemoryManager",
+    "IStateManager",
+    "InMemoryMemoryManager",
+    "InMemoryStateManager",
+    "PlanSpec",
+    "PlanningError",
+    "ScriptedHumanCallback",
+    "StepContext",
+    "StepSpec",
+    "StepState",
+    "StepStatus",
+    "StepType",
+    "ToolRegistry",
+    "create_default_config",
+    "create_enhanced_flow",
+    "create_flow_step",
+    "create_interactive_flow",
+    "evaluate_condition",
+    "generate_flow_id",
+    "register_step_type",
+    "validate_plan",
+]

@@ -1,0 +1,221 @@
+"""The seed's flow facade: EnhancedFlow and its factories.
+
+``execute(plan)`` validates the plan, spawns a flow actor under ``/flows/<flow_id>``
+and waits for it without blocking the event loop. A facade owns an actor system
+(started on first use, stopped by :meth:`EnhancedFlow.close`) or attaches to one
+the application passes in. Every async method has a ``*_sync`` twin for scripts;
+the twins run the same coroutine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+from actorflow.errors import ConfigurationError, FlowError
+from actorflow.flow.executor import EnhancedFlowExecutor
+from actorflow.flow.human import IHumanCallback
+from actorflow.flow.messages import FlowFinished, RunFlow
+from actorflow.flow.models import FlowConfig, FlowPlan, FlowState, create_default_config
+from actorflow.flow.planner import EnhancedFlowPlanner, IFlowPlanner
+from actorflow.flow.runner import FlowRunner
+from actorflow.flow.steps import FlowServices
+from actorflow.flow.validation import validate_plan
+from actorflow.runtime.behaviour import recipe
+from actorflow.runtime.supervision import RestartType
+from actorflow.runtime.system import FLOWS_PATH, ActorSystem
+
+__all__ = ["EnhancedFlow", "create_enhanced_flow", "create_interactive_flow"]
+
+T = TypeVar("T")
+_WAIT_FOREVER = 7 * 24 * 3600.0
+
+
+def _run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    coro.close()
+    raise ConfigurationError(
+        "A *_sync flow method was called inside a running event loop; await the async "
+        "method instead (for example 'await flow.execute(plan)')."
+    )
+
+
+class EnhancedFlow:
+    """Plans and runs flows as actors.
+
+    Args:
+        mcp_client: used by ``mcp_tool`` steps for tools not registered in-process.
+        system: an actor system to attach to (embedding); default: the facade owns one.
+        config: flow options (default: ``create_default_config()``).
+        executor: runs steps (default: ``EnhancedFlowExecutor``); ``flow.executor`` is
+            assignable, and so are ``flow.executor.state_manager`` / ``memory_manager``.
+        planner: makes plans (default: the deterministic ``EnhancedFlowPlanner``).
+    """
+
+    def __init__(
+        self,
+        mcp_client: Any = None,
+        *,
+        system: ActorSystem | None = None,
+        config: FlowConfig | None = None,
+        executor: EnhancedFlowExecutor | None = None,
+        planner: IFlowPlanner | None = None,
+    ) -> None:
+        self.config = config or create_default_config()
+        self.executor = executor or EnhancedFlowExecutor(mcp_client)
+        self.agents: dict[str, list[str]] = {}
+        self.planner: IFlowPlanner = planner or EnhancedFlowPlanner(
+            self.executor.tools, self.agents
+        )
+        self.human_callback: IHumanCallback | None = None
+        self._system = system
+        self._owns_system = system is None
+        self._last_flow_id: str | None = None
+        self._initialized = False
+
+    @property
+    def system(self) -> ActorSystem:
+        """The actor system flows run in (started on first use if the facade owns it)."""
+        if self._system is None:
+            self._system = ActorSystem().start()
+        return self._system
+
+    async def initialize(self, config: FlowConfig | None = None) -> None:
+        """Set the flow options (and start the owned actor system)."""
+        if config is not None:
+            self.config = config
+        _ = self.system
+        self._initialized = True
+
+    def register_tool(
+        self, name: str, fn: Callable[..., Any], *, description: str = "", replace: bool = False
+    ) -> None:
+        """Register an in-process tool that ``mcp_tool`` steps and the planner can use."""
+        self.executor.tools.register(name, fn, description=description, replace=replace)
+
+    def register_agent(self, path: str, capabilities: list[str]) -> None:
+        """Let the planner send tasks matching ``capabilities`` to the agent actor at ``path``."""
+        self.agents[path] = list(capabilities)
+
+    def set_human_callback(self, callback: IHumanCallback) -> None:
+        """Answer ``human_input`` steps with ``callback``."""
+        self.human_callback = callback
+
+    def _services(self) -> FlowServices:
+        return FlowServices(
+            tools=self.executor.tools,
+            mcp_client=self.executor.mcp_client,
+            human_callback=self.human_callback if self.config.enable_human_callbacks else None,
+            human_timeout=self.config.human_timeout,
+        )
+
+    async def plan(self, goal: str, context: dict[str, Any] | None = None) -> FlowPlan:
+        """Return a plan for ``goal`` from the planner."""
+        return await self.planner.create_plan(goal, dict(context or {}))
+
+    async def execute(self, plan: FlowPlan, context: dict[str, Any] | None = None) -> FlowState:
+        """Validate ``plan``, run it as a flow actor, and return its final state.
+
+        Raises:
+            FlowDefinitionError: the plan is invalid (nothing ran).
+        """
+        return await self._run(plan, None, context)
+
+    async def _run(
+        self, plan: FlowPlan, resume_from: FlowState | None, context: dict[str, Any] | None
+    ) -> FlowState:
+        spec = plan.freeze()
+        services = self._services()
+        order = validate_plan(spec, services)
+        system = self.system
+        runner = recipe(
+            FlowRunner,
+            spec,
+            self.config.model_copy(deep=True),
+            self.executor,
+            services,
+            order,
+            resume_from=resume_from,
+            context=dict(context or {}),
+        )
+        path = system.spawn(runner, spec.id, parent=FLOWS_PATH, restart=RestartType.TEMPORARY)
+        self._last_flow_id = spec.id
+        timeout = self.config.flow_timeout * 2 if self.config.flow_timeout else _WAIT_FOREVER
+        reply = await system.ask_async(path, RunFlow(), timeout=timeout)
+        assert isinstance(reply, FlowFinished)
+        return FlowState.model_validate(reply.state)
+
+    async def get_state(self, flow_id: str | None = None) -> FlowState | None:
+        """Return the latest checkpoint of ``flow_id`` (default: the last flow run)."""
+        target = flow_id or self._last_flow_id
+        if target is None:
+            return None
+        return await self.executor.state_manager.load_state(target)
+
+    async def resume(self, flow_id: str | None = None) -> FlowState:
+        """Run a flow again from its last checkpoint; completed steps are not re-run.
+
+        Raises:
+            FlowError: there is no checkpoint (or no plan in it) for the flow.
+        """
+        target = flow_id or self._last_flow_id
+        state = None if target is None else await self.executor.state_manager.load_state(target)
+        if state is None or state.plan is None:
+            raise FlowError(
+                f"No checkpoint with a plan for flow {target!r}; it cannot be resumed. "
+                "Check the flow id and the state manager."
+            )
+        return await self._run(state.plan.thaw(), state, None)
+
+    async def replan(self, new_context: dict[str, Any], flow_id: str | None = None) -> FlowPlan:
+        """Return the next version of a flow's plan, keeping its completed steps."""
+        state = await self.get_state(flow_id)
+        if state is None:
+            raise FlowError(f"No checkpoint for flow {flow_id or self._last_flow_id!r} to replan.")
+        return await self.planner.replan(state.flow_id, state, new_context)
+
+    async def close(self) -> None:
+        """Stop the owned actor system (an attached one is left running)."""
+        if self._owns_system and self._system is not None:
+            self._system.shutdown()
+            self._system = None
+
+    # -- sync twins (same coroutines) ------------------------------------------------
+
+    def plan_sync(self, goal: str, context: dict[str, Any] | None = None) -> FlowPlan:
+        """Blocking twin of :meth:`plan`."""
+        return _run_sync(self.plan(goal, context))
+
+    def execute_sync(self, plan: FlowPlan, context: dict[str, Any] | None = None) -> FlowState:
+        """Blocking twin of :meth:`execute`."""
+        return _run_sync(self.execute(plan, context))
+
+    def resume_sync(self, flow_id: str | None = None) -> FlowState:
+        """Blocking twin of :meth:`resume`."""
+        return _run_sync(self.resume(flow_id))
+
+    def close_sync(self) -> None:
+        """Blocking twin of :meth:`close`."""
+        _run_sync(self.close())
+
+
+def create_enhanced_flow(
+    mcp_client: Any = None, *, system: ActorSystem | None = None
+) -> EnhancedFlow:
+    """Return a new EnhancedFlow (the seed's factory)."""
+    return EnhancedFlow(mcp_client, system=system)
+
+
+def create_interactive_flow(
+    human_callback: IHumanCallback | None = None, *, system: ActorSystem | None = None
+) -> EnhancedFlow:
+    """Return an EnhancedFlow with human callbacks on (set one with ``set_human_callback``)."""
+    flow = EnhancedFlow(system=system)
+    flow.config.enable_human_callbacks = True
+    if human_callback is not None:
+        flow.set_human_callback(human_callback)
+    return flow

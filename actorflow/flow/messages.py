@@ -1,0 +1,98 @@
+"""Messages between the flow facade, flow actors and step workers."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, JsonValue
+
+from actorflow.messages.base import Message
+
+__all__ = [
+    "AgentTask",
+    "AgentTaskDone",
+    "CancelFlow",
+    "FlowFinished",
+    "RetryStep",
+    "RunFlow",
+    "SaveCheckpoint",
+    "StepAttemptFinished",
+    "StepAttemptTimedOut",
+]
+
+
+class RunFlow(Message):
+    """Start the flow; the flow actor replies ``FlowFinished`` when it ends."""
+
+    kind: Literal["flow.run"] = "flow.run"
+
+
+class CancelFlow(Message):
+    """Stop the flow: running steps are cancelled, the flow ends CANCELLED."""
+
+    kind: Literal["flow.cancel"] = "flow.cancel"
+    reason: str = "cancelled"
+
+
+class FlowFinished(Message):
+    """The flow ended; ``state`` is its final FlowState as JSON."""
+
+    kind: Literal["flow.finished"] = "flow.finished"
+    flow_id: str
+    status: str
+    state: dict[str, JsonValue]
+
+
+class StepAttemptFinished(Message):
+    """One attempt of a step ended, with its result or its error."""
+
+    kind: Literal["flow.step_attempt_finished"] = "flow.step_attempt_finished"
+    flow_id: str
+    step_id: str
+    attempt: int
+    """Attempt number; results of superseded attempts are ignored."""
+    ok: bool
+    result: JsonValue = None
+    error_type: str = ""
+    error: str = ""
+
+
+class StepAttemptTimedOut(Message):
+    """An attempt of a step passed its timeout (scheduled by the flow actor)."""
+
+    kind: Literal["flow.step_attempt_timed_out"] = "flow.step_attempt_timed_out"
+    step_id: str
+    attempt: int
+    timeout: float
+
+
+class RetryStep(Message):
+    """Start the next attempt of a step (scheduled after the retry delay)."""
+
+    kind: Literal["flow.retry_step"] = "flow.retry_step"
+    step_id: str
+    attempt: int
+
+
+class SaveCheckpoint(Message):
+    """Auto-save tick: checkpoint the flow's state."""
+
+    kind: Literal["flow.save_checkpoint"] = "flow.save_checkpoint"
+
+
+class AgentTask(Message):
+    """A step of type ``agent``: work for an agent actor, answered with ``AgentTaskDone``."""
+
+    kind: Literal["agent.task"] = "agent.task"
+    flow_id: str
+    step_id: str
+    task: str
+    parameters: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class AgentTaskDone(Message):
+    """An agent's answer to an ``AgentTask``; ``error`` set means it failed."""
+
+    kind: Literal["agent.task_done"] = "agent.task_done"
+    result: JsonValue = None
+    error: str = ""

@@ -1,0 +1,578 @@
+"""The flow actor: runs one plan as a DAG under ``/flows/<flow_id>``.
+
+Every step whose dependencies are done is dispatched at once (up to
+``max_parallel_steps``) — there is no superstep barrier, so a slow branch never
+delays an independent one. Step attempts run on the effects runner through
+``executor.execute_step``; their results come back as ``StepAttemptFinished``
+messages tagged with the attempt number, so the result of a superseded
+(timed-out) attempt is recognised and ignored. Timeouts and retry delays are
+timers on the system's clock; jitter comes from a seeded random source.
+
+All state here belongs to the flow actor's thread.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic_core import to_jsonable_python
+
+from actorflow.flow.executor import EnhancedFlowExecutor
+from actorflow.flow.messages import (
+    AgentTask,
+    AgentTaskDone,
+    CancelFlow,
+    FlowFinished,
+    RetryStep,
+    RunFlow,
+    SaveCheckpoint,
+    StepAttemptFinished,
+    StepAttemptTimedOut,
+)
+from actorflow.flow.models import (
+    TERMINAL_STEP_STATES,
+    FlowConfig,
+    FlowState,
+    FlowStatus,
+    FlowStep,
+    PlanSpec,
+    StepSpec,
+    StepState,
+    StepStatus,
+)
+from actorflow.flow.steps import FlowServices, StepContext, resolve_references
+from actorflow.ids import ActorPath, CorrelationId, TimerId
+from actorflow.messages.envelope import Envelope
+from actorflow.messages.system import DeliveryFailed, RequestTimedOut
+from actorflow.runtime.behaviour import Behaviour
+from actorflow.runtime.context import Context
+from actorflow.runtime.effects import EffectHandle
+
+__all__ = ["FlowRunner"]
+
+_NOT_RETRYABLE = (
+    "actorflow.errors.ConfigurationError",
+    "actorflow.errors.FlowDefinitionError",
+    "actorflow.errors.InvalidStepParametersError",
+    "actorflow.errors.ConditionError",
+    "actorflow.errors.UnknownStepTypeError",
+)
+_HUMAN_KEYS = {"confirm": "user_confirmed", "input": "user_input", "select": "user_selection"}
+_AGENT_TIMEOUT = 3600.0
+
+
+@dataclass
+class _Step:
+    spec: StepSpec
+    waiting_on: int
+    status: StepStatus = StepStatus.PENDING
+    attempts: int = 0
+    result: Any = None
+    error: str | None = None
+    started_at: float | None = None
+    completed_at: float | None = None
+    handle: EffectHandle | None = None
+    timer: TimerId | None = None
+    retry_pending: bool = False
+    live_attempt: int | None = None
+    """The attempt whose result is awaited; results of any other attempt are ignored."""
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_STEP_STATES
+
+    def option(self, name: str, *, default: Any) -> Any:
+        return self.spec.parameters.get(name, default)
+
+
+class FlowRunner(Behaviour):
+    """Behaviour of a flow actor (one per running flow)."""
+
+    def __init__(
+        self,
+        plan: PlanSpec,
+        config: FlowConfig,
+        executor: EnhancedFlowExecutor,
+        services: FlowServices,
+        order: tuple[str, ...],
+        *,
+        resume_from: FlowState | None = None,
+        context: dict[str, Any] | None = None,
+    ) -> None:
+        self.plan = plan
+        self.config = config
+        self.executor = executor
+        self.services = services
+        self.order = order
+        self.resume_from = resume_from
+        self.base_names: dict[str, Any] = {**plan.variables, **(context or {})}
+        self.status = FlowStatus.PENDING
+        self.error: str | None = None
+        self.asker: Envelope | None = None
+        self.ignored_results = 0
+        self.rng = random.Random(config.random_seed)
+
+    # -- setup -------------------------------------------------------------------------
+
+    def on_start(self, ctx: Context) -> None:
+        """Build the step table (flow actor thread)."""
+        self.steps: dict[str, _Step] = {
+            s.id: _Step(spec=s, waiting_on=len(s.dependencies)) for s in self.plan.steps
+        }
+        self.dependents: dict[str, list[str]] = {sid: [] for sid in self.steps}
+        for s in self.plan.steps:
+            for dep in s.dependencies:
+                self.dependents[dep].append(s.id)
+        self.results: dict[str, Any] = {}
+        self.outputs: dict[str, Any] = {}
+        self.ready: deque[str] = deque()
+        self.running = 0
+        self.agent_calls: dict[CorrelationId, tuple[str, int]] = {}
+        self.clock = ctx.clock
+        self.started = ctx.clock.monotonic()
+        self.started_at = ctx.clock.now()
+        self.dirty = False
+        self._restore()
+
+    def _restore(self) -> None:
+        """Mark steps completed by an earlier run (resume) or carried over (replan) as done."""
+        done: dict[str, StepState] = {}
+        if self.resume_from is not None:
+            done = {
+                sid: st
+                for sid, st in self.resume_from.steps.items()
+                if st.status is StepStatus.COMPLETED and sid in self.steps
+            }
+        for sid in self.order:
+            step = self.steps[sid]
+            carried = step.spec.metadata.get("carried_result")
+            if sid in done:
+                self._settle(step, StepStatus.COMPLETED, result=done[sid].result)
+                step.attempts = done[sid].attempts
+            elif step.spec.metadata.get("completed") is True:
+                self._settle(step, StepStatus.COMPLETED, result=carried)
+        for sid in self.order:  # the roots; _settle queued the rest as they were released
+            step = self.steps[sid]
+            if step.status is StepStatus.PENDING and not step.spec.dependencies:
+                self.ready.append(sid)
+
+    # -- messages ----------------------------------------------------------------------
+
+    def on_stop(self, ctx: Context) -> None:
+        """If the flow actor stops before the flow ended, the waiting caller learns it."""
+        if self.status is FlowStatus.RUNNING and self.asker is not None:
+            self.status = FlowStatus.FAILED
+            self.error = "the flow actor stopped before the flow ended"
+            state = self.state(ctx)
+            dumped = to_jsonable_python(state.model_dump(mode="json"), fallback=repr)
+            ctx.reply(
+                FlowFinished(flow_id=self.plan.id, status=self.status.value, state=dumped),
+                to=self.asker,
+            )
+
+    def on_run_flow(self, msg: RunFlow, ctx: Context) -> None:
+        """Start running; the reply (FlowFinished) goes to whoever sent RunFlow."""
+        self.asker = ctx.envelope
+        self.status = FlowStatus.RUNNING
+        ctx.log.info("Flow {flow} started: {n} steps", flow=self.plan.id, n=len(self.steps))
+        ctx.schedule(self.config.auto_save_interval, SaveCheckpoint())
+        if self.config.flow_timeout is not None:
+            ctx.schedule(self.config.flow_timeout, CancelFlow(reason="flow timeout"))
+        self._advance(ctx)
+
+    def on_step_attempt_finished(self, msg: StepAttemptFinished, ctx: Context) -> None:
+        """An attempt ended: complete the step, retry it, or fail it."""
+        step = self.steps.get(msg.step_id)
+        if step is None or msg.attempt != step.live_attempt:
+            self.ignored_results += 1  # a superseded attempt (it timed out) or a cancelled one
+            return
+        self._stop_attempt(step, ctx)
+        if msg.ok:
+            self._complete(step, msg.result)
+        else:
+            self._attempt_failed(step, msg.error_type, msg.error, ctx)
+        self._advance(ctx)
+
+    def on_step_attempt_timed_out(self, msg: StepAttemptTimedOut, ctx: Context) -> None:
+        """An attempt ran past its timeout: cancel it (cooperatively) and treat it as failed."""
+        step = self.steps.get(msg.step_id)
+        if step is None or msg.attempt != step.live_attempt:
+            return
+        step.timer = None
+        self._stop_attempt(step, ctx)
+        error = f"attempt {msg.attempt} timed out after {msg.timeout:g} s"
+        self._attempt_failed(step, "TimeoutError", error, ctx, timed_out=True)
+        self._advance(ctx)
+
+    def on_retry_step(self, msg: RetryStep, ctx: Context) -> None:
+        """The retry delay passed: start the next attempt."""
+        step = self.steps.get(msg.step_id)
+        if step is None or not step.retry_pending or self.status is not FlowStatus.RUNNING:
+            return
+        step.retry_pending = False
+        self.running -= 1
+        self._start(step, ctx)
+        self._advance(ctx)
+
+    def on_agent_task_done(self, msg: AgentTaskDone, ctx: Context) -> None:
+        """An agent answered an ``agent`` step."""
+        call = self._agent_call(ctx)
+        if call is not None:
+            step_id, attempt = call
+            finished = StepAttemptFinished(
+                flow_id=self.plan.id,
+                step_id=step_id,
+                attempt=attempt,
+                ok=not msg.error,
+                result=msg.result,
+                error_type="AgentError" if msg.error else "",
+                error=msg.error,
+            )
+            self.on_step_attempt_finished(finished, ctx)
+
+    def on_request_timed_out(self, msg: RequestTimedOut, ctx: Context) -> None:
+        """An ``agent`` step's request got no answer in time."""
+        call = self.agent_calls.pop(msg.correlation_id, None)
+        if call is not None:
+            timed_out = StepAttemptTimedOut(step_id=call[0], attempt=call[1], timeout=msg.timeout)
+            self.on_step_attempt_timed_out(timed_out, ctx)
+
+    def on_delivery_failed(self, msg: DeliveryFailed, ctx: Context) -> None:
+        """An ``agent`` step's request could not be delivered or the agent failed on it."""
+        call = self._agent_call(ctx)
+        if call is not None:
+            failed = StepAttemptFinished(
+                flow_id=self.plan.id,
+                step_id=call[0],
+                attempt=call[1],
+                ok=False,
+                error_type="DeliveryFailed",
+                error=f"{msg.reason.value}: {msg.detail}",
+            )
+            self.on_step_attempt_finished(failed, ctx)
+
+    def on_cancel_flow(self, msg: CancelFlow, ctx: Context) -> None:
+        """Stop the flow: running steps are cancelled."""
+        if self.status is FlowStatus.RUNNING:
+            self._end(FlowStatus.CANCELLED, msg.reason, ctx)
+
+    def on_save_checkpoint(self, msg: SaveCheckpoint, ctx: Context) -> None:
+        """Auto-save tick."""
+        if self.status is FlowStatus.RUNNING:
+            self._checkpoint(ctx)
+            ctx.schedule(self.config.auto_save_interval, SaveCheckpoint())
+
+    # -- scheduling --------------------------------------------------------------------
+
+    def _advance(self, ctx: Context) -> None:
+        if self.status is not FlowStatus.RUNNING:
+            return
+        while self.ready and self.running < self.config.max_parallel_steps:
+            step = self.steps[self.ready.popleft()]
+            if step.status is not StepStatus.PENDING:
+                continue
+            reason = self._skip_reason(step)
+            if reason is not None:
+                self._settle(step, StepStatus.SKIPPED, error=reason)
+                continue
+            self._start(step, ctx)
+        if self.dirty:
+            self._checkpoint(ctx)
+        if all(s.is_terminal for s in self.steps.values()) and self.running == 0:
+            self._end(FlowStatus.COMPLETED, None, ctx)
+
+    def _skip_reason(self, step: StepSpec | _Step) -> str | None:
+        spec = step.spec if isinstance(step, _Step) else step
+        skip_failed = bool(
+            spec.parameters.get("skip_if_failed", self.config.skip_dependents_of_failed_steps)
+        )
+        for dep_id in spec.dependencies:
+            dep = self.steps[dep_id]
+            if dep.status in (StepStatus.SKIPPED, StepStatus.CANCELLED):
+                return f"dependency {dep_id!r} was {dep.status.value}"
+            if (
+                dep.spec.type == "condition"
+                and dep.status is StepStatus.COMPLETED
+                and not dep.result
+            ):
+                return f"condition {dep_id!r} was false"
+            degraded = (StepStatus.FAILED_NON_CRITICAL, StepStatus.TIMED_OUT)
+            if dep.status in degraded and skip_failed:
+                return f"dependency {dep_id!r} failed"
+        return None
+
+    def _start(self, step: _Step, ctx: Context) -> None:
+        step.attempts += 1
+        step.status = StepStatus.RUNNING
+        step.started_at = step.started_at or ctx.clock.time()
+        self.running += 1
+        self.dirty = True
+        attempt = step.attempts
+        step.live_attempt = attempt
+        timeout = step.spec.timeout or self.config.default_step_timeout
+        if step.spec.type == "agent":
+            self._start_agent(step, attempt, timeout, ctx)
+            return
+        try:
+            names = self._names()
+            flow_step = self._flow_step(step, names)
+        except Exception as exc:  # noqa: BLE001 - a bad reference fails the attempt
+            self._fail_now(step, exc, ctx)
+            return
+        context = StepContext(
+            names,
+            flow_id=self.plan.id,
+            step_id=step.spec.id,
+            attempt=attempt,
+            results=self.results,
+            services=self.services,
+        )
+        system, me, flow_id, executor = ctx.system, ctx.path, self.plan.id, self.executor
+
+        def outcome(result: object, error: BaseException | None) -> None:
+            system.send(me, _finished(flow_id, step.spec.id, attempt, result, error), sender=me)
+
+        step.handle = system.effects.submit(
+            lambda: executor.execute_step(flow_step, context), outcome
+        )
+        if timeout is not None:
+            step.timer = ctx.schedule(
+                timeout, StepAttemptTimedOut(step_id=step.spec.id, attempt=attempt, timeout=timeout)
+            )
+
+    def _start_agent(self, step: _Step, attempt: int, timeout: float | None, ctx: Context) -> None:
+        params = step.spec.parameters
+        try:
+            arguments = resolve_references(params.get("arguments", {}), self._names())
+            task = str(resolve_references(params["task"], self._names()))
+        except Exception as exc:  # noqa: BLE001 - a bad reference fails the attempt
+            self._fail_now(step, exc, ctx)
+            return
+        request = AgentTask(
+            flow_id=self.plan.id, step_id=step.spec.id, task=task, parameters=arguments
+        )
+        agent = ActorPath(str(params["agent"]))
+        cid = ctx.request(agent, request, timeout=timeout or _AGENT_TIMEOUT)
+        self.agent_calls[cid] = (step.spec.id, attempt)
+
+    def _agent_call(self, ctx: Context) -> tuple[str, int] | None:
+        env = ctx.envelope
+        if env is None or env.correlation_id is None:
+            return None
+        return self.agent_calls.pop(env.correlation_id, None)
+
+    def _fail_now(self, step: _Step, exc: Exception, ctx: Context) -> None:
+        self.running -= 1
+        step.live_attempt = None
+        error_type = f"{type(exc).__module__}.{type(exc).__qualname__}"
+        self._attempt_failed(step, error_type, str(exc), ctx)
+
+    def _stop_attempt(self, step: _Step, ctx: Context) -> None:
+        self.running -= 1
+        step.live_attempt = None
+        if step.timer is not None:
+            ctx.cancel_timer(step.timer)
+            step.timer = None
+        if step.handle is not None:
+            step.handle.cancel()
+            step.handle = None
+
+    def _attempt_failed(
+        self, step: _Step, error_type: str, error: str, ctx: Context, *, timed_out: bool = False
+    ) -> None:
+        step.error = f"{error_type}: {error}" if error_type else error
+        if self._retryable(step, error_type) and step.attempts <= step.spec.max_retries:
+            delay = self._retry_delay(step)
+            ctx.log.warning(
+                "Step {step} attempt {n} failed ({error}); retrying in {delay:.3f} s",
+                step=step.spec.id,
+                n=step.attempts,
+                error=step.error,
+                delay=delay,
+            )
+            step.retry_pending = True
+            self.running += 1  # the step keeps its slot while it waits
+            ctx.schedule(delay, RetryStep(step_id=step.spec.id, attempt=step.attempts + 1))
+            self.dirty = True
+            return
+        critical = bool(step.option("critical", default=True))
+        if critical:
+            self._settle(step, StepStatus.TIMED_OUT if timed_out else StepStatus.FAILED)
+            self._end(
+                FlowStatus.FAILED, f"critical step {step.spec.id!r} failed: {step.error}", ctx
+            )
+            return
+        degraded = {"error": step.error, "status": "failed_non_critical"}
+        status = StepStatus.TIMED_OUT if timed_out else StepStatus.FAILED_NON_CRITICAL
+        self._settle(step, status, result=degraded, error=step.error)
+
+    def _retryable(self, step: _Step, error_type: str) -> bool:
+        if error_type in _NOT_RETRYABLE:
+            return False
+        retry_on = step.option("retry_on", default=None)
+        if not retry_on:
+            return True
+        short = error_type.rsplit(".", 1)[-1]
+        return error_type in retry_on or short in retry_on
+
+    def _retry_delay(self, step: _Step) -> float:
+        base = float(step.option("retry_delay", default=self.config.retry_delay))
+        exponential = bool(
+            step.option("exponential_backoff", default=self.config.exponential_backoff)
+        )
+        cap = float(step.option("max_retry_delay", default=self.config.max_retry_delay))
+        jitter = float(step.option("jitter", default=self.config.jitter))
+        delay = min(cap, base * (2 ** (step.attempts - 1) if exponential else 1))
+        return delay + (self.rng.uniform(0, jitter * delay) if jitter else 0.0)
+
+    def _complete(self, step: _Step, result: Any) -> None:
+        self._settle(step, StepStatus.COMPLETED, result=result)
+
+    def _settle(
+        self, step: _Step, status: StepStatus, *, result: Any = None, error: str | None = None
+    ) -> None:
+        """Put a step in a terminal state and release its dependents."""
+        step.status = status
+        step.result = result
+        if error is not None:
+            step.error = error
+        step.completed_at = self._now()
+        self.dirty = True
+        if status is StepStatus.COMPLETED or result is not None:
+            self.results[step.spec.id] = result
+            key = step.spec.parameters.get("output_key")
+            if key is None and step.spec.type == "human_input":
+                key = _HUMAN_KEYS.get(str(step.spec.parameters.get("input_type", "input")))
+            if isinstance(key, str):
+                self.outputs[key] = result
+        for dep_id in self.dependents[step.spec.id]:
+            dependent = self.steps[dep_id]
+            dependent.waiting_on -= 1
+            if dependent.waiting_on == 0 and dependent.status is StepStatus.PENDING:
+                self.ready.append(dep_id)
+
+    def _now(self) -> float:
+        return self.clock.time()
+
+    # -- names, state, end -------------------------------------------------------------
+
+    def _names(self) -> dict[str, Any]:
+        names = {**self.base_names, **self.results, **self.outputs}
+        names["context"] = dict(names)
+        names["results"] = dict(self.results)
+        return names
+
+    def _flow_step(self, step: _Step, names: dict[str, Any]) -> FlowStep:
+        spec = step.spec
+        return FlowStep(
+            id=spec.id,
+            name=spec.name,
+            type=spec.type,
+            parameters=resolve_references(dict(spec.parameters), names),
+            dependencies=list(spec.dependencies),
+            timeout=spec.timeout,
+            retry_count=step.attempts - 1,
+            max_retries=spec.max_retries,
+            status=StepStatus.RUNNING,
+            metadata=dict(spec.metadata),
+        )
+
+    def _variables(self) -> dict[str, Any]:
+        variables = {**self.base_names, **self.results, **self.outputs}
+        if "final_result" not in self.outputs:
+            done = [sid for sid in self.order if self.steps[sid].status is StepStatus.COMPLETED]
+            if done:
+                variables["final_result"] = self.results[done[-1]]
+        return variables
+
+    def state(self, ctx: Context) -> FlowState:
+        """Return a snapshot of the flow's state (flow actor thread)."""
+        steps = {
+            sid: StepState(
+                status=s.status,
+                attempts=s.attempts,
+                result=s.result,
+                error=s.error,
+                started_at=_dt(s.started_at),
+                completed_at=_dt(s.completed_at),
+            )
+            for sid, s in self.steps.items()
+        }
+        return FlowState(
+            flow_id=self.plan.id,
+            status=self.status,
+            steps=steps,
+            variables=self._variables(),
+            execution_time=ctx.clock.monotonic() - self.started,
+            metadata={"plan_version": self.plan.version, "ignored_results": self.ignored_results},
+            error=self.error,
+            started_at=self.started_at,
+            completed_at=ctx.clock.now() if self.status is not FlowStatus.RUNNING else None,
+            plan=self.plan,
+        )
+
+    def _checkpoint(self, ctx: Context) -> None:
+        self.dirty = False
+        state = self.state(ctx)
+        manager = self.executor.state_manager
+        flow_id = self.plan.id
+        log = ctx.log
+
+        def saved(_: object, error: BaseException | None) -> None:
+            if error is not None:
+                log.opt(exception=error).error("Checkpoint of flow {flow} failed", flow=flow_id)
+
+        ctx.system.effects.submit(lambda: manager.save_state(flow_id, state), saved)
+
+    def _end(self, status: FlowStatus, error: str | None, ctx: Context) -> None:
+        self.status = status
+        self.error = error
+        for step in self.steps.values():
+            if step.status is StepStatus.RUNNING:
+                if step.handle is not None:
+                    step.handle.cancel()
+                if step.timer is not None:
+                    ctx.cancel_timer(step.timer)
+                step.status = StepStatus.CANCELLED
+            elif step.status is StepStatus.PENDING:
+                step.status = StepStatus.CANCELLED
+        self.running = 0
+        state = self.state(ctx)
+        self._checkpoint(ctx)
+        ctx.log.info("Flow {flow} {status}", flow=self.plan.id, status=status.value)
+        if self.asker is not None:
+            dumped = to_jsonable_python(state.model_dump(mode="json"), fallback=repr)
+            ctx.reply(
+                FlowFinished(flow_id=self.plan.id, status=status.value, state=dumped), to=self.asker
+            )
+        ctx.stop()
+
+
+def _finished(
+    flow_id: str, step_id: str, attempt: int, result: object, error: BaseException | None
+) -> StepAttemptFinished:
+    if error is None:
+        return StepAttemptFinished(
+            flow_id=flow_id,
+            step_id=step_id,
+            attempt=attempt,
+            ok=True,
+            result=to_jsonable_python(result, fallback=repr),
+        )
+    kind = type(error)
+    return StepAttemptFinished(
+        flow_id=flow_id,
+        step_id=step_id,
+        attempt=attempt,
+        ok=False,
+        error_type=f"{kind.__module__}.{kind.__qualname__}",
+        error=str(error) or kind.__name__,
+    )
+
+
+def _dt(epoch: float | None) -> datetime | None:
+    return None if epoch is None else datetime.fromtimestamp(epoch, UTC)

@@ -1,0 +1,449 @@
+"""Step types: the registry, the context a step runs with, tools, and the built-in types.
+
+A step type is a name, a handler ``async (step, context) -> result`` (a plain
+function is run in the effects runner's thread pool) and, optionally, a pydantic
+model its parameters must fit (checked before the flow runs). Built in:
+
+=================  ==========================================================================
+``mcp_tool``       ``tool_name``, ``arguments``: a registered tool, else the MCP client's tool
+``human_input``    ``message``, ``input_type`` (confirm/input/select/help), ``options``
+``condition``      ``condition``: an expression (see conditions); false skips its dependents
+``parallel_task``  ``tool_name`` + ``arguments`` to run a tool, or ``value`` to produce a value
+``synchronization`` joins its dependencies' results: ``{step_id: result}``
+``network_request`` ``url``, ``method``, ``headers``, ``json``, ``params``, ``timeout`` (httpx)
+``agent``          ``agent`` (actor path), ``task``: the agent actor answers ``AgentTaskDone``
+=================  ==========================================================================
+
+References: a string parameter ``"${expr}"`` is replaced by the value of ``expr``,
+evaluated like a condition over the flow's names (plan variables, results by step
+id and by ``output_key``, and ``context`` for all of them); ``"text ${expr} text"``
+interpolates it as text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import re
+import threading
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, Literal, final
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from actorflow.errors import (
+    ConfigurationError,
+    FlowError,
+    InvalidStepParametersError,
+    UnknownStepTypeError,
+)
+from actorflow.flow.expressions import Condition
+from actorflow.flow.human import HumanCallbackData, HumanCallbackType, IHumanCallback
+from actorflow.flow.models import FlowStep, StepSpec
+
+__all__ = [
+    "ENGINE_OPTIONS",
+    "StepContext",
+    "StepHandler",
+    "StepType",
+    "ToolRegistry",
+    "register_step_type",
+    "resolve_references",
+    "step_type",
+    "step_types",
+]
+
+StepHandler = Callable[[FlowStep, "StepContext"], Awaitable[Any] | Any]
+"""``(step, context) -> result``; async, or plain (then run in a worker thread)."""
+
+ENGINE_OPTIONS = frozenset(
+    {
+        "critical",
+        "retry_delay",
+        "exponential_backoff",
+        "max_retry_delay",
+        "jitter",
+        "retry_on",
+        "max_retries",
+        "output_key",
+        "skip_if_failed",
+    }
+)
+"""Parameters any step may carry; they steer the engine, not the step type."""
+
+
+class StepContext(dict[str, Any]):
+    """The names a step sees (a dict, as the seed's ``execute_step(step, context)``) plus
+    the flow's services as attributes."""
+
+    def __init__(
+        self,
+        names: Mapping[str, Any],
+        *,
+        flow_id: str,
+        step_id: str,
+        attempt: int,
+        results: Mapping[str, Any],
+        services: FlowServices,
+    ) -> None:
+        super().__init__(names)
+        self.flow_id = flow_id
+        self.step_id = step_id
+        self.attempt = attempt
+        self.results = dict(results)
+        self.services = services
+
+
+@final
+class ToolRegistry:
+    """In-process tools by name: plain or async callables taking keyword arguments."""
+
+    def __init__(self) -> None:
+        self._tools: dict[str, tuple[Callable[..., Any], str]] = {}
+        self._lock = threading.Lock()
+
+    def register(
+        self, name: str, fn: Callable[..., Any], *, description: str = "", replace: bool = False
+    ) -> None:
+        """Register ``fn`` as tool ``name``; ``description`` helps the planner pick it.
+
+        Raises:
+            ConfigurationError: the name is taken (and ``replace`` is false) or fn is not callable.
+        """
+        if not callable(fn):
+            raise ConfigurationError(f"Tool {name!r} must be callable, got {fn!r}.")
+        with self._lock:
+            if name in self._tools and not replace:
+                raise ConfigurationError(
+                    f"Tool {name!r} is already registered. Pass replace=True to replace it."
+                )
+            self._tools[name] = (fn, description or (fn.__doc__ or "").strip())
+
+    def get(self, name: str) -> Callable[..., Any] | None:
+        """Return the tool called ``name``, if registered."""
+        entry = self._tools.get(name)
+        return None if entry is None else entry[0]
+
+    def describe(self) -> dict[str, str]:
+        """Return ``{name: description}`` of every tool."""
+        with self._lock:
+            return {name: desc for name, (_, desc) in self._tools.items()}
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._tools
+
+
+@dataclass
+class FlowServices:
+    """What steps may use: tools, the MCP client, the human callback, the actor system."""
+
+    tools: ToolRegistry = field(default_factory=ToolRegistry)
+    mcp_client: Any = None
+    human_callback: IHumanCallback | None = None
+    human_timeout: float = 3600.0
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class StepType:
+    """A registered step type."""
+
+    name: str
+    handler: StepHandler
+    parameters: type[BaseModel] | None = None
+    runs_in: Literal["executor", "flow_actor"] = "executor"
+
+    def check(self, step: StepSpec, services: FlowServices | None = None) -> None:
+        """Validate a step's parameters for this type.
+
+        Raises:
+            InvalidStepParametersError: they do not fit.
+        """
+        if self.parameters is not None:
+            own = {k: v for k, v in step.parameters.items() if k not in ENGINE_OPTIONS}
+            try:
+                self.parameters.model_validate(own)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first["loc"]) or "parameters"
+                raise InvalidStepParametersError(
+                    f"Step {step.id!r} ({step.type}) has invalid parameters: {where!r}: "
+                    f"{first['msg']}. Fix the step's parameters."
+                ) from None
+        if self.name in ("mcp_tool", "parallel_task") and services is not None:
+            _check_tool(step, services)
+
+
+_registry: dict[str, StepType] = {}
+_registry_lock = threading.Lock()
+
+
+def register_step_type(
+    name: str,
+    handler: StepHandler,
+    *,
+    parameters: type[BaseModel] | None = None,
+    replace: bool = False,
+) -> StepType:
+    """Register a custom step type ``name`` run by ``handler(step, context)``.
+
+    Raises:
+        ConfigurationError: the name is taken (and ``replace`` is false), or invalid.
+    """
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", name):
+        raise ConfigurationError(
+            f"Step type name {name!r} must be lowercase letters, digits and '_', "
+            "starting with a letter."
+        )
+    info = StepType(name, handler, parameters)
+    with _registry_lock:
+        if name in _registry and not replace:
+            raise ConfigurationError(
+                f"Step type {name!r} is already registered. Pass replace=True to replace it."
+            )
+        _registry[name] = info
+    return info
+
+
+def step_type(name: str) -> StepType:
+    """Return the registered step type ``name``.
+
+    Raises:
+        UnknownStepTypeError: nothing is registered under that name.
+    """
+    info = _registry.get(name)
+    if info is None:
+        known = ", ".join(sorted(_registry))
+        raise UnknownStepTypeError(
+            f"Unknown step type {name!r}. Registered types: {known}. Register it with "
+            "register_step_type(name, handler) or fix the step's type."
+        )
+    return info
+
+
+def step_types() -> dict[str, StepType]:
+    """Return a snapshot of the registry."""
+    with _registry_lock:
+        return dict(_registry)
+
+
+# -- references -------------------------------------------------------------------
+
+_WHOLE = re.compile(r"^\$\{(.+)\}$", re.S)
+_EMBEDDED = re.compile(r"\$\{([^}]+)\}")
+
+
+def resolve_references(value: Any, names: Mapping[str, Any]) -> Any:
+    """Replace ``${expr}`` references in parameters by their values (recursively)."""
+    if isinstance(value, str):
+        whole = _WHOLE.match(value)
+        if whole and "${" not in whole.group(1):
+            return Condition.parse(whole.group(1)).evaluate(names)
+        if "${" in value:
+            return _EMBEDDED.sub(lambda m: str(Condition.parse(m.group(1)).evaluate(names)), value)
+        return value
+    if isinstance(value, dict):
+        return {k: resolve_references(v, names) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve_references(v, names) for v in value]
+    return value
+
+
+# -- built-in step types ----------------------------------------------------------
+
+
+class _Loose(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ToolParameters(_Loose):
+    """Parameters of ``mcp_tool``."""
+
+    tool_name: str
+    arguments: dict[str, Any] = {}
+
+
+class HumanParameters(_Loose):
+    """Parameters of ``human_input``."""
+
+    message: str
+    input_type: Literal["confirm", "input", "select", "help"] = "input"
+    options: list[Any] | None = None
+    default_value: Any = None
+
+
+class ConditionParameters(_Loose):
+    """Parameters of ``condition``."""
+
+    condition: str
+
+
+class ParallelParameters(_Loose):
+    """Parameters of ``parallel_task``."""
+
+    tool_name: str | None = None
+    arguments: dict[str, Any] = {}
+    value: Any = None
+
+
+class NetworkParameters(_Loose):
+    """Parameters of ``network_request``."""
+
+    url: str
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"] = "GET"
+    headers: dict[str, str] = {}
+    params: dict[str, Any] = {}
+    json_body: Any = None
+    timeout: float = 30.0
+    retry_on_status: list[int] = [429, 500, 502, 503, 504]
+
+
+class AgentParameters(_Loose):
+    """Parameters of ``agent``."""
+
+    agent: str
+    task: str
+    arguments: dict[str, Any] = {}
+
+
+class RetryableStepError(FlowError):
+    """A step failed in a way worth retrying (network errors, 5xx answers, ...)."""
+
+
+def _check_tool(step: StepSpec, services: FlowServices) -> None:
+    name = step.parameters.get("tool_name")
+    if not isinstance(name, str) or "${" in name:
+        return
+    if name not in services.tools and services.mcp_client is None:
+        known = ", ".join(sorted(services.tools.describe())) or "none"
+        raise InvalidStepParametersError(
+            f"Step {step.id!r} uses tool {name!r}, which is not registered, and the flow has "
+            f"no MCP client. Registered tools: {known}. Register it with flow.register_tool()."
+        )
+
+
+async def call_tool(name: str, arguments: Mapping[str, Any], context: StepContext) -> Any:
+    """Call registered tool ``name`` (or the MCP client's) with ``arguments``."""
+    fn = context.services.tools.get(name)
+    if fn is not None:
+        return await _call(partial(fn, **arguments))
+    client = context.services.mcp_client
+    if client is None:
+        raise InvalidStepParametersError(
+            f"Tool {name!r} is not registered and there is no MCP client."
+        )
+    return await client.call_tool(name, dict(arguments))
+
+
+async def _call(fn: Callable[[], Any]) -> Any:
+    if inspect.iscoroutinefunction(fn) or (
+        isinstance(fn, partial) and inspect.iscoroutinefunction(fn.func)
+    ):
+        return await fn()
+    result = await asyncio.get_running_loop().run_in_executor(None, fn)
+    if inspect.isawaitable(result):
+        return await result
+    return result
+
+
+async def _mcp_tool(step: FlowStep, context: StepContext) -> Any:
+    params = ToolParameters.model_validate(_own(step))
+    return await call_tool(params.tool_name, params.arguments, context)
+
+
+async def _parallel_task(step: FlowStep, context: StepContext) -> Any:
+    params = ParallelParameters.model_validate(_own(step))
+    if params.tool_name is not None:
+        return await call_tool(params.tool_name, params.arguments, context)
+    return params.value
+
+
+async def _synchronization(step: FlowStep, context: StepContext) -> Any:
+    return {dep: context.results.get(dep) for dep in step.dependencies}
+
+
+async def _condition(step: FlowStep, context: StepContext) -> Any:
+    params = ConditionParameters.model_validate(_own(step))
+    names = {**context, "context": dict(context)}
+    return bool(Condition.parse(params.condition).evaluate(names))
+
+
+async def _human_input(step: FlowStep, context: StepContext) -> Any:
+    params = HumanParameters.model_validate(_own(step))
+    callback = context.services.human_callback
+    if callback is None:
+        raise ConfigurationError(
+            f"Step {step.id!r} needs a human answer, but the flow has no human callback. "
+            "Call flow.set_human_callback(...) (e.g. ScriptedHumanCallback for scripts)."
+        )
+    data = HumanCallbackData(
+        type=HumanCallbackType(params.input_type),
+        message=params.message,
+        options=params.options,
+        default_value=params.default_value,
+        timeout=context.services.human_timeout,
+        flow_id=context.flow_id,
+        step_id=step.id,
+    )
+    method = {
+        HumanCallbackType.CONFIRM: callback.on_human_confirm,
+        HumanCallbackType.INPUT: callback.on_human_input,
+        HumanCallbackType.SELECT: callback.on_human_select,
+        HumanCallbackType.HELP: callback.on_human_help,
+    }[data.type]
+    response = await asyncio.wait_for(method(data), timeout=data.timeout)
+    return response.value
+
+
+async def _network_request(step: FlowStep, context: StepContext) -> Any:
+    params = NetworkParameters.model_validate(_own(step))
+    try:
+        import httpx  # noqa: PLC0415 - optional dependency: actorflow[http]
+    except ImportError as exc:
+        raise ConfigurationError(
+            "network_request steps need httpx: pip install 'actorflow[http]'."
+        ) from exc
+    try:
+        async with httpx.AsyncClient(timeout=params.timeout) as client:
+            response = await client.request(
+                params.method,
+                params.url,
+                headers=params.headers,
+                params=params.params,
+                json=params.json_body,
+            )
+    except httpx.HTTPError as exc:
+        raise RetryableStepError(f"{params.method} {params.url} failed: {exc!r}") from exc
+    if response.status_code in params.retry_on_status:
+        raise RetryableStepError(
+            f"{params.method} {params.url} answered {response.status_code}: {response.text[:200]}"
+        )
+    if response.status_code >= 400:
+        raise FlowError(
+            f"{params.method} {params.url} answered {response.status_code}: {response.text[:200]}"
+        )
+    kind = response.headers.get("content-type", "")
+    body: Any = response.json() if kind.startswith("application/json") else response.text
+    return {"status": response.status_code, "body": body}
+
+
+async def _agent(step: FlowStep, context: StepContext) -> Any:  # pragma: no cover - flow actor
+    raise FlowError("agent steps are run by the flow actor, not by the executor")
+
+
+def _own(step: FlowStep) -> dict[str, Any]:
+    return {k: v for k, v in step.parameters.items() if k not in ENGINE_OPTIONS}
+
+
+for _name, _handler, _params in (
+    ("mcp_tool", _mcp_tool, ToolParameters),
+    ("human_input", _human_input, HumanParameters),
+    ("condition", _condition, ConditionParameters),
+    ("parallel_task", _parallel_task, ParallelParameters),
+    ("synchronization", _synchronization, None),
+    ("network_request", _network_request, NetworkParameters),
+):
+    register_step_type(_name, _handler, parameters=_params)
+_registry["agent"] = StepType("agent", _agent, AgentParameters, runs_in="flow_actor")

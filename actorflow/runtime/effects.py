@@ -1,0 +1,149 @@
+"""The effects runner: where outside work runs, so it never blocks an actor thread.
+
+One asyncio event loop on its own thread runs coroutines (HTTP, MCP, model calls,
+async user callbacks); a bounded thread pool runs blocking callables. Each result
+or error is handed to a callback on the loop thread, which usually tells the
+requesting actor a message, so the journal records it as a delivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+from collections.abc import Awaitable, Callable
+from typing import Any, final
+
+from loguru import logger
+
+from actorflow.errors import SystemStoppedError
+
+__all__ = ["EffectHandle", "EffectRunner"]
+
+Outcome = Callable[[object, BaseException | None], None]
+"""Called on the loop thread with (result, None) or (None, error)."""
+
+
+@final
+class EffectHandle:
+    """A submitted effect; :meth:`cancel` cancels it cooperatively."""
+
+    def __init__(self, runner: EffectRunner) -> None:
+        self._runner = runner
+        self._task: asyncio.Task[Any] | None = None
+        self._cancelled = False
+
+    def cancel(self) -> None:
+        """Cancel the effect (any thread); its callback then gets CancelledError, or nothing
+        if it already finished."""
+        self._cancelled = True
+        loop = self._runner.loop
+        if loop is not None and self._task is not None:
+            loop.call_soon_threadsafe(self._task.cancel)
+
+
+@final
+class EffectRunner:
+    """An asyncio loop thread plus a bounded pool for blocking calls."""
+
+    def __init__(self, *, max_threads: int = 8, name: str = "actorflow-effects") -> None:
+        self._max_threads = max_threads
+        self._name = name
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def _ensure_started(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._closed:
+                raise SystemStoppedError(
+                    "The effects runner is closed, so outside work cannot start; the actor "
+                    "system is shutting down."
+                )
+            if self.loop is None:
+                loop = asyncio.new_event_loop()
+                ready = threading.Event()
+                self._pool = concurrent.futures.ThreadPoolExecutor(
+                    self._max_threads, thread_name_prefix=f"{self._name}-pool"
+                )
+                loop.set_default_executor(self._pool)
+
+                def run() -> None:
+                    asyncio.set_event_loop(loop)
+                    loop.call_soon(ready.set)
+                    loop.run_forever()
+
+                self._thread = threading.Thread(target=run, name=self._name, daemon=True)
+                self._thread.start()
+                ready.wait()
+                self.loop = loop
+            return self.loop
+
+    def submit(self, work: Callable[[], Awaitable[object]], outcome: Outcome) -> EffectHandle:
+        """Run coroutine ``work()`` on the loop; ``outcome`` gets its result (any thread)."""
+        loop = self._ensure_started()
+        handle = EffectHandle(self)
+
+        def start() -> None:
+            if handle._cancelled:
+                _report(outcome, None, asyncio.CancelledError())
+                return
+            try:
+                task = loop.create_task(_call(work))
+            except BaseException as exc:  # noqa: BLE001 - reported, never lost
+                _report(outcome, None, exc)
+                return
+            handle._task = task
+            task.add_done_callback(lambda t: _finish(t, outcome))
+
+        loop.call_soon_threadsafe(start)
+        return handle
+
+    def submit_blocking(self, fn: Callable[[], object], outcome: Outcome) -> EffectHandle:
+        """Run the blocking callable ``fn`` in the pool; call ``outcome`` on the loop thread."""
+
+        async def work() -> object:
+            return await asyncio.get_running_loop().run_in_executor(None, fn)
+
+        return self.submit(work, outcome)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Cancel running effects, stop the loop and the pool."""
+        with self._lock:
+            self._closed = True
+            loop, thread = self.loop, self._thread
+        if loop is None or thread is None:
+            return
+
+        def stop() -> None:
+            for task in asyncio.all_tasks(loop):
+                task.cancel()
+            loop.call_soon(loop.stop)
+
+        loop.call_soon_threadsafe(stop)
+        thread.join(timeout)
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        if not thread.is_alive():
+            loop.close()
+
+
+async def _call(work: Callable[[], Awaitable[object]]) -> object:
+    return await work()
+
+
+def _finish(task: asyncio.Task[object], outcome: Outcome) -> None:
+    if task.cancelled():
+        _report(outcome, None, asyncio.CancelledError())
+        return
+    error = task.exception()
+    _report(outcome, None if error is not None else task.result(), error)
+
+
+def _report(outcome: Outcome, result: object, error: BaseException | None) -> None:
+    try:
+        outcome(result, error)
+    except Exception:  # noqa: BLE001 - a failing callback must not kill the loop
+        logger.opt(exception=True).error("Effect outcome callback raised")

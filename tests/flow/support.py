@@ -1,0 +1,71 @@
+"""Shared helpers for flow tests: tools that record calls and wait on events."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from actorflow import ActorSystem, EnhancedFlow, FlowPlan, FlowStep, create_flow_step
+from tests.support import Log
+
+
+def step(
+    step_id: str, tool: str = "record", deps: list[str] | None = None, **params: Any
+) -> FlowStep:
+    """A tool step calling ``tool`` with ``{"label": step_id}``."""
+    options = {k: params.pop(k) for k in ("timeout", "max_retries") if k in params}
+    parameters = {"tool_name": tool, "arguments": {"label": step_id}, **params}
+    return create_flow_step(step_id, "mcp_tool", parameters, deps or [], id=step_id, **options)
+
+
+def plan_of(*steps: FlowStep, **kw: Any) -> FlowPlan:
+    """A plan with these steps."""
+    return FlowPlan(name="test plan", steps=list(steps), **kw)
+
+
+class Recorder:
+    """Tools that log ("start", label) / ("end", label) and can fail or block on purpose."""
+
+    def __init__(self) -> None:
+        self.log = Log()
+        self.calls: dict[str, int] = {}
+        self.fail_times: dict[str, int] = {}
+        self.gates: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+
+    def record(self, label: str) -> str:
+        with self._lock:
+            self.calls[label] = self.calls.get(label, 0) + 1
+            n = self.calls[label]
+        self.log.add(("start", label, n))
+        gate = self.gates.get(label)
+        if gate is not None and n == 1:
+            assert gate.wait(10), f"gate of {label} never opened"
+        if self.fail_times.get(label, 0) >= n:
+            self.log.add(("fail", label, n))
+            raise ConnectionError(f"{label} failed on call {n}")
+        self.log.add(("end", label, n))
+        return f"{label}#{n}"
+
+    def install(self, flow: EnhancedFlow) -> EnhancedFlow:
+        flow.register_tool("record", self.record, replace=True)
+        return flow
+
+
+def new_flow(system: ActorSystem, recorder: Recorder | None = None, **config: Any) -> EnhancedFlow:
+    """An EnhancedFlow attached to ``system`` with fast, deterministic defaults."""
+    flow = EnhancedFlow(system=system)
+    flow.config.retry_delay = 0.0
+    flow.config.jitter = 0.0
+    flow.config.random_seed = 1
+    for key, value in config.items():
+        setattr(flow.config, key, value)
+    if recorder is not None:
+        recorder.install(flow)
+    return flow
+
+
+def wait_for(predicate: Callable[[], bool], log: Log, timeout: float = 10.0) -> None:
+    """Wait until ``predicate()`` holds, re-checking whenever ``log`` changes."""
+    log.wait_until(lambda _items: predicate(), timeout)

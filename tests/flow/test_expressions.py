@@ -1,0 +1,282 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from actorflow import ConditionError, ConditionEvaluationError
+from actorflow.flow.expressions import Condition, ConditionLimits, evaluate_condition, is_true
+
+NAMES: dict[str, object] = {
+    "context": {"user_confirmed": True, "score": 0.91, "tags": ["a", "b"], "nested": {"k": [1, 2, 3]}},
+    "x": 3,
+    "name": "Ada",
+    "items": [1, 2, 3],
+    "empty": [],
+    "nothing": None,
+}  # fmt: skip
+
+VALID = [
+    ("context['user_confirmed'] == True", True),
+    ("context['score'] > 0.9", True),
+    ("1 < x <= 3", True),
+    ("1 < x < 3", False),
+    ("x in [1, 2, 3]", True),
+    ("x not in items", False),
+    ("'a' in context['tags']", True),
+    ("context['nested']['k'][-1]", 3),
+    ("context['nested']['k'][0] + x * 2", 7),
+    ("(1 + 2) * 3 - 4 / 2", 7.0),
+    ("7 // 2 + 7 % 2", 4),
+    ("2 ** 10", 1024),
+    ("-x + +2", -1),
+    ("2 ** -1", 0.5),
+    ("1 << 4 | 0" if False else "1 << 4", 16),
+    ("256 >> 4", 16),
+    ("not empty", True),
+    ("not not x", True),
+    ("nothing is None", True),
+    ("x is not None", True),
+    ("True and x", 3),
+    ("False or name", "Ada"),
+    ("False and missing['x']", False),
+    ("True or missing", True),
+    ("'high' if context['score'] > 0.9 else 'low'", "high"),
+    ("'yes' if empty else 'no'", "no"),
+    ("len(items) == 3", True),
+    ("max(items) - min(items)", 2),
+    ("max(4, 9, 2)", 9),
+    ("sum([1, 2, 3.5])", 6.5),
+    ("abs(-4)", 4),
+    ("round(3.14159, 2)", 3.14),
+    ("int('42') + float('0.5')", 42.5),
+    ("str(x) + '!'", "3!"),
+    ("bool(0)", False),
+    ("any([0, 0, 1]) and not all([1, 0])", True),
+    ("lower(name) == 'ada' and upper(name) == 'ADA'", True),
+    ("startswith(name, 'A') and endswith(name, 'a')", True),
+    ("contains(context['tags'], 'b')", True),
+    ("[1, 2] + [3]", [1, 2, 3]),
+    ("'ab' * 3", "ababab"),
+    ("(1, 2)", (1, 2)),
+    ("{'a': 1, 'b': [x]}", {"a": 1, "b": [3]}),
+    ("\"double\" + 'single'", "doublesingle"),
+    ("'line\\nbreak'", "line\nbreak"),
+    ("true and not false and null == None", True),
+    ("1_000 + 0.5e1", 1005.0),
+    ("name[0]", "A"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), VALID)
+def test_valid_expressions_give_the_expected_values(text: str, expected: object) -> None:
+    assert evaluate_condition(text, NAMES) == expected
+
+
+class Trap:
+    """An object that creates the canary if anything calls into it."""
+
+    def __init__(self, canary: Path) -> None:
+        self.canary = canary
+
+    def _touch(self, *args: object) -> object:
+        self.canary.write_text("pwned")
+        return self
+
+    __getitem__ = __getattr__ = __call__ = __eq__ = __lt__ = __add__ = __str__ = __int__ = _touch  # type: ignore[assignment]
+    __len__ = __iter__ = __contains__ = __bool__ = __format__ = __index__ = _touch  # type: ignore[assignment]
+
+
+def _abuse(canary: str) -> list[str]:
+    c = canary
+    return [
+        # dunder walks and attribute access
+        "().__class__.__bases__[0].__subclasses__()",
+        "x.__class__",
+        "[].__class__.__mro__",
+        "''.__class__.__mro__[1].__subclasses__()",
+        "context.__dict__",
+        "name.upper()",
+        "'a'.join(items)",
+        "__builtins__",
+        "__import__",
+        "_private",
+        "context['__class__']",
+        # imports, builtins, code execution
+        f"__import__('os').system('touch {c}')",
+        f"open('{c}', 'w')",
+        f"eval(\"open('{c}','w')\")",
+        f"exec(\"open('{c}','w')\")",
+        "compile('1', 'x', 'eval')",
+        "getattr(x, 'real')",
+        "setattr(x, 'y', 1)",
+        "globals()",
+        "locals()",
+        "vars()",
+        "dir()",
+        "type(x)",
+        "input()",
+        "print(1)",
+        "breakpoint()",
+        "import os",
+        "from os import system",
+        # functions, comprehensions, formatting
+        "lambda: 1",
+        "(lambda: 1)()",
+        "[i for i in items]",
+        "{i: i for i in items}",
+        "{i for i in items}",
+        "(i for i in items)",
+        "'{0.__class__}'.format(x)",
+        "f'{x}'",
+        "'%s' % x",
+        "len(items, key=1)",
+        "max(*items)",
+        "(y := 1)",
+        "trap()",
+        "trap(1)",
+        "items[0:2]",
+        # huge numbers and sizes
+        "9**9**9",
+        "2**100000",
+        "10**1000",
+        "1 << 100000",
+        "'a' * 10**9",
+        "[1] * 10**9",
+        "'a' * 10000 * 10000",
+        "9" * 2000,
+        "int('" + "9" * 100000 + "')",
+        "str(10**300)",
+        "sum([2**200, 2**200] * 100)",
+        "1e400",
+        "10.0 ** 400",
+        # deep nesting and long input
+        "(" * 5000 + "1" + ")" * 5000,
+        "(" * 40 + "1" + ")" * 40,
+        "[" * 40 + "]" * 40,
+        "not " * 100 + "x",
+        "-" * 200 + "1",
+        "x" + " + x" * 600,
+        "a" * 1001,
+        # look-alike and invisible characters, statements, junk
+        "\u0441ontext['user_confirmed']",
+        "\uff58 == 1",
+        "x\u200b == 1",
+        "x == 1; x == 2",
+        "x == 1\nx == 2",
+        "x == 1 \\\n and x",
+        "'unterminated",
+        "x == 1\x00",
+        "x ==",
+        "",
+        "   ",
+        # objects that must never be touched
+        "trap['key']",
+        "trap == 1",
+        "trap < 1",
+        "trap + 1",
+        "str(trap)",
+        "int(trap)",
+        "len(trap)",
+        "trap in items",
+        "1 in trap",
+        "max(trap, 1)",
+        # type confusion and runtime errors
+        "'a' < 1",
+        "[] < 1",
+        "missing",
+        "context['missing']",
+        "items[10]",
+        "1 / 0",
+        "min()",
+        "min([])",
+        "len(1)",
+        "name[x]['k']",
+    ]
+
+
+def test_injection_and_abuse_payloads_are_refused_and_the_canary_is_never_created(
+    tmp_path: Path,
+) -> None:
+    canary = tmp_path / "CANARY"
+    payloads = _abuse(str(canary))
+    names = {**NAMES, "trap": Trap(canary)}
+    refused = 0
+
+    for payload in payloads:
+        with pytest.raises((ConditionError, ConditionEvaluationError)) as info:
+            evaluate_condition(payload, names)
+        assert str(info.value), payload
+        refused += 1
+
+    assert refused == len(payloads) >= 90
+    assert not canary.exists()
+
+
+def test_syntax_errors_say_where_and_what_to_do() -> None:
+    with pytest.raises(
+        ConditionError, match=r"^Condition 'x\.y' is not allowed at character 1: .* x\['key'\]"
+    ):
+        Condition.parse("x.y")
+    with pytest.raises(
+        ConditionError, match=r"'open' is not an allowed function\. Allowed functions: abs,"
+    ):
+        Condition.parse("open('f')")
+
+
+def test_evaluation_errors_name_the_problem() -> None:
+    with pytest.raises(ConditionEvaluationError, match=r"name 'missing' is not defined \(known: "):
+        evaluate_condition("missing == 1", NAMES)
+    with pytest.raises(
+        ConditionEvaluationError, match=r"the exponent 387420489 is over the 64 limit"
+    ):
+        evaluate_condition("9**9**9", NAMES)
+
+
+def test_limits_are_configurable() -> None:
+    tight = ConditionLimits(max_length=10, max_depth=3)
+
+    with pytest.raises(ConditionError, match=r"longer than the 10-character limit"):
+        Condition.parse("1 + 2 + 3 + 4", tight)
+    with pytest.raises(ConditionError, match=r"nests too deeply"):
+        Condition.parse("((((1))))", tight)
+
+
+def test_a_parsed_condition_knows_its_names_and_can_be_reused() -> None:
+    condition = Condition.parse("context['x'] > limit and flag")
+
+    assert condition.names == {"context", "limit", "flag"}
+    assert condition.evaluate({"context": {"x": 5}, "limit": 1, "flag": True}) is True
+    assert is_true("context['x'] > limit", {"context": {"x": 0}, "limit": 1}) is False
+
+
+@given(st.text(max_size=200))
+def test_random_text_gives_a_value_or_a_typed_error(text: str) -> None:
+    try:
+        condition = Condition.parse(text)
+    except ConditionError:
+        return
+    try:
+        condition.evaluate(NAMES)
+    except ConditionEvaluationError:
+        pass
+
+
+@given(
+    st.text(
+        alphabet=st.sampled_from(list("xcontext[]'()0123456789+-*/%<>=!, andornotif else")),
+        max_size=80,
+    )
+)
+def test_random_token_soup_gives_a_value_or_a_typed_error(text: str) -> None:
+    try:
+        first = Condition.parse(text)
+    except ConditionError:
+        return
+    assert Condition.parse(text) == first
+    try:
+        first.evaluate(NAMES)
+    except ConditionEvaluationError:
+        pass
