@@ -185,8 +185,11 @@ def validate_message(data: Mapping[str, Any], *, opaque: bool = False) -> Messag
     if opaque and isinstance(kind, str) and kind not in _registry:
         fields = {k: v for k, v in data.items() if k != "kind"}
         return OpaqueMessage(original_kind=kind, fields=fields)
-    context = {"opaque": True} if opaque else None
-    return message_class(kind).model_validate(data, context=context)
+    cls = message_class(kind)
+    if opaque:
+        return cls.model_validate(data, context={"opaque": True})
+    validated: Message = cls.__pydantic_validator__.validate_python(data)
+    return validated
 
 
 def _validate_any(value: object, info: ValidationInfo) -> Message:

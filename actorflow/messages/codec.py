@@ -16,7 +16,7 @@ import msgpack
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from actorflow.errors import CodecError
-from actorflow.ids import ActorPath, CorrelationId, MessageId
+from actorflow.ids import ActorPath, MessageId
 from actorflow.messages.base import Message, message_record, validate_message
 from actorflow.messages.envelope import Envelope
 
@@ -93,21 +93,27 @@ def unpack(data: bytes, limits: CodecLimits = DEFAULT_LIMITS) -> object:
 
 
 def _check_depth(obj: object, max_depth: int) -> None:
-    stack: list[tuple[object, int]] = [(obj, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            children: list[object] = [*item.keys(), *item.values()]
-        elif isinstance(item, list | tuple):
-            children = list(item)
-        else:
-            continue
-        if depth > max_depth:
-            raise CodecError(
-                f"msgpack data nests deeper than {max_depth} levels. "
-                "Flatten the payload or raise CodecLimits.max_depth."
-            )
-        stack.extend((child, depth + 1) for child in children)
+    if not _within_depth(obj, max_depth):
+        raise CodecError(
+            f"msgpack data nests deeper than {max_depth} levels. "
+            "Flatten the payload or raise CodecLimits.max_depth."
+        )
+
+
+def _within_depth(obj: object, budget: int) -> bool:
+    # Map keys need no walk: strict_map_key limits them to str and bytes.
+    if type(obj) is dict:
+        if budget <= 0:
+            return False
+        return all(_within_depth(v, budget - 1) for v in obj.values() if type(v) in _NESTED)
+    if type(obj) is list:
+        if budget <= 0:
+            return False
+        return all(_within_depth(v, budget - 1) for v in obj if type(v) in _NESTED)
+    return True
+
+
+_NESTED = (dict, list)
 
 
 def envelope_to_record(env: Envelope) -> dict[str, Any]:
@@ -125,18 +131,33 @@ def envelope_to_record(env: Envelope) -> dict[str, Any]:
     }
 
 
-class _EnvelopeRecord(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+_ENVELOPE_FIELDS = frozenset(
+    {
+        "seq",
+        "message_id",
+        "correlation_id",
+        "sender",
+        "recipient",
+        "reply_to",
+        "logical_time",
+        "wall_time",
+        "message",
+    }
+)
 
-    seq: Annotated[int, Field(ge=0)]
-    message_id: str
-    correlation_id: str | None
-    sender: str | None
-    recipient: str
-    reply_to: str | None
-    logical_time: Annotated[int, Field(ge=0)]
-    wall_time: float
-    message: dict[str, Any]
+
+def _field(record: dict[str, Any], name: str, kinds: tuple[type, ...]) -> Any:
+    value = record.get(name)
+    if type(value) not in kinds:
+        expected = " or ".join("nil" if k is type(None) else k.__name__ for k in kinds)
+        raise CodecError(
+            f"Invalid envelope record: {name!r} must be {expected}, got {type(value).__name__}."
+        )
+    return value
+
+
+_STR = (str,)
+_OPT_STR = (str, type(None))
 
 
 def envelope_from_record(record: object, *, opaque: bool = False) -> Envelope:
@@ -145,24 +166,30 @@ def envelope_from_record(record: object, *, opaque: bool = False) -> Envelope:
     With ``opaque``, messages of unregistered kinds become ``OpaqueMessage``s.
 
     Raises:
-        CodecError: a field is missing or has the wrong type, or the message
+        CodecError: a field is missing, unknown or of the wrong type, or the message
             fails its schema.
         UnknownKindError: the message's kind is not registered.
     """
-    try:
-        rec = _EnvelopeRecord.model_validate(record)
-    except ValidationError as exc:
-        raise CodecError(f"Invalid envelope record: {_short(exc)}") from exc
+    if type(record) is not dict:
+        raise CodecError(f"An envelope record must be a map, got {type(record).__name__}.")
+    if record.keys() != _ENVELOPE_FIELDS:
+        odd = sorted(set(record) ^ _ENVELOPE_FIELDS, key=str)
+        raise CodecError(f"Invalid envelope record: missing or unknown fields {odd!r}.")
+    seq = _field(record, "seq", (int,))
+    logical_time = _field(record, "logical_time", (int,))
+    if seq < 0 or logical_time < 0:
+        raise CodecError("Invalid envelope record: seq and logical_time must be >= 0.")
+    wall_time = _field(record, "wall_time", (float, int))
     return Envelope(
-        seq=rec.seq,
-        message_id=MessageId(rec.message_id),
-        correlation_id=None if rec.correlation_id is None else CorrelationId(rec.correlation_id),
-        sender=None if rec.sender is None else ActorPath(rec.sender),
-        recipient=ActorPath(rec.recipient),
-        reply_to=None if rec.reply_to is None else ActorPath(rec.reply_to),
-        logical_time=rec.logical_time,
-        wall_time=rec.wall_time,
-        message=message_from_record(rec.message, opaque=opaque),
+        seq=seq,
+        message_id=MessageId(_field(record, "message_id", _STR)),
+        correlation_id=_field(record, "correlation_id", _OPT_STR),
+        sender=_field(record, "sender", _OPT_STR),
+        recipient=ActorPath(_field(record, "recipient", _STR)),
+        reply_to=_field(record, "reply_to", _OPT_STR),
+        logical_time=logical_time,
+        wall_time=float(wall_time),
+        message=message_from_record(record["message"], opaque=opaque),
     )
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import threading
 import traceback
-from collections import OrderedDict, deque
 from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, final
@@ -34,7 +33,6 @@ from actorflow.messages.system import (
     ActorRestarted,
     ActorResumed,
     ActorStopped,
-    ChildAdded,
     ChildFailed,
     ChildStopped,
     DeadLetterReason,
@@ -126,8 +124,9 @@ class Cell(pykka.ThreadingActor):
         self.behaviour: Behaviour | None = None
         self.suspended = False
         self.children: dict[ActorPath, Cell] = {}
+        self.births: list[Cell] = []
+        """Children spawned from other threads, adopted before the next system message."""
         self.incarnation = 0
-        self.terminated = threading.Event()
         self.thread: threading.Thread | None = None
         # counters (written by this cell's thread only)
         self.processed = 0
@@ -139,13 +138,13 @@ class Cell(pykka.ThreadingActor):
         self._lamport = 0
         self._request_counter = 0
         self._pending: dict[CorrelationId, TimerHandle] = {}
-        self._expired: OrderedDict[CorrelationId, None] = OrderedDict()
+        self._expired: dict[CorrelationId, None] = {}
         self._timers: dict[TimerId, TimerHandle] = {}
-        # supervisor state
+        # supervisor state (lists, not deques: most actors never supervise anything)
         self._intensity = RestartIntensity(strategy.max_restarts, strategy.within)
-        self._plan: deque[tuple[ActorPath, Action]] = deque()
+        self._plan: list[tuple[ActorPath, Action]] = []
         self._plan_waiting: tuple[ActorPath, Action] | None = None
-        self._deferred: deque[ChildFailed] = deque()
+        self._deferred: list[ChildFailed] = []
         self._stop_queue: list[ActorPath] = []
         self._awaiting_stop: ActorPath | None = None
         self._stop_timer: TimerHandle | None = None
@@ -156,6 +155,11 @@ class Cell(pykka.ThreadingActor):
         self._stop_reason = "requested"
         self._finished = False
         self._pykka_stop_futures: list[pykka.Future[Any]] = []
+
+    @property
+    def terminated(self) -> threading.Event:
+        """Set once the cell's thread has finished (pykka's ``actor_stopped``)."""
+        return self.actor_stopped
 
     # -- pykka extension points ------------------------------------------------------
 
@@ -217,7 +221,6 @@ class Cell(pykka.ThreadingActor):
                 future.set(None)
             pykka.ActorRegistry.unregister(self.actor_ref)
             self.actor_stopped.set()
-            self.terminated.set()
             self.system.thread_finished(self)
 
     def _loop(self) -> None:
@@ -317,7 +320,17 @@ class Cell(pykka.ThreadingActor):
 
     # -- system lane -----------------------------------------------------------------
 
+    def adopt_births(self) -> None:
+        """Take in children spawned for this cell from other threads (own thread)."""
+        for child in self.system.take_births(self):
+            self.children[child.path] = child
+            if self._stopping:  # spawned while we stop: stop it too
+                self._stop_requested.add(child.path)
+                self.system.send(child.path, StopActor(reason="parent stopping"), sender=self.path)
+
     def _on_system_item(self, item: object) -> None:
+        if self.births:
+            self.adopt_births()
         if not isinstance(item, Envelope):
             self._on_pykka(item)
             return
@@ -344,15 +357,6 @@ class Cell(pykka.ThreadingActor):
                 "served. Use ActorSystem.ask() with an actorflow Message."
             )
             reply_to.set_exception((InvalidMessageError, error, None))
-
-    def _on_child_added(self, msg: ChildAdded) -> None:
-        cell = self.system.take_birth(msg.spawn_id)
-        if cell is None or cell.parent is not self:
-            return
-        self.children[msg.child] = cell
-        if self._stopping:  # spawned while we stop: stop it too
-            self._stop_requested.add(msg.child)
-            self.system.send(msg.child, StopActor(reason="parent stopping"), sender=self.path)
 
     def _on_supervise(self, msg: Supervise) -> None:
         action = msg.action
@@ -452,20 +456,20 @@ class Cell(pykka.ThreadingActor):
             targets = order
         else:
             targets = order[order.index(failed.path) :]
-        self._plan.extend((path, "terminate") for path in reversed(targets))
-        self._plan.extend((path, "start") for path in targets)
+        self._plan.extend((path, "start") for path in reversed(targets))
+        self._plan.extend((path, "terminate") for path in targets)  # popped from the end
         self._next_step()
 
     def _next_step(self) -> None:
         while self._plan:
-            path, action = self._plan.popleft()
+            path, action = self._plan.pop()
             if path in self.children:
                 self._plan_waiting = (path, action)
                 self.system.send(path, Supervise(action=action), sender=self.path)
                 return
         self._plan_waiting = None
         while self._deferred and self._plan_waiting is None:
-            self._on_child_failed(self._deferred.popleft())
+            self._on_child_failed(self._deferred.pop(0))
 
     def _on_directive_done(self, msg: DirectiveDone) -> None:
         if self._plan_waiting == (msg.child, msg.action):
@@ -525,12 +529,12 @@ class Cell(pykka.ThreadingActor):
 
     def _stop_children_then(self, then: Callable[[], None]) -> None:
         self._after_children = then
-        self._stop_queue = list(reversed(self.children))
+        self._stop_queue = list(self.children)  # popped from the end: reverse start order
         self._stop_next_child()
 
     def _stop_next_child(self) -> None:
         while self._stop_queue:
-            path = self._stop_queue.pop(0)
+            path = self._stop_queue.pop()
             if path in self.children:
                 self._awaiting_stop = path
                 self._stop_requested.add(path)
@@ -564,7 +568,8 @@ class Cell(pykka.ThreadingActor):
 
     def abandon(self) -> None:
         """Release the path and dead-letter the mailbox of a hung cell (any thread)."""
-        self.system.unregister(self.path, self)
+        for orphan in self.system.unregister(self.path, self):
+            self.system.send(orphan.path, StopActor(reason="parent hung"), sender=self.path)
         for env in self.mailbox.close():
             if isinstance(env, Envelope):
                 self.system.dead_letters.record(
@@ -579,7 +584,8 @@ class Cell(pykka.ThreadingActor):
                 self.system.dead_letters.record(
                     DeadLetterReason.STOPPED, env=env, detail="the actor stopped first"
                 )
-        self.system.unregister(self.path, self)
+        for orphan in self.system.unregister(self.path, self):
+            self.system.send(orphan.path, StopActor(reason="parent stopped"), sender=self.path)
         self.system.emit(ActorStopped(path=self.path, reason=self._stop_reason))
         self._finished = True
         if self.parent is not None:
@@ -619,7 +625,7 @@ class Cell(pykka.ThreadingActor):
     def _remember_expired(self, cid: CorrelationId) -> None:
         self._expired[cid] = None
         if len(self._expired) > _EXPIRED_MEMORY:
-            self._expired.popitem(last=False)
+            del self._expired[next(iter(self._expired))]  # dicts keep insertion order
 
     def schedule(self, delay: float, message: Message, to: ActorPath) -> TimerId:
         """Deliver ``message`` to ``to`` after ``delay`` seconds of the clock."""
@@ -669,7 +675,6 @@ class Cell(pykka.ThreadingActor):
 
 
 _SYSTEM_HANDLERS: dict[type[Message], Callable[[Cell, Any], None]] = {
-    ChildAdded: Cell._on_child_added,
     ChildFailed: Cell._on_child_failed,
     ChildStopped: Cell._on_child_stopped,
     Supervise: Cell._on_supervise,

@@ -40,7 +40,7 @@ class Context:
     def __init__(self, cell: Cell) -> None:
         self._cell = cell
         self.envelope: Envelope | None = None
-        self.log: Logger = logger.bind(path=cell.path)
+        self.log: Logger = logger  # bound to the actor's path on its own thread, at start
 
     @property
     def path(self) -> ActorPath:
@@ -55,7 +55,10 @@ class Context:
     @property
     def children(self) -> tuple[ActorPath, ...]:
         """Paths of live children, in start order."""
-        return tuple(self._cell.children)
+        cell = self._cell
+        if cell.births:
+            cell.adopt_births()
+        return tuple(cell.children)
 
     @property
     def sender(self) -> ActorPath | None:

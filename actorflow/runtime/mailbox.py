@@ -70,7 +70,7 @@ class Mailbox:
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._user: deque[object] = deque()
-        self._system: deque[object] = deque()
+        self._system: list[object] = []  # rarely used: a list is smaller than a deque
         self._waiting = False
         self._closed = False
 

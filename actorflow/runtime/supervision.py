@@ -8,7 +8,6 @@ escalates). Each child has a restart type saying whether it is restarted at all.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -106,12 +105,12 @@ class RestartIntensity:
     def __init__(self, max_restarts: int, within: float) -> None:
         self._max = max_restarts
         self._within = within
-        self._times: deque[float] = deque()
+        self._times: list[float] = []
 
     def allow(self, now: float) -> bool:
         """Record a restart at ``now`` and say whether it is within the limit."""
         while self._times and now - self._times[0] >= self._within:
-            self._times.popleft()
+            self._times.pop(0)
         if len(self._times) >= self._max:
             return False
         self._times.append(now)

@@ -57,7 +57,6 @@ from actorflow.messages.base import Message
 from actorflow.messages.envelope import Envelope
 from actorflow.messages.system import (
     ActorSpawned,
-    ChildAdded,
     DeadLetterReason,
     DeliveryFailed,
     Directive,
@@ -87,6 +86,7 @@ SYSTEM_PATH = ActorPath("/system")
 AGENTS_PATH = ActorPath("/agents")
 FLOWS_PATH = ActorPath("/flows")
 _TEMP = "/temp/ask-"
+_DEFAULT_STRATEGY = SupervisorStrategy()
 _EXPIRED_SLOTS = 4096
 
 EventListener = Callable[[Message], None]
@@ -139,8 +139,6 @@ class ActorSystem:
         self._lock = threading.RLock()
         self._seq = itertools.count(1)
         self._slot_counter = itertools.count(1)
-        self._spawn_counter = itertools.count(1)
-        self._births: dict[int, Cell] = {}
         self._slots: dict[str, Callable[[Envelope], None]] = {}
         self._expired_slots: OrderedDict[str, None] = OrderedDict()
         self._listeners: tuple[EventListener, ...] = ()
@@ -329,17 +327,16 @@ class ActorSystem:
                 parent_cell,
                 rec,
                 restart=restart,
-                strategy=strategy or SupervisorStrategy(),
+                strategy=strategy or _DEFAULT_STRATEGY,
                 mailbox=mailbox or self.default_mailbox,
             )
             self._cells[path] = cell
-        self.emit(ActorSpawned(path=path, behaviour=rec.name))
-        if current_cell() is parent_cell:
-            parent_cell.children[path] = cell
-        else:  # the parent adopts it on its own thread, in order with its other messages
-            spawn_id = next(self._spawn_counter)
-            self._births[spawn_id] = cell
-            self.send(parent_path, ChildAdded(child=path, spawn_id=spawn_id))
+            if current_cell() is parent_cell:
+                parent_cell.children[path] = cell
+            else:  # the parent adopts it on its own thread before its next system message
+                parent_cell.births.append(cell)
+        if self._listeners:
+            self.emit(ActorSpawned(path=path, behaviour=rec.name))
         self._start_cell(cell)
         return path
 
@@ -349,9 +346,14 @@ class ActorSystem:
         if cell.thread is not None:
             self._threads.add(cell.thread)
 
-    def take_birth(self, spawn_id: int) -> Cell | None:
-        """Hand a parent the cell spawned for it from another thread (runtime internal)."""
-        return self._births.pop(spawn_id, None)
+    def take_births(self, parent: Cell) -> list[Cell]:
+        """Hand a parent the cells spawned for it from other threads (runtime internal).
+
+        Under the system lock, like the spawns that add to it, so none is missed.
+        """
+        with self._lock:
+            births, parent.births = parent.births, []
+            return births
 
     def cell_at(self, path: ActorPath) -> Cell | None:
         """Return the live cell holding ``path`` (runtime internal)."""
@@ -361,11 +363,16 @@ class ActorSystem:
         """Return the paths of all live actors, sorted."""
         return tuple(sorted(ActorPath(p) for p in self._cells))
 
-    def unregister(self, path: ActorPath, cell: Cell) -> None:
-        """Release ``path`` if ``cell`` still holds it (runtime internal, any thread)."""
+    def unregister(self, path: ActorPath, cell: Cell) -> list[Cell]:
+        """Release ``path`` if ``cell`` still holds it (runtime internal, any thread).
+
+        Returns the children spawned for it that it never adopted (to be stopped).
+        """
         with self._lock:
             if self._cells.get(path) is cell:
                 del self._cells[path]
+            orphans, cell.births = cell.births, []
+            return orphans
 
     def thread_finished(self, cell: Cell) -> None:
         """Forget a finished cell thread (runtime internal)."""
