@@ -138,13 +138,15 @@ class SystemClock:
                     "SystemClock is closed, so it cannot schedule timers. "
                     "Create a new clock (or a new ActorSystem)."
                 )
+            earliest = self._timers.next_deadline()
             self._timers.push(handle)
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="actorflow-timers", daemon=True
                 )
                 self._thread.start()
-            self._cond.notify()
+            if earliest is None or handle.deadline < earliest:
+                self._cond.notify()  # only an earlier deadline changes how long it sleeps
         return handle
 
     def close(self) -> None:

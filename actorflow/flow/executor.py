@@ -21,6 +21,7 @@ from actorflow.flow.state import (
     IStateManager,
 )
 from actorflow.flow.steps import StepContext, ToolRegistry, _call, step_type
+from actorflow.flow.tools import register_builtin_tools
 
 __all__ = ["EnhancedFlowExecutor"]
 
@@ -46,6 +47,7 @@ class EnhancedFlowExecutor:
     ) -> None:
         self.mcp_client = mcp_client
         self.tools = tools or ToolRegistry()
+        register_builtin_tools(self.tools)
         self.state_manager: IStateManager = state_manager or InMemoryStateManager()
         self.memory_manager: IMemoryManager = memory_manager or InMemoryMemoryManager()
         self.logger = logger.bind(component="flow.executor")

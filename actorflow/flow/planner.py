@@ -176,7 +176,7 @@ class EnhancedFlowPlanner:
         candidates: list[tuple[int, int, str, str]] = []
         for name, description in self.tools.describe().items():
             score = len(words & (_words(name.replace("_", " ")) | _words(description)))
-            candidates.append((score, 1, name, "tool"))
+            candidates.append((score, 1 if self.tools.is_builtin(name) else 2, name, "tool"))
         for path, capabilities in self.agents.items():
             score = len(words & _words(" ".join(c.replace("_", " ") for c in capabilities)))
             candidates.append((score, 0, path, "agent"))

@@ -13,6 +13,7 @@ All state here belongs to the flow actor's thread.
 
 from __future__ import annotations
 
+import inspect
 import random
 from collections import deque
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from typing import Any
 
 from pydantic_core import to_jsonable_python
 
+from actorflow.errors import FlowError
 from actorflow.flow.executor import EnhancedFlowExecutor
 from actorflow.flow.messages import (
     AgentTask,
@@ -44,7 +46,7 @@ from actorflow.flow.models import (
     StepState,
     StepStatus,
 )
-from actorflow.flow.steps import FlowServices, StepContext, resolve_references
+from actorflow.flow.steps import FlowServices, StepContext, resolve_references, step_type
 from actorflow.ids import ActorPath, CorrelationId, TimerId
 from actorflow.messages.envelope import Envelope
 from actorflow.messages.system import DeliveryFailed, RequestTimedOut
@@ -63,6 +65,8 @@ _NOT_RETRYABLE = (
 )
 _HUMAN_KEYS = {"confirm": "user_confirmed", "input": "user_input", "select": "user_selection"}
 _AGENT_TIMEOUT = 3600.0
+_INLINE = frozenset({"condition", "synchronization"})
+"""Pure, bounded step types the flow actor runs itself (with the default executor)."""
 
 
 @dataclass
@@ -80,6 +84,8 @@ class _Step:
     retry_pending: bool = False
     live_attempt: int | None = None
     """The attempt whose result is awaited; results of any other attempt are ignored."""
+    snapshot: StepState | None = None
+    """The step's last published state; None once anything in it changed."""
 
     @property
     def is_terminal(self) -> bool:
@@ -129,6 +135,7 @@ class FlowRunner(Behaviour):
                 self.dependents[dep].append(s.id)
         self.results: dict[str, Any] = {}
         self.outputs: dict[str, Any] = {}
+        self.unfinished = len(self.steps)
         self.ready: deque[str] = deque()
         self.running = 0
         self.agent_calls: dict[CorrelationId, tuple[str, int]] = {}
@@ -282,7 +289,7 @@ class FlowRunner(Behaviour):
             self._start(step, ctx)
         if self.dirty:
             self._checkpoint(ctx)
-        if all(s.is_terminal for s in self.steps.values()) and self.running == 0:
+        if self.unfinished == 0 and self.running == 0:
             self._end(FlowStatus.COMPLETED, None, ctx)
 
     def _skip_reason(self, step: StepSpec | _Step) -> str | None:
@@ -307,6 +314,7 @@ class FlowRunner(Behaviour):
 
     def _start(self, step: _Step, ctx: Context) -> None:
         step.attempts += 1
+        step.snapshot = None
         step.status = StepStatus.RUNNING
         step.started_at = step.started_at or ctx.clock.time()
         self.running += 1
@@ -331,6 +339,9 @@ class FlowRunner(Behaviour):
             results=self.results,
             services=self.services,
         )
+        if step.spec.type in _INLINE and type(self.executor) is EnhancedFlowExecutor:
+            self._run_inline(step, flow_step, context, ctx)
+            return
         system, me, flow_id, executor = ctx.system, ctx.path, self.plan.id, self.executor
 
         def outcome(result: object, error: BaseException | None) -> None:
@@ -343,6 +354,25 @@ class FlowRunner(Behaviour):
             step.timer = ctx.schedule(
                 timeout, StepAttemptTimedOut(step_id=step.spec.id, attempt=attempt, timeout=timeout)
             )
+
+    def _run_inline(
+        self, step: _Step, flow_step: FlowStep, context: StepContext, ctx: Context
+    ) -> None:
+        """Run a pure, bounded step (condition, synchronization) on this thread: the same
+        handler the default executor would run, without two thread hops."""
+        coro = step_type(step.spec.type).handler(flow_step, context)
+        try:
+            assert inspect.iscoroutine(coro)
+            coro.send(None)
+        except StopIteration as done:
+            finished = _finished(self.plan.id, step.spec.id, step.attempts, done.value, None)
+        except Exception as exc:  # noqa: BLE001 - the step's failure, handled as a result
+            finished = _finished(self.plan.id, step.spec.id, step.attempts, None, exc)
+        else:  # it awaited something after all: not pure; never happens for these types
+            coro.close()
+            error = FlowError(f"step type {step.spec.type!r} suspended while running inline")
+            finished = _finished(self.plan.id, step.spec.id, step.attempts, None, error)
+        ctx.tell(ctx.path, finished)
 
     def _start_agent(self, step: _Step, attempt: int, timeout: float | None, ctx: Context) -> None:
         params = step.spec.parameters
@@ -385,6 +415,7 @@ class FlowRunner(Behaviour):
         self, step: _Step, error_type: str, error: str, ctx: Context, *, timed_out: bool = False
     ) -> None:
         step.error = f"{error_type}: {error}" if error_type else error
+        step.snapshot = None
         if self._retryable(step, error_type) and step.attempts <= step.spec.max_retries:
             delay = self._retry_delay(step)
             ctx.log.warning(
@@ -436,6 +467,9 @@ class FlowRunner(Behaviour):
         self, step: _Step, status: StepStatus, *, result: Any = None, error: str | None = None
     ) -> None:
         """Put a step in a terminal state and release its dependents."""
+        step.snapshot = None
+        if not step.is_terminal:
+            self.unfinished -= 1
         step.status = status
         step.result = result
         if error is not None:
@@ -468,7 +502,7 @@ class FlowRunner(Behaviour):
 
     def _flow_step(self, step: _Step, names: dict[str, Any]) -> FlowStep:
         spec = step.spec
-        return FlowStep(
+        return FlowStep.model_construct(  # every field comes from a validated StepSpec
             id=spec.id,
             name=spec.name,
             type=spec.type,
@@ -479,6 +513,10 @@ class FlowRunner(Behaviour):
             max_retries=spec.max_retries,
             status=StepStatus.RUNNING,
             metadata=dict(spec.metadata),
+            result=None,
+            error=None,
+            started_at=None,
+            completed_at=None,
         )
 
     def _variables(self) -> dict[str, Any]:
@@ -490,19 +528,14 @@ class FlowRunner(Behaviour):
         return variables
 
     def state(self, ctx: Context) -> FlowState:
-        """Return a snapshot of the flow's state (flow actor thread)."""
-        steps = {
-            sid: StepState(
-                status=s.status,
-                attempts=s.attempts,
-                result=s.result,
-                error=s.error,
-                started_at=_dt(s.started_at),
-                completed_at=_dt(s.completed_at),
-            )
-            for sid, s in self.steps.items()
-        }
-        return FlowState(
+        """Return a snapshot of the flow's state (flow actor thread).
+
+        Built without validation from values this actor already validated, and reusing
+        the snapshots of steps that did not change: checkpoints happen after every step
+        change, so their cost must not grow with the square of the plan's size.
+        """
+        steps = {sid: s.snapshot or self._snapshot(s) for sid, s in self.steps.items()}
+        return FlowState.model_construct(
             flow_id=self.plan.id,
             status=self.status,
             steps=steps,
@@ -515,12 +548,28 @@ class FlowRunner(Behaviour):
             plan=self.plan,
         )
 
+    @staticmethod
+    def _snapshot(step: _Step) -> StepState:
+        step.snapshot = StepState.model_construct(
+            status=step.status,
+            attempts=step.attempts,
+            result=step.result,
+            error=step.error,
+            started_at=_dt(step.started_at),
+            completed_at=_dt(step.completed_at),
+        )
+        return step.snapshot
+
     def _checkpoint(self, ctx: Context) -> None:
         self.dirty = False
         state = self.state(ctx)
         manager = self.executor.state_manager
         flow_id = self.plan.id
         log = ctx.log
+        nowait = getattr(manager, "save_state_nowait", None)
+        if callable(nowait):  # a manager that never blocks (in-memory) saves right here
+            nowait(flow_id, state)
+            return
 
         def saved(_: object, error: BaseException | None) -> None:
             if error is not None:
@@ -538,8 +587,10 @@ class FlowRunner(Behaviour):
                 if step.timer is not None:
                     ctx.cancel_timer(step.timer)
                 step.status = StepStatus.CANCELLED
+                step.snapshot = None
             elif step.status is StepStatus.PENDING:
                 step.status = StepStatus.CANCELLED
+                step.snapshot = None
         self.running = 0
         state = self.state(ctx)
         self._checkpoint(ctx)

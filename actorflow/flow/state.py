@@ -58,16 +58,23 @@ class IMemoryManager(Protocol):
 
 @final
 class InMemoryStateManager:
-    """Checkpoints in a dict (copies, so later changes do not leak in); for tests and scripts."""
+    """Checkpoints in a dict; ``load_state`` returns copies. For tests and scripts."""
 
     def __init__(self) -> None:
         self._states: dict[str, FlowState] = {}
         self._lock = threading.Lock()  # used from several event loops; held for a dict op
 
     async def save_state(self, flow_id: str, state: FlowState) -> None:
-        """Store a copy of ``state``."""
+        """Keep ``state`` (not a copy: flow actors hand over a fresh snapshot each time and
+        never change it afterwards; do the same if you save states yourself)."""
         with self._lock:
-            self._states[flow_id] = state.model_copy(deep=True)
+            self._states[flow_id] = state
+
+    def save_state_nowait(self, flow_id: str, state: FlowState) -> None:
+        """Keep ``state`` without awaiting (flow actors use this when a manager offers it,
+        as saving here never blocks)."""
+        with self._lock:
+            self._states[flow_id] = state
 
     async def load_state(self, flow_id: str) -> FlowState | None:
         """Return a copy of the latest checkpoint, or None."""

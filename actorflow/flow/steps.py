@@ -102,12 +102,21 @@ class ToolRegistry:
 
     def __init__(self) -> None:
         self._tools: dict[str, tuple[Callable[..., Any], str]] = {}
+        self._builtin: set[str] = set()
         self._lock = threading.Lock()
 
     def register(
-        self, name: str, fn: Callable[..., Any], *, description: str = "", replace: bool = False
+        self,
+        name: str,
+        fn: Callable[..., Any],
+        *,
+        description: str = "",
+        replace: bool = False,
+        builtin: bool = False,
     ) -> None:
         """Register ``fn`` as tool ``name``; ``description`` helps the planner pick it.
+
+        A tool you register replaces a built-in one of the same name.
 
         Raises:
             ConfigurationError: the name is taken (and ``replace`` is false) or fn is not callable.
@@ -115,11 +124,19 @@ class ToolRegistry:
         if not callable(fn):
             raise ConfigurationError(f"Tool {name!r} must be callable, got {fn!r}.")
         with self._lock:
-            if name in self._tools and not replace:
+            if name in self._tools and not replace and name not in self._builtin:
                 raise ConfigurationError(
                     f"Tool {name!r} is already registered. Pass replace=True to replace it."
                 )
             self._tools[name] = (fn, description or (fn.__doc__ or "").strip())
+            if builtin:
+                self._builtin.add(name)
+            else:
+                self._builtin.discard(name)
+
+    def is_builtin(self, name: str) -> bool:
+        """Whether ``name`` is one of the built-in tools (not replaced by yours)."""
+        return name in self._builtin
 
     def get(self, name: str) -> Callable[..., Any] | None:
         """Return the tool called ``name``, if registered."""

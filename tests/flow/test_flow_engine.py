@@ -648,3 +648,29 @@ def test_random_plans_with_a_cycle_are_rejected_before_running(
             flow.execute_sync(plan_of(*(step(n, deps=edges[n]) for n in names)))
 
     assert recorder.calls == {}
+
+
+def test_built_in_tools_make_a_planned_flow_runnable_without_registering_any(
+    system: ActorSystem,
+) -> None:
+    flow = new_flow(system)
+
+    plan = flow.plan_sync("Analyze sales figures, then write report", {"sales": [3, 5, 10]})
+    state = flow.execute_sync(plan)
+
+    assert [s.parameters["tool_name"] for s in plan.steps] == ["analyze_data", "write_report"]
+    assert state.steps["s1_1"].result["fields"]["sales"] == {
+        "type": "list", "size": 3, "count": 3, "min": 3.0, "max": 10.0, "mean": 6.0,
+    }  # fmt: skip
+    report = state.variables["final_result"]
+    assert report.startswith("# Write report\n")
+    assert "### s1_1" in report
+
+
+def test_your_tool_replaces_a_built_in_one_of_the_same_name(system: ActorSystem) -> None:
+    flow = new_flow(system)
+    flow.register_tool("write_report", lambda task: f"mine: {task}")
+
+    state = flow.execute_sync(flow.plan_sync("write report"))
+
+    assert state.variables["final_result"] == "mine: write report"
