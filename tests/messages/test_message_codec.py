@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+from typing import Literal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from actorflow import (
+    CodecError,
+    ConfigurationError,
+    DuplicateKindError,
+    Message,
+    MessageError,
+    UnknownKindError,
+)
+from actorflow.messages import (
+    CodecLimits,
+    decode_envelope,
+    decode_message,
+    encode_envelope,
+    encode_message,
+    pack,
+    unpack,
+)
+from tests.message_strategies import actorflow_kinds, envelopes, for_message, messages
+
+
+def test_the_strategies_cover_every_actorflow_message_kind() -> None:
+    kinds = actorflow_kinds()
+
+    assert len(kinds) >= 25
+    for cls in kinds.values():
+        for_message(cls)  # raises NotImplementedError for a field it cannot build
+
+
+@pytest.mark.parametrize("kind", sorted(actorflow_kinds()))
+@given(data=st.data())
+def test_each_message_kind_survives_the_msgpack_round_trip(kind: str, data: st.DataObject) -> None:
+    message = data.draw(for_message(actorflow_kinds()[kind]))
+
+    assert decode_message(encode_message(message)) == message
+
+
+@given(messages())
+def test_every_message_kind_survives_the_msgpack_round_trip(message: Message) -> None:
+    assert decode_message(encode_message(message)) == message
+
+
+@given(envelopes())
+def test_every_envelope_survives_the_msgpack_round_trip(envelope: object) -> None:
+    assert decode_envelope(encode_envelope(envelope)) == envelope  # type: ignore[arg-type]
+
+
+@given(st.binary(max_size=512))
+def test_random_bytes_give_only_typed_errors(data: bytes) -> None:
+    for decode in (decode_envelope, decode_message, unpack):
+        try:
+            decode(data)
+        except MessageError:
+            pass
+
+
+@given(st.dictionaries(st.text(max_size=8), st.integers() | st.text(max_size=8), max_size=6))
+def test_random_maps_give_only_typed_errors(data: dict[str, object]) -> None:
+    for decode in (decode_envelope, decode_message):
+        try:
+            decode(pack(data))
+        except MessageError:
+            pass
+
+
+@pytest.mark.parametrize(
+    "bomb",
+    [
+        b"\xdd\xff\xff\xff\xff",
+        b"\xdf\xff\xff\xff\xff",
+        b"\xdb\xff\xff\xff\xff",
+        b"\xc6\xff\xff\xff\xff",
+        b"\x91" * 100_000 + b"\xc0",
+        b"\x81\xa1k" * 50_000 + b"\xc0",
+        b"\xc7\x05\x01hello",
+        b"\xd6\xff\x00\x00\x00\x00",  # the msgpack timestamp extension
+    ],
+    ids=["array", "map", "str", "bin", "nested-arrays", "nested-maps", "ext", "timestamp"],
+)
+def test_msgpack_bombs_are_refused_with_a_codec_error(bomb: bytes) -> None:
+    with pytest.raises(CodecError):
+        unpack(bomb)
+
+
+def test_limits_are_honoured() -> None:
+    limits = CodecLimits(max_bytes=100, max_str_len=10, max_container_len=3, max_depth=2)
+
+    with pytest.raises(CodecError, match=r"exceeds the 100-byte limit"):
+        unpack(pack("x" * 200), limits)
+    with pytest.raises(CodecError):
+        unpack(pack("x" * 11), limits)
+    with pytest.raises(CodecError):
+        unpack(pack([1, 2, 3, 4]), limits)
+    with pytest.raises(CodecError, match=r"nests deeper than 2 levels"):
+        unpack(pack([[[1]]]), limits)
+    assert unpack(pack([[1]]), limits) == [[1]]
+
+
+def test_an_unknown_kind_names_the_kind() -> None:
+    with pytest.raises(UnknownKindError, match=r"^Unknown message kind 'nope\.nope'"):
+        decode_message(pack({"kind": "nope.nope"}))
+
+
+def test_an_invalid_message_is_a_codec_error_naming_the_field() -> None:
+    with pytest.raises(CodecError, match=r"Invalid 'lifecycle\.spawned' message: .* 'path'"):
+        decode_message(pack({"kind": "lifecycle.spawned", "behaviour": "x"}))
+
+
+def test_a_duplicate_kind_is_an_error_at_class_definition() -> None:
+    with pytest.raises(DuplicateKindError, match=r"^Message kind 'lifecycle\.spawned' is claimed"):
+
+        class Impostor(Message):
+            kind: Literal["lifecycle.spawned"] = "lifecycle.spawned"
+
+
+def test_a_kind_tag_must_be_area_dot_event() -> None:
+    with pytest.raises(ConfigurationError, match=r"is not 'area\.event'"):
+
+        class BadTag(Message):
+            kind: Literal["NoDots"] = "NoDots"
+
+
+def test_messages_are_frozen_and_refuse_extra_fields() -> None:
+    from pydantic import ValidationError
+
+    from actorflow.messages import StopActor
+
+    stop = StopActor(reason="x")
+
+    with pytest.raises(ValidationError):
+        stop.reason = "y"  # type: ignore[misc]
+    with pytest.raises(ValidationError):
+        StopActor(reason="x", extra=1)  # type: ignore[call-arg]
