@@ -89,9 +89,11 @@ def actorflow_kinds() -> dict[str, type[Message]]:
     return {k: c for k, c in registered_kinds().items() if c.__module__.startswith("actorflow.")}
 
 
-SIMPLE: list[type[Message]] = [
-    c for c in actorflow_kinds().values() if all(f.annotation in (str, int) for n, f in c.model_fields.items() if n != "kind")
-]  # fmt: skip
+def _simple(cls: type[Message]) -> bool:
+    return all(f.annotation in (str, int) for n, f in cls.model_fields.items() if n != "kind")
+
+
+SIMPLE: list[type[Message]] = [c for c in actorflow_kinds().values() if _simple(c)]
 
 
 def messages() -> st.SearchStrategy[Message]:
