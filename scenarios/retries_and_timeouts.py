@@ -119,6 +119,7 @@ async def run(system: ActorSystem, url: str) -> dict[str, object]:
     state = await flow.execute(plan)
     return {
         "status": state.status.value,
+        "error": state.error,
         "steps": {k: (v.status.value, v.attempts) for k, v in state.steps.items()},
         "server hits": _Flaky.hits,
         "fetch result": state.steps["fetch"].result,

@@ -72,6 +72,7 @@ def test_retries_and_timeouts_succeed_late_time_out_and_degrade() -> None:
     result = run("retries_and_timeouts.py")
 
     assert result["status"] == "completed"
+    assert result["error"] is None
     assert result["steps"] == {
         "fetch": ("completed", 3),
         "slow": ("timed_out", 1),
