@@ -81,7 +81,7 @@ def sequence_diagram(
         if isinstance(record, Envelope):
             if isinstance(record.message, SystemMessage) and not include_system:
                 continue
-            arrow = "->>" if fmt == "mermaid" else "->"
+            arrow = "->>" if fmt == "mermaid" else " -> "
             lines.append(
                 f"{alias(record.sender)}{arrow}{alias(record.recipient)}: {_label(record)}"
             )
