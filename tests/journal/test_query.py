@@ -21,7 +21,7 @@ def env(
 ) -> Envelope:
     return Envelope(
         seq, MessageId(f"m{seq}"), None if cid is None else CorrelationId(cid),
-        None if sender is None else ActorPath(sender), ActorPath(recipient), None, seq, t, Work(n=seq),
+        None if sender is None else ActorPath(sender), ActorPath(recipient), None, seq, t, Work(n=seq),  # noqa: E501
     )  # fmt: skip
 
 
@@ -67,7 +67,7 @@ def test_diagrams_draw_deliveries_and_note_failures_dead_letters_and_restarts() 
     records: list[JournalRecord] = [
         env(1, None, "/agents/a"),
         JournalEvent(2, 0.0, ActorFailed(path=ActorPath("/agents/a"), error=error)),
-        JournalEvent(3, 0.0, DeadLetter(reason=DeadLetterReason.FAILED, recipient=ActorPath("/agents/a"), message=Work(n=1))),
+        JournalEvent(3, 0.0, DeadLetter(reason=DeadLetterReason.FAILED, recipient=ActorPath("/agents/a"), message=Work(n=1))),  # noqa: E501
         JournalEvent(4, 0.0, ActorRestarted(path=ActorPath("/agents/a"), restarts=1)),
     ]  # fmt: skip
 
