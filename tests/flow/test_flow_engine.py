@@ -14,6 +14,7 @@ from actorflow import (
     ConditionError,
     Context,
     DuplicateStepError,
+    EnhancedFlow,
     EnhancedFlowExecutor,
     FakeClock,
     FlowPlan,
@@ -674,3 +675,21 @@ def test_your_tool_replaces_a_built_in_one_of_the_same_name(system: ActorSystem)
     state = flow.execute_sync(flow.plan_sync("write report"))
 
     assert state.variables["final_result"] == "mine: write report"
+
+
+def test_unregistered_tools_go_to_the_mcp_client_when_the_flow_has_one(system: ActorSystem) -> None:
+    calls: list[tuple[str, dict[str, Any]]] = []
+
+    class FakeMcpClient:
+        async def call_tool(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+            calls.append((name, arguments))
+            return {"content": f"{name} ran"}
+
+    flow = EnhancedFlow(FakeMcpClient(), system=system)
+    plan = plan_of(step("a", tool="remote_search"))
+
+    state = flow.execute_sync(plan)
+
+    assert state.status is FlowStatus.COMPLETED
+    assert calls == [("remote_search", {"label": "a"})]
+    assert state.steps["a"].result == {"content": "remote_search ran"}
