@@ -10,6 +10,7 @@ is built, and every field is validated, so hostile input yields a
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Annotated, Any, final
 
 import msgpack
@@ -102,14 +103,18 @@ def _check_depth(obj: object, max_depth: int) -> None:
 
 def _within_depth(obj: object, budget: int) -> bool:
     # Map keys need no walk: strict_map_key limits them to str and bytes.
-    if type(obj) is dict:
-        if budget <= 0:
+    kind = type(obj)
+    if kind is dict:
+        values: Iterable[object] = obj.values()  # type: ignore[attr-defined]
+    elif kind is list:
+        values = obj  # type: ignore[assignment]
+    else:
+        return True
+    if budget <= 0:
+        return False
+    for value in values:
+        if (type(value) is dict or type(value) is list) and not _within_depth(value, budget - 1):
             return False
-        return all(_within_depth(v, budget - 1) for v in obj.values() if type(v) in _NESTED)
-    if type(obj) is list:
-        if budget <= 0:
-            return False
-        return all(_within_depth(v, budget - 1) for v in obj if type(v) in _NESTED)
     return True
 
 
@@ -175,22 +180,48 @@ def envelope_from_record(record: object, *, opaque: bool = False) -> Envelope:
     if record.keys() != _ENVELOPE_FIELDS:
         odd = sorted(set(record) ^ _ENVELOPE_FIELDS, key=str)
         raise CodecError(f"Invalid envelope record: missing or unknown fields {odd!r}.")
-    seq = _field(record, "seq", (int,))
-    logical_time = _field(record, "logical_time", (int,))
-    if seq < 0 or logical_time < 0:
-        raise CodecError("Invalid envelope record: seq and logical_time must be >= 0.")
-    wall_time = _field(record, "wall_time", (float, int))
+    seq, logical_time, wall_time = record["seq"], record["logical_time"], record["wall_time"]
+    message_id, recipient = record["message_id"], record["recipient"]
+    cid, sender, reply_to = record["correlation_id"], record["sender"], record["reply_to"]
+    if (
+        type(seq) is not int
+        or type(logical_time) is not int
+        or seq < 0
+        or logical_time < 0
+        or type(wall_time) not in (float, int)
+        or type(message_id) is not str
+        or type(recipient) is not str
+        or type(cid) not in _OPT_STR
+        or type(sender) not in _OPT_STR
+        or type(reply_to) not in _OPT_STR
+    ):
+        _explain(record)  # raises, naming the first bad field
     return Envelope(
-        seq=seq,
-        message_id=MessageId(_field(record, "message_id", _STR)),
-        correlation_id=_field(record, "correlation_id", _OPT_STR),
-        sender=_field(record, "sender", _OPT_STR),
-        recipient=ActorPath(_field(record, "recipient", _STR)),
-        reply_to=_field(record, "reply_to", _OPT_STR),
-        logical_time=logical_time,
-        wall_time=float(wall_time),
-        message=message_from_record(record["message"], opaque=opaque),
+        seq,
+        MessageId(message_id),
+        cid,
+        sender,
+        ActorPath(recipient),
+        reply_to,
+        logical_time,
+        float(wall_time),
+        message_from_record(record["message"], opaque=opaque),
     )
+
+
+def _explain(record: dict[str, Any]) -> None:
+    for name, kinds in (
+        ("seq", (int,)),
+        ("logical_time", (int,)),
+        ("wall_time", (float, int)),
+        ("message_id", _STR),
+        ("recipient", _STR),
+        ("correlation_id", _OPT_STR),
+        ("sender", _OPT_STR),
+        ("reply_to", _OPT_STR),
+    ):
+        _field(record, name, kinds)
+    raise CodecError("Invalid envelope record: seq and logical_time must be >= 0.")
 
 
 def message_from_record(record: object, *, opaque: bool = False) -> Message:
