@@ -63,12 +63,16 @@ class Mailbox:
     system lane.
     """
 
-    __slots__ = ("_closed", "_cond", "_lock", "_system", "_user", "_waiting", "config")
+    __slots__ = ("_closed", "_lock", "_signal", "_system", "_user", "_waiting", "config")
 
     def __init__(self, config: MailboxConfig) -> None:
         self.config = config
         self._lock = threading.Lock()
-        self._cond = threading.Condition(self._lock)
+        # One consumer: it sleeps on this held lock, and the producer that finds it
+        # waiting releases it once, after leaving the mailbox lock. Cheaper than a
+        # Condition, which allocates a waiter lock per wait and wakes under the lock.
+        self._signal = threading.Lock()
+        self._signal.acquire()
         self._user: deque[object] = deque()
         self._system: list[object] = []  # rarely used: a list is smaller than a deque
         self._waiting = False
@@ -97,8 +101,10 @@ class Mailbox:
                     return PutResult.FULL, None
                 evicted = self._user.popleft()
             self._user.append(item)
-            if self._waiting:
-                self._cond.notify()
+            wake = self._waiting
+            self._waiting = False
+        if wake:
+            self._signal.release()
         return (PutResult.EVICTED if evicted is not None else PutResult.QUEUED), evicted
 
     def offer_system(self, item: object) -> PutResult:
@@ -107,8 +113,10 @@ class Mailbox:
             if self._closed:
                 return PutResult.CLOSED
             self._system.append(item)
-            if self._waiting:
-                self._cond.notify()
+            wake = self._waiting
+            self._waiting = False
+        if wake:
+            self._signal.release()
         return PutResult.QUEUED
 
     # pykka's ActorInbox protocol: pykka's own envelopes take the system lane.
@@ -116,8 +124,10 @@ class Mailbox:
         """Queue a pykka envelope (pykka's ``ActorInbox.put``)."""
         with self._lock:
             self._system.append(item)
-            if self._waiting:
-                self._cond.notify()
+            wake = self._waiting
+            self._waiting = False
+        if wake:
+            self._signal.release()
 
     def get(self) -> object:
         """Not used: the cell runs its own loop with :meth:`take`."""
@@ -133,23 +143,33 @@ class Mailbox:
         """Block until there is work, then return (system messages, a batch of user messages).
 
         User messages are returned only when ``include_user`` (the actor is not
-        suspended). Returns two empty lists if ``timeout`` passes.
+        suspended). Returns two empty lists if ``timeout`` passes. One consumer only.
         """
-        with self._lock:
-            while not self._system and not (include_user and self._user):
+        while True:
+            with self._lock:
+                if self._system or (include_user and self._user):
+                    return self._take_now(include_user)
                 self._waiting = True
-                try:
-                    if not self._cond.wait(timeout):
-                        return [], []
-                finally:
+            if self._signal.acquire(timeout=-1 if timeout is None else timeout):
+                continue
+            with self._lock:
+                if self._waiting:  # nobody will release: give up
                     self._waiting = False
-            system = list(self._system)
-            self._system.clear()
-            user: list[object] = []
-            if include_user and not system:
-                n = min(len(self._user), self.config.batch_size)
-                user = [self._user.popleft() for _ in range(n)]
-            return system, user
+                    return [], []
+            self._signal.acquire()  # a producer is releasing right now: take its release
+            with self._lock:
+                return self._take_now(include_user)
+
+    def _take_now(self, include_user: bool) -> tuple[list[object], list[object]]:
+        system = self._system
+        if system:
+            self._system = []
+            return system, []
+        if not include_user:
+            return [], []
+        n = min(len(self._user), self.config.batch_size)
+        popleft = self._user.popleft
+        return [], [popleft() for _ in range(n)]
 
     def push_front(self, items: Iterable[object]) -> None:
         """Put untaken user messages back at the head, in their order."""
