@@ -520,6 +520,9 @@ class ActorSystem:
         except TimeoutError:
             self._close_slot(slot)
             raise self._ask_timeout(to, message, timeout) from None
+        except asyncio.CancelledError:
+            self._close_slot(slot)  # a reply after this is a late_reply dead letter
+            raise
         return self._unwrap(env, to)
 
     def _open_slot(

@@ -159,3 +159,24 @@ async def test_async_ask_times_out_with_a_typed_error(system: ActorSystem) -> No
 
     with pytest.raises(AskTimeoutError):
         await system.ask_async(path, Work(), timeout=0.05)
+
+
+@pytest.mark.asyncio
+async def test_a_cancelled_async_ask_frees_its_reply_slot(system: ActorSystem) -> None:
+    gate = threading.Event()
+    path = system.spawn(recipe(Slow, gate), "slow")
+    task = asyncio.create_task(system.ask_async(path, Work(n=1), timeout=30))
+    await _yield_to_the_loop()
+    await _yield_to_the_loop()
+
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    gate.set()
+
+    assert system._slots == {}  # noqa: SLF001 - nothing left waiting for the reply
+    assert await asyncio.get_running_loop().run_in_executor(
+        None, lambda: system.dead_letters.wait_for(1, timeout=5)
+    )
+    (late,) = system.dead_letters.recent()
+    assert late.reason is DeadLetterReason.LATE_REPLY
