@@ -174,7 +174,7 @@ async def test_a_cancelled_async_ask_frees_its_reply_slot(system: ActorSystem) -
         await task
     gate.set()
 
-    assert system._slots == {}  # noqa: SLF001 - nothing left waiting for the reply
+    assert system._slots == {}
     assert await asyncio.get_running_loop().run_in_executor(
         None, lambda: system.dead_letters.wait_for(1, timeout=5)
     )
