@@ -142,7 +142,9 @@ class EnhancedFlow:
             resume_from=resume_from,
             context=dict(context or {}),
         )
-        path = system.spawn(runner, spec.id, parent=FLOWS_PATH, restart=RestartType.TEMPORARY)
+        path = system.spawn(
+            runner, spec.id, parent=FLOWS_PATH, restart=RestartType.TEMPORARY, dispatcher="loop"
+        )
         cell = system.cell_at(path)
         self._last_flow_id = spec.id
         timeout = self.config.flow_timeout * 2 if self.config.flow_timeout else _WAIT_FOREVER

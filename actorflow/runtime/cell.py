@@ -47,6 +47,7 @@ from actorflow.messages.system import (
 )
 from actorflow.runtime.behaviour import Behaviour, Recipe, handler_for
 from actorflow.runtime.context import Context
+from actorflow.runtime.effects import LoopDispatcher
 from actorflow.runtime.mailbox import Mailbox, MailboxConfig, OverflowPolicy, PutResult
 from actorflow.runtime.stats import ActorStatistics
 from actorflow.runtime.supervision import RestartIntensity, RestartType, SupervisorStrategy
@@ -59,6 +60,8 @@ __all__ = ["Cell", "current_cell", "error_info", "forbid_blocking"]
 Action = Literal["resume", "suspend", "terminate", "start"]
 
 _local = threading.local()
+_DRAIN_ROUNDS = 16
+"""Batches an event-loop cell processes per drain before yielding to other callbacks."""
 _ESCALATION = f"{EscalationError.__module__}.{EscalationError.__qualname__}"
 _ESCALATION_BASES = tuple(f"{c.__module__}.{c.__qualname__}" for c in EscalationError.__mro__[1:])
 _EXPIRED_MEMORY = 4096
@@ -110,8 +113,10 @@ class Cell(pykka.ThreadingActor):
         restart: RestartType,
         strategy: SupervisorStrategy,
         mailbox: MailboxConfig,
+        dispatcher: LoopDispatcher | None = None,
     ) -> None:
         self._mailbox_config = mailbox  # read by _create_actor_inbox in super().__init__
+        self._dispatcher = dispatcher
         super().__init__()
         self.system = system
         self.path = path
@@ -157,6 +162,11 @@ class Cell(pykka.ThreadingActor):
         self._pykka_stop_futures: list[pykka.Future[Any]] = []
 
     @property
+    def is_finished(self) -> bool:
+        """Whether the cell has stopped processing (its path is released)."""
+        return self._finished
+
+    @property
     def terminated(self) -> threading.Event:
         """Set once the cell's thread has finished (pykka's ``actor_stopped``)."""
         return self.actor_stopped
@@ -171,7 +181,12 @@ class Cell(pykka.ThreadingActor):
         return _GuardedFuture()
 
     def _start_actor_loop(self) -> None:
-        """Start the cell's thread (called by the spawning thread)."""
+        """Start the cell: its own thread, or callbacks on its dispatcher's event loop."""
+        dispatcher = self._dispatcher
+        if dispatcher is not None:
+            self.mailbox.on_wake(lambda: dispatcher.schedule(self._drain))
+            dispatcher.schedule(self._loop_begin)
+            return
         self.thread = threading.Thread(target=self._run, name=f"actorflow:{self.path}", daemon=True)
         self.thread.start()
 
@@ -208,35 +223,79 @@ class Cell(pykka.ThreadingActor):
     # -- the loop --------------------------------------------------------------------
 
     def _run(self) -> None:
-        _local.cell = self
-        self.ctx.log = logger.bind(path=self.path, run_id=self.system.run_id)
+        """The cell's own thread: start, then take and process until stopped."""
+        self._begin()
         try:
-            self._build_and_start()
-            self._loop()
+            mailbox = self.mailbox
+            while not self._finished:
+                system, user = mailbox.take(include_user=not (self.suspended or self._stopping))
+                self._process(system, user)
         except BaseException:
             logger.opt(exception=True).critical("Actor cell {path} crashed", path=self.path)
             raise
         finally:
-            for future in self._pykka_stop_futures:
-                future.set(None)
-            pykka.ActorRegistry.unregister(self.actor_ref)
-            self.actor_stopped.set()
-            self.system.thread_finished(self)
+            self._end()
 
-    def _loop(self) -> None:
+    def _begin(self) -> None:
+        _local.cell = self
+        self.ctx.log = logger.bind(path=self.path, run_id=self.system.run_id)
+        self._build_and_start()
+
+    def _end(self) -> None:
+        for future in self._pykka_stop_futures:
+            future.set(None)
+        pykka.ActorRegistry.unregister(self.actor_ref)
+        self.actor_stopped.set()
+        self.system.thread_finished(self)
+
+    def _process(self, system: list[object], user: list[object]) -> None:
         mailbox = self.mailbox
-        while not self._finished:
-            system, user = mailbox.take(include_user=not (self.suspended or self._stopping))
-            for item in system:
-                self._on_system_item(item)
-            for index, env in enumerate(user):
-                if self.suspended or self._stopping or self._finished:
-                    mailbox.push_front(user[index:])
-                    break
-                self._deliver(env)  # type: ignore[arg-type] # the user lane holds envelopes
-                if mailbox.has_system:
-                    mailbox.push_front(user[index + 1 :])
-                    break
+        for item in system:
+            self._on_system_item(item)
+        for index, env in enumerate(user):
+            if self.suspended or self._stopping or self._finished:
+                mailbox.push_front(user[index:])
+                break
+            self._deliver(env)  # type: ignore[arg-type] # the user lane holds envelopes
+            if mailbox.has_system:
+                mailbox.push_front(user[index + 1 :])
+                break
+
+    # -- running on an event loop instead of a thread (dispatcher="loop") ------------
+
+    def _loop_begin(self) -> None:
+        """First callback on the event loop: start the behaviour, then drain."""
+        try:
+            self._begin()
+        finally:
+            _local.cell = None
+        self._drain()
+
+    def _drain(self) -> None:
+        """Process what is queued without blocking (event-loop thread); when the mailbox
+        is empty it marks itself waiting, so the next message schedules another drain."""
+        if self._finished:
+            return
+        _local.cell = self
+        try:
+            mailbox = self.mailbox
+            for _ in range(_DRAIN_ROUNDS):
+                system, user = mailbox.take_nowait(
+                    include_user=not (self.suspended or self._stopping)
+                )
+                if not system and not user:
+                    return  # waiting again: an offer will schedule the next drain
+                self._process(system, user)
+                if self.is_finished:
+                    self._end()
+                    return
+            assert self._dispatcher is not None
+            self._dispatcher.schedule(self._drain)  # fairness: let other callbacks run
+        except BaseException:
+            logger.opt(exception=True).critical("Actor cell {path} crashed", path=self.path)
+            raise
+        finally:
+            _local.cell = None
 
     def _deliver(self, env: Envelope) -> None:
         self._lamport = max(self._lamport, env.logical_time) + 1

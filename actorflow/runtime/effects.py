@@ -18,7 +18,7 @@ from loguru import logger
 
 from actorflow.errors import SystemStoppedError
 
-__all__ = ["EffectHandle", "EffectRunner"]
+__all__ = ["EffectHandle", "EffectRunner", "LoopDispatcher"]
 
 Outcome = Callable[[object, BaseException | None], None]
 """Called on the loop thread with (result, None) or (None, error)."""
@@ -43,6 +43,23 @@ class EffectHandle:
 
 
 @final
+class LoopDispatcher:
+    """Runs callbacks on one event loop: directly queued from its own thread, through
+    ``call_soon_threadsafe`` from others. Cells with this dispatcher have no thread."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, thread_id: int) -> None:
+        self.loop = loop
+        self.thread_id = thread_id
+
+    def schedule(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` on the loop soon (any thread)."""
+        if threading.get_ident() == self.thread_id:
+            self.loop.call_soon(callback)
+        else:
+            self.loop.call_soon_threadsafe(callback)
+
+
+@final
 class EffectRunner:
     """An asyncio loop thread plus a bounded pool for blocking calls."""
 
@@ -54,6 +71,7 @@ class EffectRunner:
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._closed = False
+        self._dispatcher: LoopDispatcher | None = None
 
     def _ensure_started(self) -> asyncio.AbstractEventLoop:
         with self._lock:
@@ -79,7 +97,15 @@ class EffectRunner:
                 self._thread.start()
                 ready.wait()
                 self.loop = loop
+                assert self._thread.ident is not None
+                self._dispatcher = LoopDispatcher(loop, self._thread.ident)
             return self.loop
+
+    def dispatcher(self) -> LoopDispatcher:
+        """The dispatcher that runs actors on this runner's event loop (starts it)."""
+        self._ensure_started()
+        assert self._dispatcher is not None
+        return self._dispatcher
 
     def submit(self, work: Callable[[], Awaitable[object]], outcome: Outcome) -> EffectHandle:
         """Run coroutine ``work()`` on the loop; ``outcome`` gets its result (any thread)."""
@@ -98,7 +124,8 @@ class EffectRunner:
             handle._task = task
             task.add_done_callback(lambda t: _finish(t, outcome))
 
-        loop.call_soon_threadsafe(start)
+        assert self._dispatcher is not None
+        self._dispatcher.schedule(start)
         return handle
 
     def submit_blocking(self, fn: Callable[[], object], outcome: Outcome) -> EffectHandle:

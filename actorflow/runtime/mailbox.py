@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from enum import StrEnum
 from typing import Annotated, final
 
@@ -63,7 +63,16 @@ class Mailbox:
     system lane.
     """
 
-    __slots__ = ("_closed", "_lock", "_signal", "_system", "_user", "_waiting", "config")
+    __slots__ = (
+        "_closed",
+        "_lock",
+        "_signal",
+        "_system",
+        "_user",
+        "_waiting",
+        "_wake_callback",
+        "config",
+    )
 
     def __init__(self, config: MailboxConfig) -> None:
         self.config = config
@@ -73,6 +82,7 @@ class Mailbox:
         # Condition, which allocates a waiter lock per wait and wakes under the lock.
         self._signal = threading.Lock()
         self._signal.acquire()
+        self._wake_callback: Callable[[], None] | None = None
         self._user: deque[object] = deque()
         self._system: list[object] = []  # rarely used: a list is smaller than a deque
         self._waiting = False
@@ -104,7 +114,7 @@ class Mailbox:
             wake = self._waiting
             self._waiting = False
         if wake:
-            self._signal.release()
+            self._wake()
         return (PutResult.EVICTED if evicted is not None else PutResult.QUEUED), evicted
 
     def offer_system(self, item: object) -> PutResult:
@@ -116,7 +126,7 @@ class Mailbox:
             wake = self._waiting
             self._waiting = False
         if wake:
-            self._signal.release()
+            self._wake()
         return PutResult.QUEUED
 
     # pykka's ActorInbox protocol: pykka's own envelopes take the system lane.
@@ -127,7 +137,7 @@ class Mailbox:
             wake = self._waiting
             self._waiting = False
         if wake:
-            self._signal.release()
+            self._wake()
 
     def get(self) -> object:
         """Not used: the cell runs its own loop with :meth:`take`."""
@@ -136,6 +146,27 @@ class Mailbox:
     def empty(self) -> bool:
         """Whether both lanes are empty."""
         return not self._user and not self._system
+
+    def on_wake(self, callback: Callable[[], None]) -> None:
+        """Wake the consumer by calling ``callback`` instead of releasing a lock (for a
+        consumer that runs as event-loop callbacks and uses :meth:`take_nowait`)."""
+        self._wake_callback = callback
+
+    def _wake(self) -> None:
+        callback = self._wake_callback
+        if callback is None:
+            self._signal.release()
+        else:
+            callback()
+
+    def take_nowait(self, *, include_user: bool) -> tuple[list[object], list[object]]:
+        """Return what is there now; if nothing, mark the consumer waiting (atomically), so
+        the next message wakes it."""
+        with self._lock:
+            if self._system or (include_user and self._user):
+                return self._take_now(include_user)
+            self._waiting = True
+            return [], []
 
     def take(
         self, *, include_user: bool, timeout: float | None = None

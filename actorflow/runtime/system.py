@@ -289,6 +289,7 @@ class ActorSystem:
         restart: RestartType = RestartType.PERMANENT,
         strategy: SupervisorStrategy | None = None,
         mailbox: MailboxConfig | None = None,
+        dispatcher: Literal["thread", "loop"] = "thread",
     ) -> ActorPath:
         """Spawn an actor named ``name`` under ``parent`` and return its path.
 
@@ -299,6 +300,9 @@ class ActorSystem:
             restart: whether the parent restarts it (permanent, transient, temporary).
             strategy: how this actor supervises its own children.
             mailbox: capacity and overflow policy (default: the system's).
+            dispatcher: ``thread`` (its own thread, the default) or ``loop``: callbacks on
+                the effects runner's event loop, next to the outside work it waits for.
+                Only for actors whose handlers never block (flow actors use it).
 
         Raises:
             ConfigurationError: invalid name or behaviour.
@@ -329,6 +333,7 @@ class ActorSystem:
                 restart=restart,
                 strategy=strategy or _DEFAULT_STRATEGY,
                 mailbox=mailbox or self.default_mailbox,
+                dispatcher=self.effects.dispatcher() if dispatcher == "loop" else None,
             )
             self._cells[path] = cell
             if current_cell() is parent_cell:
