@@ -60,3 +60,22 @@ def test_many_loop_actors_exchange_messages_and_stop_cleanly(system: ActorSystem
     for path in paths:
         system.stop(path, timeout=5)
     assert not [p for p in system.paths() if p.startswith("/agents/w")]
+
+
+def test_a_blocking_ask_inside_a_loop_actor_raises_instead_of_freezing_the_loop(
+    system: ActorSystem,
+) -> None:
+    from actorflow import BlockingCallError
+
+    log = Log()
+
+    class Asker(Behaviour):
+        def on_work(self, msg: Work, ctx: Context) -> None:
+            try:
+                ctx.system.ask("/agents/anyone", Work(), timeout=30)
+            except BlockingCallError:
+                log.add("refused")
+
+    system.tell(system.spawn(Asker, "asker", dispatcher="loop"), Work())
+
+    log.wait_for("refused")
