@@ -98,7 +98,8 @@ class SystemMessage(Message):
 
 
 class ChildAdded(SystemMessage):
-    """A child was spawned under this actor (sent to the parent before the child starts)."""
+    """Retired: children are now adopted without a message. The class stays so that logs
+    written by version 0.1.0 pre-releases still decode (a kind tag is never reused)."""
 
     kind: Literal["supervision.child_added"] = "supervision.child_added"
     child: ActorPath
