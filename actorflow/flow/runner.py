@@ -136,6 +136,9 @@ class FlowRunner(Behaviour):
         self.results: dict[str, Any] = {}
         self.outputs: dict[str, Any] = {}
         self.unfinished = len(self.steps)
+        self.position = {sid: index for index, sid in enumerate(self.order)}
+        self.last_completed: str | None = None
+        """The completed step latest in plan order: its result is the default final_result."""
         self.ready: deque[str] = deque()
         self.running = 0
         self.agent_calls: dict[CorrelationId, tuple[str, int]] = {}
@@ -476,6 +479,10 @@ class FlowRunner(Behaviour):
             step.error = error
         step.completed_at = self._now()
         self.dirty = True
+        if status is StepStatus.COMPLETED:
+            last = self.last_completed
+            if last is None or self.position[step.spec.id] > self.position[last]:
+                self.last_completed = step.spec.id
         if status is StepStatus.COMPLETED or result is not None:
             self.results[step.spec.id] = result
             key = step.spec.parameters.get("output_key")
@@ -521,10 +528,8 @@ class FlowRunner(Behaviour):
 
     def _variables(self) -> dict[str, Any]:
         variables = {**self.base_names, **self.results, **self.outputs}
-        if "final_result" not in self.outputs:
-            done = [sid for sid in self.order if self.steps[sid].status is StepStatus.COMPLETED]
-            if done:
-                variables["final_result"] = self.results[done[-1]]
+        if "final_result" not in self.outputs and self.last_completed is not None:
+            variables["final_result"] = self.results[self.last_completed]
         return variables
 
     def state(self, ctx: Context) -> FlowState:
