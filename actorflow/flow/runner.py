@@ -129,6 +129,8 @@ class FlowRunner(Behaviour):
         self.steps: dict[str, _Step] = {
             s.id: _Step(spec=s, waiting_on=len(s.dependencies)) for s in self.plan.steps
         }
+        self.snapshots: dict[str, StepState] = {}
+        self.changed: dict[str, None] = dict.fromkeys(self.steps)  # an ordered set; all at first
         self.dependents: dict[str, list[str]] = {sid: [] for sid in self.steps}
         for s in self.plan.steps:
             for dep in s.dependencies:
@@ -317,7 +319,7 @@ class FlowRunner(Behaviour):
 
     def _start(self, step: _Step, ctx: Context) -> None:
         step.attempts += 1
-        step.snapshot = None
+        self._touch(step)
         step.status = StepStatus.RUNNING
         step.started_at = step.started_at or ctx.clock.time()
         self.running += 1
@@ -418,7 +420,7 @@ class FlowRunner(Behaviour):
         self, step: _Step, error_type: str, error: str, ctx: Context, *, timed_out: bool = False
     ) -> None:
         step.error = f"{error_type}: {error}" if error_type else error
-        step.snapshot = None
+        self._touch(step)
         if self._retryable(step, error_type) and step.attempts <= step.spec.max_retries:
             delay = self._retry_delay(step)
             ctx.log.warning(
@@ -470,7 +472,7 @@ class FlowRunner(Behaviour):
         self, step: _Step, status: StepStatus, *, result: Any = None, error: str | None = None
     ) -> None:
         """Put a step in a terminal state and release its dependents."""
-        step.snapshot = None
+        self._touch(step)
         if not step.is_terminal:
             self.unfinished -= 1
         step.status = status
@@ -539,7 +541,11 @@ class FlowRunner(Behaviour):
         the snapshots of steps that did not change: checkpoints happen after every step
         change, so their cost must not grow with the square of the plan's size.
         """
-        steps = {sid: s.snapshot or self._snapshot(s) for sid, s in self.steps.items()}
+        snapshots = self.snapshots
+        for sid in self.changed:
+            snapshots[sid] = self._snapshot(self.steps[sid])
+        self.changed.clear()
+        steps = dict(snapshots)
         return FlowState.model_construct(
             flow_id=self.plan.id,
             status=self.status,
@@ -552,6 +558,11 @@ class FlowRunner(Behaviour):
             completed_at=ctx.clock.now() if self.status is not FlowStatus.RUNNING else None,
             plan=self.plan,
         )
+
+    def _touch(self, step: _Step) -> None:
+        """Note that a step's published state changed (its next snapshot is rebuilt)."""
+        step.snapshot = None
+        self.changed[step.spec.id] = None
 
     @staticmethod
     def _snapshot(step: _Step) -> StepState:
@@ -592,10 +603,10 @@ class FlowRunner(Behaviour):
                 if step.timer is not None:
                     ctx.cancel_timer(step.timer)
                 step.status = StepStatus.CANCELLED
-                step.snapshot = None
+                self._touch(step)
             elif step.status is StepStatus.PENDING:
                 step.status = StepStatus.CANCELLED
-                step.snapshot = None
+                self._touch(step)
         self.running = 0
         state = self.state(ctx)
         self._checkpoint(ctx)
