@@ -202,7 +202,7 @@ class FlowRunner(Behaviour):
         if step is None or msg.attempt != step.live_attempt:
             self.ignored_results += 1  # a superseded attempt (it timed out) or a cancelled one
             return
-        self._stop_attempt(step, ctx)
+        self._stop_attempt(step, ctx, finished=True)
         if msg.ok:
             self._complete(step, msg.result)
         else:
@@ -406,15 +406,16 @@ class FlowRunner(Behaviour):
         error_type = f"{type(exc).__module__}.{type(exc).__qualname__}"
         self._attempt_failed(step, error_type, str(exc), ctx)
 
-    def _stop_attempt(self, step: _Step, ctx: Context) -> None:
+    def _stop_attempt(self, step: _Step, ctx: Context, *, finished: bool = False) -> None:
+        """End the live attempt; cancel its work unless it ``finished`` by itself."""
         self.running -= 1
         step.live_attempt = None
         if step.timer is not None:
             ctx.cancel_timer(step.timer)
             step.timer = None
-        if step.handle is not None:
+        if step.handle is not None and not finished:
             step.handle.cancel()
-            step.handle = None
+        step.handle = None
 
     def _attempt_failed(
         self, step: _Step, error_type: str, error: str, ctx: Context, *, timed_out: bool = False

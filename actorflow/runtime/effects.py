@@ -37,9 +37,12 @@ class EffectHandle:
         """Cancel the effect (any thread); its callback then gets CancelledError, or nothing
         if it already finished."""
         self._cancelled = True
-        loop = self._runner.loop
-        if loop is not None and self._task is not None:
-            loop.call_soon_threadsafe(self._task.cancel)
+        task = self._task
+        if task is None or task.done():
+            return
+        dispatcher = self._runner._dispatcher
+        if dispatcher is not None:
+            dispatcher.schedule(task.cancel)
 
 
 @final
@@ -51,7 +54,7 @@ class LoopDispatcher:
         self.loop = loop
         self.thread_id = thread_id
 
-    def schedule(self, callback: Callable[[], None]) -> None:
+    def schedule(self, callback: Callable[[], object]) -> None:
         """Run ``callback`` on the loop soon (any thread)."""
         if threading.get_ident() == self.thread_id:
             self.loop.call_soon(callback)
