@@ -13,11 +13,13 @@ __all__ = [
     "AgentTaskDone",
     "CancelFlow",
     "FlowFinished",
+    "FlushCheckpoint",
     "RetryStep",
     "RunFlow",
     "SaveCheckpoint",
     "StepAttemptFinished",
     "StepAttemptTimedOut",
+    "SweepTimeouts",
 ]
 
 
@@ -72,6 +74,18 @@ class RetryStep(Message):
     kind: Literal["flow.retry_step"] = "flow.retry_step"
     step_id: str
     attempt: int
+
+
+class SweepTimeouts(Message):
+    """Timer tick: time out the attempts whose deadlines have passed."""
+
+    kind: Literal["flow.sweep_timeouts"] = "flow.sweep_timeouts"
+
+
+class FlushCheckpoint(Message):
+    """Timer tick: save the checkpoint that the minimum interval held back."""
+
+    kind: Literal["flow.flush_checkpoint"] = "flow.flush_checkpoint"
 
 
 class SaveCheckpoint(Message):

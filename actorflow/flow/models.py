@@ -266,6 +266,10 @@ class FlowConfig(BaseModel):
     enable_human_callbacks: bool = True
     auto_save_interval: Annotated[float, Field(gt=0)] = 30.0
     """Seconds between checkpoints of a running flow (one is also saved per step change)."""
+    checkpoint_interval: Annotated[float, Field(ge=0, le=60)] = 0.005
+    """Least seconds between two checkpoints while steps keep changing; changes in between
+    are saved together once it passes, and the flow's end is always saved at once.
+    0 saves after every change."""
     max_parallel_steps: Annotated[int, Field(ge=1, le=10_000)] = 10
     default_step_timeout: Annotated[float, Field(gt=0)] | None = 300.0
     default_max_retries: Annotated[int, Field(ge=0, le=100)] = 3

@@ -13,7 +13,9 @@ All state here belongs to the flow actor's thread.
 
 from __future__ import annotations
 
+import heapq
 import inspect
+import math
 import random
 from collections import deque
 from dataclasses import dataclass
@@ -29,11 +31,13 @@ from actorflow.flow.messages import (
     AgentTaskDone,
     CancelFlow,
     FlowFinished,
+    FlushCheckpoint,
     RetryStep,
     RunFlow,
     SaveCheckpoint,
     StepAttemptFinished,
     StepAttemptTimedOut,
+    SweepTimeouts,
 )
 from actorflow.flow.models import (
     TERMINAL_STEP_STATES,
@@ -47,7 +51,7 @@ from actorflow.flow.models import (
     StepStatus,
 )
 from actorflow.flow.steps import FlowServices, StepContext, resolve_references, step_type
-from actorflow.ids import ActorPath, CorrelationId, TimerId
+from actorflow.ids import ActorPath, CorrelationId
 from actorflow.messages.envelope import Envelope
 from actorflow.messages.system import DeliveryFailed, RequestTimedOut
 from actorflow.runtime.behaviour import Behaviour
@@ -80,7 +84,6 @@ class _Step:
     started_at: float | None = None
     completed_at: float | None = None
     handle: EffectHandle | None = None
-    timer: TimerId | None = None
     retry_pending: bool = False
     live_attempt: int | None = None
     """The attempt whose result is awaited; results of any other attempt are ignored."""
@@ -148,6 +151,11 @@ class FlowRunner(Behaviour):
         self.started = ctx.clock.monotonic()
         self.started_at = ctx.clock.now()
         self.dirty = False
+        self.last_checkpoint = -math.inf
+        self.flush_pending = False
+        self.deadlines: list[tuple[float, str, int, float]] = []
+        """(deadline, step id, attempt, timeout) of running attempts, earliest first."""
+        self.sweep_at: float | None = None
         self._restore()
 
     def _restore(self) -> None:
@@ -214,7 +222,6 @@ class FlowRunner(Behaviour):
         step = self.steps.get(msg.step_id)
         if step is None or msg.attempt != step.live_attempt:
             return
-        step.timer = None
         self._stop_attempt(step, ctx)
         error = f"attempt {msg.attempt} timed out after {msg.timeout:g} s"
         self._attempt_failed(step, "TimeoutError", error, ctx, timed_out=True)
@@ -272,6 +279,32 @@ class FlowRunner(Behaviour):
         if self.status is FlowStatus.RUNNING:
             self._end(FlowStatus.CANCELLED, msg.reason, ctx)
 
+    def on_sweep_timeouts(self, msg: SweepTimeouts, ctx: Context) -> None:
+        """Time out every attempt whose deadline passed; arm the next sweep."""
+        self.sweep_at = None
+        now = ctx.clock.monotonic()
+        while self.deadlines and self.deadlines[0][0] <= now:
+            _, step_id, attempt, timeout = heapq.heappop(self.deadlines)
+            timed_out = StepAttemptTimedOut(step_id=step_id, attempt=attempt, timeout=timeout)
+            self.on_step_attempt_timed_out(timed_out, ctx)
+        self._arm_sweep(ctx)
+
+    def _arm_sweep(self, ctx: Context) -> None:
+        # One timer per flow, for the earliest deadline; finished attempts stay in the
+        # heap until their deadline and are skipped then (cheaper than cancelling).
+        if not self.deadlines or self.status is not FlowStatus.RUNNING:
+            return
+        earliest = self.deadlines[0][0]
+        if self.sweep_at is None or earliest < self.sweep_at:
+            self.sweep_at = earliest
+            ctx.schedule(max(0.0, earliest - ctx.clock.monotonic()), SweepTimeouts())
+
+    def on_flush_checkpoint(self, msg: FlushCheckpoint, ctx: Context) -> None:
+        """Save the checkpoint that the minimum interval held back."""
+        self.flush_pending = False
+        if self.dirty and self.status is FlowStatus.RUNNING:
+            self._checkpoint(ctx)
+
     def on_save_checkpoint(self, msg: SaveCheckpoint, ctx: Context) -> None:
         """Auto-save tick."""
         if self.status is FlowStatus.RUNNING:
@@ -292,10 +325,18 @@ class FlowRunner(Behaviour):
                 self._settle(step, StepStatus.SKIPPED, error=reason)
                 continue
             self._start(step, ctx)
-        if self.dirty:
-            self._checkpoint(ctx)
         if self.unfinished == 0 and self.running == 0:
             self._end(FlowStatus.COMPLETED, None, ctx)
+        elif self.dirty:
+            self._maybe_checkpoint(ctx)
+
+    def _maybe_checkpoint(self, ctx: Context) -> None:
+        wait = self.config.checkpoint_interval - (ctx.clock.monotonic() - self.last_checkpoint)
+        if wait <= 0:
+            self._checkpoint(ctx)
+        elif not self.flush_pending:
+            self.flush_pending = True
+            ctx.schedule(wait, FlushCheckpoint())
 
     def _skip_reason(self, step: StepSpec | _Step) -> str | None:
         spec = step.spec if isinstance(step, _Step) else step
@@ -356,9 +397,9 @@ class FlowRunner(Behaviour):
             lambda: executor.execute_step(flow_step, context), outcome
         )
         if timeout is not None:
-            step.timer = ctx.schedule(
-                timeout, StepAttemptTimedOut(step_id=step.spec.id, attempt=attempt, timeout=timeout)
-            )
+            deadline = ctx.clock.monotonic() + timeout
+            heapq.heappush(self.deadlines, (deadline, step.spec.id, attempt, timeout))
+            self._arm_sweep(ctx)
 
     def _run_inline(
         self, step: _Step, flow_step: FlowStep, context: StepContext, ctx: Context
@@ -410,9 +451,6 @@ class FlowRunner(Behaviour):
         """End the live attempt; cancel its work unless it ``finished`` by itself."""
         self.running -= 1
         step.live_attempt = None
-        if step.timer is not None:
-            ctx.cancel_timer(step.timer)
-            step.timer = None
         if step.handle is not None and not finished:
             step.handle.cancel()
         step.handle = None
@@ -579,6 +617,7 @@ class FlowRunner(Behaviour):
 
     def _checkpoint(self, ctx: Context) -> None:
         self.dirty = False
+        self.last_checkpoint = ctx.clock.monotonic()
         state = self.state(ctx)
         manager = self.executor.state_manager
         flow_id = self.plan.id
@@ -601,8 +640,6 @@ class FlowRunner(Behaviour):
             if step.status is StepStatus.RUNNING:
                 if step.handle is not None:
                     step.handle.cancel()
-                if step.timer is not None:
-                    ctx.cancel_timer(step.timer)
                 step.status = StepStatus.CANCELLED
                 self._touch(step)
             elif step.status is StepStatus.PENDING:

@@ -103,6 +103,7 @@ class ToolRegistry:
     def __init__(self) -> None:
         self._tools: dict[str, tuple[Callable[..., Any], str]] = {}
         self._builtin: set[str] = set()
+        self._async: set[str] = set()
         self._lock = threading.Lock()
 
     def register(
@@ -129,10 +130,19 @@ class ToolRegistry:
                     f"Tool {name!r} is already registered. Pass replace=True to replace it."
                 )
             self._tools[name] = (fn, description or (fn.__doc__ or "").strip())
+            if inspect.iscoroutinefunction(fn):
+                self._async.add(name)
+            else:
+                self._async.discard(name)
             if builtin:
                 self._builtin.add(name)
             else:
                 self._builtin.discard(name)
+
+    def is_async(self, name: str) -> bool:
+        """Whether tool ``name`` is a coroutine function (awaited on the loop, not in a thread)."""
+        entry = self._tools.get(name)
+        return entry is not None and name in self._async
 
     def is_builtin(self, name: str) -> bool:
         """Whether ``name`` is one of the built-in tools (not replaced by yours)."""
@@ -345,6 +355,8 @@ async def call_tool(name: str, arguments: Mapping[str, Any], context: StepContex
     """Call registered tool ``name`` (or the MCP client's) with ``arguments``."""
     fn = context.services.tools.get(name)
     if fn is not None:
+        if context.services.tools.is_async(name):
+            return await fn(**arguments)
         return await _call(partial(fn, **arguments))
     client = context.services.mcp_client
     if client is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, final
 
 from loguru import logger
@@ -110,7 +110,9 @@ class EffectRunner:
         assert self._dispatcher is not None
         return self._dispatcher
 
-    def submit(self, work: Callable[[], Awaitable[object]], outcome: Outcome) -> EffectHandle:
+    def submit(
+        self, work: Callable[[], Coroutine[Any, Any, object]], outcome: Outcome
+    ) -> EffectHandle:
         """Run coroutine ``work()`` on the loop; ``outcome`` gets its result (any thread)."""
         loop = self._ensure_started()
         handle = EffectHandle(self)
@@ -120,7 +122,7 @@ class EffectRunner:
                 _report(outcome, None, asyncio.CancelledError())
                 return
             try:
-                task = loop.create_task(_call(work))
+                task = loop.create_task(work())
             except BaseException as exc:  # noqa: BLE001 - reported, never lost
                 _report(outcome, None, exc)
                 return
@@ -158,10 +160,6 @@ class EffectRunner:
             self._pool.shutdown(wait=False, cancel_futures=True)
         if not thread.is_alive():
             loop.close()
-
-
-async def _call(work: Callable[[], Awaitable[object]]) -> object:
-    return await work()
 
 
 def _finish(task: asyncio.Task[object], outcome: Outcome) -> None:

@@ -59,6 +59,7 @@ def new_flow(system: ActorSystem, recorder: Recorder | None = None, **config: An
     flow.config.retry_delay = 0.0
     flow.config.jitter = 0.0
     flow.config.random_seed = 1
+    flow.config.checkpoint_interval = 0.0  # tests count timers: no deferred checkpoint ones
     for key, value in config.items():
         setattr(flow.config, key, value)
     if recorder is not None:
