@@ -8,7 +8,6 @@ touching the actors.
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 from loguru import logger
@@ -61,6 +60,6 @@ class EnhancedFlowExecutor:
         info = step_type(step.type)
         assert isinstance(context, StepContext), "flow actors pass a StepContext"
         handler = info.handler
-        if inspect.iscoroutinefunction(handler):
+        if info.is_async:
             return await handler(step, context)
         return await _call(lambda: handler(step, context))

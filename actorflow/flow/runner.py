@@ -661,12 +661,16 @@ def _finished(
     flow_id: str, step_id: str, attempt: int, result: object, error: BaseException | None
 ) -> StepAttemptFinished:
     if error is None:
-        return StepAttemptFinished(
+        # Built without re-validation: every field is a plain value made right here, and
+        # to_jsonable_python turns the result into JSON data (the field's type).
+        return StepAttemptFinished.model_construct(
             flow_id=flow_id,
             step_id=step_id,
             attempt=attempt,
             ok=True,
             result=to_jsonable_python(result, fallback=repr),
+            error_type="",
+            error="",
         )
     kind = type(error)
     return StepAttemptFinished(

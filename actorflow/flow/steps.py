@@ -181,6 +181,8 @@ class StepType:
     handler: StepHandler
     parameters: type[BaseModel] | None = None
     runs_in: Literal["executor", "flow_actor"] = "executor"
+    is_async: bool = False
+    """Whether the handler is a coroutine function (set at registration)."""
 
     def check(self, step: StepSpec, services: FlowServices | None = None) -> None:
         """Validate a step's parameters for this type.
@@ -224,7 +226,7 @@ def register_step_type(
             f"Step type name {name!r} must be lowercase letters, digits and '_', "
             "starting with a letter."
         )
-    info = StepType(name, handler, parameters)
+    info = StepType(name, handler, parameters, is_async=inspect.iscoroutinefunction(handler))
     with _registry_lock:
         if name in _registry and not replace:
             raise ConfigurationError(
@@ -378,8 +380,16 @@ async def _call(fn: Callable[[], Any]) -> Any:
 
 
 async def _mcp_tool(step: FlowStep, context: StepContext) -> Any:
-    params = ToolParameters.model_validate(_own(step))
-    return await call_tool(params.tool_name, params.arguments, context)
+    # Checked against ToolParameters before the flow ran; after references are resolved
+    # only the two fields' types can have changed, so only those are checked again.
+    name = step.parameters.get("tool_name")
+    arguments = step.parameters.get("arguments", {})
+    if not isinstance(name, str) or not isinstance(arguments, dict):
+        raise InvalidStepParametersError(
+            f"Step {step.id!r}: after resolving references, 'tool_name' must be a string and "
+            f"'arguments' a mapping; got {name!r} and {type(arguments).__name__}."
+        )
+    return await call_tool(name, arguments, context)
 
 
 async def _parallel_task(step: FlowStep, context: StepContext) -> Any:
