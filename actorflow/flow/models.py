@@ -124,14 +124,16 @@ class FlowStep(BaseModel):
         metadata = dict(self.metadata)
         if self.status is StepStatus.COMPLETED:
             metadata.update(completed=True, carried_result=self.result)
-        return StepSpec(
+        # Built without re-validation: this step's fields were validated on assignment,
+        # and _jsonable turns parameters and metadata into JSON data (the fields' type).
+        return StepSpec.model_construct(
             id=self.id,
             name=self.name,
             type=self.type,
             parameters=_jsonable(self.parameters),
             dependencies=tuple(self.dependencies),
             timeout=self.timeout,
-            max_retries=int(self.parameters.get("max_retries", self.max_retries)),
+            max_retries=_max_retries(self.parameters.get("max_retries"), self.max_retries),
             metadata=_jsonable(metadata),
         )
 
@@ -153,7 +155,7 @@ class FlowPlan(BaseModel):
 
     def freeze(self) -> PlanSpec:
         """Return the immutable spec of this plan that actors use."""
-        return PlanSpec(
+        return PlanSpec.model_construct(  # validated parts, as in FlowStep.freeze
             id=self.id,
             name=self.name,
             description=self.description,
@@ -310,6 +312,11 @@ def create_flow_step(
         dependencies=list(dependencies or []),
         **options,
     )
+
+
+def _max_retries(option: object, default: int) -> int:
+    # An ill-typed option is left to plan validation, which rejects it with a clear error.
+    return option if isinstance(option, int) and not isinstance(option, bool) else default
 
 
 def _jsonable(data: dict[str, Any]) -> dict[str, JsonValue]:

@@ -29,9 +29,9 @@ import threading
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Literal, final
+from typing import Annotated, Any, Literal, final
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from actorflow.errors import (
     ConfigurationError,
@@ -45,6 +45,7 @@ from actorflow.flow.models import FlowStep, StepSpec
 
 __all__ = [
     "ENGINE_OPTIONS",
+    "EngineOptions",
     "StepContext",
     "StepHandler",
     "StepType",
@@ -58,19 +59,49 @@ __all__ = [
 StepHandler = Callable[[FlowStep, "StepContext"], Awaitable[Any] | Any]
 """``(step, context) -> result``; async, or plain (then run in a worker thread)."""
 
-ENGINE_OPTIONS = frozenset(
-    {
-        "critical",
-        "retry_delay",
-        "exponential_backoff",
-        "max_retry_delay",
-        "jitter",
-        "retry_on",
-        "max_retries",
-        "output_key",
-        "skip_if_failed",
-    }
-)
+
+class EngineOptions(BaseModel):
+    """Parameters any step may carry; they steer the engine, not the step type.
+
+    Each is optional; a missing one falls back to the flow's :class:`FlowConfig`.
+    """
+
+    model_config = ConfigDict(extra="ignore", strict=True, frozen=True)
+
+    critical: bool = True
+    """A failure of a critical step fails the flow; of another, degrades it."""
+    retry_delay: Annotated[float, Field(ge=0)] | None = None
+    exponential_backoff: bool | None = None
+    max_retry_delay: Annotated[float, Field(ge=0)] | None = None
+    jitter: Annotated[float, Field(ge=0, le=1)] | None = None
+    retry_on: list[str] | None = None
+    """Error type names (short or qualified) worth a retry; others fail at once."""
+    max_retries: Annotated[int, Field(ge=0, le=100)] | None = None
+    output_key: Annotated[str, Field(min_length=1)] | None = None
+    """Also store the result under this variable name."""
+    skip_if_failed: bool | None = None
+    """Skip this step when a dependency failed (non-critically)."""
+
+    @classmethod
+    def check(cls, step: StepSpec) -> None:
+        """Validate the engine options among ``step``'s parameters.
+
+        Raises:
+            InvalidStepParametersError: one has the wrong type or is out of range.
+        """
+        try:
+            cls.model_validate(step.parameters)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            option, *inner = (str(p) for p in first["loc"])
+            at = f" at [{']['.join(inner)}]" if inner else ""
+            raise InvalidStepParametersError(
+                f"Step {step.id!r} ({step.type}) has an invalid engine option {option!r}{at}: "
+                f"{first['msg']} (got {first['input']!r}). Fix or remove that parameter."
+            ) from None
+
+
+ENGINE_OPTIONS = frozenset(EngineOptions.model_fields)
 """Parameters any step may carry; they steer the engine, not the step type."""
 
 

@@ -6,13 +6,12 @@ from collections.abc import Sequence
 
 from actorflow.errors import (
     DuplicateStepError,
-    InvalidStepParametersError,
     MissingDependencyError,
     PlanCycleError,
 )
 from actorflow.flow.expressions import Condition
 from actorflow.flow.models import PlanSpec, StepSpec
-from actorflow.flow.steps import FlowServices, step_type
+from actorflow.flow.steps import EngineOptions, FlowServices, step_type
 
 __all__ = ["topological_order", "validate_plan"]
 
@@ -59,11 +58,7 @@ def _check_step(step: StepSpec, services: FlowServices | None) -> None:
         text = step.parameters.get("condition")
         assert isinstance(text, str)
         Condition.parse(text)
-    critical = step.parameters.get("critical", True)
-    if not isinstance(critical, bool):
-        raise InvalidStepParametersError(
-            f"Step {step.id!r}: 'critical' must be true or false, got {critical!r}."
-        )
+    EngineOptions.check(step)
 
 
 def topological_order(plan: PlanSpec) -> tuple[str, ...]:

@@ -79,8 +79,25 @@ INVALID = [
     (
         lambda: plan_of(step("a", critical="yes")),
         InvalidStepParametersError,
-        r"'critical' must be true or false",
+        r"Step 'a' \(mcp_tool\) has an invalid engine option 'critical': .*bool",
     ),
+]
+
+BAD_ENGINE_OPTIONS = [
+    ("max_retries", "many"),
+    ("max_retries", -1),
+    ("max_retries", 1000),
+    ("max_retries", True),
+    ("retry_delay", "soon"),
+    ("retry_delay", -1.0),
+    ("max_retry_delay", -5),
+    ("exponential_backoff", "yes"),
+    ("jitter", 2.0),
+    ("retry_on", "ConnectionError"),
+    ("retry_on", [1, 2]),
+    ("output_key", 5),
+    ("output_key", ""),
+    ("skip_if_failed", "no"),
 ]
 
 
@@ -95,6 +112,20 @@ def test_invalid_plans_are_rejected_before_anything_runs(
 
     assert recorder.calls == {}
     assert not [p for p in system.paths() if p.startswith("/flows/")]
+
+
+@pytest.mark.parametrize(("option", "value"), BAD_ENGINE_OPTIONS)
+def test_bad_engine_options_are_rejected_before_anything_runs(
+    system: ActorSystem, recorder: Recorder, option: str, value: Any
+) -> None:
+    flow = new_flow(system, recorder)
+
+    bad = create_flow_step("b", "mcp_tool", {"tool_name": "record", option: value}, ["a"])
+
+    with pytest.raises(InvalidStepParametersError, match=rf"invalid engine option '{option}'"):
+        flow.execute_sync(plan_of(step("a"), bad))
+
+    assert recorder.calls == {}
 
 
 # -- scheduling ---------------------------------------------------------------------------
