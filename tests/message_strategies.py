@@ -5,14 +5,17 @@ from __future__ import annotations
 import enum
 import types
 import typing
-from typing import Any
+from typing import Any, TypeVar
 
 from hypothesis import strategies as st
+from pydantic import BaseModel
 
 import actorflow.flow
 import actorflow.journal  # noqa: F401
 from actorflow.ids import ActorPath, CorrelationId, MessageId
 from actorflow.messages import Envelope, Message, registered_kinds
+
+M = TypeVar("M", bound=BaseModel)
 
 PATHS = st.sampled_from(["/", "/agents", "/agents/a", "/system/deadletters", "/flows/f-1/x"]).map(
     ActorPath
@@ -53,8 +56,8 @@ def for_annotation(annotation: Any) -> st.SearchStrategy[Any]:  # noqa: PLR0911,
         return JSON
     if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
         return st.sampled_from(list(annotation))
-    if isinstance(annotation, type) and issubclass(annotation, Message):
-        return for_message(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return for_model(annotation)
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
     if origin is typing.Annotated:
@@ -74,14 +77,19 @@ def for_annotation(annotation: Any) -> st.SearchStrategy[Any]:  # noqa: PLR0911,
     raise NotImplementedError(f"no strategy for {annotation!r}")
 
 
-def for_message(cls: type[Message]) -> st.SearchStrategy[Message]:
-    """Return a strategy for instances of message class ``cls``."""
+def for_model(cls: type[M]) -> st.SearchStrategy[M]:
+    """Return a strategy for instances of model (or message) class ``cls``."""
     fields = {
         name: for_annotation(field.annotation)
         for name, field in cls.model_fields.items()
         if name != "kind"
     }
     return st.builds(cls, **fields)
+
+
+def for_message(cls: type[Message]) -> st.SearchStrategy[Message]:
+    """Return a strategy for instances of message class ``cls``."""
+    return for_model(cls)
 
 
 def actorflow_kinds() -> dict[str, type[Message]]:

@@ -148,11 +148,12 @@ class EnhancedFlow:
         cell = system.cell_at(path)
         self._last_flow_id = spec.id
         timeout = self.config.flow_timeout * 2 if self.config.flow_timeout else _WAIT_FOREVER
-        reply = await system.ask_async(path, RunFlow(), timeout=timeout)
+        reply = await system.ask_async(path, RunFlow(plan=spec), timeout=timeout)
         assert isinstance(reply, FlowFinished)
-        if cell is not None:  # the flow actor stops right after replying: let it release its path
+        if cell is not None and not cell.terminated.is_set():
+            # The flow actor stops right after replying: let it release its path.
             await asyncio.get_running_loop().run_in_executor(None, cell.terminated.wait, 10.0)
-        return FlowState.model_validate(reply.state)
+        return FlowState.model_validate({**reply.state, "plan": spec})
 
     async def get_state(self, flow_id: str | None = None) -> FlowState | None:
         """Return the latest checkpoint of ``flow_id`` (default: the last flow run)."""

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field, JsonValue
 
+from actorflow.flow.models import PlanSpec
 from actorflow.messages.base import Message
 
 __all__ = [
@@ -27,6 +28,8 @@ class RunFlow(Message):
     """Start the flow; the flow actor replies ``FlowFinished`` when it ends."""
 
     kind: Literal["flow.run"] = "flow.run"
+    plan: PlanSpec | None = None
+    """The plan the flow runs, so the journal shows it from the start."""
 
 
 class CancelFlow(Message):
@@ -37,7 +40,8 @@ class CancelFlow(Message):
 
 
 class FlowFinished(Message):
-    """The flow ended; ``state`` is its final FlowState as JSON."""
+    """The flow ended; ``state`` is its final FlowState as JSON, without the plan (which
+    ``RunFlow`` carried)."""
 
     kind: Literal["flow.finished"] = "flow.finished"
     flow_id: str

@@ -15,6 +15,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from actorflow._trusted import trusted
+
 __all__ = [
     "FlowConfig",
     "FlowPlan",
@@ -126,7 +128,8 @@ class FlowStep(BaseModel):
             metadata.update(completed=True, carried_result=self.result)
         # Built without re-validation: this step's fields were validated on assignment,
         # and _jsonable turns parameters and metadata into JSON data (the fields' type).
-        return StepSpec.model_construct(
+        return trusted(
+            StepSpec,
             id=self.id,
             name=self.name,
             type=self.type,
@@ -155,7 +158,8 @@ class FlowPlan(BaseModel):
 
     def freeze(self) -> PlanSpec:
         """Return the immutable spec of this plan that actors use."""
-        return PlanSpec.model_construct(  # validated parts, as in FlowStep.freeze
+        return trusted(  # validated parts, as in FlowStep.freeze
+            PlanSpec,
             id=self.id,
             name=self.name,
             description=self.description,

@@ -24,6 +24,7 @@ from typing import Any
 
 from pydantic_core import to_jsonable_python
 
+from actorflow._trusted import trusted
 from actorflow.errors import FlowError
 from actorflow.flow.executor import EnhancedFlowExecutor
 from actorflow.flow.messages import (
@@ -187,12 +188,7 @@ class FlowRunner(Behaviour):
         if self.status is FlowStatus.RUNNING and self.asker is not None:
             self.status = FlowStatus.FAILED
             self.error = "the flow actor stopped before the flow ended"
-            state = self.state(ctx)
-            dumped = to_jsonable_python(state.model_dump(mode="json"), fallback=repr)
-            ctx.reply(
-                FlowFinished(flow_id=self.plan.id, status=self.status.value, state=dumped),
-                to=self.asker,
-            )
+            ctx.reply(self._finished_message(self.state(ctx)), to=self.asker)
 
     def on_run_flow(self, msg: RunFlow, ctx: Context) -> None:
         """Start running; the reply (FlowFinished) goes to whoever sent RunFlow."""
@@ -550,7 +546,8 @@ class FlowRunner(Behaviour):
 
     def _flow_step(self, step: _Step, names: dict[str, Any]) -> FlowStep:
         spec = step.spec
-        return FlowStep.model_construct(  # every field comes from a validated StepSpec
+        return trusted(  # every field comes from a validated StepSpec
+            FlowStep,
             id=spec.id,
             name=spec.name,
             type=spec.type,
@@ -585,7 +582,8 @@ class FlowRunner(Behaviour):
             snapshots[sid] = self._snapshot(self.steps[sid])
         self.changed.clear()
         steps = dict(snapshots)
-        return FlowState.model_construct(
+        return trusted(
+            FlowState,
             flow_id=self.plan.id,
             status=self.status,
             steps=steps,
@@ -605,7 +603,8 @@ class FlowRunner(Behaviour):
 
     @staticmethod
     def _snapshot(step: _Step) -> StepState:
-        step.snapshot = StepState.model_construct(
+        step.snapshot = trusted(
+            StepState,
             status=step.status,
             attempts=step.attempts,
             result=step.result,
@@ -650,11 +649,13 @@ class FlowRunner(Behaviour):
         self._checkpoint(ctx)
         ctx.log.info("Flow {flow} {status}", flow=self.plan.id, status=status.value)
         if self.asker is not None:
-            dumped = to_jsonable_python(state.model_dump(mode="json"), fallback=repr)
-            ctx.reply(
-                FlowFinished(flow_id=self.plan.id, status=status.value, state=dumped), to=self.asker
-            )
+            ctx.reply(self._finished_message(state), to=self.asker)
         ctx.stop()
+
+    def _finished_message(self, state: FlowState) -> FlowFinished:
+        # The dump is JSON data (the field's type), so the message is built as it is.
+        dumped = state.model_dump(mode="json", exclude={"plan"}, fallback=repr)
+        return trusted(FlowFinished, flow_id=self.plan.id, status=state.status.value, state=dumped)
 
 
 def _finished(
@@ -663,7 +664,8 @@ def _finished(
     if error is None:
         # Built without re-validation: every field is a plain value made right here, and
         # to_jsonable_python turns the result into JSON data (the field's type).
-        return StepAttemptFinished.model_construct(
+        return trusted(
+            StepAttemptFinished,
             flow_id=flow_id,
             step_id=step_id,
             attempt=attempt,

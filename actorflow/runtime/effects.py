@@ -77,6 +77,9 @@ class EffectRunner:
         self._dispatcher: LoopDispatcher | None = None
 
     def _ensure_started(self) -> asyncio.AbstractEventLoop:
+        loop = self.loop
+        if loop is not None and not self._closed:  # started: no lock needed
+            return loop
         with self._lock:
             if self._closed:
                 raise SystemStoppedError(
@@ -113,24 +116,47 @@ class EffectRunner:
     def submit(
         self, work: Callable[[], Coroutine[Any, Any, object]], outcome: Outcome
     ) -> EffectHandle:
-        """Run coroutine ``work()`` on the loop; ``outcome`` gets its result (any thread)."""
+        """Run coroutine ``work()`` on the loop; ``outcome`` gets its result (any thread).
+
+        Called on the loop thread, the task is created at once. The outcome is reported
+        from inside the task as it ends (so a message it sends is queued in the same loop
+        iteration); a task cancelled before it started is reported by its done callback.
+        """
         loop = self._ensure_started()
         handle = EffectHandle(self)
+        reported = False
+
+        async def run() -> None:
+            nonlocal reported
+            try:
+                result = await work()
+            except BaseException as exc:
+                reported = True
+                _report(outcome, None, exc)
+                if not isinstance(exc, Exception):
+                    raise  # cancellation (and exit requests) still end the task as such
+            else:
+                reported = True
+                _report(outcome, result, None)
+
+        def done(_task: asyncio.Task[None]) -> None:
+            if not reported:  # cancelled before its first step: run() never ran
+                _report(outcome, None, asyncio.CancelledError())
 
         def start() -> None:
             if handle._cancelled:
                 _report(outcome, None, asyncio.CancelledError())
                 return
-            try:
-                task = loop.create_task(work())
-            except BaseException as exc:  # noqa: BLE001 - reported, never lost
-                _report(outcome, None, exc)
-                return
+            task = loop.create_task(run())
             handle._task = task
-            task.add_done_callback(lambda t: _finish(t, outcome))
+            task.add_done_callback(done)
 
-        assert self._dispatcher is not None
-        self._dispatcher.schedule(start)
+        dispatcher = self._dispatcher
+        assert dispatcher is not None
+        if threading.get_ident() == dispatcher.thread_id:
+            start()
+        else:
+            loop.call_soon_threadsafe(start)
         return handle
 
     def submit_blocking(self, fn: Callable[[], object], outcome: Outcome) -> EffectHandle:
@@ -160,14 +186,6 @@ class EffectRunner:
             self._pool.shutdown(wait=False, cancel_futures=True)
         if not thread.is_alive():
             loop.close()
-
-
-def _finish(task: asyncio.Task[object], outcome: Outcome) -> None:
-    if task.cancelled():
-        _report(outcome, None, asyncio.CancelledError())
-        return
-    error = task.exception()
-    _report(outcome, None if error is not None else task.result(), error)
 
 
 def _report(outcome: Outcome, result: object, error: BaseException | None) -> None:
