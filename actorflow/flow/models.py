@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic_core import to_jsonable_python
 
 from actorflow._trusted import trusted
 
@@ -324,8 +325,8 @@ def _max_retries(option: object, default: int) -> int:
 
 
 def _jsonable(data: dict[str, Any]) -> dict[str, JsonValue]:
-    from pydantic_core import to_jsonable_python  # noqa: PLC0415 - keep import local
-
+    if not data:
+        return {}
     converted = to_jsonable_python(data, fallback=repr)
     assert isinstance(converted, dict)
     return converted

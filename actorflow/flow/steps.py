@@ -89,6 +89,8 @@ class EngineOptions(BaseModel):
         Raises:
             InvalidStepParametersError: one has the wrong type or is out of range.
         """
+        if ENGINE_OPTIONS.isdisjoint(step.parameters):
+            return
         try:
             cls.model_validate(step.parameters)
         except ValidationError as exc:

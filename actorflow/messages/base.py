@@ -132,7 +132,7 @@ _plain_classes: dict[type[Message], bool] = {}
 
 
 def _is_plain_annotation(annotation: object) -> bool:
-    if annotation in _PLAIN_TYPES:
+    if annotation in _PLAIN_TYPES or annotation is JsonValue:  # validated JSON data as is
         return True
     supertype = getattr(annotation, "__supertype__", None)  # NewType, e.g. ActorPath
     if supertype is not None:
@@ -142,6 +142,9 @@ def _is_plain_annotation(annotation: object) -> bool:
         return all(type(arg) in (str, int, bool) for arg in get_args(annotation))
     if origin in (Union, UnionType):
         return all(_is_plain_annotation(arg) for arg in get_args(annotation))
+    if origin is dict:
+        key, value = get_args(annotation)
+        return key is str and _is_plain_annotation(value)
     return False
 
 
@@ -157,7 +160,8 @@ def message_record(message: Message) -> dict[str, Any]:
     """Return ``message`` as its JSON-mode dict (with ``kind``), for encoding.
 
     Equal to ``model_dump(mode="json")``; messages whose fields are all str, int,
-    float, bool or None (most of them) take a fast path around the serializer.
+    float, bool, None or JSON data (most of them) take a fast path around the
+    serializer.
     """
     if _is_plain(type(message)):
         return dict(message.__dict__)

@@ -21,6 +21,7 @@ from actorflow.messages import (
     decode_message,
     encode_envelope,
     encode_message,
+    message_record,
     pack,
     unpack,
 )
@@ -33,6 +34,14 @@ def test_the_strategies_cover_every_actorflow_message_kind() -> None:
     assert len(kinds) >= 25
     for cls in kinds.values():
         for_message(cls)  # raises NotImplementedError for a field it cannot build
+
+
+@pytest.mark.parametrize("kind", sorted(actorflow_kinds()))
+@given(data=st.data())
+def test_the_record_of_each_message_kind_is_its_json_dump(kind: str, data: st.DataObject) -> None:
+    message = data.draw(for_message(actorflow_kinds()[kind]))
+
+    assert message_record(message) == message.model_dump(mode="json")
 
 
 @pytest.mark.parametrize("kind", sorted(actorflow_kinds()))
