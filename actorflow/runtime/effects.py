@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import sys
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, final
@@ -118,9 +119,11 @@ class EffectRunner:
     ) -> EffectHandle:
         """Run coroutine ``work()`` on the loop; ``outcome`` gets its result (any thread).
 
-        Called on the loop thread, the task is created at once. The outcome is reported
-        from inside the task as it ends (so a message it sends is queued in the same loop
-        iteration); a task cancelled before it started is reported by its done callback.
+        Called on the loop thread, the task is created at once, and on Python 3.12+ it
+        runs eagerly up to its first suspension (work that never suspends finishes within
+        this call). The outcome is reported from inside the task as it ends (so a message
+        it sends is queued in the same loop iteration); a task cancelled before it started
+        is reported by its done callback.
         """
         loop = self._ensure_started()
         handle = EffectHandle(self)
@@ -147,7 +150,7 @@ class EffectRunner:
             if handle._cancelled:
                 _report(outcome, None, asyncio.CancelledError())
                 return
-            task = loop.create_task(run())
+            task = _start_task(loop, run())
             handle._task = task
             task.add_done_callback(done)
 
@@ -186,6 +189,16 @@ class EffectRunner:
             self._pool.shutdown(wait=False, cancel_futures=True)
         if not thread.is_alive():
             loop.close()
+
+
+def _start_task(
+    loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, None]
+) -> asyncio.Task[None]:
+    """Start ``coro`` as a task (loop thread): eagerly where asyncio can (3.12+), which
+    saves a loop iteration, and a message hop, for work that completes without waiting."""
+    if sys.version_info >= (3, 12):
+        return asyncio.Task(coro, loop=loop, eager_start=True)
+    return loop.create_task(coro)  # type: ignore[unreachable, unused-ignore] # on 3.12+
 
 
 def _report(outcome: Outcome, result: object, error: BaseException | None) -> None:

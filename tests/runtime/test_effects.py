@@ -1,0 +1,111 @@
+"""The effects runner: outside work on one event loop, outcomes reported exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from actorflow.runtime.effects import EffectRunner, Outcome
+from tests.support import Log
+
+
+@pytest.fixture
+def runner() -> Iterator[EffectRunner]:
+    effects = EffectRunner(max_threads=2)
+    yield effects
+    effects.close()
+
+
+def _recorder(log: Log) -> Outcome:
+    def outcome(result: object, error: BaseException | None) -> None:
+        log.add((type(error).__name__ if error is not None else "ok", result))
+
+    return outcome
+
+
+def test_results_and_errors_reach_the_outcome_once(runner: EffectRunner) -> None:
+    log = Log()
+
+    async def answer() -> int:
+        await asyncio.sleep(0)
+        return 42
+
+    async def fail() -> int:
+        raise ValueError("no")
+
+    runner.submit(answer, _recorder(log))
+    runner.submit(fail, _recorder(log))
+
+    log.wait_until(lambda items: len(items) == 2)
+    assert sorted(log.snapshot(), key=str) == [("ValueError", None), ("ok", 42)]
+
+
+def test_work_runs_inside_a_task_so_asyncio_timeouts_work(runner: EffectRunner) -> None:
+    log = Log()
+
+    async def timed() -> str:
+        assert asyncio.current_task() is not None
+        async with asyncio.timeout(5):
+            return "in a task"
+
+    runner.submit(timed, _recorder(log))
+
+    log.wait_until(lambda items: len(items) == 1)
+    assert log.snapshot() == [("ok", "in a task")]
+
+
+def test_cancelled_work_reports_cancellation(runner: EffectRunner) -> None:
+    log = Log()
+    started = threading.Event()
+
+    async def forever() -> None:
+        started.set()
+        await asyncio.Event().wait()
+
+    handle = runner.submit(forever, _recorder(log))
+    assert started.wait(5)
+    handle.cancel()
+
+    log.wait_until(lambda items: len(items) == 1)
+    assert log.snapshot() == [("CancelledError", None)]
+
+
+def test_work_cancelled_before_it_started_reports_cancellation(runner: EffectRunner) -> None:
+    log = Log()
+    gate = threading.Event()
+    loop = runner.dispatcher().loop
+    loop.call_soon_threadsafe(gate.wait, 5)  # hold the loop so the next submit waits
+
+    async def never() -> str:
+        return "ran"
+
+    handle = runner.submit(never, _recorder(log))
+    handle.cancel()
+    gate.set()
+
+    log.wait_until(lambda items: len(items) == 1)
+    assert log.snapshot() == [("CancelledError", None)]
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="eager tasks need Python 3.12")
+def test_on_the_loop_thread_work_that_never_waits_finishes_within_submit(
+    runner: EffectRunner,
+) -> None:
+    log = Log()
+    seen: list[object] = []
+
+    async def quick() -> str:
+        return "done"
+
+    def submit_here() -> None:
+        runner.submit(quick, _recorder(log))
+        seen.extend(log.snapshot())  # already reported when submit returns
+
+    runner.dispatcher().loop.call_soon_threadsafe(submit_here)
+
+    log.wait_until(lambda items: len(items) == 1)
+    assert seen == [("ok", "done")]
