@@ -166,7 +166,8 @@ class JournalWriter:
         self._closing = True
         self._wake.set()
         self._thread.join(timeout)
-        self._drain()
+        while self._pending:
+            self._drain()
         if not self._file.closed:
             self._file.flush()
             os.fsync(self._file.fileno())
@@ -195,12 +196,20 @@ class JournalWriter:
                 return
 
     def _drain(self) -> None:
+        """Write the records queued when the drain began, in batches of ``batch_frames``.
+
+        Records queued meanwhile wait for the next wake-up (the interval, a full batch
+        or a flush): a writer that chased every new record would write and sync in tiny
+        batches, and contend for the interpreter with the actors that produce them.
+        """
         pending = self._pending
         every = self.config.durability is Durability.EVERY
-        while pending:
+        left = len(pending)
+        while left:
             frames: list[bytes] = []
             markers: list[_Flush] = []
-            while pending and len(frames) < self.config.batch_frames:
+            while left and len(frames) < self.config.batch_frames:
+                left -= 1
                 item = pending.popleft()
                 if isinstance(item, _Flush):
                     markers.append(item)
