@@ -30,7 +30,8 @@ Every error actorflow raises on purpose is an :class:`ActorflowError`, so
     │   │   ├── InvalidStepParametersError
     │   │   └── ConditionError      a condition expression is malformed or unsafe
     │   ├── ConditionEvaluationError  a valid condition failed on the flow's data
-    │   └── StepFailedError         a step failed (after its retries)
+    │   ├── StepFailedError         a step failed (after its retries)
+    │   └── StepResultError         a step returned a value that cannot be stored as JSON
     ├── JournalError                a message log cannot be written or read
     │   ├── JournalCorruptedError   a damaged frame before the tail
     │   └── JournalTornError        a partial last frame (strict readers only)
@@ -71,6 +72,7 @@ __all__ = [
     "RoutingError",
     "ShutdownTimeoutError",
     "StepFailedError",
+    "StepResultError",
     "SupervisionError",
     "SystemStoppedError",
     "UnknownActorError",
@@ -197,6 +199,10 @@ class ConditionEvaluationError(FlowError):
 
 class StepFailedError(FlowError):
     """A step failed after its retries."""
+
+
+class StepResultError(FlowError):
+    """A step returned a value that cannot be stored as JSON (binary data, a cycle)."""
 
 
 class JournalError(ActorflowError):

@@ -13,10 +13,10 @@ import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-from actorflow.errors import ConfigurationError, FlowError
+from actorflow.errors import AskTimeoutError, ConfigurationError, FlowError
 from actorflow.flow.executor import EnhancedFlowExecutor
 from actorflow.flow.human import IHumanCallback
-from actorflow.flow.messages import FlowFinished, RunFlow
+from actorflow.flow.messages import CancelFlow, FlowFinished, RunFlow
 from actorflow.flow.models import FlowConfig, FlowPlan, FlowState, create_default_config
 from actorflow.flow.planner import EnhancedFlowPlanner, IFlowPlanner
 from actorflow.flow.runner import FlowRunner
@@ -128,7 +128,7 @@ class EnhancedFlow:
     async def _run(
         self, plan: FlowPlan, resume_from: FlowState | None, context: dict[str, Any] | None
     ) -> FlowState:
-        spec = plan.freeze()
+        spec = plan.freeze(default_max_retries=self.config.default_max_retries)
         services = self._services()
         order = validate_plan(spec, services)
         system = self.system
@@ -148,7 +148,11 @@ class EnhancedFlow:
         cell = system.cell_at(path)
         self._last_flow_id = spec.id
         timeout = self.config.flow_timeout * 2 if self.config.flow_timeout else _WAIT_FOREVER
-        reply = await system.ask_async(path, RunFlow(plan=spec), timeout=timeout)
+        try:
+            reply = await system.ask_async(path, RunFlow(plan=spec), timeout=timeout)
+        except AskTimeoutError:
+            system.tell(path, CancelFlow(reason="the caller stopped waiting for the flow"))
+            raise
         assert isinstance(reply, FlowFinished)
         if cell is not None and not cell.terminated.is_set():
             # The flow actor stops right after replying: let it release its path.
@@ -175,7 +179,10 @@ class EnhancedFlow:
                 f"No checkpoint with a plan for flow {target!r}; it cannot be resumed. "
                 "Check the flow id and the state manager."
             )
-        return await self._run(state.plan.thaw(), state, None)
+        context = state.metadata.get("context")
+        return await self._run(
+            state.plan.thaw(), state, context if isinstance(context, dict) else None
+        )
 
     async def replan(self, new_context: dict[str, Any], flow_id: str | None = None) -> FlowPlan:
         """Return the next version of a flow's plan, keeping its completed steps."""

@@ -13,6 +13,7 @@ __all__ = [
     "AgentTask",
     "AgentTaskDone",
     "CancelFlow",
+    "CheckpointSaved",
     "FlowFinished",
     "FlushCheckpoint",
     "RetryStep",
@@ -30,6 +31,12 @@ class RunFlow(Message):
     kind: Literal["flow.run"] = "flow.run"
     plan: PlanSpec | None = None
     """The plan the flow runs, so the journal shows it from the start."""
+
+
+class CheckpointSaved(Message):
+    """A checkpoint save that the flow actor submitted has ended (saved or failed)."""
+
+    kind: Literal["flow.checkpoint_saved"] = "flow.checkpoint_saved"
 
 
 class CancelFlow(Message):

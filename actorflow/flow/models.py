@@ -118,12 +118,16 @@ class FlowStep(BaseModel):
     completed_at: datetime | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
 
-    def freeze(self) -> StepSpec:
+    def freeze(self, default_max_retries: int | None = None) -> StepSpec:
         """Return the immutable spec of this step that actors use.
 
         A step whose ``status`` is completed is carried over with its ``result``: the
-        flow does not run it again (``replan`` uses this).
+        flow does not run it again (``replan`` uses this). ``default_max_retries`` (the
+        config's) applies when neither the step nor its parameters set a retry count.
         """
+        retries = self.max_retries
+        if default_max_retries is not None and "max_retries" not in self.model_fields_set:
+            retries = default_max_retries
         metadata = dict(self.metadata)
         if self.status is StepStatus.COMPLETED:
             metadata.update(completed=True, carried_result=self.result)
@@ -137,7 +141,7 @@ class FlowStep(BaseModel):
             parameters=_jsonable(self.parameters),
             dependencies=tuple(self.dependencies),
             timeout=self.timeout,
-            max_retries=_max_retries(self.parameters.get("max_retries"), self.max_retries),
+            max_retries=_max_retries(self.parameters.get("max_retries"), retries),
             metadata=_jsonable(metadata),
         )
 
@@ -157,14 +161,14 @@ class FlowPlan(BaseModel):
     updated_at: datetime = Field(default_factory=_now)
     version: Annotated[int, Field(ge=1)] = 1
 
-    def freeze(self) -> PlanSpec:
-        """Return the immutable spec of this plan that actors use."""
+    def freeze(self, default_max_retries: int | None = None) -> PlanSpec:
+        """Return the immutable spec of this plan that actors use (see FlowStep.freeze)."""
         return trusted(  # validated parts, as in FlowStep.freeze
             PlanSpec,
             id=self.id,
             name=self.name,
             description=self.description,
-            steps=tuple(step.freeze() for step in self.steps),
+            steps=tuple(step.freeze(default_max_retries) for step in self.steps),
             variables=_jsonable(self.variables),
             version=self.version,
         )

@@ -22,15 +22,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import JsonValue
 from pydantic_core import to_jsonable_python
 
 from actorflow._trusted import trusted
-from actorflow.errors import FlowError
+from actorflow.errors import FlowError, StepResultError
 from actorflow.flow.executor import EnhancedFlowExecutor
 from actorflow.flow.messages import (
     AgentTask,
     AgentTaskDone,
     CancelFlow,
+    CheckpointSaved,
     FlowFinished,
     FlushCheckpoint,
     RetryStep,
@@ -67,6 +69,7 @@ _NOT_RETRYABLE = (
     "actorflow.errors.InvalidStepParametersError",
     "actorflow.errors.ConditionError",
     "actorflow.errors.UnknownStepTypeError",
+    "actorflow.errors.StepResultError",
 )
 _HUMAN_KEYS = {"confirm": "user_confirmed", "input": "user_input", "select": "user_selection"}
 _AGENT_TIMEOUT = 3600.0
@@ -96,7 +99,9 @@ class _Step:
         return self.status in TERMINAL_STEP_STATES
 
     def option(self, name: str, *, default: Any) -> Any:
-        return self.spec.parameters.get(name, default)
+        """An engine option of this step; missing or None means ``default``."""
+        value = self.spec.parameters.get(name)
+        return default if value is None else value
 
 
 class FlowRunner(Behaviour):
@@ -123,6 +128,17 @@ class FlowRunner(Behaviour):
         self.status = FlowStatus.PENDING
         self.error: str | None = None
         self.asker: Envelope | None = None
+        self.replied = False
+        self.context_record = _json_or_repr(context or {})
+        """The context as JSON, kept in checkpoints so that ``resume`` gets it back."""
+        self.saving = False
+        """Whether a checkpoint save (of a manager without ``save_state_nowait``) runs."""
+        self.unsaved: FlowState | None = None
+        """The newest checkpoint waiting for the running save to end."""
+        self.finishing = False
+        """The flow ended; the reply waits for its final checkpoint to be saved."""
+        self.final_state: FlowState | None = None
+        self.stopped = False
         self.ignored_results = 0
         self.rng = random.Random(config.random_seed)
 
@@ -184,11 +200,14 @@ class FlowRunner(Behaviour):
     # -- messages ----------------------------------------------------------------------
 
     def on_stop(self, ctx: Context) -> None:
-        """If the flow actor stops before the flow ended, the waiting caller learns it."""
-        if self.status is FlowStatus.RUNNING and self.asker is not None:
-            self.status = FlowStatus.FAILED
-            self.error = "the flow actor stopped before the flow ended"
-            ctx.reply(self._finished_message(self.state(ctx)), to=self.asker)
+        """If the flow actor stops before the flow ended, its steps are cancelled, a final
+        checkpoint is saved, and the waiting caller learns it."""
+        self.stopped = True  # a save still running finishes without telling this actor
+        if self.status is FlowStatus.RUNNING:
+            self._end(FlowStatus.FAILED, "the flow actor stopped before the flow ended", ctx)
+        if not self.replied and self.asker is not None:
+            self.replied = True
+            ctx.reply(self._finished_message(self.final_state), to=self.asker)
 
     def on_run_flow(self, msg: RunFlow, ctx: Context) -> None:
         """Start running; the reply (FlowFinished) goes to whoever sent RunFlow."""
@@ -279,7 +298,7 @@ class FlowRunner(Behaviour):
         """Time out every attempt whose deadline passed; arm the next sweep."""
         self.sweep_at = None
         now = ctx.clock.monotonic()
-        while self.deadlines and self.deadlines[0][0] <= now:
+        while self.status is FlowStatus.RUNNING and self.deadlines and self.deadlines[0][0] <= now:
             _, step_id, attempt, timeout = heapq.heappop(self.deadlines)
             timed_out = StepAttemptTimedOut(step_id=step_id, attempt=attempt, timeout=timeout)
             self.on_step_attempt_timed_out(timed_out, ctx)
@@ -312,7 +331,11 @@ class FlowRunner(Behaviour):
     def _advance(self, ctx: Context) -> None:
         if self.status is not FlowStatus.RUNNING:
             return
-        while self.ready and self.running < self.config.max_parallel_steps:
+        while (
+            self.ready
+            and self.running < self.config.max_parallel_steps
+            and self.status is FlowStatus.RUNNING
+        ):
             step = self.steps[self.ready.popleft()]
             if step.status is not StepStatus.PENDING:
                 continue
@@ -321,10 +344,15 @@ class FlowRunner(Behaviour):
                 self._settle(step, StepStatus.SKIPPED, error=reason)
                 continue
             self._start(step, ctx)
+        if self._has_ended():
+            return  # a step failed critically while starting: the flow has ended
         if self.unfinished == 0 and self.running == 0:
             self._end(FlowStatus.COMPLETED, None, ctx)
         elif self.dirty:
             self._maybe_checkpoint(ctx)
+
+    def _has_ended(self) -> bool:
+        return self.status is not FlowStatus.RUNNING
 
     def _maybe_checkpoint(self, ctx: Context) -> None:
         wait = self.config.checkpoint_interval - (ctx.clock.monotonic() - self.last_checkpoint)
@@ -336,9 +364,9 @@ class FlowRunner(Behaviour):
 
     def _skip_reason(self, step: StepSpec | _Step) -> str | None:
         spec = step.spec if isinstance(step, _Step) else step
-        skip_failed = bool(
-            spec.parameters.get("skip_if_failed", self.config.skip_dependents_of_failed_steps)
-        )
+        skip_failed = spec.parameters.get("skip_if_failed")
+        if skip_failed is None:
+            skip_failed = self.config.skip_dependents_of_failed_steps
         for dep_id in spec.dependencies:
             dep = self.steps[dep_id]
             if dep.status in (StepStatus.SKIPPED, StepStatus.CANCELLED):
@@ -589,7 +617,11 @@ class FlowRunner(Behaviour):
             steps=steps,
             variables=self._variables(),
             execution_time=ctx.clock.monotonic() - self.started,
-            metadata={"plan_version": self.plan.version, "ignored_results": self.ignored_results},
+            metadata={
+                "plan_version": self.plan.version,
+                "ignored_results": self.ignored_results,
+                "context": self.context_record,
+            },
             error=self.error,
             started_at=self.started_at,
             completed_at=ctx.clock.now() if self.status is not FlowStatus.RUNNING else None,
@@ -614,47 +646,92 @@ class FlowRunner(Behaviour):
         )
         return step.snapshot
 
-    def _checkpoint(self, ctx: Context) -> None:
+    def _checkpoint(self, ctx: Context, state: FlowState | None = None) -> None:
+        """Save the flow's state. A manager without ``save_state_nowait`` saves on the
+        effects loop, one save at a time: a checkpoint taken meanwhile replaces any other
+        that waits, so saves land in order and the newest always lands."""
         self.dirty = False
         self.last_checkpoint = ctx.clock.monotonic()
-        state = self.state(ctx)
+        if state is None:
+            state = self.state(ctx)
         manager = self.executor.state_manager
-        flow_id = self.plan.id
-        log = ctx.log
         nowait = getattr(manager, "save_state_nowait", None)
         if callable(nowait):  # a manager that never blocks (in-memory) saves right here
-            nowait(flow_id, state)
-            return
+            nowait(self.plan.id, state)
+        elif self.saving:
+            self.unsaved = state
+        else:
+            self._save(state, ctx)
+
+    def _save(self, state: FlowState, ctx: Context) -> None:
+        self.saving = True
+        manager = self.executor.state_manager
+        system, me, flow_id, log = ctx.system, ctx.path, self.plan.id, ctx.log
 
         def saved(_: object, error: BaseException | None) -> None:
             if error is not None:
                 log.opt(exception=error).error("Checkpoint of flow {flow} failed", flow=flow_id)
+            if not self.stopped:
+                system.send(me, CheckpointSaved(), sender=me)
 
-        ctx.system.effects.submit(lambda: manager.save_state(flow_id, state), saved)
+        system.effects.submit(lambda: manager.save_state(flow_id, state), saved)
+
+    def on_checkpoint_saved(self, msg: CheckpointSaved, ctx: Context) -> None:
+        """A save ended: start the newest waiting one, or finish the ended flow."""
+        self.saving = False
+        if self.unsaved is not None:
+            state, self.unsaved = self.unsaved, None
+            self._save(state, ctx)
+        elif self.finishing:
+            self._reply_and_stop(ctx)
 
     def _end(self, status: FlowStatus, error: str | None, ctx: Context) -> None:
+        if self.status is not FlowStatus.RUNNING:
+            return  # ended already
         self.status = status
         self.error = error
         for step in self.steps.values():
+            step.retry_pending = False
             if step.status is StepStatus.RUNNING:
                 if step.handle is not None:
                     step.handle.cancel()
+                step.handle = None
+                step.live_attempt = None  # a late result or timeout of it is ignored
                 step.status = StepStatus.CANCELLED
                 self._touch(step)
             elif step.status is StepStatus.PENDING:
                 step.status = StepStatus.CANCELLED
                 self._touch(step)
         self.running = 0
-        state = self.state(ctx)
-        self._checkpoint(ctx)
         ctx.log.info("Flow {flow} {status}", flow=self.plan.id, status=status.value)
-        if self.asker is not None:
-            ctx.reply(self._finished_message(state), to=self.asker)
+        self.final_state = self.state(ctx)
+        self._checkpoint(ctx, self.final_state)
+        if self.saving:  # the reply waits until the final checkpoint is stored
+            self.finishing = True
+        else:
+            self._reply_and_stop(ctx)
+
+    def _reply_and_stop(self, ctx: Context) -> None:
+        self.finishing = False
+        if self.asker is not None and not self.replied:
+            self.replied = True
+            ctx.reply(self._finished_message(self.final_state), to=self.asker)
         ctx.stop()
 
-    def _finished_message(self, state: FlowState) -> FlowFinished:
+    def _finished_message(self, state: FlowState | None) -> FlowFinished:
+        """The reply to RunFlow; never raises (its failure would leave the caller waiting)."""
+        if state is None:  # ending failed before the final state was built
+            minimal = {"flow_id": self.plan.id, "status": self.status.value, "error": self.error}
+            return trusted(
+                FlowFinished, flow_id=self.plan.id, status=self.status.value, state=minimal
+            )
+        try:
+            dumped = state.model_dump(mode="json", exclude={"plan"}, fallback=repr)
+        except Exception:  # noqa: BLE001 - a value JSON cannot hold (in the context)
+            dumped = state.model_dump(mode="json", exclude={"plan", "variables", "metadata"})
+            dumped["variables"] = {k: _json_or_repr(v) for k, v in state.variables.items()}
+            dumped["metadata"] = {k: _json_or_repr(v) for k, v in state.metadata.items()}
         # The dump is JSON data (the field's type), so the message is built as it is.
-        dumped = state.model_dump(mode="json", exclude={"plan"}, fallback=repr)
         return trusted(FlowFinished, flow_id=self.plan.id, status=state.status.value, state=dumped)
 
 
@@ -662,18 +739,27 @@ def _finished(
     flow_id: str, step_id: str, attempt: int, result: object, error: BaseException | None
 ) -> StepAttemptFinished:
     if error is None:
-        # Built without re-validation: every field is a plain value made right here, and
-        # to_jsonable_python turns the result into JSON data (the field's type).
-        return trusted(
-            StepAttemptFinished,
-            flow_id=flow_id,
-            step_id=step_id,
-            attempt=attempt,
-            ok=True,
-            result=to_jsonable_python(result, fallback=repr),
-            error_type="",
-            error="",
-        )
+        try:
+            data = to_jsonable_python(result, fallback=repr)
+        except Exception as exc:  # noqa: BLE001 - binary data, a cycle: the attempt fails
+            error = StepResultError(
+                f"Step {step_id!r} returned a value that cannot be stored as JSON "
+                f"({type(result).__name__}: {exc}). Return JSON data (dict, list, str, "
+                "numbers, bool, None), e.g. base64 text for bytes."
+            )
+        else:
+            # Built without re-validation: every field is a plain value made right here,
+            # and to_jsonable_python turned the result into JSON data (the field's type).
+            return trusted(
+                StepAttemptFinished,
+                flow_id=flow_id,
+                step_id=step_id,
+                attempt=attempt,
+                ok=True,
+                result=data,
+                error_type="",
+                error="",
+            )
     kind = type(error)
     return StepAttemptFinished(
         flow_id=flow_id,
@@ -683,6 +769,15 @@ def _finished(
         error_type=f"{kind.__module__}.{kind.__qualname__}",
         error=str(error) or kind.__name__,
     )
+
+
+def _json_or_repr(value: object) -> JsonValue:
+    """``value`` as JSON data: binary data as base64, other objects as their repr."""
+    try:
+        converted: JsonValue = to_jsonable_python(value, fallback=repr, bytes_mode="base64")
+    except Exception:  # noqa: BLE001 - e.g. a cycle
+        return repr(value)
+    return converted
 
 
 def _dt(epoch: float | None) -> datetime | None:

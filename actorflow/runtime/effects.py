@@ -34,12 +34,17 @@ class EffectHandle:
         self._task: asyncio.Task[Any] | None = None
         self._cancelled = False
 
+    @property
+    def cancel_requested(self) -> bool:
+        """Whether :meth:`cancel` was called."""
+        return self._cancelled
+
     def cancel(self) -> None:
         """Cancel the effect (any thread); its callback then gets CancelledError, or nothing
         if it already finished."""
         self._cancelled = True
         task = self._task
-        if task is None or task.done():
+        if task is None or task.done() or self._runner._closed:
             return
         dispatcher = self._runner._dispatcher
         if dispatcher is not None:
@@ -133,11 +138,13 @@ class EffectRunner:
             nonlocal reported
             try:
                 result = await work()
-            except BaseException as exc:
+            except asyncio.CancelledError as exc:
                 reported = True
                 _report(outcome, None, exc)
-                if not isinstance(exc, Exception):
-                    raise  # cancellation (and exit requests) still end the task as such
+                raise  # the task ends cancelled
+            except BaseException as exc:  # noqa: BLE001 - exit requests too: the work's failure
+                reported = True  # (re-raised, SystemExit would end the loop for every actor)
+                _report(outcome, None, exc)
             else:
                 reported = True
                 _report(outcome, result, None)
@@ -153,6 +160,8 @@ class EffectRunner:
             task = _start_task(loop, run())
             handle._task = task
             task.add_done_callback(done)
+            if handle.cancel_requested and not task.done():  # cancelled while it ran eagerly
+                task.cancel()
 
         dispatcher = self._dispatcher
         assert dispatcher is not None
@@ -173,15 +182,23 @@ class EffectRunner:
     def close(self, timeout: float = 5.0) -> None:
         """Cancel running effects, stop the loop and the pool."""
         with self._lock:
+            if self._closed:
+                return  # closed already (closing twice is harmless)
             self._closed = True
             loop, thread = self.loop, self._thread
         if loop is None or thread is None:
             return
 
         def stop() -> None:
-            for task in asyncio.all_tasks(loop):
+            tasks = asyncio.all_tasks(loop)
+            for task in tasks:
                 task.cancel()
-            loop.call_soon(loop.stop)
+            if not tasks:
+                loop.stop()
+                return
+            # Stop once every cancelled task has ended and reported its outcome.
+            ended = asyncio.gather(*tasks, return_exceptions=True)
+            ended.add_done_callback(lambda _: loop.call_soon(loop.stop))
 
         loop.call_soon_threadsafe(stop)
         thread.join(timeout)

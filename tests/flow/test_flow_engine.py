@@ -35,11 +35,6 @@ from actorflow.flow.planner import PlanningError
 from tests.flow.support import Recorder, new_flow, plan_of, step
 
 
-@pytest.fixture
-def recorder() -> Recorder:
-    return Recorder()
-
-
 def ran(recorder: Recorder) -> list[str]:
     return [i[1] for i in recorder.log.snapshot() if isinstance(i, tuple) and i[0] == "start"]
 

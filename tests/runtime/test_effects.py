@@ -109,3 +109,44 @@ def test_on_the_loop_thread_work_that_never_waits_finishes_within_submit(
 
     log.wait_until(lambda items: len(items) == 1)
     assert seen == [("ok", "done")]
+
+
+@pytest.mark.parametrize("exit_error", [SystemExit, KeyboardInterrupt])
+def test_work_raising_an_exit_request_is_reported_and_the_loop_lives_on(
+    runner: EffectRunner, exit_error: type[BaseException]
+) -> None:
+    log = Log()
+
+    async def leave() -> None:
+        raise exit_error
+
+    async def after() -> str:
+        return "still serving"
+
+    runner.submit(leave, _recorder(log))
+    log.wait_until(lambda items: len(items) == 1)
+    runner.submit(after, _recorder(log))
+
+    log.wait_until(lambda items: len(items) == 2)
+    assert log.snapshot() == [(exit_error.__name__, None), ("ok", "still serving")]
+
+
+def test_closing_reports_the_cancellation_of_every_effect(runner: EffectRunner) -> None:
+    log = Log()
+    started = threading.Event()
+
+    async def running() -> None:
+        started.set()
+        await asyncio.Event().wait()
+
+    async def queued() -> None:
+        await asyncio.Event().wait()
+
+    runner.submit(running, _recorder(log))
+    assert started.wait(5)
+    runner.submit(queued, _recorder(log))  # from this thread: its task starts on the loop later
+
+    runner.close()
+
+    log.wait_until(lambda items: len(items) == 2)
+    assert log.snapshot() == [("CancelledError", None), ("CancelledError", None)]
