@@ -9,10 +9,17 @@ Durability policies:
 
 Opening an existing journal keeps its whole frames, cuts a torn tail, and appends
 a new segment (a header record, then the new records) after them.
+
+One lock serialises drains and every use of the file: the writer thread holds it for
+a drain, ``close()`` for the last drain, the sync and the close, so records keep their
+order and the file is never written from two threads or after it is closed. Records
+appended once ``close()`` has begun are dropped (counted, one warning); ``append()``
+itself never takes a lock.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections import deque
@@ -29,7 +36,6 @@ from actorflow.journal.format import (
     FORMAT_VERSION,
     MAGIC,
     MAX_FRAME_BYTES,
-    DecodeErrors,
     JournalHeader,
     JournalRecord,
     encode_body,
@@ -78,7 +84,8 @@ class JournalStatistics(BaseModel):
     bytes: int
     fsyncs: int
     dropped: int
-    """Records that could not be encoded (each logged as an error)."""
+    """Records not written: those that could not be encoded (each logged as an error)
+    and those appended after ``close()`` began (one warning for the first)."""
     pending: int
 
 
@@ -97,7 +104,19 @@ class JournalWriter:
         self.config = config
         self._pending: deque[JournalRecord | _Flush] = deque()
         self._wake = threading.Event()
+        self._wake_at = config.batch_frames
+        """Queue length that wakes the writer thread; 0 once closed (see close())."""
+        self._lock = threading.Lock()
+        """Held for a drain and for any use of the file after the thread starts."""
+        self._drop_lock = threading.Lock()
+        """Guards ``dropped``, which appenders update after close() began."""
         self._closing = False
+        """close() has begun: append() drops, flush() returns at once."""
+        self._closed = False
+        """close()'s last drain is over: nothing queued now will be written."""
+        self._closed_cleanly = False
+        """close() wrote and synced everything appended before it."""
+        self._warned_late = False
         self.frames = 0
         self.bytes = 0
         self.fsyncs = 0
@@ -146,32 +165,80 @@ class JournalWriter:
         return self.config.path
 
     def append(self, record: JournalRecord) -> None:
-        """Queue a record (any thread; never blocks)."""
+        """Queue a record (any thread; never blocks).
+
+        Once ``close()`` has begun the record is dropped: counted in ``dropped``, with a
+        warning for the first one.
+        """
+        if self._closing:
+            self._drop_late(1)
+            return
         pending = self._pending
         pending.append(record)
-        if len(pending) >= self.config.batch_frames:
-            self._wake.set()
+        if len(pending) >= self._wake_at:
+            if self._closed:  # close() finished while this record was being queued
+                self._sweep()
+            else:
+                self._wake.set()
 
     def flush(self, timeout: float = 10.0) -> bool:
-        """Block until every record appended so far is written (and synced per policy)."""
+        """Block until every record appended so far is written (and synced per policy).
+
+        Returns False if ``timeout`` passed first. Once ``close()`` has begun, returns at
+        once: True if close() has written and synced everything appended before it.
+        """
+        if self._closing:
+            return self._closed_cleanly
         marker = _Flush()
         self._pending.append(marker)
-        self._wake.set()
+        if self._closed:  # close() finished while the marker was being queued
+            self._sweep()
+        else:
+            self._wake.set()
         return marker.done.wait(timeout)
 
     def close(self, timeout: float = 10.0) -> None:
-        """Write what is queued, sync, and close the file."""
+        """Write what was appended before, sync, and close the file.
+
+        Waits up to ``timeout`` for the writer thread to write what is queued. If it is
+        still inside a (slow) write then, waits for that write to end before writing the
+        rest itself: the file is never written from two threads. Records appended once
+        close() has begun are dropped.
+
+        Raises:
+            JournalError: the last records could not be written or synced.
+        """
         if self._closing:
             return
         self._closing = True
         self._wake.set()
         self._thread.join(timeout)
-        while self._pending:
-            self._drain()
-        if not self._file.closed:
-            self._file.flush()
-            os.fsync(self._file.fileno())
-            self._file.close()
+        if self._thread.is_alive():
+            logger.warning(
+                "Journal {path}: the writer thread is still writing after {timeout:g} s; "
+                "close() waits for it",
+                path=self.path,
+                timeout=timeout,
+            )
+        try:
+            with self._lock:
+                if self._file.closed:  # another close() got here first
+                    return
+                try:
+                    self._drain()
+                    self._sync()
+                finally:
+                    # From here on a record that raced past the check in append() or
+                    # flush() is swept out of the queue: by close() below, or by the
+                    # appender itself, whose next length check (>= 0) always holds.
+                    self._closed = True
+                    self._wake_at = 0
+                    # Synced already, or failing already: an error here adds nothing.
+                    with contextlib.suppress(OSError):
+                        self._file.close()
+                self._closed_cleanly = True
+        finally:
+            self._sweep()
 
     def statistics(self) -> JournalStatistics:
         """Return the writer's counters."""
@@ -190,10 +257,16 @@ class JournalWriter:
             self._wake.wait(interval)
             self._wake.clear()
             try:
-                self._drain()
-            except JournalError:
+                with self._lock:
+                    self._drain()
+            except JournalError:  # the disk failed: stop writing
                 logger.opt(exception=True).critical("Journal {path} failed", path=self.path)
                 return
+            except Exception:  # noqa: BLE001 - a bug: lose this drain, not the later ones
+                logger.opt(exception=True).critical(
+                    "Journal {path}: unexpected error while writing; the writer goes on",
+                    path=self.path,
+                )
 
     def _drain(self) -> None:
         """Write the records queued when the drain began, in batches of ``batch_frames``.
@@ -201,7 +274,12 @@ class JournalWriter:
         Records queued meanwhile wait for the next wake-up (the interval, a full batch
         or a flush): a writer that chased every new record would write and sync in tiny
         batches, and contend for the interpreter with the actors that produce them.
+
+        The caller holds ``_lock``. Does nothing once the file is closed (the writer
+        thread may wake after close() finished; close() has swept the queue).
         """
+        if self._file.closed:
+            return
         pending = self._pending
         every = self.config.durability is Durability.EVERY
         left = len(pending)
@@ -228,17 +306,23 @@ class JournalWriter:
     def _encode(self, record: JournalRecord) -> bytes | None:
         try:
             body = encode_body(record)
-        except DecodeErrors:
-            self.dropped += 1
+        except Exception:  # noqa: BLE001 - e.g. msgpack OverflowError for ints >= 2**64
+            self._count_dropped(1)
             logger.opt(exception=True).error("Journal could not encode {r!r}", r=record)
             return None
         if len(body) > MAX_FRAME_BYTES:
-            self.dropped += 1
+            self._count_dropped(1)
             logger.error("Journal record of {n} bytes exceeds the frame cap", n=len(body))
             return None
         return frame(body)
 
     def _write(self, frames: list[bytes], *, sync: bool) -> None:
+        if self._file.closed:  # only by misuse: the lock and _drain() prevent it
+            self._count_dropped(len(frames))
+            logger.error(
+                "Journal {path} is closed; {n} frames dropped", path=self.path, n=len(frames)
+            )
+            return
         data = b"".join(frames)
         try:
             self._file.write(data)
@@ -250,3 +334,44 @@ class JournalWriter:
             raise JournalError(f"Cannot write journal {str(self.path)!r}: {exc}.") from exc
         self.frames += len(frames)
         self.bytes += len(data)
+
+    def _sync(self) -> None:
+        try:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        except OSError as exc:
+            raise JournalError(f"Cannot sync journal {str(self.path)!r}: {exc}.") from exc
+        self.fsyncs += 1
+
+    def _count_dropped(self, count: int) -> None:
+        with self._drop_lock:
+            self.dropped += count
+
+    def _drop_late(self, count: int) -> None:
+        """Count records appended after close() began; warn about the first."""
+        with self._drop_lock:
+            self.dropped += count
+            first, self._warned_late = not self._warned_late, True
+        if first:
+            logger.warning(
+                "Journal {path} is closed: records appended once close() began are "
+                "dropped (counted in its statistics)",
+                path=self.path,
+            )
+
+    def _sweep(self) -> None:
+        """Empty the queue once close()'s last drain is over: drop the records that raced
+        with close() and release their flush() callers."""
+        pending = self._pending
+        late = 0
+        while True:
+            try:
+                item = pending.popleft()
+            except IndexError:
+                break
+            if isinstance(item, _Flush):
+                item.done.set()
+            else:
+                late += 1
+        if late:
+            self._drop_late(late)
