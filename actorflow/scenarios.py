@@ -49,6 +49,10 @@ def load_scenario(path: str | Path) -> Scenario:
             no ``main(system)`` function.
     """
     file = Path(path).resolve()
+    if not file.exists():
+        raise ConfigurationError(
+            f"Scenario {str(path)!r} does not exist. Pass a path such as scenarios/ping_pong.py."
+        )
     if not file.is_file() or file.suffix != ".py":
         raise ConfigurationError(
             f"Scenario {str(path)!r} is not a Python file. Pass a path such as "

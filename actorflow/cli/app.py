@@ -9,16 +9,19 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from loguru import logger
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from actorflow._version import __version__
 from actorflow.cli.live import LiveView
 from actorflow.cli.log import log_app
 from actorflow.cli.logs import configure_logging
-from actorflow.errors import ActorflowError
+from actorflow.errors import ActorflowError, ConfigurationError
 from actorflow.journal import Durability, JournalConfig
 from actorflow.runtime.stats import SystemStatistics
+from actorflow.runtime.system import ActorSystem
 from actorflow.scenarios import Scenario, load_scenario
 
 __all__ = ["app", "main"]
@@ -79,10 +82,11 @@ def run(
 ) -> None:
     """Run a scenario: show what happens live, then a summary."""
     try:
+        level = _check_log_level(log_level)
         scenario = load_scenario(path)
-        system = scenario.create_system()
+        system = _create_system(scenario)
     except ActorflowError as exc:
-        errors.print(f"[bold red]error:[/] {exc}")
+        errors.print(f"[bold red]error:[/] {escape(str(exc))}")
         raise typer.Exit(2) from None
     run_dir = runs_dir / system.run_id
     journal_path = run_dir / "journal"
@@ -91,7 +95,7 @@ def run(
             path=journal_path, durability=durability, entry_point=str(scenario.path)
         )
         system.use_journal(config)
-    configure_logging(run_dir / "actorflow.log", log_level)
+    configure_logging(run_dir / "actorflow.log", level)
     view = LiveView(console, show_messages=messages, show_system=system_messages)
     system.subscribe(view.on_event)
     system.add_tap(view.on_delivery)
@@ -100,7 +104,10 @@ def run(
     outcome = _Outcome()
     started = time.monotonic()
     system.start()
-    worker = threading.Thread(target=outcome.run, args=(scenario, system), name="scenario")
+    # A daemon thread: a scenario still running past --timeout must not keep the process.
+    worker = threading.Thread(
+        target=outcome.run, args=(scenario, system), name="scenario", daemon=True
+    )
     worker.start()
     while worker.is_alive() and time.monotonic() - started < timeout:
         view.drain(timeout=0.05)
@@ -125,9 +132,18 @@ class _Outcome:
 
     def run(self, scenario: Scenario, system: object) -> None:
         try:
-            self.result = scenario.main(system)  # type: ignore[arg-type]
+            result: object = scenario.main(system)  # type: ignore[arg-type]
         except Exception as exc:  # noqa: BLE001 - reported in the summary, exit code 1
-            self.error = f"{type(exc).__name__}: {exc}"
+            logger.opt(exception=exc).error("Scenario {name} failed", name=scenario.name)
+            self.error = f"{type(exc).__name__}: {exc} (the traceback is in the log)"
+            return
+        if result is not None and not isinstance(result, Mapping):
+            self.error = (
+                f"main(system) returned {type(result).__name__}; return a dict of results "
+                "(or None)."
+            )
+            return
+        self.result = result
 
 
 def _summary(
@@ -142,7 +158,7 @@ def _summary(
     table.add_column(style="bold")
     table.add_column()
     status = "[red]failed[/]" if outcome.error else "[green]completed[/]"
-    table.add_row("status", status + (f": {outcome.error}" if outcome.error else ""))
+    table.add_row("status", status + (f": {escape(outcome.error)}" if outcome.error else ""))
     table.add_row("time", f"{elapsed:.3f} s")
     table.add_row("messages", str(view.counts["messages"]))
     table.add_row("processed", str(stats.processed))
@@ -151,8 +167,31 @@ def _summary(
     table.add_row("restarts", str(view.counts["lifecycle.restarted"]))
     table.add_row("dead letters", ", ".join(f"{k}: {v}" for k, v in sorted(dead.items())) or "0")
     for key, value in (outcome.result or {}).items():
-        table.add_row(f"result: {key}", str(value))
+        table.add_row(escape(f"result: {key}"), escape(str(value)))
     console.print(table)
+
+
+def _check_log_level(level: str | None) -> str | None:
+    if level is None:
+        return None
+    try:
+        return logger.level(level.upper()).name
+    except ValueError:
+        raise ConfigurationError(
+            f"Unknown log level {level!r}. Use one of TRACE, DEBUG, INFO, SUCCESS, WARNING, "
+            "ERROR, CRITICAL."
+        ) from None
+
+
+def _create_system(scenario: Scenario) -> ActorSystem:
+    try:
+        return scenario.create_system()
+    except ActorflowError:
+        raise
+    except Exception as exc:
+        raise ConfigurationError(
+            f"Scenario {scenario.name!r}: create_system() failed: {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def main() -> None:

@@ -176,7 +176,10 @@ def show(
     follow: Annotated[
         bool, typer.Option("--follow", "-f", help="Keep printing new records (Ctrl-C stops).")
     ] = False,
-    limit: Annotated[int | None, typer.Option(help="Print at most this many records.")] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(help="Print at most this many records (segment headers not counted).", min=0),
+    ] = None,
 ) -> None:
     """Print a log's records, one line each: seq, time, sender → recipient, kind, payload."""
     flt = _filter(actor, kind, flow, correlation, from_seq, to_seq, since, until)
@@ -197,7 +200,7 @@ def _show(
             if limit is not None and count >= limit:
                 break
             console.print_json(json.dumps(_json_of(record), default=str), indent=None)
-            count += 1
+            count += not isinstance(record, JournalHeader)
         return count
     if title:
         route = "sender → recipient / actor"
@@ -207,7 +210,7 @@ def _show(
             break
         seq, stamp, route, kind, payload = _row(record)
         console.print(f"{seq:>6}  {stamp:<12}  {escape(route):<44}  [cyan]{kind}[/] {payload}")
-        count += 1
+        count += not isinstance(record, JournalHeader)
     return count
 
 
@@ -221,7 +224,9 @@ def stats(file: FileArg) -> None:
     table.add_column()
     table.add_row("runs", ", ".join(summary.runs))
     table.add_row(
-        "records", f"{summary.records} ({summary.deliveries} deliveries, {summary.events} events)"
+        "records",
+        f"{summary.records} ({summary.deliveries} deliveries, {summary.events} events, "
+        f"{summary.records - summary.deliveries - summary.events} segment headers)",
     )
     table.add_row("time span", f"{summary.span:.3f} s")
     table.add_row("throughput", f"{summary.throughput:,.0f} deliveries/s")

@@ -199,6 +199,18 @@ class EnhancedFlow:
 
     # -- sync twins (same coroutines) ------------------------------------------------
 
+    def initialize_sync(self, config: FlowConfig | None = None) -> None:
+        """Blocking twin of :meth:`initialize`."""
+        _run_sync(self.initialize(config))
+
+    def get_state_sync(self, flow_id: str | None = None) -> FlowState | None:
+        """Blocking twin of :meth:`get_state`."""
+        return _run_sync(self.get_state(flow_id))
+
+    def replan_sync(self, new_context: dict[str, Any], flow_id: str | None = None) -> FlowPlan:
+        """Blocking twin of :meth:`replan`."""
+        return _run_sync(self.replan(new_context, flow_id))
+
     def plan_sync(self, goal: str, context: dict[str, Any] | None = None) -> FlowPlan:
         """Blocking twin of :meth:`plan`."""
         return _run_sync(self.plan(goal, context))

@@ -46,8 +46,11 @@ class SystemStatistics(BaseModel):
     actors: int
     """Live actors, the root and guardians included."""
     processed: int
+    """Messages processed since the system started, by live and stopped actors."""
     failed: int
+    """Handler failures since the system started."""
     restarts: int
+    """Restarts since the system started."""
     mailbox_depth: int
     dead_letters: int
     dead_letters_by_reason: Mapping[str, int]

@@ -136,6 +136,8 @@ class ActorSystem:
         self.guardian_strategy = guardian_strategy or SupervisorStrategy(within=10.0)
         self.dead_letters = DeadLetterOffice(self)
         self._cells: dict[str, Cell] = {}
+        self._retired = [0, 0, 0]
+        """processed, failed and restarts of the actors that stopped."""
         self._lock = threading.RLock()
         self._seq = itertools.count(1)
         self._slot_counter = itertools.count(1)
@@ -376,6 +378,10 @@ class ActorSystem:
         with self._lock:
             if self._cells.get(path) is cell:
                 del self._cells[path]
+                # Its counters stay in the system's totals (it processes nothing more).
+                self._retired[0] += cell.processed
+                self._retired[1] += cell.failed
+                self._retired[2] += cell.restarts
             orphans, cell.births = cell.births, []
             return orphans
 
@@ -650,14 +656,16 @@ class ActorSystem:
                 logger.opt(exception=True).error("Event listener {l!r} raised", l=listener)
 
     def statistics(self) -> SystemStatistics:
-        """Return a snapshot of system-wide counters."""
-        cells = list(self._cells.values())
+        """Return a snapshot of system-wide counters (stopped actors' counts included)."""
+        with self._lock:
+            cells = list(self._cells.values())
+            processed, failed, restarts = self._retired
         return SystemStatistics(
             run_id=self.run_id,
             actors=len(cells),
-            processed=sum(c.processed for c in cells),
-            failed=sum(c.failed for c in cells),
-            restarts=sum(c.restarts for c in cells),
+            processed=processed + sum(c.processed for c in cells),
+            failed=failed + sum(c.failed for c in cells),
+            restarts=restarts + sum(c.restarts for c in cells),
             mailbox_depth=sum(len(c.mailbox) for c in cells),
             dead_letters=self.dead_letters.total,
             dead_letters_by_reason=self.dead_letters.counts(),

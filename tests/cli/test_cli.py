@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from actorflow import __version__
@@ -17,6 +20,16 @@ def test_version_prints_the_package_version() -> None:
 
 def test_run_of_a_missing_file_is_a_clear_error_with_exit_code_2(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["run", str(tmp_path / "nope.py")])
+
+    assert result.exit_code == 2
+    assert "does not exist" in result.output
+
+
+def test_run_of_a_file_that_is_not_python_says_so(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello\n")
+
+    result = CliRunner().invoke(app, ["run", str(notes)])
 
     assert result.exit_code == 2
     assert "is not a Python file" in result.output
@@ -50,3 +63,92 @@ def test_run_with_messages_shows_each_delivery(tmp_path: Path) -> None:
 
     assert result.exit_code == 0, result.output
     assert "pinger → /agents/ponger  pingpong.ping" in result.output
+
+
+def _scenario(tmp_path: Path, body: str) -> Path:
+    scenario = tmp_path / "scenario.py"
+    scenario.write_text('"""A test scenario."""\n\n' + body)
+    return scenario
+
+
+def _run(tmp_path: Path, scenario: Path, *options: str) -> tuple[int, str]:
+    args = ["run", str(scenario), "--runs-dir", str(tmp_path / "runs"), *options]
+    result = CliRunner().invoke(app, args)
+    return result.exit_code, result.output
+
+
+def test_a_scenario_past_its_timeout_ends_the_process_with_exit_code_1(tmp_path: Path) -> None:
+    scenario = _scenario(
+        tmp_path, "import threading\n\ndef main(system):\n    threading.Event().wait()\n"
+    )
+    command = "from actorflow.cli import main; main()"
+    args = ["run", str(scenario), "--timeout", "0.5", "--runs-dir", str(tmp_path / "runs")]
+
+    done = subprocess.run(
+        [sys.executable, "-c", command, *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert done.returncode == 1
+    assert "did not finish within 0.5 s" in done.stdout
+
+
+def test_results_are_shown_as_they_are_not_as_markup(tmp_path: Path) -> None:
+    scenario = _scenario(
+        tmp_path, "def main(system):\n    return {'hint': \"pip install 'x[http]'\"}\n"
+    )
+
+    code, output = _run(tmp_path, scenario)
+
+    assert code == 0
+    assert "pip install 'x[http]'" in output
+
+
+def test_a_main_that_returns_something_else_than_a_dict_is_a_clear_failure(
+    tmp_path: Path,
+) -> None:
+    scenario = _scenario(tmp_path, "def main(system):\n    return 5\n")
+
+    code, output = _run(tmp_path, scenario)
+
+    assert code == 1
+    assert "main(system) returned int" in output
+
+
+def test_the_log_file_holds_the_traceback_of_a_failing_scenario(tmp_path: Path) -> None:
+    scenario = _scenario(tmp_path, "def main(system):\n    raise ValueError('boom in main')\n")
+
+    code, output = _run(tmp_path, scenario)
+
+    (log,) = (tmp_path / "runs").glob("*/actorflow.log")
+    text = log.read_text()
+    assert code == 1
+    assert "Traceback" in text
+    assert "boom in main" in text
+    assert "scenario.py" in text
+    assert "actorflow.log" in output
+
+
+@pytest.mark.parametrize(
+    ("body", "options", "message"),
+    [
+        ("def main(system):\n    return None\n", ["--log-level", "LOUD"], "Unknown log level"),
+        (
+            "def create_system():\n    raise RuntimeError('no system')\n\n"
+            "def main(system):\n    return None\n",
+            [],
+            "create_system() failed: RuntimeError: no system",
+        ),
+    ],
+)
+def test_setup_mistakes_are_one_line_errors_with_exit_code_2(
+    tmp_path: Path, body: str, options: list[str], message: str
+) -> None:
+    code, output = _run(tmp_path, _scenario(tmp_path, body), *options)
+
+    assert code == 2
+    assert message in output
+    assert "Traceback" not in output

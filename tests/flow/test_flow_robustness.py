@@ -252,3 +252,11 @@ def test_checkpoints_are_saved_one_at_a_time_and_the_last_before_execute_returns
     assert store.most_at_once == 1
     assert store.order[-1] == "completed"
     assert store.states[plan.id].status is FlowStatus.COMPLETED
+
+
+def test_every_async_method_of_the_facade_has_a_sync_twin() -> None:
+    public = [n for n in dir(EnhancedFlow) if not n.startswith("_")]
+    coroutines = [n for n in public if asyncio.iscoroutinefunction(getattr(EnhancedFlow, n))]
+
+    assert coroutines
+    assert [n for n in coroutines if f"{n}_sync" not in public] == []

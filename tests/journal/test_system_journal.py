@@ -197,6 +197,19 @@ def test_log_show_filters_by_kind_and_prints_json_lines(tmp_path: Path) -> None:
     assert '"n": 5' in line
 
 
+def test_log_show_limit_counts_records_not_segment_headers(tmp_path: Path) -> None:
+    path = tmp_path / "journal"
+    with ActorSystem(journal=JournalConfig(path=path)) as system:
+        worker = system.spawn(recipe(Worker, Log(), "w"), "w")
+        system.ask(worker, Work(n=5))
+
+    result = CliRunner().invoke(app, ["log", "show", str(path), "--limit", "2", "--json"])
+
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert len([line for line in lines if '"type": "header"' not in line]) == 2
+
+
 def test_log_show_of_a_damaged_log_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "journal"
     with ActorSystem(journal=JournalConfig(path=path)) as system:
@@ -220,7 +233,7 @@ def test_log_show_follow_prints_records_appended_while_it_runs(
     result: list[Result] = []
     follower = threading.Thread(
         target=lambda: result.append(
-            CliRunner().invoke(app, ["log", "show", str(writer.path), "--follow", "--limit", "3"])
+            CliRunner().invoke(app, ["log", "show", str(writer.path), "--follow", "--limit", "2"])
         )
     )
     follower.start()

@@ -76,6 +76,17 @@ def test_statistics_count_processing_per_actor_and_system_wide(system: ActorSyst
     assert totals.actors == 6
 
 
+def test_system_statistics_keep_the_counts_of_actors_that_stopped(system: ActorSystem) -> None:
+    path = system.spawn(recipe(Worker, Log()), "w")
+    for n in range(3):
+        system.ask(path, Work(n=n))
+    before = system.statistics().processed
+
+    system.stop(path)
+
+    assert system.statistics().processed >= before >= 3
+
+
 def test_probe_records_what_it_is_sent(system: ActorSystem) -> None:
     probe = Probe(system, "probe")
     worker = system.spawn(recipe(Worker, Log()), "w")
