@@ -30,6 +30,8 @@ from actorflow.messages import (
     ActorFailed,
     DeadLetter,
     Envelope,
+    Message,
+    OpaqueMessage,
     envelope_to_record,
     message_fields,
     message_kind,
@@ -139,13 +141,25 @@ def _json_of(record: JournalRecord) -> dict[str, object]:
     if isinstance(record, JournalHeader):
         return record.model_dump(mode="json")
     if isinstance(record, Envelope):
-        return {"type": "delivery", **envelope_to_record(record)}
+        return {
+            "type": "delivery",
+            **envelope_to_record(record),
+            "message": _message_json(record.message),
+        }
     return {
         "type": "event",
         "seq": record.seq,
         "wall_time": record.wall_time,
-        "event": record.message.model_dump(mode="json"),
+        "event": _message_json(record.message),
     }
+
+
+def _message_json(message: Message) -> dict[str, object]:
+    """A message as it was recorded: a message of an unknown class as its original kind
+    and fields, not as the stand-in that carries them."""
+    if isinstance(message, OpaqueMessage):
+        return {"kind": message.original_kind, **message.fields}
+    return message.model_dump(mode="json")
 
 
 def _row(record: JournalRecord) -> tuple[str, str, str, str, str]:

@@ -210,6 +210,38 @@ def test_log_show_limit_counts_records_not_segment_headers(tmp_path: Path) -> No
     assert len([line for line in lines if '"type": "header"' not in line]) == 2
 
 
+_FOREIGN_WRITER = """
+import sys
+from typing import Literal
+from actorflow import ActorSystem, Behaviour, Context, JournalConfig, Message
+
+class Foreign(Message):
+    kind: Literal["foreign.hello"] = "foreign.hello"
+    n: int
+
+class Sink(Behaviour):
+    def on_foreign(self, msg: Foreign, ctx: Context) -> None:
+        ctx.reply(msg)
+
+with ActorSystem(journal=JournalConfig(path=sys.argv[1])) as system:
+    system.ask(system.spawn(Sink, "sink"), Foreign(n=7))
+"""
+
+
+def test_log_show_json_gives_records_of_unknown_classes_their_own_kind(tmp_path: Path) -> None:
+    path = tmp_path / "journal"
+    subprocess.run([sys.executable, "-c", _FOREIGN_WRITER, str(path)], check=True, timeout=60)
+
+    args = ["log", "show", str(path), "--kind", "foreign.", "--json"]
+    result = CliRunner().invoke(app, args)
+
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert lines
+    assert all('"kind": "foreign.hello"' in line and '"n": 7' in line for line in lines)
+    assert "message.opaque" not in result.output
+
+
 def test_log_show_of_a_damaged_log_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "journal"
     with ActorSystem(journal=JournalConfig(path=path)) as system:
