@@ -18,15 +18,18 @@ import inspect
 import math
 import random
 from collections import deque
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import JsonValue
-from pydantic_core import to_jsonable_python
-
 from actorflow._trusted import trusted
-from actorflow.errors import FlowError, StepResultError
+from actorflow.errors import FlowError
+from actorflow.flow._attempts import (
+    StepRun,
+    attempt_finished,
+    is_retryable,
+    json_or_repr,
+    retry_delay,
+    snapshot_of,
+)
 from actorflow.flow.executor import EnhancedFlowExecutor
 from actorflow.flow.messages import (
     AgentTask,
@@ -43,7 +46,6 @@ from actorflow.flow.messages import (
     SweepTimeouts,
 )
 from actorflow.flow.models import (
-    TERMINAL_STEP_STATES,
     FlowConfig,
     FlowState,
     FlowStatus,
@@ -59,49 +61,13 @@ from actorflow.messages.envelope import Envelope
 from actorflow.messages.system import DeliveryFailed, RequestTimedOut
 from actorflow.runtime.behaviour import Behaviour
 from actorflow.runtime.context import Context
-from actorflow.runtime.effects import EffectHandle
 
 __all__ = ["FlowRunner"]
 
-_NOT_RETRYABLE = (
-    "actorflow.errors.ConfigurationError",
-    "actorflow.errors.FlowDefinitionError",
-    "actorflow.errors.InvalidStepParametersError",
-    "actorflow.errors.ConditionError",
-    "actorflow.errors.UnknownStepTypeError",
-    "actorflow.errors.StepResultError",
-)
 _HUMAN_KEYS = {"confirm": "user_confirmed", "input": "user_input", "select": "user_selection"}
 _AGENT_TIMEOUT = 3600.0
 _INLINE = frozenset({"condition", "synchronization"})
 """Pure, bounded step types the flow actor runs itself (with the default executor)."""
-
-
-@dataclass
-class _Step:
-    spec: StepSpec
-    waiting_on: int
-    status: StepStatus = StepStatus.PENDING
-    attempts: int = 0
-    result: Any = None
-    error: str | None = None
-    started_at: float | None = None
-    completed_at: float | None = None
-    handle: EffectHandle | None = None
-    retry_pending: bool = False
-    live_attempt: int | None = None
-    """The attempt whose result is awaited; results of any other attempt are ignored."""
-    snapshot: StepState | None = None
-    """The step's last published state; None once anything in it changed."""
-
-    @property
-    def is_terminal(self) -> bool:
-        return self.status in TERMINAL_STEP_STATES
-
-    def option(self, name: str, *, default: Any) -> Any:
-        """An engine option of this step; missing or None means ``default``."""
-        value = self.spec.parameters.get(name)
-        return default if value is None else value
 
 
 class FlowRunner(Behaviour):
@@ -129,7 +95,7 @@ class FlowRunner(Behaviour):
         self.error: str | None = None
         self.asker: Envelope | None = None
         self.replied = False
-        self.context_record = _json_or_repr(context or {})
+        self.context_record = json_or_repr(context or {})
         """The context as JSON, kept in checkpoints so that ``resume`` gets it back."""
         self.saving = False
         """Whether a checkpoint save (of a manager without ``save_state_nowait``) runs."""
@@ -146,8 +112,8 @@ class FlowRunner(Behaviour):
 
     def on_start(self, ctx: Context) -> None:
         """Build the step table (flow actor thread)."""
-        self.steps: dict[str, _Step] = {
-            s.id: _Step(spec=s, waiting_on=len(s.dependencies)) for s in self.plan.steps
+        self.steps: dict[str, StepRun] = {
+            s.id: StepRun(spec=s, waiting_on=len(s.dependencies)) for s in self.plan.steps
         }
         self.snapshots: dict[str, StepState] = {}
         self.changed: dict[str, None] = dict.fromkeys(self.steps)  # an ordered set; all at first
@@ -362,8 +328,8 @@ class FlowRunner(Behaviour):
             self.flush_pending = True
             ctx.schedule(wait, FlushCheckpoint())
 
-    def _skip_reason(self, step: StepSpec | _Step) -> str | None:
-        spec = step.spec if isinstance(step, _Step) else step
+    def _skip_reason(self, step: StepSpec | StepRun) -> str | None:
+        spec = step.spec if isinstance(step, StepRun) else step
         skip_failed = spec.parameters.get("skip_if_failed")
         if skip_failed is None:
             skip_failed = self.config.skip_dependents_of_failed_steps
@@ -382,7 +348,7 @@ class FlowRunner(Behaviour):
                 return f"dependency {dep_id!r} failed"
         return None
 
-    def _start(self, step: _Step, ctx: Context) -> None:
+    def _start(self, step: StepRun, ctx: Context) -> None:
         step.attempts += 1
         self._touch(step)
         step.status = StepStatus.RUNNING
@@ -415,7 +381,9 @@ class FlowRunner(Behaviour):
         system, me, flow_id, executor = ctx.system, ctx.path, self.plan.id, self.executor
 
         def outcome(result: object, error: BaseException | None) -> None:
-            system.send(me, _finished(flow_id, step.spec.id, attempt, result, error), sender=me)
+            system.send(
+                me, attempt_finished(flow_id, step.spec.id, attempt, result, error), sender=me
+            )
 
         step.handle = system.effects.submit(
             lambda: executor.execute_step(flow_step, context), outcome
@@ -426,7 +394,7 @@ class FlowRunner(Behaviour):
             self._arm_sweep(ctx)
 
     def _run_inline(
-        self, step: _Step, flow_step: FlowStep, context: StepContext, ctx: Context
+        self, step: StepRun, flow_step: FlowStep, context: StepContext, ctx: Context
     ) -> None:
         """Run a pure, bounded step (condition, synchronization) on this thread: the same
         handler the default executor would run, without two thread hops."""
@@ -435,16 +403,18 @@ class FlowRunner(Behaviour):
             assert inspect.iscoroutine(coro)
             coro.send(None)
         except StopIteration as done:
-            finished = _finished(self.plan.id, step.spec.id, step.attempts, done.value, None)
+            finished = attempt_finished(self.plan.id, step.spec.id, step.attempts, done.value, None)
         except Exception as exc:  # noqa: BLE001 - the step's failure, handled as a result
-            finished = _finished(self.plan.id, step.spec.id, step.attempts, None, exc)
+            finished = attempt_finished(self.plan.id, step.spec.id, step.attempts, None, exc)
         else:  # it awaited something after all: not pure; never happens for these types
             coro.close()
             error = FlowError(f"step type {step.spec.type!r} suspended while running inline")
-            finished = _finished(self.plan.id, step.spec.id, step.attempts, None, error)
+            finished = attempt_finished(self.plan.id, step.spec.id, step.attempts, None, error)
         ctx.tell(ctx.path, finished)
 
-    def _start_agent(self, step: _Step, attempt: int, timeout: float | None, ctx: Context) -> None:
+    def _start_agent(
+        self, step: StepRun, attempt: int, timeout: float | None, ctx: Context
+    ) -> None:
         params = step.spec.parameters
         try:
             arguments = resolve_references(params.get("arguments", {}), self._names())
@@ -465,13 +435,13 @@ class FlowRunner(Behaviour):
             return None
         return self.agent_calls.pop(env.correlation_id, None)
 
-    def _fail_now(self, step: _Step, exc: Exception, ctx: Context) -> None:
+    def _fail_now(self, step: StepRun, exc: Exception, ctx: Context) -> None:
         self.running -= 1
         step.live_attempt = None
         error_type = f"{type(exc).__module__}.{type(exc).__qualname__}"
         self._attempt_failed(step, error_type, str(exc), ctx)
 
-    def _stop_attempt(self, step: _Step, ctx: Context, *, finished: bool = False) -> None:
+    def _stop_attempt(self, step: StepRun, ctx: Context, *, finished: bool = False) -> None:
         """End the live attempt; cancel its work unless it ``finished`` by itself."""
         self.running -= 1
         step.live_attempt = None
@@ -480,12 +450,12 @@ class FlowRunner(Behaviour):
         step.handle = None
 
     def _attempt_failed(
-        self, step: _Step, error_type: str, error: str, ctx: Context, *, timed_out: bool = False
+        self, step: StepRun, error_type: str, error: str, ctx: Context, *, timed_out: bool = False
     ) -> None:
         step.error = f"{error_type}: {error}" if error_type else error
         self._touch(step)
-        if self._retryable(step, error_type) and step.attempts <= step.spec.max_retries:
-            delay = self._retry_delay(step)
+        if is_retryable(step, error_type) and step.attempts <= step.spec.max_retries:
+            delay = retry_delay(step, self.config, self.rng)
             ctx.log.warning(
                 "Step {step} attempt {n} failed ({error}); retrying in {delay:.3f} s",
                 step=step.spec.id,
@@ -509,30 +479,11 @@ class FlowRunner(Behaviour):
         status = StepStatus.TIMED_OUT if timed_out else StepStatus.FAILED_NON_CRITICAL
         self._settle(step, status, result=degraded, error=step.error)
 
-    def _retryable(self, step: _Step, error_type: str) -> bool:
-        if error_type in _NOT_RETRYABLE:
-            return False
-        retry_on = step.option("retry_on", default=None)
-        if not retry_on:
-            return True
-        short = error_type.rsplit(".", 1)[-1]
-        return error_type in retry_on or short in retry_on
-
-    def _retry_delay(self, step: _Step) -> float:
-        base = float(step.option("retry_delay", default=self.config.retry_delay))
-        exponential = bool(
-            step.option("exponential_backoff", default=self.config.exponential_backoff)
-        )
-        cap = float(step.option("max_retry_delay", default=self.config.max_retry_delay))
-        jitter = float(step.option("jitter", default=self.config.jitter))
-        delay = min(cap, base * (2 ** (step.attempts - 1) if exponential else 1))
-        return delay + (self.rng.uniform(0, jitter * delay) if jitter else 0.0)
-
-    def _complete(self, step: _Step, result: Any) -> None:
+    def _complete(self, step: StepRun, result: Any) -> None:
         self._settle(step, StepStatus.COMPLETED, result=result)
 
     def _settle(
-        self, step: _Step, status: StepStatus, *, result: Any = None, error: str | None = None
+        self, step: StepRun, status: StepStatus, *, result: Any = None, error: str | None = None
     ) -> None:
         """Put a step in a terminal state and release its dependents."""
         self._touch(step)
@@ -572,7 +523,7 @@ class FlowRunner(Behaviour):
         names["results"] = dict(self.results)
         return names
 
-    def _flow_step(self, step: _Step, names: dict[str, Any]) -> FlowStep:
+    def _flow_step(self, step: StepRun, names: dict[str, Any]) -> FlowStep:
         spec = step.spec
         return trusted(  # every field comes from a validated StepSpec
             FlowStep,
@@ -607,7 +558,7 @@ class FlowRunner(Behaviour):
         """
         snapshots = self.snapshots
         for sid in self.changed:
-            snapshots[sid] = self._snapshot(self.steps[sid])
+            snapshots[sid] = snapshot_of(self.steps[sid])
         self.changed.clear()
         steps = dict(snapshots)
         return trusted(
@@ -628,23 +579,10 @@ class FlowRunner(Behaviour):
             plan=self.plan,
         )
 
-    def _touch(self, step: _Step) -> None:
+    def _touch(self, step: StepRun) -> None:
         """Note that a step's published state changed (its next snapshot is rebuilt)."""
         step.snapshot = None
         self.changed[step.spec.id] = None
-
-    @staticmethod
-    def _snapshot(step: _Step) -> StepState:
-        step.snapshot = trusted(
-            StepState,
-            status=step.status,
-            attempts=step.attempts,
-            result=step.result,
-            error=step.error,
-            started_at=_dt(step.started_at),
-            completed_at=_dt(step.completed_at),
-        )
-        return step.snapshot
 
     def _checkpoint(self, ctx: Context, state: FlowState | None = None) -> None:
         """Save the flow's state. A manager without ``save_state_nowait`` saves on the
@@ -729,56 +667,7 @@ class FlowRunner(Behaviour):
             dumped = state.model_dump(mode="json", exclude={"plan"}, fallback=repr)
         except Exception:  # noqa: BLE001 - a value JSON cannot hold (in the context)
             dumped = state.model_dump(mode="json", exclude={"plan", "variables", "metadata"})
-            dumped["variables"] = {k: _json_or_repr(v) for k, v in state.variables.items()}
-            dumped["metadata"] = {k: _json_or_repr(v) for k, v in state.metadata.items()}
+            dumped["variables"] = {k: json_or_repr(v) for k, v in state.variables.items()}
+            dumped["metadata"] = {k: json_or_repr(v) for k, v in state.metadata.items()}
         # The dump is JSON data (the field's type), so the message is built as it is.
         return trusted(FlowFinished, flow_id=self.plan.id, status=state.status.value, state=dumped)
-
-
-def _finished(
-    flow_id: str, step_id: str, attempt: int, result: object, error: BaseException | None
-) -> StepAttemptFinished:
-    if error is None:
-        try:
-            data = to_jsonable_python(result, fallback=repr)
-        except Exception as exc:  # noqa: BLE001 - binary data, a cycle: the attempt fails
-            error = StepResultError(
-                f"Step {step_id!r} returned a value that cannot be stored as JSON "
-                f"({type(result).__name__}: {exc}). Return JSON data (dict, list, str, "
-                "numbers, bool, None), e.g. base64 text for bytes."
-            )
-        else:
-            # Built without re-validation: every field is a plain value made right here,
-            # and to_jsonable_python turned the result into JSON data (the field's type).
-            return trusted(
-                StepAttemptFinished,
-                flow_id=flow_id,
-                step_id=step_id,
-                attempt=attempt,
-                ok=True,
-                result=data,
-                error_type="",
-                error="",
-            )
-    kind = type(error)
-    return StepAttemptFinished(
-        flow_id=flow_id,
-        step_id=step_id,
-        attempt=attempt,
-        ok=False,
-        error_type=f"{kind.__module__}.{kind.__qualname__}",
-        error=str(error) or kind.__name__,
-    )
-
-
-def _json_or_repr(value: object) -> JsonValue:
-    """``value`` as JSON data: binary data as base64, other objects as their repr."""
-    try:
-        converted: JsonValue = to_jsonable_python(value, fallback=repr, bytes_mode="base64")
-    except Exception:  # noqa: BLE001 - e.g. a cycle
-        return repr(value)
-    return converted
-
-
-def _dt(epoch: float | None) -> datetime | None:
-    return None if epoch is None else datetime.fromtimestamp(epoch, UTC)
