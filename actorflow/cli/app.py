@@ -62,7 +62,7 @@ def run(
     ] = False,
     system_messages: Annotated[
         bool,
-        typer.Option("--system-messages", help="With --messages, include supervision traffic."),
+        typer.Option("--system-messages", help="Show every message, supervision traffic included."),
     ] = False,
     timeout: Annotated[
         float, typer.Option(help="Give up if the scenario takes longer (seconds).", min=0.1)
@@ -96,7 +96,8 @@ def run(
         )
         system.use_journal(config)
     configure_logging(run_dir / "actorflow.log", level)
-    view = LiveView(console, show_messages=messages, show_system=system_messages)
+    # --system-messages implies --messages (it widens what --messages shows).
+    view = LiveView(console, show_messages=messages or system_messages, show_system=system_messages)
     system.subscribe(view.on_event)
     system.add_tap(view.on_delivery)
     console.rule(f"[bold]{scenario.title}")

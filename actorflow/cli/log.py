@@ -134,7 +134,12 @@ def _summary_of(record: JournalRecord) -> str:
     if isinstance(msg, DeadLetter):
         kind = None if msg.message is None else message_kind(msg.message)
         return escape(f"{msg.reason.value}: {kind} seq={msg.seq} {msg.detail}")
-    return escape(json.dumps(message_fields(record.message), default=str))[:100]
+    return escape(_shorten(json.dumps(message_fields(record.message), default=str)))
+
+
+def _shorten(text: str, limit: int = 100) -> str:
+    """``text`` cut to ``limit`` characters, with "…" when something was cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _json_of(record: JournalRecord) -> dict[str, object]:

@@ -27,7 +27,8 @@ _LABEL_CHARS = 60
 
 
 def _clean(text: str) -> str:
-    return _UNSAFE.sub(" ", text)[:_LABEL_CHARS].strip()
+    safe = _UNSAFE.sub(" ", text).strip()
+    return safe if len(safe) <= _LABEL_CHARS else safe[: _LABEL_CHARS - 1].rstrip() + "…"
 
 
 def _label(env: Envelope) -> str:

@@ -155,8 +155,8 @@ class JournalReader:
     def _corrupted(self, offset: int, why: str) -> NoReturn:
         raise JournalCorruptedError(
             f"Journal {str(self.path)!r} is damaged at offset {offset}: {why}. The last good "
-            f"record has seq {self.last_seq}. Frames after the damage cannot be trusted; "
-            "copy the log before repairing it."
+            f"record has seq {self.last_seq}; the records up to it were read as usual, the "
+            "frames after the damage cannot be trusted. Keep a copy of the file to investigate."
         )
 
 

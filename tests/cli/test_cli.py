@@ -152,3 +152,13 @@ def test_setup_mistakes_are_one_line_errors_with_exit_code_2(
     assert code == 2
     assert message in output
     assert "Traceback" not in output
+
+
+def test_system_messages_alone_shows_messages_too(tmp_path: Path) -> None:
+    scenarios = Path(__file__).resolve().parents[2] / "scenarios"
+    args = ["run", str(scenarios / "ping_pong.py"), "--system-messages"]
+
+    result = CliRunner().invoke(app, [*args, "--runs-dir", str(tmp_path)])
+
+    assert result.exit_code == 0, result.output
+    assert "pinger → /agents/ponger  pingpong.ping" in result.output

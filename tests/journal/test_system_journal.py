@@ -31,7 +31,7 @@ from actorflow.messages import (
     EffectRecorded,
     Envelope,
 )
-from tests.support import Done, Log, Work, Worker
+from tests.support import Done, Log, Marker, Work, Worker
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 
@@ -240,6 +240,21 @@ def test_log_show_json_gives_records_of_unknown_classes_their_own_kind(tmp_path:
     assert lines
     assert all('"kind": "foreign.hello"' in line and '"n": 7' in line for line in lines)
     assert "message.opaque" not in result.output
+
+
+def test_log_show_marks_payloads_it_cuts_short(tmp_path: Path) -> None:
+    path = tmp_path / "journal"
+    with ActorSystem(journal=JournalConfig(path=path)) as system:
+        worker = system.spawn(recipe(Worker, Log(), "w"), "w")
+        system.tell(worker, Marker(label="x" * 300))
+        system.ask(worker, Work(n=1))
+
+    result = CliRunner().invoke(app, ["log", "show", str(path), "--kind", "test.marker"])
+
+    assert result.exit_code == 0, result.output
+    (line,) = [line for line in result.output.splitlines() if "test.marker" in line]
+    assert line.endswith("…")
+    assert "x" * 300 not in line
 
 
 def test_log_show_of_a_damaged_log_is_a_clear_error(tmp_path: Path) -> None:
