@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from datetime import time as dt_time
 from pathlib import Path
 from typing import Annotated
 
@@ -59,14 +60,22 @@ CorrOpt = Annotated[str | None, typer.Option("--correlation", help="Only this co
 FromOpt = Annotated[int | None, typer.Option("--from-seq", help="Smallest sequence number.")]
 ToOpt = Annotated[int | None, typer.Option("--to-seq", help="Largest sequence number.")]
 SinceOpt = Annotated[
-    str | None, typer.Option("--since", help="ISO time or epoch seconds: only records at/after.")
+    str | None,
+    typer.Option(
+        "--since", help="Epoch seconds, ISO time, or HH:MM:SS (UTC): only records at/after."
+    ),
 ]
 UntilOpt = Annotated[
-    str | None, typer.Option("--until", help="ISO time or epoch seconds: only records at/before.")
+    str | None,
+    typer.Option(
+        "--until", help="Epoch seconds, ISO time, or HH:MM:SS (UTC): only records at/before."
+    ),
 ]
 
 
-def _when(text: str | None) -> float | None:
+def _when(text: str | None, day: date | None) -> float | None:
+    """Epoch seconds of ``text``: epoch seconds, an ISO date and time, or a time of day
+    as ``log show`` prints it (UTC, on ``day``, the day the log starts)."""
     if text is None:
         return None
     try:
@@ -76,12 +85,31 @@ def _when(text: str | None) -> float | None:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        errors.print(f"[bold red]error:[/] {text!r} is neither an ISO time nor epoch seconds.")
-        raise typer.Exit(2) from None
+        try:
+            clock = dt_time.fromisoformat(text)
+        except ValueError:
+            clock = None
+        if clock is None or day is None:
+            errors.print(
+                f"[bold red]error:[/] {text!r} is not a time: use epoch seconds, an ISO time "
+                "(2026-11-25T10:13:44) or a time of day as shown by log show (10:13:44.742)."
+            )
+            raise typer.Exit(2) from None
+        moment = datetime.combine(day, clock)
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
+def _first_day(path: Path) -> date | None:
+    """The UTC day the log at ``path`` starts (its first segment header)."""
+    with _open(path) as reader:
+        first = next(iter(reader), None)
+    if isinstance(first, JournalHeader):
+        return datetime.fromtimestamp(first.started_at, UTC).date()
+    return None
+
+
 def _filter(
+    path: Path,
     actor: str | None,
     kind: str | None,
     flow: str | None,
@@ -91,6 +119,7 @@ def _filter(
     since: str | None,
     until: str | None,
 ) -> JournalFilter:
+    day = _first_day(path) if since is not None or until is not None else None
     return JournalFilter(
         actor=actor,
         kind=kind,
@@ -98,8 +127,8 @@ def _filter(
         correlation_id=correlation,
         seq_from=from_seq,
         seq_to=to_seq,
-        since=_when(since),
-        until=_when(until),
+        since=_when(since, day),
+        until=_when(until, day),
     )
 
 
@@ -201,7 +230,7 @@ def show(
     ] = None,
 ) -> None:
     """Print a log's records, one line each: seq, time, sender → recipient, kind, payload."""
-    flt = _filter(actor, kind, flow, correlation, from_seq, to_seq, since, until)
+    flt = _filter(file, actor, kind, flow, correlation, from_seq, to_seq, since, until)
     with _open(file) as reader:
         shown = _show(flt.apply(_records(reader)), as_json=as_json, limit=limit)
         while follow and (limit is None or shown < limit):
@@ -291,7 +320,7 @@ def diagram(
     if chosen not in ("mermaid", "plantuml"):
         errors.print(f"[bold red]error:[/] --format must be mermaid or plantuml, not {fmt!r}.")
         raise typer.Exit(2)
-    flt = _filter(actor, kind, flow, correlation, from_seq, to_seq, since, until)
+    flt = _filter(file, actor, kind, flow, correlation, from_seq, to_seq, since, until)
     with _open(file) as reader:
         text = sequence_diagram(
             flt.apply(_records(reader)),

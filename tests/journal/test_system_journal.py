@@ -257,6 +257,26 @@ def test_log_show_marks_payloads_it_cuts_short(tmp_path: Path) -> None:
     assert "x" * 300 not in line
 
 
+def test_log_show_takes_times_of_day_as_it_prints_them(tmp_path: Path) -> None:
+    path = tmp_path / "journal"
+    with ActorSystem(journal=JournalConfig(path=path)) as system:
+        worker = system.spawn(recipe(Worker, Log(), "w"), "w")
+        system.ask(worker, Work(n=1))
+
+    def shown(*options: str) -> list[str]:
+        result = CliRunner().invoke(app, ["log", "show", str(path), "--json", *options])
+        assert result.exit_code == 0, result.output
+        return [line for line in result.output.splitlines() if '"type": "delivery"' in line]
+
+    everything = shown()
+    assert everything
+    assert shown("--since", "00:00:00") == everything  # from the start of the log's day
+    assert shown("--until", "00:00:00.000") == []
+    bad = CliRunner().invoke(app, ["log", "show", str(path), "--since", "25:99"])
+    assert bad.exit_code == 2
+    assert "is not a time" in bad.output
+
+
 def test_log_show_of_a_damaged_log_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "journal"
     with ActorSystem(journal=JournalConfig(path=path)) as system:
