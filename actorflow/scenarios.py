@@ -5,17 +5,20 @@ A scenario is a Python file that defines::
     def main(system: ActorSystem) -> Mapping[str, object] | None:
         ...  # spawn actors, send messages, wait for the outcome; return a summary
 
-and optionally ``create_system() -> ActorSystem`` (an unstarted system with the
-options the scenario needs; default ``ActorSystem()``). The module docstring's
-first line is its title. ``actorflow run FILE`` runs it with live output.
+(or ``async def main(system)``, run with ``asyncio.run`` on the scenario's own thread,
+so it can ``await system.ask_async(...)`` and flows) and optionally
+``create_system() -> ActorSystem`` (an unstarted system with the options the scenario
+needs; default ``ActorSystem()``). The module docstring's first line is its title.
+``actorflow run FILE`` runs it with live output.
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import inspect
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -27,6 +30,7 @@ from actorflow.runtime.system import ActorSystem
 __all__ = ["Scenario", "load_scenario"]
 
 ScenarioMain = Callable[[ActorSystem], Mapping[str, object] | None]
+AsyncScenarioMain = Callable[[ActorSystem], Awaitable[Mapping[str, object] | None]]
 
 
 @final
@@ -38,7 +42,10 @@ class Scenario:
     name: str
     title: str
     main: ScenarioMain
+    """Runs the scenario's ``main`` to completion (an ``async def main`` on a new event loop)."""
     create_system: Callable[[], ActorSystem]
+    is_async: bool = False
+    """Whether the file's ``main`` is a coroutine function."""
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -63,17 +70,29 @@ def load_scenario(path: str | Path) -> Scenario:
     if not callable(main) or len(inspect.signature(main).parameters) != 1:
         raise ConfigurationError(
             f"Scenario {str(path)!r} has no main(system) function. Define "
-            "'def main(system: ActorSystem) -> dict | None'."
+            "'def main(system: ActorSystem) -> dict | None' (or 'async def main(system)')."
         )
     create = getattr(module, "create_system", ActorSystem)
     doc = (module.__doc__ or file.stem).strip().splitlines()[0]
+    is_async = inspect.iscoroutinefunction(main)
     return Scenario(
         path=file,
         name=file.stem,
         title=doc,
-        main=cast("ScenarioMain", main),
+        main=_run_async(main) if is_async else cast("ScenarioMain", main),
         create_system=cast("Callable[[], ActorSystem]", create),
+        is_async=is_async,
     )
+
+
+def _run_async(main: AsyncScenarioMain) -> ScenarioMain:
+    def run(system: ActorSystem) -> Mapping[str, object] | None:
+        async def call() -> Mapping[str, object] | None:
+            return await main(system)
+
+        return asyncio.run(call())
+
+    return run
 
 
 def _import(file: Path) -> ModuleType:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Mapping
@@ -131,12 +132,14 @@ class _Outcome:
         self.result: Mapping[str, object] | None = None
         self.error: str | None = None
 
-    def run(self, scenario: Scenario, system: object) -> None:
+    def run(self, scenario: Scenario, system: ActorSystem) -> None:
         try:
-            result: object = scenario.main(system)  # type: ignore[arg-type]
-        except Exception as exc:  # noqa: BLE001 - reported in the summary, exit code 1
+            result: object = scenario.main(system)
+        except BaseException as exc:  # noqa: BLE001 - reported in the summary, exit code 1
+            # SystemExit and KeyboardInterrupt too: this thread cannot end the process, and
+            # a scenario that asks to exit has not completed.
             logger.opt(exception=exc).error("Scenario {name} failed", name=scenario.name)
-            self.error = f"{type(exc).__name__}: {exc} (the traceback is in the log)"
+            self.error = f"{_describe(exc)} (the traceback is in the log)"
             return
         if result is not None and not isinstance(result, Mapping):
             self.error = (
@@ -145,6 +148,11 @@ class _Outcome:
             )
             return
         self.result = result
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _summary(
@@ -186,13 +194,26 @@ def _check_log_level(level: str | None) -> str | None:
 
 def _create_system(scenario: Scenario) -> ActorSystem:
     try:
-        return scenario.create_system()
+        made: object = scenario.create_system()
     except ActorflowError:
         raise
     except Exception as exc:
         raise ConfigurationError(
             f"Scenario {scenario.name!r}: create_system() failed: {type(exc).__name__}: {exc}"
         ) from exc
+    if not isinstance(made, ActorSystem):
+        raise ConfigurationError(
+            f"Scenario {scenario.name!r}: create_system() returned {type(made).__name__}, not "
+            "an ActorSystem. Return ActorSystem(...) with the options the scenario needs."
+        )
+    if not made.is_new:
+        with contextlib.suppress(ActorflowError):
+            made.shutdown(timeout=5.0)  # release what it holds before reporting
+        raise ConfigurationError(
+            f"Scenario {scenario.name!r}: create_system() returned an actor system that has "
+            "already started; return it unstarted (actorflow run starts it, with its journal)."
+        )
+    return made
 
 
 def main() -> None:

@@ -8,8 +8,10 @@ behaviour away and build a fresh one with the same mailbox.
 
 from __future__ import annotations
 
+import inspect
 import re
 import threading
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -74,12 +76,52 @@ class Recipe:
         """The factory's qualified name, for logs and statistics."""
         return getattr(self.factory, "__qualname__", repr(self.factory))
 
+    def mismatch(self) -> str | None:
+        """Say why the arguments do not bind to the factory's signature, or ``None`` if they
+        do (or the signature cannot be read, as for some builtins).
+
+        Checked at spawn, so a wrong recipe fails there and not on the actor's thread.
+        """
+        signature = _signature(self.factory)
+        if signature is None:
+            return None
+        try:
+            signature.bind(*self.args, **self.kwargs)
+        except TypeError as exc:
+            return str(exc)
+        return None
+
 
 def recipe(factory: Callable[..., Behaviour], /, *args: object, **kwargs: object) -> Recipe:
     """Return a :class:`Recipe` that builds ``factory(*args, **kwargs)``."""
     if not callable(factory):
         raise ConfigurationError(f"Recipe factory {factory!r} is not callable.")
     return Recipe(factory, args, MappingProxyType(dict(kwargs)))
+
+
+_signatures: weakref.WeakKeyDictionary[object, inspect.Signature | None] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _signature(factory: Callable[..., Behaviour]) -> inspect.Signature | None:
+    """Return the factory's call signature, cached (reading one costs tens of microseconds)."""
+    try:
+        return _signatures[factory]
+    except KeyError:
+        pass
+    except TypeError:  # not hashable or not weakly referable: read it each time
+        return _read_signature(factory)
+    signature = _read_signature(factory)
+    _signatures[factory] = signature  # a racing duplicate computes the same value
+    return signature
+
+
+def _read_signature(factory: Callable[..., Behaviour]) -> inspect.Signature | None:
+    try:
+        return inspect.signature(factory)
+    except (TypeError, ValueError):
+        return None
 
 
 _FIRST = re.compile(r"([A-Z]+)([A-Z][a-z])")

@@ -224,6 +224,11 @@ class ActorSystem:
         self.shutdown()
 
     @property
+    def is_new(self) -> bool:
+        """Whether the system was never started (nor shut down)."""
+        return self._state == "new"
+
+    @property
     def is_running(self) -> bool:
         """Whether the system is started and its root has not stopped."""
         return self._state == "running" and not self._terminated.is_set()
@@ -242,6 +247,7 @@ class ActorSystem:
             ShutdownTimeoutError: some actors did not stop within ``timeout`` seconds.
         """
         forbid_blocking("ActorSystem.shutdown()")
+        timeout = _check_timeout(timeout, "shutdown()")
         with self._lock:
             if self._state == "new":
                 self._state = "stopped"
@@ -312,8 +318,9 @@ class ActorSystem:
             ActorNameTakenError: the path is taken.
         """
         rec = behaviour if isinstance(behaviour, Recipe) else _recipe_of(behaviour)
-        parent_path = actor_path(parent)
-        path = child_path(parent_path, name)
+        parent_path = actor_path(_spawn_text("parent", parent, "'/agents'"))
+        path = child_path(parent_path, _spawn_text("name", name, "'echo'"))
+        restart = _check_spawn_options(restart, strategy, mailbox, dispatcher)
         with self._lock:
             self._check_running()
             parent_cell = self._cells.get(parent_path)
@@ -326,6 +333,13 @@ class ActorSystem:
                 raise ActorNameTakenError(
                     f"Cannot spawn {path!r}: an actor already holds that path. "
                     "Pick another name or stop the existing actor first."
+                )
+            problem = rec.mismatch()
+            if problem is not None:
+                raise ConfigurationError(
+                    f"Cannot spawn {path!r}: recipe({rec.name}, ...) does not fit its "
+                    f"constructor: {problem}. Pass the arguments it takes: "
+                    f"recipe({rec.name}, arg, key=value)."
                 )
             cell = Cell(
                 self,
@@ -412,7 +426,30 @@ class ActorSystem:
         """
         if self._state != "running" or self._terminated.is_set():
             self._check_running()
+        if type(to) is not str or not to.startswith("/"):
+            to = self._check_path(to, "tell()")
         self.send(ActorPath(to), message)
+
+    def _check_path(self, to: object, call: str) -> ActorPath:
+        """Return ``to`` as a path, or raise naming the mistake (the slow path of a send)."""
+        if not isinstance(to, str):
+            raise ConfigurationError(
+                f"{call} needs the recipient's path as a str such as '/agents/echo', got "
+                f"{to!r} ({type(to).__name__})."
+            )
+        if to.startswith("/"):
+            return ActorPath(str(to))
+        raise ConfigurationError(f"{call} got {self._relative_path_problem(to)}")
+
+    def _relative_path_problem(self, to: str) -> str:
+        suffix = "/" + to.strip("/")
+        live = sorted((p for p in self._cells if p == suffix or p.endswith(suffix)), key=len)
+        hint = (
+            f": did you mean {live[0]!r}?"
+            if live
+            else f", such as {AGENTS_PATH + suffix!r}; no live actor's path ends with {suffix!r}."
+        )
+        return f"the relative path {to!r}, but actor paths are absolute{hint}"
 
     def send(
         self,
@@ -472,8 +509,14 @@ class ActorSystem:
             detail = "the ask had already timed out"
             self.dead_letters.record(DeadLetterReason.LATE_REPLY, env=env, detail=detail)
         else:
-            detail = "no live actor holds this path"
+            detail = self._unknown_detail(to)
             self.dead_letters.record(DeadLetterReason.UNKNOWN_RECIPIENT, env=env, detail=detail)
+
+    def _unknown_detail(self, to: ActorPath) -> str:
+        untrusted: object = to  # a handler's ctx.tell() is not checked on the hot path
+        if isinstance(untrusted, str) and not untrusted.startswith("/"):
+            return self._relative_path_problem(untrusted)
+        return "no live actor holds this path"
 
     def raise_mailbox_full(self, path: ActorPath, capacity: int) -> None:
         """Raise the ``reject`` policy's error (runtime internal)."""
@@ -497,6 +540,9 @@ class ActorSystem:
             BlockingCallError: called from inside a handler.
         """
         forbid_blocking("ActorSystem.ask()")
+        timeout = _check_timeout(timeout, "ask()")
+        if type(to) is not str or not to.startswith("/"):
+            to = self._check_path(to, "ask()")
         arrived = threading.Lock()
         arrived.acquire()
         box: list[Envelope] = []
@@ -515,7 +561,20 @@ class ActorSystem:
     async def ask_async(
         self, to: ActorPath | str, message: Message, *, timeout: float = 5.0
     ) -> Message:
-        """Like :meth:`ask`, awaited: the event loop keeps running while the actor works."""
+        """Like :meth:`ask`, awaited: the event loop keeps running while the actor works.
+
+        Raises:
+            BlockingCallError: run to completion inside a handler (``asyncio.run`` on an
+                actor thread blocks it like :meth:`ask` would).
+        """
+        cell = current_cell()
+        if cell is not None and cell.thread is not None:
+            # A loop-dispatched actor shares its thread with the loop that awaits this,
+            # which is fine; on an actor's own thread, a loop was started in a handler.
+            forbid_blocking("ActorSystem.ask_async()")
+        timeout = _check_timeout(timeout, "ask_async()")
+        if type(to) is not str or not to.startswith("/"):
+            to = self._check_path(to, "ask_async()")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Envelope] = loop.create_future()
 
@@ -596,6 +655,9 @@ class ActorSystem:
             ShutdownTimeoutError: it did not stop within ``timeout`` seconds.
         """
         forbid_blocking("ActorSystem.stop()")
+        timeout = _check_timeout(timeout, "stop()")
+        if type(path) is not str or not path.startswith("/"):
+            path = self._check_path(path, "stop()")
         cell = self._cells.get(path)
         if cell is None:
             raise UnknownActorError(f"Cannot stop {path!r}: no live actor holds that path.")
@@ -690,6 +752,57 @@ def _recipe_of(behaviour: object) -> Recipe:
         f"spawn() needs a Behaviour subclass or a Recipe, got {behaviour!r}. "
         "Wrap a class with arguments as recipe(MyBehaviour, arg, key=value)."
     )
+
+
+def _spawn_text(option: str, value: object, example: str) -> str:
+    if not isinstance(value, str):
+        raise ConfigurationError(
+            f"spawn() {option} must be a str such as {example}, got {value!r} "
+            f"({type(value).__name__})."
+        )
+    return value
+
+
+def _check_spawn_options(
+    restart: object, strategy: object, mailbox: object, dispatcher: object
+) -> RestartType:
+    """Check spawn's options before anything is built; return the restart type."""
+    if dispatcher not in ("thread", "loop"):
+        raise ConfigurationError(
+            f"spawn() dispatcher must be 'thread' or 'loop', got {dispatcher!r}."
+        )
+    if strategy is not None and not isinstance(strategy, SupervisorStrategy):
+        raise ConfigurationError(
+            f"spawn() strategy must be a SupervisorStrategy or None, got {strategy!r}. "
+            "Build one with SupervisorStrategy(kind=..., max_restarts=..., within=...)."
+        )
+    if mailbox is not None and not isinstance(mailbox, MailboxConfig):
+        raise ConfigurationError(
+            f"spawn() mailbox must be a MailboxConfig or None, got {mailbox!r}. "
+            "Build one with MailboxConfig(capacity=..., overflow=...)."
+        )
+    if isinstance(restart, RestartType):
+        return restart
+    if isinstance(restart, str) and restart in RestartType.__members__.values():
+        return RestartType(restart)
+    choices = ", ".join(repr(r.value) for r in RestartType)
+    raise ConfigurationError(
+        f"spawn() restart must be one of {choices} (a RestartType), got {restart!r}."
+    )
+
+
+def _check_timeout(timeout: object, call: str) -> float:
+    """Return ``timeout`` in seconds, or raise naming the call and the fix."""
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int | float)
+        or not 0 < timeout <= threading.TIMEOUT_MAX  # NaN fails every comparison
+    ):
+        raise ConfigurationError(
+            f"{call} timeout must be a positive, finite number of seconds, got {timeout!r} "
+            f"({type(timeout).__name__}). Pass a number such as timeout=5.0."
+        )
+    return float(timeout)
 
 
 def _resolve(future: asyncio.Future[Envelope], env: Envelope) -> None:

@@ -142,6 +142,26 @@ def test_the_log_file_holds_the_traceback_of_a_failing_scenario(tmp_path: Path) 
             [],
             "create_system() failed: RuntimeError: no system",
         ),
+        (
+            "def create_system():\n    return 5\n\ndef main(system):\n    return None\n",
+            [],
+            "create_system() returned int, not an ActorSystem",
+        ),
+        (
+            "from actorflow import ActorSystem\n\n"
+            "def create_system():\n    return ActorSystem().start()\n\n"
+            "def main(system):\n    return None\n",
+            [],
+            "create_system() returned an actor system that has already started",
+        ),
+        (
+            "from actorflow import ActorSystem\n\n"
+            "def create_system():\n    s = ActorSystem().start()\n"
+            "    s.shutdown()\n    return s\n\n"
+            "def main(system):\n    return None\n",
+            [],
+            "create_system() returned an actor system that has already started",
+        ),
     ],
 )
 def test_setup_mistakes_are_one_line_errors_with_exit_code_2(
@@ -162,3 +182,57 @@ def test_system_messages_alone_shows_messages_too(tmp_path: Path) -> None:
 
     assert result.exit_code == 0, result.output
     assert "pinger → /agents/ponger  pingpong.ping" in result.output
+
+
+class_body = "class Stop(BaseException):\n    pass\n\n"
+
+
+@pytest.mark.parametrize(
+    ("raising", "shown"),
+    [
+        ("raise SystemExit(0)", "SystemExit: 0"),
+        ("raise SystemExit(3)", "SystemExit: 3"),
+        ("raise KeyboardInterrupt()", "KeyboardInterrupt"),
+        ("raise Stop('custom')", "Stop: custom"),
+    ],
+)
+def test_a_main_that_raises_an_exit_request_or_base_exception_is_a_failure(
+    tmp_path: Path, raising: str, shown: str
+) -> None:
+    scenario = _scenario(tmp_path, class_body + f"def main(system):\n    {raising}\n")
+
+    code, output = _run(tmp_path, scenario)
+
+    assert code == 1
+    assert "failed" in output
+    assert shown in output
+    assert "completed" not in output
+
+
+def test_an_async_main_runs_on_its_own_event_loop(tmp_path: Path) -> None:
+    body = (
+        "from typing import Literal\n"
+        "from actorflow import Behaviour, Message\n\n"
+        "class Hi(Message):\n    kind: Literal['clitest.hi'] = 'clitest.hi'\n\n"
+        "class Echo(Behaviour):\n"
+        "    def on_hi(self, msg, ctx):\n        ctx.reply(msg)\n\n"
+        "async def main(system):\n"
+        "    path = system.spawn(Echo, 'echo')\n"
+        "    reply = await system.ask_async(path, Hi())\n"
+        "    return {'reply': reply.kind}\n"
+    )
+
+    code, output = _run(tmp_path, _scenario(tmp_path, body))
+
+    assert code == 0, output
+    assert "clitest.hi" in output
+    assert "completed" in output
+
+
+def test_an_async_main_that_raises_is_a_failure(tmp_path: Path) -> None:
+    body = "async def main(system):\n    raise ValueError('async boom')\n"
+
+    code, output = _run(tmp_path, _scenario(tmp_path, body))
+
+    assert code == 1
+    assert "ValueError: async boom" in output

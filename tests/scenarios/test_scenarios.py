@@ -106,3 +106,29 @@ def test_actorflow_run_completes_every_scenario(name: str, tmp_path: Path) -> No
     (run_dir,) = tmp_path.iterdir()
     assert (run_dir / "actorflow.log").exists()
     assert (run_dir / "journal").exists()
+
+
+def test_a_scenario_may_define_an_async_main(tmp_path: Path) -> None:
+    file = tmp_path / "async_echo.py"
+    file.write_text(
+        '"""Async echo."""\n\n'
+        "from typing import Literal\n"
+        "from actorflow import Behaviour, Message\n\n"
+        "class Shout(Message):\n    kind: Literal['scenariotest.shout'] = 'scenariotest.shout'\n"
+        "    text: str\n\n"
+        "class Echo(Behaviour):\n"
+        "    def on_shout(self, msg, ctx):\n        ctx.reply(msg)\n\n"
+        "async def main(system):\n"
+        "    reply = await system.ask_async(system.spawn(Echo, 'echo'), Shout(text='hi'))\n"
+        "    return {'echo': reply.text}\n"
+    )
+    scenario = load_scenario(file)
+    system = scenario.create_system().start()
+
+    try:
+        result = scenario.main(system)
+    finally:
+        system.shutdown()
+
+    assert scenario.is_async
+    assert result == {"echo": "hi"}
