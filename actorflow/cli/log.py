@@ -1,8 +1,9 @@
-"""``actorflow log show|stats|diagram``: read a run's message log."""
+"""``actorflow log show|stats|diagram|repair``: read a run's message log, or repair it."""
 
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -17,12 +18,15 @@ from rich.table import Table
 
 from actorflow.errors import ActorflowError
 from actorflow.journal import (
+    JournalEntry,
     JournalEvent,
     JournalFilter,
     JournalHeader,
     JournalReader,
-    JournalRecord,
+    RepairReport,
+    UndecodedRecord,
     open_journal,
+    repair_journal,
     sequence_diagram,
     summarise,
 )
@@ -41,7 +45,8 @@ from actorflow.messages import (
 __all__ = ["log_app"]
 
 log_app = typer.Typer(
-    help="Read a message log (journal): show, stats, diagram.", no_args_is_help=True
+    help="Read a message log (journal): show, stats, diagram; repair a damaged one.",
+    no_args_is_help=True,
 )
 console = Console(highlight=False, soft_wrap=True)
 errors = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -140,12 +145,20 @@ def _open(path: Path) -> JournalReader:
         raise typer.Exit(2) from None
 
 
-def _records(reader: JournalReader) -> Iterator[JournalRecord]:
+def _records(reader: JournalReader) -> Iterator[JournalEntry]:
+    undecoded = reader.undecoded
     try:
         yield from reader.records()
     except ActorflowError as exc:
-        errors.print(f"[bold red]error:[/] {exc}")
+        errors.print(f"[bold red]error:[/] {escape(str(exc))}")
         raise typer.Exit(1) from None
+    undecoded = reader.undecoded - undecoded
+    if undecoded:
+        errors.print(
+            f"[yellow]warning:[/] {undecoded} record{'' if undecoded == 1 else 's'} could not "
+            "be decoded (shown as 'undecoded' with the reason); the records after "
+            f"{'it' if undecoded == 1 else 'them'} are shown as usual."
+        )
     if reader.torn_tail is not None:
         offset, lost = reader.torn_tail
         errors.print(
@@ -154,7 +167,9 @@ def _records(reader: JournalReader) -> Iterator[JournalRecord]:
         )
 
 
-def _summary_of(record: JournalRecord) -> str:
+def _summary_of(record: JournalEntry) -> str:
+    if isinstance(record, UndecodedRecord):
+        return escape(f"at offset {record.offset}: {record.reason}")
     if isinstance(record, JournalHeader):
         return f"run {record.run_id} ({record.entry_point or 'no entry point'})"
     msg = record.message
@@ -171,7 +186,16 @@ def _shorten(text: str, limit: int = 100) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _json_of(record: JournalRecord) -> dict[str, object]:
+def _json_of(record: JournalEntry) -> dict[str, object]:
+    if isinstance(record, UndecodedRecord):
+        return {
+            "type": "undecoded",
+            "offset": record.offset,
+            "seq": record.seq,
+            "record_type": record.record_type,
+            "reason": record.reason,
+            "data": _plain_json(record.data),
+        }
     if isinstance(record, JournalHeader):
         return record.model_dump(mode="json")
     if isinstance(record, Envelope):
@@ -188,6 +212,20 @@ def _json_of(record: JournalRecord) -> dict[str, object]:
     }
 
 
+def _plain_json(value: object) -> object:
+    """``value`` (decoded msgpack) with what JSON cannot hold (NaN, infinities, bytes,
+    non-string keys) turned into strings."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, dict):
+        return {str(k): _plain_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain_json(v) for v in value]
+    return value
+
+
 def _message_json(message: Message) -> dict[str, object]:
     """A message as it was recorded: a message of an unknown class as its original kind
     and fields, not as the stand-in that carries them."""
@@ -196,7 +234,12 @@ def _message_json(message: Message) -> dict[str, object]:
     return message.model_dump(mode="json")
 
 
-def _row(record: JournalRecord) -> tuple[str, str, str, str, str]:
+def _row(record: JournalEntry) -> tuple[str, str, str, str, str]:
+    if isinstance(record, UndecodedRecord):
+        seq = "" if record.seq is None else str(record.seq)
+        data = record.data if isinstance(record.data, dict) else {}
+        ends = [str(data.get(k)) for k in ("sender", "recipient") if isinstance(data.get(k), str)]
+        return (seq, "", " → ".join(ends), "undecoded", _summary_of(record))
     if isinstance(record, JournalHeader):
         stamp = datetime.fromtimestamp(record.started_at, UTC).strftime("%H:%M:%S.%f")[:-3]
         return ("", stamp, "", "header", _summary_of(record))
@@ -240,7 +283,7 @@ def show(
 
 
 def _show(
-    records: Iterator[JournalRecord], *, as_json: bool, limit: int | None, title: bool = True
+    records: Iterator[JournalEntry], *, as_json: bool, limit: int | None, title: bool = True
 ) -> int:
     count = 0
     if as_json:
@@ -274,7 +317,8 @@ def stats(file: FileArg) -> None:
     table.add_row(
         "records",
         f"{summary.records} ({summary.deliveries} deliveries, {summary.events} events, "
-        f"{summary.records - summary.deliveries - summary.events} segment headers)",
+        f"{summary.records - summary.deliveries - summary.events - summary.undecoded} "
+        f"segment headers, {summary.undecoded} undecoded)",
     )
     table.add_row("time span", f"{summary.span:.3f} s")
     table.add_row("throughput", f"{summary.throughput:,.0f} deliveries/s")
@@ -328,3 +372,50 @@ def diagram(
             include_system=system_messages,
         )
     console.out(text, end="")
+
+
+@log_app.command("repair")
+def repair(
+    file: FileArg,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="The new file (default: FILE.repaired); never overwritten."
+        ),
+    ] = None,
+) -> None:
+    """Copy every valid frame of a damaged log to a new file and list what was skipped.
+
+    The original is left as it is. Frames are copied byte for byte; damaged byte ranges
+    and a torn tail are skipped and listed (offsets, lengths, why).
+    """
+    target = output if output is not None else file.with_name(file.name + ".repaired")
+    try:
+        report = repair_journal(file, target)
+    except ActorflowError as exc:
+        errors.print(f"[bold red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(2) from None
+    _print_repair(report)
+
+
+def _print_repair(report: RepairReport, shown: int = 20) -> None:
+    console.print(
+        f"{escape(str(report.output))}: copied {report.frames} frames "
+        f"({report.bytes_copied:,} bytes) from {escape(str(report.source))}."
+    )
+    if not report.skipped:
+        console.print("There was no damage found: the copy holds every frame.")
+        return
+    count = len(report.skipped)
+    console.print(
+        f"[yellow]skipped {count} damaged range{'' if count == 1 else 's'}[/] "
+        f"({report.bytes_skipped:,} bytes):"
+    )
+    for skipped in report.skipped[:shown]:
+        tail = ", torn tail" if skipped.torn_tail else ""
+        console.print(
+            f"  bytes {skipped.start}-{skipped.end} ({skipped.length} bytes{tail}): "
+            f"{escape(skipped.reason)}"
+        )
+    if count > shown:
+        console.print(f"  … and {count - shown} more ranges.")

@@ -6,12 +6,15 @@ from actorflow.journal.diagram import DiagramFormat, sequence_diagram
 from actorflow.journal.format import (
     FORMAT_VERSION,
     MAGIC,
+    JournalEntry,
     JournalEvent,
     JournalHeader,
     JournalRecord,
+    UndecodedRecord,
 )
 from actorflow.journal.query import JournalFilter, JournalSummary, summarise
 from actorflow.journal.reader import JournalReader, TornTail, open_journal
+from actorflow.journal.repair import RepairReport, SkippedRange, repair_journal
 from actorflow.journal.writer import Durability, JournalConfig, JournalStatistics, JournalWriter
 
 __all__ = [
@@ -19,6 +22,7 @@ __all__ = [
     "Durability",
     "FORMAT_VERSION",
     "JournalConfig",
+    "JournalEntry",
     "JournalEvent",
     "JournalFilter",
     "JournalHeader",
@@ -28,8 +32,12 @@ __all__ = [
     "JournalSummary",
     "JournalWriter",
     "MAGIC",
+    "RepairReport",
+    "SkippedRange",
     "TornTail",
+    "UndecodedRecord",
     "open_journal",
+    "repair_journal",
     "sequence_diagram",
     "summarise",
 ]

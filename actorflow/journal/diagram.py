@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 from typing import Literal
 
-from actorflow.journal.format import JournalEvent, JournalRecord
+from actorflow.journal.format import JournalEntry, JournalEvent
 from actorflow.messages.base import message_fields, message_kind
 from actorflow.messages.envelope import Envelope
 from actorflow.messages.system import (
@@ -55,7 +55,7 @@ def _note(event: JournalEvent) -> tuple[str, str] | None:
 
 
 def sequence_diagram(
-    records: Iterable[JournalRecord],
+    records: Iterable[JournalEntry],
     fmt: DiagramFormat = "mermaid",
     *,
     include_system: bool = False,
@@ -64,7 +64,7 @@ def sequence_diagram(
     """Return a sequence diagram of deliveries, failures, dead letters and restarts.
 
     Args:
-        records: journal records, usually filtered.
+        records: journal records, usually filtered (undecoded ones are left out).
         fmt: ``mermaid`` or ``plantuml``.
         include_system: also draw supervision traffic (child failed, directives).
         include_stops: also note actors stopping.

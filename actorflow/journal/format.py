@@ -38,14 +38,17 @@ __all__ = [
     "FORMAT_VERSION",
     "FRAME_HEAD",
     "JournalEvent",
+    "JournalEntry",
     "JournalHeader",
     "JournalRecord",
     "MAGIC",
     "MAX_FRAME_BYTES",
+    "UndecodedRecord",
     "crc_of",
     "decode_body",
     "encode_body",
     "frame",
+    "undecoded_record",
 ]
 
 MAGIC: Final = b"\x89AFJNL\r\n"
@@ -81,6 +84,30 @@ class JournalEvent(NamedTuple):
 
 JournalRecord = JournalHeader | Envelope | JournalEvent
 """What a journal holds: segment headers, deliveries (envelopes) and events."""
+
+
+class UndecodedRecord(NamedTuple):
+    """A whole frame (its checksum matches) whose body is not a valid record.
+
+    A tolerant reader yields it in place of the record and goes on: a message of a
+    class without a kind, a field that fails its schema, or a time out of range never
+    hides the records after it.
+    """
+
+    offset: int
+    """Where the frame starts in the file."""
+    seq: int | None
+    """The record's ``seq``, if its body has an integer one."""
+    record_type: str | None
+    """The body's ``type`` (``"delivery"``, ``"event"``, ``"header"``), if it has one."""
+    reason: str
+    """Why it does not decode."""
+    data: object
+    """The decoded msgpack data (usually a map), or ``None`` if it is not msgpack."""
+
+
+JournalEntry = JournalRecord | UndecodedRecord
+"""What a reader yields: records, and whole frames that do not decode."""
 
 
 def encode_body(record: JournalRecord) -> bytes:
@@ -130,7 +157,8 @@ def decode_body(body: bytes, limits: CodecLimits, *, opaque: bool = False) -> Jo
     With ``opaque``, messages of kinds unknown to this process become ``OpaqueMessage``s.
 
     Raises:
-        CodecError: the body is not a valid record.
+        CodecError: the body is not a valid record (times must be finite epoch seconds
+            between the years 1 and 9999).
         UnknownKindError: a message kind is not registered.
     """
     data = unpack(body, limits)
@@ -140,15 +168,47 @@ def decode_body(body: bytes, limits: CodecLimits, *, opaque: bool = False) -> Jo
     try:
         if kind == "delivery":
             fields = {k: v for k, v in data.items() if k != "type"}
-            return envelope_from_record(fields, opaque=opaque)
+            env = envelope_from_record(fields, opaque=opaque)
+            _check_time("wall_time", env.wall_time)
+            return env
         if kind == "event":
             ev = _EventBody.model_validate(data)
+            _check_time("wall_time", ev.wall_time)
             return JournalEvent(ev.seq, ev.wall_time, message_from_record(ev.event, opaque=opaque))
         if kind == "header":
-            return JournalHeader.model_validate(data)
+            header = JournalHeader.model_validate(data)
+            _check_time("started_at", header.started_at)
+            return header
     except ValidationError as exc:
         raise CodecError(f"Invalid {kind} record: {exc.errors()[0]['msg']}.") from exc
     raise CodecError(f"Unknown journal record type {kind!r}.")
+
+
+_MIN_TIME: Final = -62_135_596_800.0
+"""0001-01-01T00:00:00Z in epoch seconds: the first instant a datetime can hold."""
+_MAX_TIME: Final = 253_402_300_799.0
+"""9999-12-31T23:59:59Z: the last whole second a datetime can hold."""
+
+
+def _check_time(name: str, value: float) -> None:
+    if not _MIN_TIME <= value <= _MAX_TIME:  # False for NaN too
+        raise CodecError(
+            f"Its {name} ({value!r}) is out of range: a time must be finite epoch seconds "
+            "between the years 1 and 9999."
+        )
+
+
+def undecoded_record(offset: int, body: bytes, reason: str, limits: CodecLimits) -> UndecodedRecord:
+    """Describe a whole frame at ``offset`` whose ``body`` did not decode, for ``reason``."""
+    try:
+        data: object = unpack(body, limits)
+    except CodecError:
+        data = None
+    seq = record_type = None
+    if isinstance(data, Mapping):
+        seq = data.get("seq") if type(data.get("seq")) is int else None
+        record_type = data.get("type") if type(data.get("type")) is str else None
+    return UndecodedRecord(offset, seq, record_type, reason, data)
 
 
 DecodeErrors: Final = (CodecError, MessageError)

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
-from typing import final
+from typing import TypeVar, final
 
 from pydantic import BaseModel, ConfigDict
 
-from actorflow.journal.format import JournalEvent, JournalHeader, JournalRecord
+from actorflow.journal.format import (
+    JournalEntry,
+    JournalEvent,
+    JournalHeader,
+    JournalRecord,
+    UndecodedRecord,
+)
 from actorflow.messages.base import message_kind
 from actorflow.messages.envelope import Envelope
 from actorflow.messages.system import (
@@ -20,11 +26,16 @@ from actorflow.messages.system import (
 
 __all__ = ["JournalFilter", "JournalSummary", "record_kind", "record_time", "summarise"]
 
+_Entry = TypeVar("_Entry", bound=JournalEntry)
 
-def record_kind(record: JournalRecord) -> str:
-    """Return the kind tag of a record's message (``"header"`` for headers)."""
+
+def record_kind(record: JournalEntry) -> str:
+    """Return the kind tag of a record's message (``"header"`` for headers,
+    ``"undecoded"`` for a frame that did not decode)."""
     if isinstance(record, JournalHeader):
         return "header"
+    if isinstance(record, UndecodedRecord):
+        return "undecoded"
     return message_kind(record.message)
 
 
@@ -66,9 +77,13 @@ class JournalFilter(BaseModel):
     """Epoch seconds."""
     until: float | None = None
 
-    def matches(self, record: JournalRecord) -> bool:
-        """Whether ``record`` passes the filter."""
-        if isinstance(record, JournalHeader):
+    def matches(self, record: JournalEntry) -> bool:
+        """Whether ``record`` passes the filter.
+
+        Segment headers and undecoded records pass only the empty filter: nothing
+        about them can be checked against a criterion.
+        """
+        if isinstance(record, JournalHeader | UndecodedRecord):
             return self == JournalFilter()
         return (
             self._seq_ok(record.seq)
@@ -79,7 +94,7 @@ class JournalFilter(BaseModel):
             and self._flow_ok(record)
         )
 
-    def apply(self, records: Iterable[JournalRecord]) -> Iterator[JournalRecord]:
+    def apply(self, records: Iterable[_Entry]) -> Iterator[_Entry]:
         """Yield the records that pass."""
         return (r for r in records if self.matches(r))
 
@@ -127,6 +142,8 @@ class JournalSummary(BaseModel):
     records: int
     deliveries: int
     events: int
+    undecoded: int = 0
+    """Whole frames that did not decode (counted in ``records`` too)."""
     runs: tuple[str, ...]
     by_kind: Mapping[str, int]
     by_actor: Mapping[str, int]
@@ -151,7 +168,7 @@ class JournalSummary(BaseModel):
         return self.deliveries / self.span if self.span > 0 else 0.0
 
 
-def summarise(records: Iterable[JournalRecord]) -> JournalSummary:
+def summarise(records: Iterable[JournalEntry]) -> JournalSummary:
     """Count records by kind, actor, dead-letter reason, failure and restart."""
     by_kind: Counter[str] = Counter()
     by_actor: Counter[str] = Counter()
@@ -159,13 +176,16 @@ def summarise(records: Iterable[JournalRecord]) -> JournalSummary:
     failures: Counter[str] = Counter()
     restarts: Counter[str] = Counter()
     runs: list[str] = []
-    deliveries = events = total = 0
+    deliveries = events = total = undecoded = 0
     first: float | None = None
     last: float | None = None
     for record in records:
         total += 1
         if isinstance(record, JournalHeader):
             runs.append(record.run_id)
+            continue
+        if isinstance(record, UndecodedRecord):
+            undecoded += 1
             continue
         t = record.wall_time
         first = t if first is None else min(first, t)
@@ -187,6 +207,7 @@ def summarise(records: Iterable[JournalRecord]) -> JournalSummary:
         records=total,
         deliveries=deliveries,
         events=events,
+        undecoded=undecoded,
         runs=tuple(runs),
         by_kind=dict(by_kind.most_common()),
         by_actor=dict(by_actor.most_common()),

@@ -1,10 +1,18 @@
 """Reading a journal: frames back into records, with torn tails reported and damage refused.
 
-A torn tail (the partial frame a crash leaves) ends iteration and is reported
-as :class:`TornTail`; in strict mode it raises :class:`JournalTornError`. A bad
-frame anywhere before the tail raises :class:`JournalCorruptedError` naming the
-path, offset and last good sequence number. Frame sizes and msgpack lengths and
-nesting are capped, so a hostile file cannot exhaust memory.
+- A **torn tail** (the partial frame a crash leaves: bad bytes that no valid frame
+  follows) ends iteration and is reported as :class:`TornTail`; in strict mode it
+  raises :class:`JournalTornError`.
+- **Damage** followed by a valid frame is never a torn tail: it raises
+  :class:`JournalCorruptedError` naming the path, the offset, where the next valid
+  frame starts and the last good sequence number, and advises ``actorflow log repair``.
+- A **whole frame whose body does not decode** (a message without a kind, a field
+  that fails its schema, a time out of range) is yielded as an
+  :class:`~actorflow.journal.format.UndecodedRecord` and reading goes on; a reader
+  without ``opaque`` (replaying) raises instead.
+
+Frame sizes and msgpack lengths and nesting are capped, so a hostile file cannot
+exhaust memory.
 """
 
 from __future__ import annotations
@@ -15,20 +23,21 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO, NamedTuple, NoReturn, final
 
-from actorflow.errors import JournalCorruptedError, JournalError, JournalTornError
+from actorflow.errors import CodecError, JournalCorruptedError, JournalError, JournalTornError
+from actorflow.journal._frames import Damage, Frame, FrameScanner
 from actorflow.journal.format import (
-    FRAME_HEAD,
     MAGIC,
     MAX_FRAME_BYTES,
     DecodeErrors,
+    JournalEntry,
     JournalHeader,
     JournalRecord,
-    crc_of,
     decode_body,
+    undecoded_record,
 )
-from actorflow.messages.codec import CodecLimits
+from actorflow.messages.codec import CodecLimits, unpack
 
-__all__ = ["JournalReader", "TornTail", "open_journal", "record_seq", "whole_length"]
+__all__ = ["JournalReader", "TornTail", "append_offset", "open_journal", "record_seq"]
 
 
 class TornTail(NamedTuple):
@@ -47,8 +56,9 @@ def record_seq(record: JournalRecord) -> int | None:
 class JournalReader:
     """Iterates one journal file's records; use :func:`open_journal`.
 
-    After iteration, :attr:`torn_tail` says whether the log ended in a partial frame
-    and :attr:`end_offset` where the last whole frame ends.
+    After iteration, :attr:`torn_tail` says whether the log ended in a partial frame,
+    :attr:`end_offset` where the last whole frame ends and :attr:`undecoded` how many
+    whole frames did not decode.
     """
 
     def __init__(
@@ -68,6 +78,8 @@ class JournalReader:
         self.torn_tail: TornTail | None = None
         self.end_offset = len(MAGIC)
         self.last_seq: int | None = None
+        self.undecoded = 0
+        """Whole frames read so far that did not decode (yielded as UndecodedRecord)."""
         try:
             self._file: BinaryIO = self.path.open("rb")
         except OSError as exc:
@@ -96,48 +108,48 @@ class JournalReader:
         """Close the file."""
         self._file.close()
 
-    def __iter__(self) -> Iterator[JournalRecord]:
+    def __iter__(self) -> Iterator[JournalEntry]:
         return self.records()
 
-    def records(self) -> Iterator[JournalRecord]:
+    def records(self) -> Iterator[JournalEntry]:
         """Yield every whole record after those already read.
 
         Call it again to get records appended since (``log show --follow`` does).
+
+        Raises:
+            JournalCorruptedError: damage before a valid frame, or (without ``opaque``) a
+                whole frame that does not decode.
+            JournalTornError: a torn tail, in strict mode.
         """
         self.torn_tail = None
         size = os.fstat(self._file.fileno()).st_size
-        self._file.seek(self.end_offset)
-        while self.end_offset < size:
-            record = self._read_frame(size)
-            if record is None:
-                return
+        scanner = FrameScanner(self._file, size, self.max_frame_bytes)
+        for item in scanner.frames(self.end_offset):
+            if isinstance(item, Damage):
+                if item.torn:
+                    self._torn(item.offset, size)
+                    return
+                self._corrupted(item)
+            record = self._decode(item)
+            self.end_offset = item.end
             yield record
 
-    def _read_frame(self, size: int) -> JournalRecord | None:
-        offset = self.end_offset
-        head = self._file.read(FRAME_HEAD.size)
-        if len(head) < FRAME_HEAD.size:
-            self._torn(offset, size)
-            return None
-        length, crc = FRAME_HEAD.unpack(head)
-        if offset + FRAME_HEAD.size + length > size:
-            if size - offset > self.max_frame_bytes + FRAME_HEAD.size:
-                self._corrupted(offset, f"its length field ({length}) points past the end")
-            self._torn(offset, size)
-            return None
-        if length > self.max_frame_bytes:
-            self._corrupted(offset, f"a frame length of {length} bytes exceeds the cap")
-        body = self._file.read(length)
-        if crc_of(length, body) != crc:
-            if offset + FRAME_HEAD.size + length == size:
-                self._torn(offset, size)  # a last frame that never fully reached disk
-                return None
-            self._corrupted(offset, "its checksum does not match")
+    def _decode(self, frame: Frame) -> JournalEntry:
         try:
-            record = decode_body(body, self.limits, opaque=self.opaque)
+            record = decode_body(frame.body, self.limits, opaque=self.opaque)
         except DecodeErrors as exc:
-            self._corrupted(offset, f"its body does not decode ({exc})")
-        self.end_offset = offset + FRAME_HEAD.size + length
+            undecoded = undecoded_record(frame.offset, frame.body, str(exc), self.limits)
+            if not self.opaque:
+                which = "no seq" if undecoded.seq is None else f"seq {undecoded.seq}"
+                raise JournalCorruptedError(
+                    f"Journal {str(self.path)!r}: the record at offset {frame.offset} ({which}) "
+                    f"does not decode: {exc} Its frame is whole, so the records after it are "
+                    "intact: `actorflow log show` shows it as undecoded and goes on."
+                ) from exc
+            self.undecoded += 1
+            if undecoded.seq is not None:
+                self.last_seq = undecoded.seq
+            return undecoded
         seq = record_seq(record)
         if seq is not None:
             self.last_seq = seq
@@ -152,12 +164,27 @@ class JournalReader:
                 "frames before it."
             )
 
-    def _corrupted(self, offset: int, why: str) -> NoReturn:
+    def _corrupted(self, damage: Damage) -> NoReturn:
         raise JournalCorruptedError(
-            f"Journal {str(self.path)!r} is damaged at offset {offset}: {why}. The last good "
-            f"record has seq {self.last_seq}; the records up to it were read as usual, the "
-            "frames after the damage cannot be trusted. Keep a copy of the file to investigate."
+            f"Journal {str(self.path)!r} is damaged at offset {damage.offset}: "
+            f"{damage.reason}. {_not_torn(damage)} The last good record has seq "
+            f"{self.last_seq}; the records up to it were read as usual. Run "
+            f"`actorflow log repair {self.path}` to copy every valid frame to a new file "
+            "(the original is kept)."
         )
+
+
+def _not_torn(damage: Damage) -> str:
+    """Why ``damage`` is not a torn tail, as a sentence."""
+    if damage.at_end:
+        return (
+            "No valid frame follows, but a crash while writing cannot leave this, so it is "
+            "not a torn tail."
+        )
+    return (
+        f"This is not a torn tail: a valid frame follows at offset {damage.end} "
+        f"({damage.end - damage.offset} bytes later)."
+    )
 
 
 def open_journal(path: str | Path, *, strict: bool = False, opaque: bool = True) -> JournalReader:
@@ -176,13 +203,47 @@ def open_journal(path: str | Path, *, strict: bool = False, opaque: bool = True)
     return JournalReader(path, strict=strict, opaque=opaque)
 
 
-def whole_length(path: str | Path) -> int:
-    """Return the length of the journal's whole frames: where an appender continues.
+def append_offset(path: Path, *, max_frame_bytes: int = MAX_FRAME_BYTES) -> int:
+    """Return where an appender continues: after the last whole frame.
+
+    Only a torn tail (damage that no valid frame follows) lies past that offset, so
+    cutting the file there never loses a valid frame. Bodies are not decoded: a whole
+    frame that does not decode is kept.
 
     Raises:
-        JournalCorruptedError: the file is damaged before its tail.
+        JournalCorruptedError: the file is not a journal, or it is damaged before a valid
+            frame (appending would have to cut the frames after the damage).
+        OSError: the file cannot be read.
     """
-    with JournalReader(path) as reader:
-        for _ in reader.records():
-            pass
-        return reader.end_offset
+    with path.open("rb") as file:
+        if file.read(len(MAGIC)) != MAGIC:
+            raise JournalCorruptedError(
+                f"Cannot append to {str(path)!r}: it is not an actorflow journal (it does "
+                "not start with the journal magic bytes). Choose another journal path."
+            )
+        scanner = FrameScanner(file, os.fstat(file.fileno()).st_size, max_frame_bytes)
+        last: Frame | None = None
+        for item in scanner.frames(len(MAGIC)):
+            if isinstance(item, Frame):
+                last = item
+                continue
+            if item.torn:
+                return item.offset
+            seq = None if last is None else _seq_of(last.body)
+            raise JournalCorruptedError(
+                f"Cannot append to journal {str(path)!r}: it is damaged at offset "
+                f"{item.offset} ({item.reason}). {_not_torn(item)} Appending would have to "
+                f"cut it. The last good record before the damage has seq {seq}. Run "
+                f"`actorflow log repair {path}` to copy every valid frame to a new file, "
+                "then journal to that file (or to a new one)."
+            )
+        return scanner.size if last is None else last.end
+
+
+def _seq_of(body: bytes) -> int | None:
+    try:
+        data = unpack(body)
+    except CodecError:
+        return None
+    seq = data.get("seq") if isinstance(data, dict) else None
+    return seq if type(seq) is int else None

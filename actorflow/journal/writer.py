@@ -41,7 +41,7 @@ from actorflow.journal.format import (
     encode_body,
     frame,
 )
-from actorflow.journal.reader import whole_length
+from actorflow.journal.reader import append_offset
 
 __all__ = ["Durability", "JournalConfig", "JournalStatistics", "JournalWriter"]
 
@@ -137,17 +137,19 @@ class JournalWriter:
     def _open(path: Path) -> BinaryIO:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            if path.exists() and path.stat().st_size > 0:
-                keep = whole_length(path)
-                lost = path.stat().st_size - keep
-                if lost:
-                    logger.warning(
-                        "Journal {path} had a torn tail of {lost} bytes; cut it",
-                        path=path,
-                        lost=lost,
-                    )
+            size = path.stat().st_size if path.exists() else 0
+            if size > 0 and not (size < len(MAGIC) and MAGIC.startswith(path.read_bytes())):
+                keep = append_offset(path)  # raises rather than cut a valid frame
                 existing = path.open("r+b")
-                existing.truncate(keep)
+                if keep < size:
+                    logger.warning(
+                        "Journal {path} had a torn tail of {lost} bytes at offset {keep} "
+                        "(no valid frame after it); cut it",
+                        path=path,
+                        lost=size - keep,
+                        keep=keep,
+                    )
+                    existing.truncate(keep)
                 existing.seek(keep)
                 return existing
             fresh = path.open("wb")

@@ -62,7 +62,7 @@ def writer_factory(tmp_path: Path):  # type: ignore[no-untyped-def]
     def make(
         name: str = "journal", durability: Durability = Durability.BATCH, **kw: object
     ) -> JournalWriter:
-        config = JournalConfig(path=tmp_path / name, durability=durability, **kw)  # type: ignore[arg-type]
+        config = JournalConfig(path=tmp_path / name, durability=durability, **kw)
         writer = JournalWriter(config, run_id="run-test", started_at=1.0)
         writers.append(writer)
         return writer

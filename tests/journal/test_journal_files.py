@@ -12,9 +12,11 @@ from hypothesis import strategies as st
 from actorflow import ActorPath, JournalCorruptedError, JournalError, JournalTornError, MessageId
 from actorflow.journal import (
     Durability,
+    JournalEntry,
     JournalHeader,
     JournalRecord,
     JournalWriter,
+    UndecodedRecord,
     open_journal,
 )
 from actorflow.journal.format import FRAME_HEAD, MAGIC, crc_of
@@ -25,7 +27,7 @@ from tests.support import Done
 Factory = Callable[..., JournalWriter]
 
 
-def read_all(path: Path, *, strict: bool = False) -> tuple[list[JournalRecord], object]:
+def read_all(path: Path, *, strict: bool = False) -> tuple[list[JournalEntry], object]:
     with open_journal(path, strict=strict) as reader:
         records = list(reader)
         return records, reader.torn_tail
@@ -110,8 +112,11 @@ def test_reopening_a_torn_log_cuts_the_tail_and_appends_after_the_whole_frames(
     assert got[6:] == sample_records()[:1]
 
 
-def test_cutting_a_ten_megabyte_log_at_a_thousand_random_offsets(
-    tmp_path: Path, writer_factory: Factory
+@pytest.mark.parametrize(
+    "count", [100, pytest.param(1000, marks=pytest.mark.slow)], ids=["100", "1000"]
+)
+def test_cutting_a_ten_megabyte_log_at_random_offsets_keeps_the_whole_frames(
+    tmp_path: Path, writer_factory: Factory, count: int
 ) -> None:
     path = tmp_path / "journal"
     big = "x" * 10_000
@@ -122,7 +127,7 @@ def test_cutting_a_ten_megabyte_log_at_a_thousand_random_offsets(
     ends = write_log(path, records)
     assert path.stat().st_size > 10 * 1024 * 1024
     rng = random.Random(1234)
-    cuts = sorted((rng.randrange(len(MAGIC), ends[-1]) for _ in range(1000)), reverse=True)
+    cuts = sorted((rng.randrange(len(MAGIC), ends[-1]) for _ in range(count)), reverse=True)
 
     for i, cut in enumerate(cuts):  # ever shorter, in place: no rewriting of 10 MiB each time
         with path.open("r+b") as f:
@@ -133,7 +138,7 @@ def test_cutting_a_ten_megabyte_log_at_a_thousand_random_offsets(
         assert len(got) == whole
         assert got[-1:] == records[whole - 1 : whole]
         assert torn is not None or cut in ends
-        if i % 100 == 0:  # reopening for append works at this cut too
+        if i % (count // 10) == 0:  # reopening for append works at this cut too
             keep = ends[whole - 1] if whole else len(MAGIC)
             with path.open("rb") as f:
                 f.seek(keep)
@@ -149,40 +154,6 @@ def test_cutting_a_ten_megabyte_log_at_a_thousand_random_offsets(
                 f.truncate(keep)
                 f.seek(keep)
                 f.write(torn_bytes)
-
-
-def _flip(data: bytes, rng: random.Random) -> bytes:
-    buf = bytearray(data)
-    at = rng.randrange(len(MAGIC), len(buf))
-    if rng.random() < 0.5:
-        buf[at] ^= 1 << rng.randrange(8)
-    else:
-        buf[at] = (buf[at] + rng.randrange(1, 256)) % 256
-    return bytes(buf)
-
-
-def test_ten_thousand_bit_flips_are_all_detected_and_never_decoded(tmp_path: Path) -> None:
-    path = tmp_path / "journal"
-    records = sample_records()
-    write_log(path, records)
-    data = path.read_bytes()
-    rng = random.Random(42)
-    outcomes = {"corrupted": 0, "torn": 0}
-
-    for _ in range(10_000):
-        path.write_bytes(_flip(data, rng))
-        got: list[JournalRecord] = []
-        try:
-            with open_journal(path) as reader:
-                for record in reader:
-                    got.append(record)
-            assert reader.torn_tail is not None, "damage went unnoticed"
-            outcomes["torn"] += 1
-        except JournalCorruptedError:
-            outcomes["corrupted"] += 1
-        assert got == records[: len(got)]  # every decoded record is an original one
-
-    assert sum(outcomes.values()) == 10_000
 
 
 @given(st.binary(max_size=2048))
@@ -204,25 +175,45 @@ def _framed(body: bytes) -> bytes:
     "body",
     [
         b"\xdd\xff\xff\xff\xff",  # array of 4 billion items
-        b"\xdf\xff\xff\xff\xff",  # map of 4 billion pairs
         b"\xdb\xff\xff\xff\xff",  # string of 4 GiB
         b"\xc6\xff\xff\xff\xff",  # binary of 4 GiB
         b"\x91" * 100_000 + b"\xc0",  # 100,000 nested arrays
-        b"\x81\xa1k" * 50_000 + b"\xc0",  # 50,000 nested maps
         b"\xc7\x05\x01hello",  # an extension type
-        pack({"type": "event", "seq": 1, "wall_time": 1.0, "event": {"kind": "lifecycle.spawned"}}),
         pack([1, 2, 3]),
     ],
-    ids=["array", "map", "str", "bin", "nested-arrays", "nested-maps", "ext", "bad-event", "list"],
+    ids=["array", "str", "bin", "nested-arrays", "ext", "list"],
 )
-def test_msgpack_bombs_in_a_valid_frame_are_refused_as_corruption(
+def test_a_frame_whose_body_is_not_a_map_is_damage(tmp_path: Path, body: bytes) -> None:
+    """Every record is a map: anything else is not a frame a writer wrote."""
+    path = tmp_path / "journal"
+    path.write_bytes(MAGIC + _framed(body) + _framed(pack({"type": "x"})))
+
+    with pytest.raises(JournalCorruptedError, match=r"is damaged at offset 8: its body is not a"):
+        read_all(path)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"\xdf\xff\xff\xff\xff",  # map of 4 billion pairs
+        b"\x81\xa1k" * 50_000 + b"\xc0",  # 50,000 nested maps
+        b"\x81\xa1k\xc7\x05\x01hello",  # an extension type in a map
+        pack({"type": "event", "seq": 1, "wall_time": 1.0, "event": {"kind": "lifecycle.spawned"}}),
+    ],
+    ids=["map", "nested-maps", "ext-in-map", "bad-event"],
+)
+def test_msgpack_bombs_in_a_whole_frame_are_read_as_undecoded_without_decoding_them(
     tmp_path: Path, body: bytes
 ) -> None:
     path = tmp_path / "journal"
     path.write_bytes(MAGIC + _framed(body) + _framed(pack({"type": "x"})))
 
-    with pytest.raises(JournalCorruptedError, match=r"is damaged at offset 8: its body does not"):
-        read_all(path)
+    records, torn = read_all(path)
+
+    assert [type(r) for r in records] == [UndecodedRecord, UndecodedRecord]
+    assert records[0].offset == 8  # type: ignore[union-attr]
+    assert "Unknown journal record type 'x'" in records[1].reason  # type: ignore[union-attr]
+    assert torn is None
 
 
 def test_a_frame_claiming_more_than_the_cap_is_corruption(tmp_path: Path) -> None:

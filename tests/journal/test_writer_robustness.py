@@ -16,8 +16,8 @@ from actorflow import ActorPath
 from actorflow.journal import (
     Durability,
     JournalConfig,
+    JournalEntry,
     JournalEvent,
-    JournalRecord,
     JournalWriter,
     open_journal,
 )
@@ -45,7 +45,7 @@ def logs() -> Iterator[list[LogLine]]:
     logger.disable("actorflow")
 
 
-def written(path: Path) -> list[JournalRecord]:
+def written(path: Path) -> list[JournalEntry]:
     """The records of a journal, without its header."""
     with open_journal(path) as reader:
         return list(reader)[1:]
