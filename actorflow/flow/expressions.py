@@ -16,14 +16,52 @@ Literals: integers, floats, 'strings' or "strings" (escapes \\n \\t \\\\ \\' \\"
 True/False/None (also true/false/null), [lists], (tuples,), {'dicts': 1}.
 Names are ASCII identifiers not starting with ``_``; there is no attribute access
 (write ``a['b']``), no lambdas, comprehensions, f-strings, keyword arguments,
-slicing or statements.
+slicing or statements. Values in the names must be JSON-like (exact str, int, float,
+bool, None, list, tuple, dict with str or int keys, at most 64 levels deep); anything
+else is refused before an operator can touch it. User documentation: docs/conditions.md.
+
+Limits (:class:`ConditionLimits`). Parsing caps the text's length, tokens, nesting and
+literal numbers (:class:`ConditionError`). Evaluation caps each operation: integer
+operands and results (``max_int_bits``: checked *before* multiplying, dividing, shifting
+or ``round()``-ing, since huge-integer arithmetic in C would hold the interpreter),
+exponents, shift counts, ``round()`` digits and the length of a built string or list.
+
+Per-operation caps are not enough: ``[[[0]*10000]*10000]*10000 == ...`` builds lists of
+10,000 items only, yet the comparison walks 10**12 items inside C, holding the GIL, so
+every thread of the process freezes and no timeout can fire. Hence the *total-work
+budget* (``max_work``, 1,000,000 units by default) of one evaluation, counted *before*
+each step is taken:
+
+* A value's *logical size* is 1 per number, None or bool (plus 1 per 512 bits of an
+  integer), 1 per string plus 1 per 64 characters, and 1 per list, tuple or dict plus the
+  sizes of its items (keys and values), counted through shared references: ``[x] * 1000``
+  counts ``x`` a thousand times although it holds it once.
+* Building a value (literal, ``+``, ``*`` repetition, a function's result) costs its
+  logical size; so does the value an evaluation returns (callers store, format or
+  serialise it).
+* ``==``, ``!=``, ``<``, ``<=``, ``>``, ``>=`` and ``is`` (between values other than
+  None and booleans) cost the sizes of both sides; ``in`` costs both sides, except that
+  looking a key up in a dict costs the key only.
+* A function call costs the sizes of its arguments (``len()`` and ``bool()`` cost 1),
+  plus what it does through operators (``min``, ``max``, ``sum``, ``contains``).
+* Reading a name costs one unit per item of each distinct list, tuple or dict in it (the
+  walk that checks the value is JSON-like), once per evaluation; subscripting costs the
+  size of the key or index; every node of the expression costs 1.
+
+One unit is about the cost of visiting one item, so the default budget bounds an
+evaluation to about a second in the worst case, and its work in C to a fraction of that.
+Going over raises :class:`ConditionEvaluationError` saying which operation, in which
+expression, and what to do; it is deterministic, so flows do not retry it. Each
+``${...}`` reference is one evaluation with its own budget.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
-from collections.abc import Callable, Mapping
+import reprlib
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Final, final
 
@@ -48,6 +86,8 @@ class ConditionLimits(BaseModel):
     max_shift: Annotated[int, Field(ge=0)] = 64
     max_sequence_length: Annotated[int, Field(gt=0)] = 10_000
     max_collection_items: Annotated[int, Field(gt=0)] = 1000
+    max_work: Annotated[int, Field(gt=0)] = 1_000_000
+    """Total work of one evaluation, in units: see "Limits" in the module docstring."""
 
 
 _DEFAULT = ConditionLimits()
@@ -477,6 +517,36 @@ class _Parser:
 _NUMBER = (int, float, bool)
 _SEQUENCE = (str, list, tuple)
 _CONTAINERS = (dict, list, tuple, str)
+_SCALARS = (float, bool, type(None))
+_MAX_DATA_DEPTH = 64
+_CHARS_PER_UNIT = 64
+"""A string counts one unit per this many characters (C string work is ~100x cheaper per
+character than Python's work per item)."""
+_BITS_PER_UNIT = 512
+"""An integer counts one unit per this many bits, for the same reason."""
+_CONSTANT_TIME = frozenset({"len", "bool"})
+"""Functions whose cost does not depend on the size of their argument."""
+
+
+_BRIEF = reprlib.Repr()
+_BRIEF.maxstring = _BRIEF.maxother = 60
+
+
+def _brief(value: object) -> str:
+    """A bounded repr for messages: a full repr of shared references could take minutes."""
+    return _BRIEF.repr(value)
+
+
+def _scalar_size(value: object) -> int:
+    if type(value) is str:
+        return 1 + len(value) // _CHARS_PER_UNIT
+    if type(value) is int:
+        return 1 + value.bit_length() // _BITS_PER_UNIT
+    return 1
+
+
+class _NotPlainError(Exception):
+    """A value is not JSON-like data (internal: turned into ConditionEvaluationError)."""
 
 
 class _Eval:
@@ -484,15 +554,84 @@ class _Eval:
         self.text = text
         self.names = names
         self.limits = limits
-        self.safe: set[str] = set()
+        self.values: dict[str, object] = {}
+        self.work = 0
+        # Logical sizes of the containers seen so far, by identity. Holding the object keeps
+        # its id from being reused by another object during this evaluation.
+        self.sizes: dict[int, tuple[object, int]] = {}
 
     def fail(self, why: str) -> ConditionEvaluationError:
         return ConditionEvaluationError(f"Condition {self.text!r} failed: {why}.")
 
+    def spend(self, units: int, doing: str) -> None:
+        """Count ``units`` of work, before doing it; refuse once the budget would be passed."""
+        self.work += units
+        if self.work > self.limits.max_work:
+            raise ConditionEvaluationError(
+                f"Condition {self.text!r} failed: {doing} would take it over the work budget "
+                f"of {self.limits.max_work} units (every value built, compared, searched or "
+                "returned counts its items, nested ones and shared references included, and one "
+                f"unit per {_CHARS_PER_UNIT} characters of a string). Work on smaller parts of "
+                "the data (a key, an index, len()) or compute the value in a step; code that "
+                "evaluates conditions itself can pass ConditionLimits(max_work=...)."
+            )
+
+    def size(self, value: object, source: str = "a value") -> int:
+        """The logical size of ``value``: what a full comparison or copy of it may touch.
+
+        Containers met for the first time are walked (each distinct one once, at the cost of
+        its items); their sizes count shared references as many times as they appear.
+        """
+        try:
+            return self.measure(value, 0, f"reading {source}")
+        except _NotPlainError as exc:
+            raise self.fail(
+                f"{source} holds something other than JSON-like data (strings, numbers, "
+                f"booleans, None, lists, tuples and dicts with string or integer keys): {exc}"
+            ) from None
+
+    def measure(self, value: object, depth: int, doing: str) -> int:
+        kind = type(value)
+        if kind is str or kind is int or kind in _SCALARS:
+            return _scalar_size(value)
+        if kind not in (list, tuple, dict):
+            raise _NotPlainError(f"a value of type {kind.__name__!r}")
+        known = self.sizes.get(id(value))
+        if known is not None and known[0] is value:
+            return known[1]
+        if depth >= _MAX_DATA_DEPTH:
+            raise _NotPlainError(f"it nests more than {_MAX_DATA_DEPTH} levels deep")
+        assert isinstance(value, list | tuple | dict)
+        self.spend(1 + len(value), doing)
+        items: Iterable[object] = value
+        if isinstance(value, dict):
+            if not all(type(key) is str or type(key) is int for key in value):
+                raise _NotPlainError("a dict key that is not a string or integer")
+            items = itertools.chain(value, value.values())
+        total = 1
+        for item in items:  # scalars inline: this loop is most of the cost of reading names
+            kind = type(item)
+            if kind is str or kind is int or kind in _SCALARS:
+                total += _scalar_size(item)
+            else:
+                total += self.measure(item, depth + 1, doing)
+        self.sizes[id(value)] = (value, total)
+        return total
+
+    def built(self, value: object, size: int, doing: str) -> object:
+        """Charge a new value's logical ``size`` and remember it."""
+        self.spend(size, doing)
+        if type(value) in (list, tuple, dict):
+            self.sizes[id(value)] = (value, size)
+        return value
+
     def run(self, node: Node) -> object:  # noqa: PLR0911, PLR0912 - one case per node type
+        self.spend(1, "evaluating it")
         if isinstance(node, Const):
             return node.value
         if isinstance(node, Name):
+            if node.id in self.values:
+                return self.values[node.id]
             if node.id not in self.names:
                 raise self.fail(
                     f"name {node.id!r} is not defined "
@@ -517,38 +656,47 @@ class _Eval:
         if isinstance(node, Binary):
             return self.binary(node.op, self.run(node.left), self.run(node.right))
         if isinstance(node, Compare):
-            left = self.run(node.left)
-            for op, right_node in zip(node.ops, node.rights, strict=True):
-                right = self.run(right_node)
-                if not self.compare(op, left, right):
-                    return False
-                left = right
-            return True
+            return self.chain(node)
         if isinstance(node, IfElse):
             return self.run(node.then) if self.run(node.test) else self.run(node.otherwise)
         if isinstance(node, Call):
             return self.call(node.function, [self.run(a) for a in node.args])
+        return self.collection(node)
+
+    def chain(self, node: Compare) -> bool:
+        left = self.run(node.left)
+        for op, right_node in zip(node.ops, node.rights, strict=True):
+            right = self.run(right_node)
+            if not self.compare(op, left, right):
+                return False
+            left = right
+        return True
+
+    def collection(self, node: Collection) -> object:
         values = [self.run(item) for item in node.items]
+        size = 1 + sum(self.size(v) for v in values)
         if node.kind == "list":
-            return values
+            return self.built(values, size, "building a list")
         if node.kind == "tuple":
-            return tuple(values)
+            return self.built(tuple(values), size, "building a tuple")
         keys = [self.run(k) for k in node.keys]
         if not all(type(k) in (str, int) for k in keys):
             raise self.fail("dict keys must be strings or integers")
-        return dict(zip(keys, values, strict=True))
+        # Counted before building: building hashes every key.
+        self.spend(size + sum(self.size(k) for k in keys), "building a dict")
+        result = dict(zip(keys, values, strict=True))
+        size = 1 + sum(self.size(k) + self.size(v) for k, v in result.items())
+        self.sizes[id(result)] = (result, size)
+        return result
 
     def checked(self, name: str, value: object) -> object:
-        """Refuse values that are not JSON-like: operators on them could run their code."""
-        if name in self.safe:
-            return value
-        budget = [self.limits.max_sequence_length * 10]
-        if not _plain(value, budget, 0):
-            raise self.fail(
-                f"name {name!r} holds something other than JSON-like data (strings, numbers, "
-                "booleans, None, lists, tuples and dicts with string keys), or too much of it"
-            )
-        self.safe.add(name)
+        """Refuse values that are not JSON-like: operators on them could run their code.
+
+        Walking the value also records the sizes of its containers and counts the walk.
+        """
+        self.size(value, f"name {name!r}")
+        # Later reads use this object: a mapping could hand out another one next time.
+        self.values[name] = value
         return value
 
     def subscript(self, target: object, index: object) -> object:
@@ -556,6 +704,7 @@ class _Eval:
             raise self.fail(
                 f"cannot subscript a {type(target).__name__}; only dicts, lists, tuples and strings"
             )
+        self.spend(self.size(index), "looking up a key or index")
         try:
             if isinstance(target, dict):
                 return target[index]
@@ -566,22 +715,30 @@ class _Eval:
                 )
             return target[index]  # type: ignore[index]
         except KeyError:
-            raise self.fail(f"key {index!r} is missing") from None
+            raise self.fail(f"key {_brief(index)} is missing") from None
         except IndexError:
-            raise self.fail(f"index {index!r} is out of range") from None
+            raise self.fail(f"index {_brief(index)} is out of range") from None
         except TypeError:
-            raise self.fail(f"{index!r} cannot be used as a key") from None
+            raise self.fail(f"{_brief(index)} cannot be used as a key") from None
 
     def numbers(self, *values: object) -> None:
         for value in values:
             if type(value) not in _NUMBER:
                 raise self.fail(f"{type(value).__name__} values cannot be used in arithmetic here")
+            # Checked before computing: multiplying or dividing huge integers from the names
+            # would hold the interpreter for minutes.
+            if type(value) is int and value.bit_length() > self.limits.max_int_bits:
+                raise self.fail(f"an integer operand exceeds {self.limits.max_int_bits} bits")
 
     def check_int(self, value: object) -> object:
         if type(value) is int and value.bit_length() > self.limits.max_int_bits:
             raise self.fail(f"an integer result exceeds {self.limits.max_int_bits} bits")
         if type(value) is float and math.isinf(value):
             raise self.fail("a result is too large")
+        if type(value) is complex:
+            raise self.fail(
+                "the result has no real value (a negative number to a fractional power)"
+            )
         return value
 
     def check_size(self, length: int) -> None:
@@ -591,18 +748,38 @@ class _Eval:
                 f"over the {self.limits.max_sequence_length} limit"
             )
 
-    def binary(self, op: str, a: object, b: object) -> object:  # noqa: PLR0911, PLR0912
+    def binary(self, op: str, a: object, b: object) -> object:
         if op == "+" and type(a) in _SEQUENCE and type(a) is type(b):
             self.check_size(len(a) + len(b))  # type: ignore[arg-type]
-            return a + b  # type: ignore[operator]
+            joined = a + b  # type: ignore[operator]
+            if type(joined) is str:
+                return self.built(joined, self.size(joined), "joining strings")
+            size = self.size(a) + self.size(b) - 1
+            return self.built(joined, size, f"joining {type(a).__name__}s")
         if op == "*" and (type(a) in _SEQUENCE or type(b) in _SEQUENCE):
-            seq, times = (a, b) if type(a) in _SEQUENCE else (b, a)
-            if type(times) is not int:
-                raise self.fail("a string or list can only be repeated an integer number of times")
-            self.check_size(len(seq) * max(times, 0))  # type: ignore[arg-type]
-            return seq * times  # type: ignore[operator]
+            return self.repeat(*((a, b) if type(a) in _SEQUENCE else (b, a)))
         self.numbers(a, b)
-        x, y = _num(a), _num(b)
+        return self.arithmetic(op, _num(a), _num(b))
+
+    def repeat(self, seq: object, times: object) -> object:
+        if type(times) is not int:
+            raise self.fail("a string or list can only be repeated an integer number of times")
+        assert isinstance(seq, str | list | tuple)
+        assert isinstance(times, int)
+        self.check_size(len(seq) * max(times, 0))
+        doing = f"repeating a {type(seq).__name__} {times} times"
+        if isinstance(seq, str):
+            # Logical size before building: the string itself is at most the length limit.
+            self.spend(1 + len(seq) * max(times, 0) // _CHARS_PER_UNIT, doing)
+            return seq * times
+        # Every copy of an item is a shared reference that later work walks in full.
+        size = 1 + max(times, 0) * (self.size(seq) - 1)
+        self.spend(size, doing)
+        result = seq * times
+        self.sizes[id(result)] = (result, size)
+        return result
+
+    def arithmetic(self, op: str, x: int | float, y: int | float) -> object:  # noqa: PLR0911
         try:
             if op == "+":
                 return self.check_int(x + y)
@@ -617,17 +794,7 @@ class _Eval:
             if op == "%":
                 return self.check_int(x % y)
             if op == "**":
-                if abs(y) > self.limits.max_power_exponent:
-                    raise self.fail(
-                        f"the exponent {y!r} is over the {self.limits.max_power_exponent} limit"
-                    )
-                if (
-                    type(x) is int
-                    and type(y) is int
-                    and x.bit_length() * abs(y) > self.limits.max_int_bits * 2
-                ):
-                    raise self.fail(f"an integer result exceeds {self.limits.max_int_bits} bits")
-                return self.check_int(x**y)
+                return self.power(x, y)
             if type(x) is not int or type(y) is not int:
                 raise self.fail("shifts need integers")
             if not 0 <= y <= self.limits.max_shift:
@@ -638,25 +805,29 @@ class _Eval:
         except OverflowError:
             raise self.fail("a result is too large") from None
 
+    def power(self, x: int | float, y: int | float) -> object:
+        if abs(y) > self.limits.max_power_exponent:
+            raise self.fail(
+                f"the exponent {y!r} is over the {self.limits.max_power_exponent} limit"
+            )
+        if (
+            type(x) is int
+            and type(y) is int
+            and x.bit_length() * abs(y) > self.limits.max_int_bits * 2
+        ):
+            raise self.fail(f"an integer result exceeds {self.limits.max_int_bits} bits")
+        return self.check_int(x**y)
+
     def compare(self, op: str, a: object, b: object) -> bool:
         if op in ("in", "not in"):
-            if type(b) not in _CONTAINERS:
-                raise self.fail(
-                    f"'in' needs a dict, list, tuple or string on its right, not {type(b).__name__}"
-                )
-            if type(b) is str and type(a) is not str:
-                raise self.fail("'in' a string needs a string on its left")
-            try:
-                found = a in b  # type: ignore[operator]
-            except TypeError:
-                raise self.fail(f"{a!r} cannot be looked up") from None
-            return found if op == "in" else not found
-        if op in ("is", "is not"):
-            same = a is b if (a is None or b is None or type(a) is bool) else a == b
-            return same if op == "is" else not same
-        if op == "==":
+            return self.contains(a, b) == (op == "in")
+        if op in ("is", "is not") and (a is None or b is None or type(a) is bool):
+            return (a is b) == (op == "is")
+        # Equality and ordering walk both values in C until they differ: count both in full.
+        self.spend(self.size(a) + self.size(b), f"comparing with {op!r}")
+        if op in ("==", "is"):
             return bool(a == b)
-        if op == "!=":
+        if op in ("!=", "is not"):
             return bool(a != b)
         comparable = (type(a) in _NUMBER and type(b) in _NUMBER) or (
             type(a) is type(b) and type(a) in _SEQUENCE
@@ -667,38 +838,35 @@ class _Eval:
             {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]  # type: ignore[operator]
         )
 
+    def contains(self, a: object, b: object) -> bool:
+        if type(b) not in _CONTAINERS:
+            raise self.fail(
+                f"'in' needs a dict, list, tuple or string on its right, not {type(b).__name__}"
+            )
+        if type(b) is str and type(a) is not str:
+            raise self.fail("'in' a string needs a string on its left")
+        # A dict lookup hashes and compares the key only; a search compares with every item.
+        cost = self.size(a) if type(b) is dict else self.size(a) + self.size(b)
+        self.spend(cost, f"'in' on a {type(b).__name__}")
+        try:
+            return a in b  # type: ignore[operator]
+        except TypeError:
+            raise self.fail(f"{_brief(a)} cannot be looked up") from None
+
     def call(self, name: str, args: list[object]) -> object:
         fn, arity = FUNCTIONS[name]
         if not arity[0] <= len(args) <= arity[1]:
             raise self.fail(f"{name}() takes {arity[0]}..{arity[1]} arguments, got {len(args)}")
+        if name not in _CONSTANT_TIME:
+            self.spend(sum(self.size(a) for a in args), f"calling {name}()")
         try:
             result = fn(self, *args)
         except ConditionEvaluationError:
             raise
         except (TypeError, ValueError, OverflowError) as exc:
             raise self.fail(f"{name}() failed: {exc}") from None
-        return self.check_int(result)
-
-
-_SCALARS = (str, int, float, bool, type(None))
-
-
-def _plain(value: object, budget: list[int], depth: int) -> bool:
-    """Whether ``value`` is JSON-like (exact types only), within a size and depth budget."""
-    budget[0] -= 1
-    if budget[0] < 0 or depth > 64:
-        return False
-    kind = type(value)
-    if kind in _SCALARS:
-        return True
-    if kind is list or kind is tuple:
-        return all(_plain(v, budget, depth + 1) for v in value)  # type: ignore[attr-defined]
-    if kind is dict:
-        return all(
-            type(k) in (str, int) and _plain(v, budget, depth + 1)
-            for k, v in value.items()  # type: ignore[attr-defined]
-        )
-    return False
+        result = self.check_int(result)
+        return self.built(result, self.size(result), f"the result of {name}()")
 
 
 def _num(value: object) -> int | float:
@@ -757,6 +925,15 @@ def _str_arg(ev: _Eval, value: object, name: str) -> str:
     return value
 
 
+def _round(ev: _Eval, value: object, digits: object = 0) -> int | float:
+    places = int(_number(ev, digits))
+    # round(1, -10**9) would compute 10**10**9 in C, holding the interpreter.
+    if abs(places) > ev.limits.max_power_exponent:
+        bound = ev.limits.max_power_exponent
+        raise ev.fail(f"round() digits must be within -{bound}..{bound}, not {places}")
+    return round(_number(ev, value), places)
+
+
 def _extreme(ev: _Eval, args: tuple[object, ...], pick: Callable[..., object], name: str) -> object:
     values = _items(ev, args[0], name) if len(args) == 1 else list(args)
     if not values:
@@ -780,7 +957,7 @@ FUNCTIONS: Final[dict[str, tuple[Callable[..., object], tuple[int, int]]]] = {
     "abs": (lambda ev, x: abs(_number(ev, x)), (1, 1)),
     "min": (lambda ev, *a: _extreme(ev, a, min, "min"), (1, 100)),
     "max": (lambda ev, *a: _extreme(ev, a, max, "max"), (1, 100)),
-    "round": (lambda ev, x, n=0: round(_number(ev, x), int(_number(ev, n))), (1, 2)),
+    "round": (_round, (1, 2)),
     "int": (_int, (1, 1)),
     "float": (_float, (1, 1)),
     "str": (_text, (1, 1)),
@@ -833,7 +1010,11 @@ class Condition:
         Raises:
             ConditionEvaluationError: a missing name or key, a type mismatch, a limit.
         """
-        return _Eval(self.text, names, self.limits).run(self.tree)
+        evaluation = _Eval(self.text, names, self.limits)
+        value = evaluation.run(self.tree)
+        # The caller stores, formats or serialises the value: that costs its size too.
+        evaluation.spend(evaluation.size(value), "returning the result")
+        return value
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Condition) and (self.text, self.tree) == (other.text, other.tree)
