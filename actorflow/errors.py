@@ -8,6 +8,7 @@ Every error actorflow raises on purpose is an :class:`ActorflowError`, so
     ├── ClockError                  a FakeClock asked to go backwards
     ├── MessageError
     │   ├── InvalidMessageError     not a Message, or fails its schema
+    │   ├── MessageFrozenError      code tried to change a sent message's data in place
     │   ├── DuplicateKindError      two message classes claim one kind tag
     │   ├── UnknownKindError        a decoded kind tag has no registered class
     │   └── CodecError              bytes that are not a valid, bounded msgpack envelope
@@ -31,10 +32,16 @@ Every error actorflow raises on purpose is an :class:`ActorflowError`, so
     │   │   └── ConditionError      a condition expression is malformed or unsafe
     │   ├── ConditionEvaluationError  a valid condition failed on the flow's data
     │   ├── StepFailedError         a step failed (after its retries)
-    │   └── StepResultError         a step returned a value that cannot be stored as JSON
+    │   ├── StepResultError         a step returned a value that cannot be stored as JSON
+    │   ├── RetryableStepError      raise it from a tool: the attempt is worth a retry
+    │   ├── NonRetryableStepError   raise it from a tool: retrying cannot help
+    │   └── StepHTTPError           an HTTP answer with an error status (4xx: not retried)
     ├── JournalError                a message log cannot be written or read
     │   ├── JournalCorruptedError   a damaged frame before the tail
     │   └── JournalTornError        a partial last frame (strict readers only)
+    ├── EffectError                 outside work (a model, tool or HTTP call) went wrong
+    │   ├── EffectPoolExhaustedError  every effects thread is held by an abandoned blocking call
+    │   └── EffectResultError       an effect returned a value that is not JSON data
     ├── SystemStoppedError          the actor system is not running
     └── ShutdownTimeoutError        actors that did not stop in time
 
@@ -57,6 +64,9 @@ __all__ = [
     "DeliveryFailedError",
     "DuplicateKindError",
     "DuplicateStepError",
+    "EffectError",
+    "EffectPoolExhaustedError",
+    "EffectResultError",
     "EscalationError",
     "FlowDefinitionError",
     "FlowError",
@@ -67,11 +77,15 @@ __all__ = [
     "JournalTornError",
     "MailboxFullError",
     "MessageError",
+    "MessageFrozenError",
     "MissingDependencyError",
+    "NonRetryableStepError",
     "PlanCycleError",
+    "RetryableStepError",
     "RoutingError",
     "ShutdownTimeoutError",
     "StepFailedError",
+    "StepHTTPError",
     "StepResultError",
     "SupervisionError",
     "SystemStoppedError",
@@ -99,6 +113,13 @@ class MessageError(ActorflowError):
 
 class InvalidMessageError(MessageError):
     """An object is not a valid actorflow message."""
+
+
+class MessageFrozenError(MessageError, TypeError):
+    """Code tried to change a message's list or dict in place; message data is read-only.
+
+    Also a ``TypeError``, like changing a tuple.
+    """
 
 
 class DuplicateKindError(MessageError):
@@ -153,6 +174,19 @@ class EscalationError(SupervisionError):
     """A failure escalated past the root supervisor, so the system stopped."""
 
 
+class EffectError(ActorflowError):
+    """Outside work run by the effects runner (a model, tool or HTTP call) went wrong."""
+
+
+class EffectPoolExhaustedError(EffectError):
+    """Every thread the effects pool may have is held by a blocking call whose caller gave
+    up (cancelled or timed out); new blocking calls are refused until some return."""
+
+
+class EffectResultError(EffectError):
+    """An effect started with ``ctx.run_effect`` returned a value that is not JSON data."""
+
+
 class SystemStoppedError(ActorflowError):
     """The actor system is not running."""
 
@@ -203,6 +237,32 @@ class StepFailedError(FlowError):
 
 class StepResultError(FlowError):
     """A step returned a value that cannot be stored as JSON (binary data, a cycle)."""
+
+
+class RetryableStepError(FlowError):
+    """A step failed in a way worth retrying (a network error, a 5xx answer, ...).
+
+    Raise it from a tool to have the attempt retried even when the step's ``retry_on``
+    does not name the underlying error.
+    """
+
+
+class NonRetryableStepError(FlowError):
+    """A step failed in a way a retry cannot cure (bad input, a refused request).
+
+    Raise it from a tool to fail the attempt for good, whatever ``retry_on`` says. An
+    exception with an attribute ``retryable = False`` is treated the same way.
+    """
+
+
+class StepHTTPError(FlowError):
+    """An HTTP request of a step got an error status; 4xx other than 408 and 429 are
+    deterministic and never retried."""
+
+    def __init__(self, message: str, *, status_code: int, retryable: bool | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.retryable = retryable
 
 
 class JournalError(ActorflowError):

@@ -10,14 +10,22 @@ the twins run the same coroutine.
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-from actorflow.errors import AskTimeoutError, ConfigurationError, FlowError
+from actorflow.errors import (
+    AskTimeoutError,
+    ConfigurationError,
+    FlowError,
+    StepResultError,
+)
+from actorflow.flow.checkpoint import resume_data
 from actorflow.flow.executor import EnhancedFlowExecutor
 from actorflow.flow.human import IHumanCallback
 from actorflow.flow.messages import CancelFlow, FlowFinished, RunFlow
 from actorflow.flow.models import FlowConfig, FlowPlan, FlowState, create_default_config
+from actorflow.flow.outcomes import strict_json
 from actorflow.flow.planner import EnhancedFlowPlanner, IFlowPlanner
 from actorflow.flow.runner import FlowRunner
 from actorflow.flow.steps import FlowServices
@@ -42,6 +50,22 @@ def _run_sync(coro: Coroutine[Any, Any, T]) -> T:
         "A *_sync flow method was called inside a running event loop; await the async "
         "method instead (for example 'await flow.execute(plan)')."
     )
+
+
+def _context_json(context: dict[str, Any] | None) -> dict[str, Any]:
+    """The context of ``execute`` as JSON data (it is journaled and checkpointed)."""
+    if not context:
+        return {}
+    if not isinstance(context, dict):
+        raise ConfigurationError(
+            f"The context of a flow must be a dict of JSON data, not {type(context).__name__}."
+        )
+    try:
+        data = strict_json(context, where="The flow's context")
+    except StepResultError as exc:
+        raise ConfigurationError(str(exc).replace("Return JSON data", "Pass JSON data")) from None
+    assert isinstance(data, dict)
+    return data
 
 
 class EnhancedFlow:
@@ -130,18 +154,20 @@ class EnhancedFlow:
     ) -> FlowState:
         spec = plan.freeze(default_max_retries=self.config.default_max_retries)
         services = self._services()
-        order = validate_plan(spec, services)
         system = self.system
-        runner = recipe(
-            FlowRunner,
-            spec,
-            self.config.model_copy(deep=True),
-            self.executor,
-            services,
-            order,
-            resume_from=resume_from,
-            context=dict(context or {}),
+        order = validate_plan(spec, services, system=system)
+        config = self.config.model_dump(mode="json")
+        seed = self.config.random_seed
+        run = RunFlow(
+            plan=spec,
+            order=order,
+            context=_context_json(context),
+            config=config,
+            seed=random.randrange(2**31) if seed is None else seed,
+            inline=type(self.executor).execute_step is EnhancedFlowExecutor.execute_step,
+            resume=None if resume_from is None else resume_data(resume_from),
         )
+        runner = recipe(FlowRunner, self.executor, services, self.config.checkpoint_interval)
         path = system.spawn(
             runner, spec.id, parent=FLOWS_PATH, restart=RestartType.TEMPORARY, dispatcher="loop"
         )
@@ -149,7 +175,7 @@ class EnhancedFlow:
         self._last_flow_id = spec.id
         timeout = self.config.flow_timeout * 2 if self.config.flow_timeout else _WAIT_FOREVER
         try:
-            reply = await system.ask_async(path, RunFlow(plan=spec), timeout=timeout)
+            reply = await system.ask_async(path, run, timeout=timeout)
         except AskTimeoutError:
             system.tell(path, CancelFlow(reason="the caller stopped waiting for the flow"))
             raise

@@ -26,17 +26,36 @@ __all__ = [
 
 
 class RunFlow(Message):
-    """Start the flow; the flow actor replies ``FlowFinished`` when it ends."""
+    """Start the flow; the flow actor replies ``FlowFinished`` when it ends.
+
+    It carries everything the flow's decisions depend on besides later events, so a
+    flow can be rebuilt from its journal alone.
+    """
 
     kind: Literal["flow.run"] = "flow.run"
     plan: PlanSpec | None = None
     """The plan the flow runs, so the journal shows it from the start."""
+    order: tuple[str, ...] = ()
+    """The plan's step ids in a dependency-respecting order (from validation)."""
+    context: dict[str, JsonValue] = Field(default_factory=dict)
+    """The names the caller passed to ``execute``."""
+    config: dict[str, JsonValue] = Field(default_factory=dict)
+    """The flow's FlowConfig as JSON."""
+    seed: int = 0
+    """Seed of the retry jitter (the config's ``random_seed``, else drawn at start)."""
+    inline: bool = True
+    """Whether condition and synchronization steps are evaluated by the flow itself
+    (false when a custom executor must see every step)."""
+    resume: dict[str, JsonValue] | None = None
+    """Step states of the checkpoint this run resumes from (completed steps are kept)."""
 
 
 class CheckpointSaved(Message):
     """A checkpoint save that the flow actor submitted has ended (saved or failed)."""
 
     kind: Literal["flow.checkpoint_saved"] = "flow.checkpoint_saved"
+    final: bool = False
+    """Whether it was the checkpoint of the flow's end (the reply waits for it)."""
 
 
 class CancelFlow(Message):
@@ -44,6 +63,8 @@ class CancelFlow(Message):
 
     kind: Literal["flow.cancel"] = "flow.cancel"
     reason: str = "cancelled"
+    failed: bool = False
+    """End the flow FAILED rather than CANCELLED (its actor stopped before it ended)."""
 
 
 class FlowFinished(Message):
@@ -68,6 +89,12 @@ class StepAttemptFinished(Message):
     result: JsonValue = None
     error_type: str = ""
     error: str = ""
+    error_types: tuple[str, ...] = ()
+    """Qualified names of the error's class and its bases, most specific first."""
+    retryable: bool | None = None
+    """The error's own ``retryable`` marker, if it has one."""
+    status_code: int | None = None
+    """The HTTP status of an HTTP error, if any."""
 
 
 class StepAttemptTimedOut(Message):
@@ -113,6 +140,8 @@ class AgentTask(Message):
     step_id: str
     task: str
     parameters: dict[str, JsonValue] = Field(default_factory=dict)
+    attempt: int = 1
+    """The step's attempt number."""
 
 
 class AgentTaskDone(Message):

@@ -14,9 +14,10 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
-from pydantic_core import to_jsonable_python
 
 from actorflow._trusted import trusted
+from actorflow.errors import FlowDefinitionError
+from actorflow.flow.jsondata import to_json_data
 
 __all__ = [
     "FlowConfig",
@@ -138,11 +139,11 @@ class FlowStep(BaseModel):
             id=self.id,
             name=self.name,
             type=self.type,
-            parameters=_jsonable(self.parameters),
+            parameters=_jsonable(self.parameters, f"The parameters of step {self.id!r}"),
             dependencies=tuple(self.dependencies),
             timeout=self.timeout,
             max_retries=_max_retries(self.parameters.get("max_retries"), retries),
-            metadata=_jsonable(metadata),
+            metadata=_jsonable(metadata, f"The metadata of step {self.id!r}"),
         )
 
 
@@ -169,7 +170,7 @@ class FlowPlan(BaseModel):
             name=self.name,
             description=self.description,
             steps=tuple(step.freeze(default_max_retries) for step in self.steps),
-            variables=_jsonable(self.variables),
+            variables=_jsonable(self.variables, f"The variables of plan {self.id!r}"),
             version=self.version,
         )
 
@@ -328,9 +329,10 @@ def _max_retries(option: object, default: int) -> int:
     return option if isinstance(option, int) and not isinstance(option, bool) else default
 
 
-def _jsonable(data: dict[str, Any]) -> dict[str, JsonValue]:
+def _jsonable(data: dict[str, Any], where: str) -> dict[str, JsonValue]:
     if not data:
         return {}
-    converted = to_jsonable_python(data, fallback=repr)
+    fix = "Use JSON data (dict, list, str, numbers, bool, None), nested at most 64 deep."
+    converted = to_json_data(data, where=where, error=FlowDefinitionError, fix=fix)
     assert isinstance(converted, dict)
     return converted

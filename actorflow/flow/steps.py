@@ -37,11 +37,14 @@ from actorflow.errors import (
     ConfigurationError,
     FlowError,
     InvalidStepParametersError,
+    RetryableStepError,
+    StepHTTPError,
     UnknownStepTypeError,
 )
 from actorflow.flow.expressions import Condition
 from actorflow.flow.human import HumanCallbackData, HumanCallbackType, IHumanCallback
 from actorflow.flow.models import FlowStep, StepSpec
+from actorflow.flow.references import resolve_references
 
 __all__ = [
     "ENGINE_OPTIONS",
@@ -172,6 +175,20 @@ class ToolRegistry:
             else:
                 self._builtin.discard(name)
 
+    def check_arguments(self, name: str, arguments: Mapping[str, Any], *, step_id: str) -> None:
+        """Check that ``arguments`` bind to tool ``name``'s signature (if it is registered).
+
+        Raises:
+            InvalidStepParametersError: they do not; the message names the step and the fix.
+        """
+        fn = self.get(name)
+        why = None if fn is None else _bind_error(name, fn, arguments)
+        if why is not None:
+            raise InvalidStepParametersError(
+                f"Step {step_id!r}: its arguments {sorted(arguments)} do not fit tool "
+                f"{name!r}: {why}. Fix the step's 'arguments'."
+            )
+
     def is_async(self, name: str) -> bool:
         """Whether tool ``name`` is a coroutine function (awaited on the loop, not in a thread)."""
         entry = self._tools.get(name)
@@ -291,28 +308,6 @@ def step_types() -> dict[str, StepType]:
         return dict(_registry)
 
 
-# -- references -------------------------------------------------------------------
-
-_WHOLE = re.compile(r"^\$\{(.+)\}$", re.S)
-_EMBEDDED = re.compile(r"\$\{([^}]+)\}")
-
-
-def resolve_references(value: Any, names: Mapping[str, Any]) -> Any:
-    """Replace ``${expr}`` references in parameters by their values (recursively)."""
-    if isinstance(value, str):
-        whole = _WHOLE.match(value)
-        if whole and "${" not in whole.group(1):
-            return Condition.parse(whole.group(1)).evaluate(names)
-        if "${" in value:
-            return _EMBEDDED.sub(lambda m: str(Condition.parse(m.group(1)).evaluate(names)), value)
-        return value
-    if isinstance(value, dict):
-        return {k: resolve_references(v, names) for k, v in value.items()}
-    if isinstance(value, list):
-        return [resolve_references(v, names) for v in value]
-    return value
-
-
 # -- built-in step types ----------------------------------------------------------
 
 
@@ -359,7 +354,8 @@ class NetworkParameters(_Loose):
     params: dict[str, Any] = {}
     json_body: Any = None
     timeout: float = 30.0
-    retry_on_status: list[int] = [429, 500, 502, 503, 504]
+    retry_on_status: list[int] = [408, 429, 500, 502, 503, 504]
+    """Statuses worth a retry; other 4xx answers are never retried."""
 
 
 class AgentParameters(_Loose):
@@ -368,10 +364,6 @@ class AgentParameters(_Loose):
     agent: str
     task: str
     arguments: dict[str, Any] = {}
-
-
-class RetryableStepError(FlowError):
-    """A step failed in a way worth retrying (network errors, 5xx answers, ...)."""
 
 
 def _check_tool(step: StepSpec, services: FlowServices) -> None:
@@ -384,15 +376,38 @@ def _check_tool(step: StepSpec, services: FlowServices) -> None:
             f"Step {step.id!r} uses tool {name!r}, which is not registered, and the flow has "
             f"no MCP client. Registered tools: {known}. Register it with flow.register_tool()."
         )
+    arguments = step.parameters.get("arguments", {})
+    if isinstance(arguments, dict):  # references stand for values; the names are known
+        services.tools.check_arguments(name, arguments, step_id=step.id)
+
+
+def _bind_error(name: str, fn: Callable[..., Any], arguments: Mapping[str, Any]) -> str | None:
+    """Why ``arguments`` do not bind to tool ``fn``'s signature, or None if they do."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # a builtin without a signature: nothing to check
+        return None
+    try:
+        signature.bind(**arguments)
+    except TypeError as exc:
+        return f"{exc} (tool {name!r} takes {signature})"
+    return None
 
 
 async def call_tool(name: str, arguments: Mapping[str, Any], context: StepContext) -> Any:
     """Call registered tool ``name`` (or the MCP client's) with ``arguments``."""
-    fn = context.services.tools.get(name)
+    tools = context.services.tools
+    fn = tools.get(name)
     if fn is not None:
-        if context.services.tools.is_async(name):
-            return await fn(**arguments)
-        return await _call(partial(fn, **arguments))
+        try:
+            if tools.is_async(name):
+                return await fn(**arguments)
+            return await _call(partial(fn, **arguments))
+        except TypeError:
+            # Arguments that do not bind are the step's mistake (never retried); a
+            # TypeError from inside the tool is the tool's own and goes on as it is.
+            tools.check_arguments(name, arguments, step_id=context.step_id)
+            raise
     client = context.services.mcp_client
     if client is None:
         raise InvalidStepParametersError(
@@ -465,7 +480,9 @@ async def _human_input(step: FlowStep, context: StepContext) -> Any:
         HumanCallbackType.SELECT: callback.on_human_select,
         HumanCallbackType.HELP: callback.on_human_help,
     }[data.type]
-    response = await asyncio.wait_for(method(data), timeout=data.timeout)
+    # No timer here: the flow times the step out on its own clock (the step's timeout,
+    # else the config's human_timeout), which cancels this call.
+    response = await method(data)
     return response.value
 
 
@@ -488,14 +505,11 @@ async def _network_request(step: FlowStep, context: StepContext) -> Any:
             )
     except httpx.HTTPError as exc:
         raise RetryableStepError(f"{params.method} {params.url} failed: {exc!r}") from exc
-    if response.status_code in params.retry_on_status:
-        raise RetryableStepError(
-            f"{params.method} {params.url} answered {response.status_code}: {response.text[:200]}"
-        )
-    if response.status_code >= 400:
-        raise FlowError(
-            f"{params.method} {params.url} answered {response.status_code}: {response.text[:200]}"
-        )
+    status = response.status_code
+    if status >= 400:
+        text = f"{params.method} {params.url} answered {status}: {response.text[:200]}"
+        retryable = True if status in params.retry_on_status else None
+        raise StepHTTPError(text, status_code=status, retryable=retryable)
     kind = response.headers.get("content-type", "")
     body: Any = response.json() if kind.startswith("application/json") else response.text
     return {"status": response.status_code, "body": body}

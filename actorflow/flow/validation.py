@@ -3,21 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from actorflow.errors import (
     DuplicateStepError,
+    InvalidStepParametersError,
     MissingDependencyError,
     PlanCycleError,
 )
 from actorflow.flow.expressions import Condition
 from actorflow.flow.models import PlanSpec, StepSpec
 from actorflow.flow.steps import EngineOptions, FlowServices, step_type
+from actorflow.ids import ActorPath
+
+if TYPE_CHECKING:
+    from actorflow.runtime.system import ActorSystem
 
 __all__ = ["topological_order", "validate_plan"]
 
 
-def validate_plan(plan: PlanSpec, services: FlowServices | None = None) -> tuple[str, ...]:
+def validate_plan(
+    plan: PlanSpec, services: FlowServices | None = None, *, system: ActorSystem | None = None
+) -> tuple[str, ...]:
     """Check ``plan`` and return its step ids in a dependency-respecting order.
+
+    With ``services``, tool steps must name a known tool and their arguments must bind
+    to its signature; with ``system``, ``agent`` steps must name a live actor.
 
     Raises:
         DuplicateStepError: two steps share an id.
@@ -49,16 +60,30 @@ def validate_plan(plan: PlanSpec, services: FlowServices | None = None) -> tuple
     order = topological_order(plan)
     for step in plan.steps:
         _check_step(step, services)
+        if system is not None and step.type == "agent":
+            _check_agent(step, system)
     return order
 
 
+def _check_agent(step: StepSpec, system: ActorSystem) -> None:
+    target = step.parameters.get("agent")
+    if not isinstance(target, str) or "${" in target:
+        return
+    if system.cell_at(ActorPath(target)) is None:
+        hint = f" Did you mean '/{target}'?" if not target.startswith("/") else ""
+        raise InvalidStepParametersError(
+            f"Step {step.id!r} sends its task to agent {target!r}, but no actor lives at that "
+            f"path.{hint} Spawn the agent before running the flow, or fix the step's 'agent'."
+        )
+
+
 def _check_step(step: StepSpec, services: FlowServices | None) -> None:
+    EngineOptions.check(step)
     step_type(step.type).check(step, services)
     if step.type == "condition":
         text = step.parameters.get("condition")
         assert isinstance(text, str)
         Condition.parse(text)
-    EngineOptions.check(step)
 
 
 def topological_order(plan: PlanSpec) -> tuple[str, ...]:

@@ -459,18 +459,20 @@ def test_an_agent_step_is_a_request_to_an_agent_actor(system: ActorSystem) -> No
     assert state.steps["ask"].result == {"summary": "researched LLMs"}
 
 
-def test_an_agent_step_to_a_missing_agent_fails_at_once(system: ActorSystem) -> None:
+def test_an_agent_step_to_a_missing_agent_is_refused_before_anything_runs(
+    system: ActorSystem,
+) -> None:
     flow = new_flow(system)
     plan = plan_of(
-        create_flow_step(
-            "ask", "agent", {"agent": "/agents/ghost", "task": "x", "max_retries": 0}, id="ask"
-        )
+        create_flow_step("ask", "agent", {"agent": "agents/ghost", "task": "x"}, id="ask")
     )
 
-    state = flow.execute_sync(plan)
-
-    assert state.status is FlowStatus.FAILED
-    assert "unknown_recipient" in (state.error or "")
+    with pytest.raises(
+        InvalidStepParametersError,
+        match=r"^Step 'ask' sends its task to agent 'agents/ghost', but no actor lives at that "
+        r"path\. Did you mean '/agents/ghost'\?",
+    ):
+        flow.execute_sync(plan)
 
 
 def test_human_input_without_a_callback_fails_with_a_clear_error(system: ActorSystem) -> None:

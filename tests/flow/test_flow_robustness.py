@@ -10,6 +10,7 @@ import pytest
 
 from actorflow import (
     ActorSystem,
+    ConfigurationError,
     FakeClock,
     FlowState,
     FlowStatus,
@@ -114,25 +115,31 @@ def test_a_result_that_is_not_json_fails_the_attempt_with_a_clear_error(
 
     assert state.status is FlowStatus.FAILED
     assert "StepResultError" in (state.steps["a"].error or "")
-    assert "cannot be stored as JSON" in (state.steps["a"].error or "")
+    assert "is not JSON data: a bytes is not JSON data" in (state.steps["a"].error or "")
     assert calls == ["a"]  # not retried: the same value would come back
 
 
-def test_context_values_that_are_not_json_do_not_stop_the_reply(
-    system: ActorSystem, recorder: Recorder
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        (b"\xff\xfe", r"at \['v'\]: a bytes is not JSON data"),
+        ({1, 2}, r"at \['v'\]: a set is not JSON data"),
+        (float("nan"), r"at \['v'\]: the float nan is not JSON"),
+        ("circular", r"at \['v'\]\['self'\].*\.\.\..*: it nests deeper than 64 levels"),
+    ],
+)
+def test_context_values_that_are_not_json_are_refused_before_anything_runs(
+    system: ActorSystem, recorder: Recorder, value: Any, why: str
 ) -> None:
     flow = new_flow(system, recorder)
-    circular: dict[str, Any] = {}
-    circular["self"] = circular
+    if value == "circular":
+        value = {}
+        value["self"] = value
 
-    done, box = _run_in_background(
-        flow, plan_of(step("a")), {"blob": b"\xff\xfe", "loop": circular}
-    )
+    with pytest.raises(ConfigurationError, match=rf"^The flow's context is not JSON data {why}"):
+        flow.execute_sync(plan_of(step("a")), {"v": value})
 
-    assert done.wait(10)
-    (state,) = box
-    assert isinstance(state, FlowState)
-    assert state.status is FlowStatus.COMPLETED
+    assert recorder.calls == {}
 
 
 def test_stopping_a_flow_actor_cancels_its_steps_and_saves_a_final_checkpoint(

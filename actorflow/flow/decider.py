@@ -1,0 +1,854 @@
+"""The flow decider: every decision of a flow as a pure function of its state and events.
+
+``decide(state, event, at) -> (state, commands)``. ``state`` is a frozen
+:class:`FlowCore` (plain data that survives JSON: :meth:`FlowCore.to_json` /
+:meth:`FlowCore.from_json`); ``event`` is one of the messages a flow actor receives
+(:data:`EVENT_TYPES`) and ``at`` the wall time of its delivery (the envelope's, which
+the journal records); commands (:mod:`actorflow.flow.commands`) are plain data the
+flow actor carries out. The decider does no I/O and reads no clock, id source or
+random source: time comes with the events, attempt ids are (step id, attempt number),
+and retry jitter is drawn from a generator seeded by the flow's seed (part of the
+state). So running a flow, resuming it from a checkpoint and replaying its journal are
+the same fold (:mod:`actorflow.flow.fold`).
+
+Semantics, in short:
+
+- Every step whose dependencies are terminal is started at once, up to
+  ``max_parallel_steps`` (a step waiting for its retry keeps its slot).
+- A step is skipped when a dependency was skipped or cancelled, when a ``condition``
+  dependency was false, and (``skip_if_failed`` / ``skip_dependents_of_failed_steps``)
+  when a dependency failed non-critically.
+- A failed attempt is retried by the step's :class:`~actorflow.flow.retry.RetryPolicy`;
+  a step out of attempts fails the flow if it is ``critical`` (the default), else it
+  degrades (``failed_non_critical`` with ``{"error", "status"}`` as its result).
+- The result of an attempt that is not the step's live one (it timed out, or the flow
+  cancelled it) is ignored and counted.
+- ``final_result``: a completed flow's variable of that name is the value stored under
+  the output key ``final_result`` if a step has it, else the result of the completed
+  step that comes last in the plan's topological order; a failed or cancelled flow has
+  none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, fields
+from typing import Any, Final
+
+from pydantic import JsonValue
+
+from actorflow.errors import FlowError
+from actorflow.flow.commands import (
+    CancelAttempt,
+    Command,
+    Emit,
+    Finish,
+    SaveState,
+    ScheduleTimer,
+    StartAttempt,
+)
+from actorflow.flow.expressions import Condition
+from actorflow.flow.messages import (
+    CancelFlow,
+    CheckpointSaved,
+    RetryStep,
+    RunFlow,
+    SaveCheckpoint,
+    StepAttemptFinished,
+    SweepTimeouts,
+)
+from actorflow.flow.models import TERMINAL_STEP_STATES, FlowStatus, PlanSpec, StepSpec, StepStatus
+from actorflow.flow.references import names_for, resolve_references
+from actorflow.flow.retry import RetryPolicy, StepError
+from actorflow.messages.base import Message
+
+__all__ = [
+    "EVENT_TYPES",
+    "FlowCore",
+    "FlowSpec",
+    "Settings",
+    "StepRecord",
+    "decide",
+]
+
+HUMAN_KEYS: Final = {"confirm": "user_confirmed", "input": "user_input", "select": "user_selection"}
+"""Output keys of ``human_input`` steps without their own ``output_key``."""
+INLINE_TYPES: Final = frozenset({"condition", "synchronization"})
+"""Pure, bounded step types the decider evaluates itself (when ``inline`` is on)."""
+_DEGRADED = "failed_non_critical"
+
+
+class _Unset(Mapping[str, JsonValue]):
+    """The default of a derived cache: empty, and replaced by the derived value."""
+
+    def __getitem__(self, key: str) -> JsonValue:
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    __hash__ = object.__hash__
+
+
+_UNSET: Final = _Unset()
+_RUNNING, _PENDING, _COMPLETED = StepStatus.RUNNING, StepStatus.PENDING, StepStatus.COMPLETED
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The options of :class:`~actorflow.flow.models.FlowConfig` that decisions use."""
+
+    max_parallel_steps: int = 10
+    default_step_timeout: float | None = 300.0
+    retry_delay: float = 1.0
+    exponential_backoff: bool = True
+    max_retry_delay: float = 60.0
+    jitter: float = 0.1
+    skip_dependents_of_failed_steps: bool = False
+    human_timeout: float = 3600.0
+    flow_timeout: float | None = None
+    auto_save_interval: float = 30.0
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, JsonValue]) -> Settings:
+        """Take the settings from a FlowConfig's JSON (other keys are ignored)."""
+        values: dict[str, Any] = {f.name: config[f.name] for f in fields(cls) if f.name in config}
+        return cls(**values)
+
+    def to_json(self) -> dict[str, JsonValue]:
+        """Return the settings as JSON."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+class FlowSpec:
+    """What a flow runs: plan, order, settings, seed, context; plus tables derived from
+    them once (dependents, positions, retry policies). Immutable."""
+
+    __slots__ = (
+        "base",
+        "context",
+        "critical",
+        "dependents",
+        "inline",
+        "order",
+        "output_keys",
+        "plan",
+        "policies",
+        "position",
+        "seed",
+        "settings",
+        "steps",
+        "timeouts",
+    )
+
+    def __init__(
+        self,
+        plan: PlanSpec,
+        order: tuple[str, ...],
+        settings: Settings,
+        *,
+        seed: int,
+        context: Mapping[str, JsonValue],
+        inline: bool,
+    ) -> None:
+        self.plan = plan
+        self.order = order or tuple(s.id for s in plan.steps)
+        self.settings = settings
+        self.seed = seed
+        self.context = context
+        self.inline = inline
+        self.steps: Mapping[str, StepSpec] = {s.id: s for s in plan.steps}
+        dependents: dict[str, list[str]] = {s.id: [] for s in plan.steps}
+        for s in plan.steps:
+            for dep in s.dependencies:
+                dependents[dep].append(s.id)
+        self.dependents = {k: tuple(v) for k, v in dependents.items()}
+        self.position = {sid: index for index, sid in enumerate(self.order)}
+        self.policies = {s.id: _policy(s, settings) for s in plan.steps}
+        self.critical = {s.id: s.parameters.get("critical") is not False for s in plan.steps}
+        self.timeouts = {s.id: _timeout(s, settings) for s in plan.steps}
+        self.output_keys = {s.id: _output_key(s) for s in plan.steps}
+        self.base: Mapping[str, Any] = {**plan.variables, **context}
+
+    def _key(self) -> tuple[object, ...]:
+        return (self.plan, self.order, self.settings, self.seed, self.context, self.inline)
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        return isinstance(other, FlowSpec) and self._key() == other._key()
+
+    __hash__ = None  # type: ignore[assignment]  # equality by value, and not hashable
+
+    def to_json(self) -> dict[str, JsonValue]:
+        """Return the spec as JSON (the derived tables are rebuilt on load)."""
+        return {
+            "plan": self.plan.model_dump(mode="json"),
+            "order": list(self.order),
+            "settings": self.settings.to_json(),
+            "seed": self.seed,
+            "context": dict(self.context),
+            "inline": self.inline,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> FlowSpec:
+        """Rebuild a spec from :meth:`to_json`'s output."""
+        return cls(
+            PlanSpec.model_validate(data["plan"]),
+            tuple(data["order"]),
+            Settings(**data["settings"]),
+            seed=int(data["seed"]),
+            context=dict(data["context"]),
+            inline=bool(data["inline"]),
+        )
+
+
+def _policy(step: StepSpec, settings: Settings) -> RetryPolicy:
+    p = step.parameters
+
+    def option(name: str, default: Any) -> Any:
+        value = p.get(name)
+        return default if value is None else value
+
+    retry_on = option("retry_on", ())
+    return RetryPolicy(
+        max_retries=step.max_retries,
+        delay=float(option("retry_delay", settings.retry_delay)),
+        exponential=bool(option("exponential_backoff", settings.exponential_backoff)),
+        max_delay=float(option("max_retry_delay", settings.max_retry_delay)),
+        jitter=float(option("jitter", settings.jitter)),
+        retry_on=tuple(str(name) for name in retry_on) if isinstance(retry_on, list) else (),
+    )
+
+
+def _timeout(step: StepSpec, settings: Settings) -> float | None:
+    if step.timeout is not None:
+        return step.timeout
+    if step.type == "human_input":
+        return settings.human_timeout
+    return settings.default_step_timeout
+
+
+def _output_key(step: StepSpec) -> str | None:
+    key = step.parameters.get("output_key")
+    if key is None and step.type == "human_input":
+        key = HUMAN_KEYS.get(str(step.parameters.get("input_type", "input")))
+    return key if isinstance(key, str) else None
+
+
+@dataclass(frozen=True, slots=True)
+class StepRecord:
+    """How one step of a running flow stands."""
+
+    status: StepStatus = StepStatus.PENDING
+    attempts: int = 0
+    """Attempts started so far (the first is 1)."""
+    waiting_on: int = 0
+    """Dependencies not yet terminal."""
+    result: JsonValue = None
+    error: str | None = None
+    started_at: float | None = None
+    completed_at: float | None = None
+    live: int = 0
+    """The attempt whose outcome is awaited (0: none)."""
+    deadline: float | None = None
+    """When the live attempt times out (epoch seconds)."""
+    retrying: bool = False
+    """A retry is scheduled (the step keeps its slot)."""
+
+    def to_json(self) -> list[JsonValue]:
+        """Return the record as a JSON list (field order)."""
+        return [getattr(self, f.name) for f in fields(self)]
+
+    @classmethod
+    def from_json(cls, data: list[Any]) -> StepRecord:
+        """Rebuild a record from :meth:`to_json`'s output."""
+        status, *rest = data
+        return cls(StepStatus(status), *rest)
+
+
+@dataclass(frozen=True, slots=True)
+class FlowCore:
+    """A flow's whole state, as the decider sees it. Never changed in place.
+
+    ``results``, ``outputs``, ``unfinished`` and ``last_completed`` are derived from
+    ``steps`` (kept to make decisions cheap; rebuilt on load).
+    """
+
+    spec: FlowSpec
+    status: FlowStatus
+    steps: Mapping[str, StepRecord]
+    ready: tuple[str, ...] = ()
+    """Steps whose dependencies are terminal, waiting for a slot, in release order."""
+    slots: int = 0
+    """Slots taken: running attempts plus steps waiting for a retry."""
+    error: str | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    sweep_at: float | None = None
+    """When the timeout sweep timer is due, if one is scheduled."""
+    ignored: int = 0
+    """Outcomes of attempts that were no longer live (timed out, cancelled)."""
+    finished: bool = False
+    """The final checkpoint was saved and the flow replied."""
+    results: Mapping[str, JsonValue] = _UNSET
+    """Results by step id (derived when not given)."""
+    outputs: Mapping[str, JsonValue] = _UNSET
+    """Results by output key (derived)."""
+    unfinished: int = -1
+    """Steps not yet terminal (derived)."""
+    last_completed: str | None = None
+    """The completed step latest in the plan's order (derived)."""
+
+    def __post_init__(self) -> None:
+        if self.results is _UNSET:  # derive the caches (a new or a loaded state)
+            results, outputs, unfinished, last = _derive(self.spec, self.steps)
+            object.__setattr__(self, "results", results)
+            object.__setattr__(self, "outputs", outputs)
+            object.__setattr__(self, "unfinished", unfinished)
+            object.__setattr__(self, "last_completed", last)
+
+    @property
+    def flow_id(self) -> str:
+        """The flow's id (its plan's)."""
+        return self.spec.plan.id
+
+    @property
+    def is_running(self) -> bool:
+        """Whether the flow has started and not ended."""
+        return self.status is FlowStatus.RUNNING
+
+    def variables(self) -> dict[str, JsonValue]:
+        """The flow's variables: plan variables, context, results, output keys, and
+        ``final_result`` once the flow completed."""
+        variables: dict[str, JsonValue] = {**self.spec.base, **self.results, **self.outputs}
+        if self.status is FlowStatus.COMPLETED and "final_result" not in self.outputs:
+            last = self.last_completed
+            variables["final_result"] = None if last is None else self.results[last]
+        elif self.status in (FlowStatus.FAILED, FlowStatus.CANCELLED):
+            variables.pop("final_result", None)
+        return variables
+
+    def to_json(self) -> dict[str, JsonValue]:
+        """Return the state as JSON data; :meth:`from_json` gives an equal state back."""
+        return {
+            "spec": self.spec.to_json(),
+            "status": self.status.value,
+            "steps": {sid: rec.to_json() for sid, rec in self.steps.items()},
+            "ready": list(self.ready),
+            "slots": self.slots,
+            "error": self.error,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "sweep_at": self.sweep_at,
+            "ignored": self.ignored,
+            "finished": self.finished,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> FlowCore:
+        """Rebuild a state from :meth:`to_json`'s output."""
+        return cls(
+            spec=FlowSpec.from_json(data["spec"]),
+            status=FlowStatus(data["status"]),
+            steps={sid: StepRecord.from_json(rec) for sid, rec in data["steps"].items()},
+            ready=tuple(data["ready"]),
+            slots=int(data["slots"]),
+            error=data["error"],
+            started_at=data["started_at"],
+            finished_at=data["finished_at"],
+            sweep_at=data["sweep_at"],
+            ignored=int(data["ignored"]),
+            finished=bool(data["finished"]),
+        )
+
+
+def _derive(
+    spec: FlowSpec, steps: Mapping[str, StepRecord]
+) -> tuple[dict[str, JsonValue], dict[str, JsonValue], int, str | None]:
+    results: dict[str, JsonValue] = {}
+    outputs: dict[str, JsonValue] = {}
+    unfinished, last = 0, None
+    for sid in spec.order:
+        rec = steps[sid]
+        if rec.status not in TERMINAL_STEP_STATES:
+            unfinished += 1
+        if rec.status is _COMPLETED:
+            last = sid
+        if rec.status is _COMPLETED or rec.result is not None:
+            results[sid] = rec.result
+            key = spec.output_keys[sid]
+            if key is not None:
+                outputs[key] = rec.result
+    return results, outputs, unfinished, last
+
+
+# -- the transaction: a private, mutable draft of the next state -------------------------
+
+
+class _Draft:
+    """The next state while one event is decided; the input state is never touched."""
+
+    __slots__ = (
+        "at",
+        "commands",
+        "dirty",
+        "error",
+        "finished",
+        "finished_at",
+        "ignored",
+        "last_completed",
+        "outputs",
+        "own",
+        "ready",
+        "results",
+        "slots",
+        "spec",
+        "started_at",
+        "status",
+        "steps",
+        "sweep_at",
+        "unfinished",
+    )
+
+    def __init__(self, core: FlowCore, at: float) -> None:
+        self.spec = core.spec
+        self.status = core.status
+        self.steps = core.steps
+        self.ready = list(core.ready)
+        self.slots = core.slots
+        self.error = core.error
+        self.started_at = core.started_at
+        self.finished_at = core.finished_at
+        self.sweep_at = core.sweep_at
+        self.ignored = core.ignored
+        self.finished = core.finished
+        self.results = core.results
+        self.outputs = core.outputs
+        self.unfinished = core.unfinished
+        self.last_completed = core.last_completed
+        self.at = at
+        self.commands: list[Command] = []
+        self.own: set[str] = set()  # containers already copied for this draft
+        self.dirty = False  # a step's published state changed: checkpoint
+
+    def put(self, sid: str, rec: StepRecord) -> None:
+        if "steps" not in self.own:
+            self.steps = dict(self.steps)
+            self.own.add("steps")
+        self.steps[sid] = rec  # type: ignore[index]  # the draft's own copy
+        self.dirty = True
+
+    def keep_result(self, sid: str, result: JsonValue) -> None:
+        if "results" not in self.own:
+            self.results = dict(self.results)
+            self.own.add("results")
+        self.results[sid] = result  # type: ignore[index]  # the draft's own copy
+        key = self.spec.output_keys[sid]
+        if key is not None:
+            if "outputs" not in self.own:
+                self.outputs = dict(self.outputs)
+                self.own.add("outputs")
+            self.outputs[key] = result  # type: ignore[index]
+
+    def freeze(self) -> FlowCore:
+        return FlowCore(
+            self.spec,
+            self.status,
+            self.steps,
+            tuple(self.ready),
+            self.slots,
+            self.error,
+            self.started_at,
+            self.finished_at,
+            self.sweep_at,
+            self.ignored,
+            self.finished,
+            self.results,
+            self.outputs,
+            self.unfinished,
+            self.last_completed,
+        )
+
+
+# -- decide ------------------------------------------------------------------------------
+
+
+def decide(state: FlowCore | None, event: Message, at: float) -> tuple[FlowCore, list[Command]]:
+    """Return the flow's next state and the commands that carry it out.
+
+    Args:
+        state: the flow's state; ``None`` before it started (``event`` is then its
+            ``RunFlow``).
+        event: a message the flow received; kinds other than :data:`EVENT_TYPES`
+            change nothing.
+        at: the event's time (its delivery's wall time, epoch seconds).
+
+    Raises:
+        FlowError: the first event of a flow is not ``RunFlow``.
+    """
+    if state is None:
+        if not isinstance(event, RunFlow) or event.plan is None:
+            raise FlowError(
+                f"A flow starts with a RunFlow carrying its plan, not {type(event).__name__}."
+            )
+        return _start(event, at)
+    handler = _HANDLERS.get(type(event))
+    if handler is None:
+        return state, []
+    draft = _Draft(state, at)
+    handler(draft, event)
+    if draft.dirty and draft.status is FlowStatus.RUNNING:
+        draft.commands.append(SaveState())
+    return draft.freeze(), draft.commands
+
+
+def _start(run: RunFlow, at: float) -> tuple[FlowCore, list[Command]]:
+    assert run.plan is not None
+    spec = FlowSpec(
+        run.plan,
+        run.order,
+        Settings.from_config(run.config),
+        seed=run.seed,
+        context=run.context,
+        inline=run.inline,
+    )
+    steps = {s.id: StepRecord(waiting_on=len(s.dependencies)) for s in run.plan.steps}
+    draft = _Draft(FlowCore(spec, FlowStatus.PENDING, steps), at)
+    draft.status, draft.started_at = FlowStatus.RUNNING, at
+    settings = spec.settings
+    draft.commands.append(Emit("flow_started", detail={"steps": len(steps)}))
+    draft.commands.append(ScheduleTimer(settings.auto_save_interval, SaveCheckpoint()))
+    if settings.flow_timeout is not None:
+        reason = f"the flow timed out after {settings.flow_timeout:g} s (flow_timeout)"
+        draft.commands.append(ScheduleTimer(settings.flow_timeout, CancelFlow(reason=reason)))
+    _restore(draft, run.resume or {})
+    for sid in spec.order:
+        if draft.steps[sid].status is _PENDING and not spec.steps[sid].dependencies:
+            draft.ready.append(sid)
+    _advance(draft)
+    if draft.status is FlowStatus.RUNNING:
+        draft.commands.append(SaveState())
+    return draft.freeze(), draft.commands
+
+
+def _restore(draft: _Draft, resume: Mapping[str, JsonValue]) -> None:
+    """Settle the steps completed by an earlier run (resume) or carried over (replan)."""
+    for sid in draft.spec.order:
+        done = resume.get(sid)
+        spec = draft.spec.steps[sid]
+        if isinstance(done, dict) and done.get("status") == _COMPLETED.value:
+            attempts = done.get("attempts")
+            _settle(draft, sid, _COMPLETED, result=done.get("result"))
+            rec = draft.steps[sid]
+            draft.put(sid, _replace(rec, attempts=attempts if isinstance(attempts, int) else 0))
+        elif spec.metadata.get("completed") is True:
+            _settle(draft, sid, _COMPLETED, result=spec.metadata.get("carried_result"))
+
+
+def _advance(draft: _Draft) -> None:
+    """Start ready steps while slots are free; complete the flow when all are done."""
+    limit = draft.spec.settings.max_parallel_steps
+    while draft.ready and draft.slots < limit and draft.status is FlowStatus.RUNNING:
+        sid = draft.ready.pop(0)
+        if draft.steps[sid].status is not _PENDING:
+            continue
+        reason = _skip_reason(draft, sid)
+        if reason is not None:
+            _settle(draft, sid, StepStatus.SKIPPED, error=reason)
+            draft.commands.append(Emit("step_skipped", sid, {"reason": reason}))
+            continue
+        _start_attempt(draft, sid)
+    if draft.status is FlowStatus.RUNNING and draft.unfinished == 0:
+        _end(draft, FlowStatus.COMPLETED, None)
+
+
+def _skip_reason(draft: _Draft, sid: str) -> str | None:
+    spec = draft.spec.steps[sid]
+    skip_failed = spec.parameters.get("skip_if_failed")
+    if skip_failed is None:
+        skip_failed = draft.spec.settings.skip_dependents_of_failed_steps
+    for dep_id in spec.dependencies:
+        dep = draft.steps[dep_id]
+        if dep.status in (StepStatus.SKIPPED, StepStatus.CANCELLED):
+            return f"dependency {dep_id!r} was {dep.status.value}"
+        if dep.status is _COMPLETED and draft.spec.steps[dep_id].type == "condition":
+            if not dep.result:
+                return f"condition {dep_id!r} was false"
+        elif dep.status in (StepStatus.FAILED_NON_CRITICAL, StepStatus.TIMED_OUT) and skip_failed:
+            return f"dependency {dep_id!r} failed"
+    return None
+
+
+def _start_attempt(draft: _Draft, sid: str) -> None:
+    rec = draft.steps[sid]
+    attempt = rec.attempts + 1
+    spec = draft.spec.steps[sid]
+    timeout = draft.spec.timeouts[sid]
+    deadline = None if timeout is None else draft.at + timeout
+    draft.put(
+        sid,
+        StepRecord(
+            _RUNNING,
+            attempt,
+            rec.waiting_on,
+            None,
+            rec.error,
+            rec.started_at or draft.at,
+            None,
+            attempt,
+            deadline,
+            retrying=False,
+        ),
+    )
+    draft.slots += 1
+    names = names_for(draft.spec.base, draft.results, draft.outputs)
+    try:
+        if spec.type == "agent":
+            parameters = dict(spec.parameters)
+            for name in ("task", "arguments"):
+                parameters[name] = resolve_references(parameters.get(name, {}), names)
+        else:
+            parameters = resolve_references(dict(spec.parameters), names)
+        if draft.spec.inline and spec.type in INLINE_TYPES:
+            result: JsonValue = _evaluate_inline(spec, names)
+    except Exception as exc:  # noqa: BLE001 - bad references or conditions fail the attempt
+        _attempt_over(draft, sid, _error_of(exc))
+        return
+    if draft.spec.inline and spec.type in INLINE_TYPES:
+        draft.commands.append(Emit("step_started", sid, {"attempt": attempt}))
+        _attempt_over(draft, sid, None, result)
+        return
+    draft.commands.append(Emit("step_started", sid, {"attempt": attempt}))
+    draft.commands.append(StartAttempt(sid, attempt, parameters, names, timeout))
+    if deadline is not None and (draft.sweep_at is None or deadline < draft.sweep_at):
+        draft.sweep_at = deadline
+        draft.commands.append(ScheduleTimer(timeout or 0.0, SweepTimeouts()))
+
+
+def _evaluate_inline(spec: StepSpec, names: Mapping[str, Any]) -> JsonValue:
+    """Evaluate a condition or synchronization step (pure and bounded)."""
+    if spec.type == "condition":
+        text = spec.parameters.get("condition")
+        assert isinstance(text, str)  # checked by plan validation
+        return bool(Condition.parse(text).evaluate(names))
+    results = names["results"]
+    return {dep: results.get(dep) for dep in spec.dependencies}
+
+
+def _error_of(exc: BaseException) -> StepError:
+    from actorflow.flow.retry import error_hierarchy  # noqa: PLC0415 - cold path only
+
+    marker = getattr(exc, "retryable", None)
+    return StepError(
+        error_hierarchy(type(exc)),
+        str(exc) or type(exc).__name__,
+        retryable=marker if isinstance(marker, bool) else None,
+    )
+
+
+def _on_attempt_finished(draft: _Draft, msg: StepAttemptFinished) -> None:
+    rec = draft.steps.get(msg.step_id)
+    if rec is None or rec.live == 0 or msg.attempt != rec.live:
+        draft.ignored += 1  # a superseded attempt (it timed out) or a cancelled one
+        return
+    if msg.ok:
+        _attempt_over(draft, msg.step_id, None, msg.result)
+    else:
+        error = StepError(
+            msg.error_types or (msg.error_type,),
+            msg.error,
+            retryable=msg.retryable,
+            status_code=msg.status_code,
+        )
+        _attempt_over(draft, msg.step_id, error)
+    _advance(draft)
+
+
+def _attempt_over(
+    draft: _Draft,
+    sid: str,
+    error: StepError | None,
+    result: JsonValue = None,
+    *,
+    timed_out: bool = False,
+) -> None:
+    """End the live attempt of ``sid``: complete the step, retry it, or fail it."""
+    draft.slots -= 1
+    if error is None:
+        if isinstance(result, dict) and result.get("status") == _DEGRADED and "error" in result:
+            # The seed's convention (its RobustFlowExecutor): a degraded outcome as a result.
+            _settle(draft, sid, StepStatus.FAILED_NON_CRITICAL, result=result,
+                    error=str(result["error"]))  # fmt: skip
+            draft.commands.append(Emit("step_failed", sid, {"error": str(result["error"])}))
+        else:
+            _settle(draft, sid, _COMPLETED, result=result, error=None)
+            draft.commands.append(Emit("step_completed", sid))
+        return
+    rec = draft.steps[sid]
+    kind = "TimeoutError" if timed_out else error.type
+    text = f"{kind}: {error.message}" if error.hierarchy else error.message
+    policy = draft.spec.policies[sid]
+    if draft.status is FlowStatus.RUNNING and policy.should_retry(error, rec.attempts):
+        delay = policy.delay_before(rec.attempts + 1, seed=draft.spec.seed, key=sid)
+        draft.put(sid, _replace(rec, error=text, live=0, deadline=None, retrying=True))
+        draft.slots += 1  # the step keeps its slot while it waits
+        draft.commands.append(
+            ScheduleTimer(delay, RetryStep(step_id=sid, attempt=rec.attempts + 1))
+        )
+        draft.commands.append(
+            Emit(
+                "retry_scheduled", sid, {"attempt": rec.attempts + 1, "delay": delay, "error": text}
+            )
+        )
+        return
+    draft.commands.append(Emit("step_failed", sid, {"error": text, "attempts": rec.attempts}))
+    if draft.spec.critical[sid]:
+        _settle(draft, sid, StepStatus.TIMED_OUT if timed_out else StepStatus.FAILED, error=text)
+        _end(draft, FlowStatus.FAILED, f"critical step {sid!r} failed: {text}")
+        return
+    degraded: JsonValue = {"error": text, "status": _DEGRADED}
+    status = StepStatus.TIMED_OUT if timed_out else StepStatus.FAILED_NON_CRITICAL
+    _settle(draft, sid, status, result=degraded, error=text)
+
+
+def _replace(rec: StepRecord, **changes: Any) -> StepRecord:
+    values = {f.name: getattr(rec, f.name) for f in fields(rec)}
+    values.update(changes)
+    return StepRecord(**values)
+
+
+def _settle(
+    draft: _Draft,
+    sid: str,
+    status: StepStatus,
+    *,
+    result: JsonValue = None,
+    error: str | None = "",
+) -> None:
+    """Put a step in a terminal state and release its dependents.
+
+    ``error=""`` keeps the step's last error; ``None`` clears it (a step that completed
+    after failed attempts has no error).
+    """
+    rec = draft.steps[sid]
+    if rec.status not in TERMINAL_STEP_STATES:
+        draft.unfinished -= 1
+    draft.put(
+        sid,
+        StepRecord(
+            status,
+            rec.attempts,
+            rec.waiting_on,
+            result,
+            rec.error if error == "" else error,
+            rec.started_at,
+            draft.at,
+            0,
+            None,
+            retrying=False,
+        ),
+    )
+    if status is _COMPLETED:
+        last = draft.last_completed
+        position = draft.spec.position
+        if last is None or position[sid] > position[last]:
+            draft.last_completed = sid
+    if status is _COMPLETED or result is not None:
+        draft.keep_result(sid, result)
+    for dep_id in draft.spec.dependents[sid]:
+        dependent = draft.steps[dep_id]
+        waiting = dependent.waiting_on - 1
+        draft.put(dep_id, _replace(dependent, waiting_on=waiting))
+        if waiting == 0 and dependent.status is _PENDING:
+            draft.ready.append(dep_id)
+
+
+def _on_retry(draft: _Draft, msg: RetryStep) -> None:
+    rec = draft.steps.get(msg.step_id)
+    if (
+        rec is None
+        or not rec.retrying
+        or msg.attempt != rec.attempts + 1
+        or draft.status is not FlowStatus.RUNNING
+    ):
+        return
+    draft.put(msg.step_id, _replace(rec, retrying=False))
+    draft.slots -= 1
+    _start_attempt(draft, msg.step_id)
+    _advance(draft)
+
+
+def _on_sweep(draft: _Draft, msg: SweepTimeouts) -> None:
+    """Time out every live attempt whose deadline passed; arm the next sweep."""
+    draft.sweep_at = None
+    for sid in draft.spec.order:
+        if draft.status is not FlowStatus.RUNNING:
+            return
+        rec = draft.steps[sid]
+        if rec.live and rec.deadline is not None and rec.deadline <= draft.at:
+            timeout = draft.spec.timeouts[sid] or 0.0
+            draft.commands.append(CancelAttempt(sid, rec.live))
+            error = StepError(
+                ("builtins.TimeoutError", "builtins.OSError", "builtins.Exception"),
+                f"attempt {rec.live} timed out after {timeout:g} s",
+            )
+            _attempt_over(draft, sid, error, timed_out=True)
+    deadlines = [r.deadline for r in draft.steps.values() if r.live and r.deadline is not None]
+    if deadlines and draft.status is FlowStatus.RUNNING:
+        draft.sweep_at = min(deadlines)
+        draft.commands.append(ScheduleTimer(max(0.0, draft.sweep_at - draft.at), SweepTimeouts()))
+    _advance(draft)
+
+
+def _on_cancel(draft: _Draft, msg: CancelFlow) -> None:
+    _end(draft, FlowStatus.FAILED if msg.failed else FlowStatus.CANCELLED, msg.reason)
+
+
+def _on_autosave(draft: _Draft, msg: SaveCheckpoint) -> None:
+    if draft.status is FlowStatus.RUNNING:
+        draft.commands.append(SaveState())
+        interval = draft.spec.settings.auto_save_interval
+        draft.commands.append(ScheduleTimer(interval, SaveCheckpoint()))
+
+
+def _on_checkpoint_saved(draft: _Draft, msg: CheckpointSaved) -> None:
+    if msg.final and not draft.finished and draft.status is not FlowStatus.RUNNING:
+        draft.finished = True
+        draft.commands.append(Finish())
+
+
+def _end(draft: _Draft, status: FlowStatus, error: str | None) -> None:
+    """End the flow once: cancel what runs, checkpoint, then (once saved) finish."""
+    if draft.status is not FlowStatus.RUNNING:
+        return
+    draft.status, draft.error, draft.finished_at = status, error, draft.at
+    for sid in draft.spec.order:
+        rec = draft.steps[sid]
+        if rec.status is _RUNNING or rec.status is _PENDING:
+            if rec.live:
+                draft.commands.append(CancelAttempt(sid, rec.live))
+            draft.put(sid, _replace(rec, status=StepStatus.CANCELLED, live=0, deadline=None,
+                                    retrying=False))  # fmt: skip
+    draft.ready.clear()
+    draft.slots, draft.sweep_at = 0, None
+    detail: dict[str, JsonValue] = {"error": error} if error else {}
+    draft.commands.append(Emit(f"flow_{status.value}", None, detail))
+    draft.commands.append(SaveState(final=True))
+
+
+_HANDLERS: Final[dict[type[Message], Callable[[_Draft, Any], None]]] = {
+    StepAttemptFinished: _on_attempt_finished,
+    RetryStep: _on_retry,
+    SweepTimeouts: _on_sweep,
+    CancelFlow: _on_cancel,
+    SaveCheckpoint: _on_autosave,
+    CheckpointSaved: _on_checkpoint_saved,
+}
+
+EVENT_TYPES: Final = frozenset({RunFlow, *_HANDLERS})
+"""The message classes the decider takes as events."""

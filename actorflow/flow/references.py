@@ -1,0 +1,76 @@
+"""References in step parameters, and the names a step sees.
+
+A string parameter ``"${expr}"`` is replaced by the value of ``expr``, evaluated like
+a condition (see :mod:`actorflow.flow.expressions`) over the flow's names;
+``"text ${expr} text"`` interpolates it as text. The names are, later ones winning:
+the plan's variables, the context passed to ``execute``, results by step id, results
+by ``output_key``; plus ``context`` (all of those as one dict) and ``results``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from actorflow.errors import InvalidStepParametersError
+from actorflow.flow.expressions import Condition
+
+__all__ = ["MAX_PARAMETER_DEPTH", "has_references", "names_for", "resolve_references"]
+
+MAX_PARAMETER_DEPTH = 64
+"""How deeply step parameters may nest lists and dicts."""
+
+_WHOLE = re.compile(r"^\$\{(.+)\}$", re.S)
+_EMBEDDED = re.compile(r"\$\{([^}]+)\}")
+
+
+def names_for(
+    base: Mapping[str, Any], results: Mapping[str, Any], outputs: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Return the names a step sees: ``base`` (variables and context), results by step
+    id and by output key, ``context`` (all of them) and ``results``."""
+    names = {**base, **results, **outputs}
+    names["context"] = dict(names)
+    names["results"] = dict(results)
+    return names
+
+
+def has_references(value: object, depth: int = 0) -> bool:
+    """Whether ``value`` holds a ``${...}`` reference anywhere."""
+    if isinstance(value, str):
+        return "${" in value
+    if depth > MAX_PARAMETER_DEPTH:
+        return False
+    if isinstance(value, dict):
+        return any(has_references(v, depth + 1) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(has_references(v, depth + 1) for v in value)
+    return False
+
+
+def resolve_references(value: Any, names: Mapping[str, Any], _depth: int = 0) -> Any:
+    """Replace ``${expr}`` references in parameters by their values (recursively).
+
+    Raises:
+        ConditionError: a reference is malformed or unsafe.
+        ConditionEvaluationError: a reference cannot be evaluated on these names.
+        InvalidStepParametersError: the parameters nest deeper than
+            :data:`MAX_PARAMETER_DEPTH`.
+    """
+    if isinstance(value, str):
+        if "${" not in value:
+            return value
+        whole = _WHOLE.match(value)
+        if whole and "${" not in whole.group(1):
+            return Condition.parse(whole.group(1)).evaluate(names)
+        return _EMBEDDED.sub(lambda m: str(Condition.parse(m.group(1)).evaluate(names)), value)
+    if _depth >= MAX_PARAMETER_DEPTH and isinstance(value, dict | list):
+        raise InvalidStepParametersError(
+            f"Step parameters nest deeper than {MAX_PARAMETER_DEPTH} levels. Flatten them."
+        )
+    if isinstance(value, dict):
+        return {k: resolve_references(v, names, _depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve_references(v, names, _depth + 1) for v in value]
+    return value
