@@ -835,7 +835,7 @@ def _end(draft: _Draft, status: FlowStatus, error: str | None) -> None:
             draft.put(sid, _replace(rec, status=StepStatus.CANCELLED, live=0, deadline=None,
                                     retrying=False))  # fmt: skip
     draft.ready.clear()
-    draft.slots, draft.sweep_at = 0, None
+    draft.slots, draft.sweep_at, draft.unfinished = 0, None, 0
     detail: dict[str, JsonValue] = {"error": error} if error else {}
     draft.commands.append(Emit(f"flow_{status.value}", None, detail))
     draft.commands.append(SaveState(final=True))

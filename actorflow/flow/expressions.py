@@ -68,8 +68,12 @@ from typing import Annotated, Final, final
 from pydantic import BaseModel, ConfigDict, Field
 
 from actorflow.errors import ConditionError, ConditionEvaluationError
+from actorflow.messages._frozen import FrozenDict, FrozenList
 
 __all__ = ["FUNCTIONS", "Condition", "ConditionLimits", "evaluate_condition", "is_true"]
+
+_DATA_CONTAINERS = (list, tuple, dict, FrozenList, FrozenDict)
+"""Container types of plain data (message data comes as read-only lists and dicts)."""
 
 
 @final
@@ -516,7 +520,7 @@ class _Parser:
 
 _NUMBER = (int, float, bool)
 _SEQUENCE = (str, list, tuple)
-_CONTAINERS = (dict, list, tuple, str)
+_CONTAINERS = (dict, list, tuple, str, FrozenList, FrozenDict)
 _SCALARS = (float, bool, type(None))
 _MAX_DATA_DEPTH = 64
 _CHARS_PER_UNIT = 64
@@ -594,7 +598,7 @@ class _Eval:
         kind = type(value)
         if kind is str or kind is int or kind in _SCALARS:
             return _scalar_size(value)
-        if kind not in (list, tuple, dict):
+        if kind not in _DATA_CONTAINERS:
             raise _NotPlainError(f"a value of type {kind.__name__!r}")
         known = self.sizes.get(id(value))
         if known is not None and known[0] is value:
@@ -621,7 +625,7 @@ class _Eval:
     def built(self, value: object, size: int, doing: str) -> object:
         """Charge a new value's logical ``size`` and remember it."""
         self.spend(size, doing)
-        if type(value) in (list, tuple, dict):
+        if type(value) in _DATA_CONTAINERS:
             self.sizes[id(value)] = (value, size)
         return value
 
@@ -846,7 +850,7 @@ class _Eval:
         if type(b) is str and type(a) is not str:
             raise self.fail("'in' a string needs a string on its left")
         # A dict lookup hashes and compares the key only; a search compares with every item.
-        cost = self.size(a) if type(b) is dict else self.size(a) + self.size(b)
+        cost = self.size(a) if type(b) in (dict, FrozenDict) else self.size(a) + self.size(b)
         self.spend(cost, f"'in' on a {type(b).__name__}")
         try:
             return a in b  # type: ignore[operator]
@@ -912,7 +916,7 @@ def _float(ev: _Eval, value: object) -> float:
 
 
 def _items(ev: _Eval, value: object, name: str) -> list[object]:
-    if type(value) not in (list, tuple):
+    if type(value) not in (list, tuple, FrozenList):
         raise ev.fail(f"{name}() needs a list or tuple")
     assert isinstance(value, list | tuple)
     return list(value)

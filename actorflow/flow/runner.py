@@ -30,6 +30,7 @@ from actorflow.flow.commands import (
 )
 from actorflow.flow.decider import FlowCore, decide
 from actorflow.flow.executor import EnhancedFlowExecutor
+from actorflow.flow.fold import ORDER_EFFECT, STOP_EFFECT
 from actorflow.flow.messages import (
     AgentTask,
     AgentTaskDone,
@@ -78,6 +79,8 @@ class FlowRunner(Behaviour):
         self.handles: dict[tuple[str, int], EffectHandle] = {}
         self.agent_calls: dict[CorrelationId, tuple[str, int]] = {}
         self.checkpointer: Checkpointer | None = None
+        self.last_seq = -1
+        """Sequence number of the last event fed to the decider (to spot reordering)."""
 
     # -- events ------------------------------------------------------------------------
 
@@ -166,6 +169,11 @@ class FlowRunner(Behaviour):
         return env.wall_time if env is not None else ctx.now().timestamp()
 
     def _feed(self, event: Message, ctx: Context) -> None:
+        env = ctx.envelope
+        if env is not None:
+            if env.seq < self.last_seq:  # two threads sent at once: the journal's order
+                ctx.record_effect(ORDER_EFFECT, {"after": self.last_seq})  # is not ours
+            self.last_seq = env.seq
         at = self._at(ctx)
         self.core, commands = decide(self.core, event, at)
         for command in commands:
@@ -273,7 +281,11 @@ class FlowRunner(Behaviour):
             self.checkpointer.stopped = True  # no message can reach this actor any more
         if self.core is not None and self.core.is_running:
             reason = "the flow actor stopped before the flow ended"
-            self._feed(CancelFlow(reason=reason, failed=True), ctx)
+            at = self._at(ctx)
+            ctx.record_effect(STOP_EFFECT, {"reason": reason, "at": at})
+            self.core, commands = decide(self.core, CancelFlow(reason=reason, failed=True), at)
+            for command in commands:
+                self._carry_out(command, at, ctx)
         self._reply(ctx)
 
 
