@@ -315,11 +315,15 @@ class _Loose(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+Reference = Annotated[str, Field(pattern=r"^\$\{.*\}$")]
+"""A whole ``${...}`` reference, standing for a value computed when the step runs."""
+
+
 class ToolParameters(_Loose):
     """Parameters of ``mcp_tool``."""
 
     tool_name: str
-    arguments: dict[str, Any] = {}
+    arguments: dict[str, Any] | Reference = {}
 
 
 class HumanParameters(_Loose):
@@ -341,7 +345,7 @@ class ParallelParameters(_Loose):
     """Parameters of ``parallel_task``."""
 
     tool_name: str | None = None
-    arguments: dict[str, Any] = {}
+    arguments: dict[str, Any] | Reference = {}
     value: Any = None
 
 
@@ -363,7 +367,7 @@ class AgentParameters(_Loose):
 
     agent: str
     task: str
-    arguments: dict[str, Any] = {}
+    arguments: dict[str, Any] | Reference = {}
 
 
 def _check_tool(step: StepSpec, services: FlowServices) -> None:
@@ -443,6 +447,11 @@ async def _mcp_tool(step: FlowStep, context: StepContext) -> Any:
 async def _parallel_task(step: FlowStep, context: StepContext) -> Any:
     params = ParallelParameters.model_validate(_own(step))
     if params.tool_name is not None:
+        if not isinstance(params.arguments, dict):
+            raise InvalidStepParametersError(
+                f"Step {step.id!r}: after resolving references, 'arguments' must be a mapping; "
+                f"got {type(params.arguments).__name__}."
+            )
         return await call_tool(params.tool_name, params.arguments, context)
     return params.value
 

@@ -126,10 +126,8 @@ class World:
             assert rec.attempts <= 1 + step.max_retries, (sid, rec.attempts)
             if rec.status in TERMINAL_STEP_STATES:  # a step finishes at most once
                 first = self.settled.setdefault(sid, rec.status.value)
-                assert (
-                    first == rec.status.value
-                    or (rec.status.value == "cancelled"
-                    and (first == "cancelled"))
+                assert first == rec.status.value or (
+                    rec.status.value == "cancelled" and (first == "cancelled")
                 ), (sid, first, rec.status)
             elif sid in self.settled:
                 raise AssertionError(f"{sid} left its terminal state {self.settled[sid]}")
