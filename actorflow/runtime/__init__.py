@@ -6,6 +6,8 @@ from actorflow.runtime.behaviour import Behaviour, Recipe, handler_name, recipe
 from actorflow.runtime.cell import current_cell
 from actorflow.runtime.context import Context
 from actorflow.runtime.deadletters import DEADLETTERS_PATH, DeadLetterOffice
+from actorflow.runtime.effect_messages import EffectCompleted, EffectFailed
+from actorflow.runtime.effects import EffectRunner, EffectStatistics
 from actorflow.runtime.mailbox import MailboxConfig, OverflowPolicy
 from actorflow.runtime.stats import ActorStatistics, SystemStatistics
 from actorflow.runtime.supervision import (
@@ -34,6 +36,10 @@ __all__ = [
     "DeadLetterOffice",
     "Decider",
     "DeliveryTap",
+    "EffectCompleted",
+    "EffectFailed",
+    "EffectRunner",
+    "EffectStatistics",
     "EventListener",
     "FLOWS_PATH",
     "MailboxConfig",

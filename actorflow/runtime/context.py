@@ -1,4 +1,5 @@
-"""The context a behaviour's handlers get: send, reply, request, schedule, spawn, stop."""
+"""The context a behaviour's handlers get: send, reply, request, schedule, run effects,
+spawn, stop."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from actorflow.ids import ActorPath, CorrelationId, TimerId
 from actorflow.messages.base import Message
 from actorflow.messages.envelope import Envelope
 from actorflow.messages.system import EffectRecorded
+from actorflow.runtime._run_effect import Work, start_effect
 from actorflow.runtime.behaviour import Behaviour, Recipe
 from actorflow.runtime.mailbox import MailboxConfig
 from actorflow.runtime.supervision import RestartType, SupervisorStrategy
@@ -152,6 +154,48 @@ class Context:
     def cancel_timer(self, timer_id: TimerId) -> bool:
         """Cancel a scheduled message; return whether it was still pending."""
         return self._cell.cancel_timer(timer_id)
+
+    def run_effect(
+        self, work: Work, *, name: str = "", timeout: float | timedelta | None = None
+    ) -> CorrelationId:
+        """Run ``work`` outside this actor; its result or error comes back as a message.
+
+        ``work`` is a coroutine function or a coroutine (run on the effects event loop),
+        or a blocking callable (run in the effects thread pool; if it returns an
+        awaitable, that is awaited on the loop). This handler does not wait: later this
+        actor gets ``EffectCompleted(effect_id, name, result)`` or, if the work raised,
+        timed out or returned something that is not JSON data,
+        ``EffectFailed(effect_id, name, error)`` with the error's type in
+        ``error.error_type``. Both carry the returned id (also as the envelope's
+        correlation id), are journaled as deliveries, and the outcome is recorded as an
+        ``effect`` event (``EffectRecorded`` named by the effect id).
+
+        Stopping or restarting this actor cancels its pending effects: a coroutine gets
+        ``CancelledError`` at its ``await``; a blocking call is abandoned (its thread runs
+        on, its result is dropped). Nothing is delivered for a cancelled effect; a result
+        that raced the cancellation becomes a dead letter (``late_reply`` after a restart,
+        ``stopped`` after a stop).
+
+        Args:
+            work: what to run, for example ``partial(client.complete, prompt)``.
+            name: a label for the outcome message and the journal (a tool name, a model).
+            timeout: cancel the work after this long by the system's clock; the actor
+                then gets ``EffectFailed`` with ``builtins.TimeoutError``.
+
+        Returns:
+            The effect id, to match the outcome message to this call.
+
+        Raises:
+            ConfigurationError: ``work`` is neither awaitable nor callable.
+        """
+        env = self.envelope
+        return start_effect(
+            self._cell,
+            work,
+            name=name,
+            timeout=None if timeout is None else to_seconds(timeout),
+            during_seq=None if env is None else env.seq,
+        )
 
     def spawn(
         self,

@@ -4,12 +4,17 @@ One asyncio event loop on its own thread runs coroutines (HTTP, MCP, model calls
 async user callbacks); a bounded thread pool runs blocking callables. Each result
 or error is handed to a callback on the loop thread, which usually tells the
 requesting actor a message, so the journal records it as a delivery.
+
+The pool is the loop's default executor, so ``loop.run_in_executor(None, fn)`` on the
+loop (how flow steps call sync tools) uses it too. A blocking call whose awaiting task
+is cancelled (a step timeout, a stopped actor) cannot be killed; the pool abandons it
+and grows a replacement thread, up to ``thread_limit`` threads, and past that refuses
+blocking calls with ``EffectPoolExhaustedError`` (see :mod:`actorflow.runtime._pool`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import sys
 import threading
 from collections.abc import Callable, Coroutine
@@ -18,8 +23,9 @@ from typing import Any, final
 from loguru import logger
 
 from actorflow.errors import SystemStoppedError
+from actorflow.runtime._pool import BlockingPool, EffectStatistics
 
-__all__ = ["EffectHandle", "EffectRunner", "LoopDispatcher"]
+__all__ = ["EffectHandle", "EffectRunner", "EffectStatistics", "LoopDispatcher"]
 
 Outcome = Callable[[object, BaseException | None], None]
 """Called on the loop thread with (result, None) or (None, error)."""
@@ -70,14 +76,27 @@ class LoopDispatcher:
 
 @final
 class EffectRunner:
-    """An asyncio loop thread plus a bounded pool for blocking calls."""
+    """An asyncio loop thread plus a bounded pool for blocking calls.
 
-    def __init__(self, *, max_threads: int = 8, name: str = "actorflow-effects") -> None:
-        self._max_threads = max_threads
+    Args:
+        max_threads: blocking calls that run at once.
+        thread_limit: most pool threads in all, counting those held by abandoned calls
+            (blocking calls whose caller was cancelled or timed out and that have not
+            returned). Once every one of them is held so, blocking calls fail with
+            ``EffectPoolExhaustedError`` until some return.
+        name: name of the loop thread; pool threads are ``<name>-pool-<n>``.
+
+    Raises:
+        ConfigurationError: ``max_threads < 1`` or ``thread_limit < max_threads``.
+    """
+
+    def __init__(
+        self, *, max_threads: int = 8, thread_limit: int = 64, name: str = "actorflow-effects"
+    ) -> None:
         self._name = name
         self.loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._pool = BlockingPool(max_threads, thread_limit, name=f"{name}-pool")
         self._lock = threading.Lock()
         self._closed = False
         self._dispatcher: LoopDispatcher | None = None
@@ -95,9 +114,6 @@ class EffectRunner:
             if self.loop is None:
                 loop = asyncio.new_event_loop()
                 ready = threading.Event()
-                self._pool = concurrent.futures.ThreadPoolExecutor(
-                    self._max_threads, thread_name_prefix=f"{self._name}-pool"
-                )
                 loop.set_default_executor(self._pool)
 
                 def run() -> None:
@@ -172,12 +188,27 @@ class EffectRunner:
         return handle
 
     def submit_blocking(self, fn: Callable[[], object], outcome: Outcome) -> EffectHandle:
-        """Run the blocking callable ``fn`` in the pool; call ``outcome`` on the loop thread."""
+        """Run the blocking callable ``fn`` in the pool; call ``outcome`` on the loop thread.
+
+        Cancelling the handle abandons a call that has started (its thread runs on until
+        ``fn`` returns; its result is dropped). ``outcome`` gets ``EffectPoolExhaustedError``
+        when every pool thread is held by an abandoned call.
+        """
 
         async def work() -> object:
             return await asyncio.get_running_loop().run_in_executor(None, fn)
 
         return self.submit(work, outcome)
+
+    def statistics(self) -> EffectStatistics:
+        """Return a snapshot of the blocking-call pool (any thread)."""
+        return self._pool.statistics()
+
+    def wait_no_abandoned_calls(self, timeout: float) -> bool:
+        """Block until every abandoned blocking call has returned; return whether that
+        happened within ``timeout`` seconds. For the edges (tests, scripts), never on an
+        actor thread or the loop thread."""
+        return self._pool.wait_no_abandoned_calls(timeout)
 
     def close(self, timeout: float = 5.0) -> None:
         """Cancel running effects, stop the loop and the pool."""
@@ -187,6 +218,7 @@ class EffectRunner:
             self._closed = True
             loop, thread = self.loop, self._thread
         if loop is None or thread is None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
             return
 
         def stop() -> None:
@@ -202,8 +234,7 @@ class EffectRunner:
 
         loop.call_soon_threadsafe(stop)
         thread.join(timeout)
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown(wait=False, cancel_futures=True)
         if not thread.is_alive():
             loop.close()
 
