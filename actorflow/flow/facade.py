@@ -14,6 +14,7 @@ import random
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+from actorflow._trusted import trusted
 from actorflow.errors import (
     AskTimeoutError,
     ConfigurationError,
@@ -158,7 +159,11 @@ class EnhancedFlow:
         order = validate_plan(spec, services, system=system)
         config = self.config.model_dump(mode="json")
         seed = self.config.random_seed
-        run = RunFlow(
+        # Built without validation: the plan was frozen just now (its JSON data copied from
+        # the caller's), the context copied by _context_json, the config dumped as JSON,
+        # so no field is shared with the caller and none can change after sending.
+        run = trusted(
+            RunFlow,
             plan=spec,
             order=order,
             context=_context_json(context),

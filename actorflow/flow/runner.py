@@ -251,6 +251,8 @@ class FlowRunner(Behaviour):
 
     def _emit(self, command: Emit, ctx: Context) -> None:
         level = _LEVELS.get(command.event, "INFO")
+        if level == "DEBUG":  # every step's start and end: the journal shows them already
+            return
         ctx.log.log(
             level,
             "Flow {flow}: {event} {step} {detail}",
