@@ -10,7 +10,12 @@ twice, then 200. The flow:
   cancelled and marked ``timed_out``; its result is the degraded
   ``{"error": ..., "status": "failed_non_critical"}``;
 - ``flaky`` (a tool that always fails, 1 retry, not critical) degrades too;
-- ``summary`` (synchronization) still runs, joining all three, and is ``final_result``.
+- ``lookup`` (network_request to a path that answers 404, 3 retries allowed, not critical)
+  fails at once: a 4xx answer is deterministic, so it is never retried;
+- ``summary`` (synchronization) still runs, joining all four, and is ``final_result``.
+
+At the end the scenario rebuilds the flow from the journal alone (the decider's fold) and
+checks that it matches the state the run returned.
 
 Run it: ``actorflow run scenarios/retries_and_timeouts.py``
 """
@@ -27,19 +32,30 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from actorflow import (
     ActorSystem,
     FlowPlan,
+    FlowState,
     create_default_config,
     create_enhanced_flow,
     create_flow_step,
 )
+from actorflow.flow.checkpoint import flow_state
+from actorflow.flow.fold import fold_journal
 
 
 class _Flaky(BaseHTTPRequestHandler):
-    """503 for the first two requests, then 200 with JSON."""
+    """503 for the first two requests, then 200 with JSON; 404 for ``/missing``."""
 
     hits = 0
+    missing_hits = 0
     lock = threading.Lock()
 
     def do_GET(self) -> None:
+        if self.path.endswith("/missing"):
+            with _Flaky.lock:
+                _Flaky.missing_hits += 1
+            self.send_response(404)
+            self.send_header("content-length", "0")
+            self.end_headers()
+            return
         with _Flaky.lock:
             _Flaky.hits += 1
             hits = _Flaky.hits
@@ -58,7 +74,7 @@ class _Flaky(BaseHTTPRequestHandler):
 @contextmanager
 def local_server() -> Iterator[str]:
     """Serve _Flaky on a free loopback port; yield its URL."""
-    _Flaky.hits = 0
+    _Flaky.hits = _Flaky.missing_hits = 0
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Flaky)
     thread = threading.Thread(target=server.serve_forever, name="scenario-http", daemon=True)
     thread.start()
@@ -111,11 +127,17 @@ async def run(system: ActorSystem, url: str) -> dict[str, object]:
          "retry_delay": 0.01, "max_retries": 1},
         id="flaky",
     )  # fmt: skip
+    lookup = create_flow_step(
+        "Look up a missing record",
+        "network_request",
+        {"url": url.replace("/prices", "/missing"), "critical": False, "max_retries": 3},
+        id="lookup",
+    )  # a 404 is deterministic: never retried
     summary = create_flow_step(
-        "Summary", "synchronization", {"output_key": "final_result"}, ["fetch", "slow", "flaky"],
-        id="summary",
+        "Summary", "synchronization", {"output_key": "final_result"},
+        ["fetch", "slow", "flaky", "lookup"], id="summary",
     )  # fmt: skip
-    plan = FlowPlan(name="Retries and timeouts", steps=[fetch, slow, flaky, summary])
+    plan = FlowPlan(name="Retries and timeouts", steps=[fetch, slow, flaky, lookup, summary])
     state = await flow.execute(plan)
     return {
         "status": state.status.value,
@@ -125,8 +147,21 @@ async def run(system: ActorSystem, url: str) -> dict[str, object]:
         "fetch result": state.steps["fetch"].result,
         "slow error": state.steps["slow"].error,
         "flaky result": state.steps["flaky"].result,
+        "missing record hits": _Flaky.missing_hits,
         "late results ignored": state.metadata["ignored_results"],
+        "journal fold matches the live run": _fold_matches(system, state),
     }
+
+
+def _fold_matches(system: ActorSystem, state: FlowState) -> bool | str:
+    """Rebuild the flow from the journal alone and compare it with what the run returned."""
+    if system.journal is None:
+        return "no journal"
+    system.journal.flush()
+    folded = fold_journal(system.journal.path, state.flow_id)
+    assert folded.state is not None
+    rebuilt = flow_state(folded.state, folded.steps[-1].at)
+    return rebuilt.model_dump(exclude={"plan"}) == state.model_dump(exclude={"plan"})
 
 
 def main(system: ActorSystem) -> Mapping[str, object]:

@@ -77,8 +77,10 @@ def test_retries_and_timeouts_succeed_late_time_out_and_degrade() -> None:
         "fetch": ("completed", 3),
         "slow": ("timed_out", 1),
         "flaky": ("failed_non_critical", 2),
+        "lookup": ("failed_non_critical", 1),
         "summary": ("completed", 1),
     }
+    assert result["missing record hits"] == 1  # a 404 is never retried
     assert result["server hits"] == 3
     assert result["fetch result"] == {"status": 200, "body": {"hits": 3, "prices": [101.5, 102.25]}}
     assert result["slow error"] == "TimeoutError: attempt 1 timed out after 0.2 s"
