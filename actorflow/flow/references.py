@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from actorflow.errors import InvalidStepParametersError
+from actorflow.errors import ConditionEvaluationError, InvalidStepParametersError
 from actorflow.flow.expressions import Condition
 
 __all__ = ["MAX_PARAMETER_DEPTH", "has_references", "names_for", "resolve_references"]
@@ -34,6 +34,17 @@ def names_for(
     names["context"] = dict(names)
     names["results"] = dict(results)
     return names
+
+
+def _text(expression: str, names: Mapping[str, Any]) -> str:
+    value = Condition.parse(expression).evaluate(names)
+    try:
+        return str(value)
+    except ValueError as exc:  # an int too long to print (sys.set_int_max_str_digits)
+        raise ConditionEvaluationError(
+            f"Reference '${{{expression}}}' gives a value that cannot be put in text: {exc}. "
+            "Refer to a smaller value."
+        ) from None
 
 
 def has_references(value: object, depth: int = 0) -> bool:
@@ -64,7 +75,7 @@ def resolve_references(value: Any, names: Mapping[str, Any], _depth: int = 0) ->
         whole = _WHOLE.match(value)
         if whole and "${" not in whole.group(1):
             return Condition.parse(whole.group(1)).evaluate(names)
-        return _EMBEDDED.sub(lambda m: str(Condition.parse(m.group(1)).evaluate(names)), value)
+        return _EMBEDDED.sub(lambda m: _text(m.group(1), names), value)
     if _depth >= MAX_PARAMETER_DEPTH and isinstance(value, dict | list):
         raise InvalidStepParametersError(
             f"Step parameters nest deeper than {MAX_PARAMETER_DEPTH} levels. Flatten them."
