@@ -73,7 +73,7 @@ def _abandon(runner: EffectRunner, blocker: Blocker, outcomes: Log, label: str) 
 
 
 def test_a_blocking_call_does_not_stop_other_effects(blocker: Blocker) -> None:
-    runner = EffectRunner(max_threads=1)
+    runner = EffectRunner(max_threads=2)
     outcomes = Log()
     try:
         runner.submit_blocking(partial(blocker, "held"), _recorder(outcomes, "held"))
@@ -84,9 +84,12 @@ def test_a_blocking_call_does_not_stop_other_effects(blocker: Blocker) -> None:
             return 42
 
         runner.submit(answer, _recorder(outcomes, "async"))
+        runner.submit_blocking(lambda: "quick", _recorder(outcomes, "blocking"))
 
         assert _outcome_of(outcomes, "async") == 42
+        assert _outcome_of(outcomes, "blocking") == "quick"
         assert runner.statistics().busy == 1
+        assert ("held", "held") not in outcomes.snapshot()
     finally:
         blocker.release.set()
         runner.close()
