@@ -65,7 +65,7 @@ import tempfile
 import time
 import tracemalloc
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
@@ -520,7 +520,8 @@ def memory_probe(side: str, method: str) -> float:
             tracemalloc.stop()
         else:
             before = _status_kib("VmRSS")
-            Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to VmRSS
+            with suppress(OSError):  # unreset, VmHWM may include the warm-up
+                Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to VmRSS
             await batch(CONCURRENT)
             peak = (_status_kib("VmHWM") - before) * 1024
         return peak / CONCURRENT
