@@ -24,7 +24,10 @@ from actorflow.flow.models import FlowState, FlowStatus, StepState
 if TYPE_CHECKING:
     from actorflow.runtime.context import Context
 
-__all__ = ["Checkpointer", "flow_state", "resume_data"]
+__all__ = ["FINAL_SAVE_TIMEOUT", "Checkpointer", "flow_state", "resume_data"]
+
+FINAL_SAVE_TIMEOUT = 30.0
+"""Seconds a flow's reply waits for its final checkpoint before it answers anyway."""
 
 
 def _dt(epoch: float | None) -> datetime | None:
@@ -105,6 +108,9 @@ class Checkpointer:
         self.waiting: tuple[FlowState, bool] | None = None
         """The newest checkpoint held back while a save runs, and whether it is final."""
         self.stopped = False
+        self.errors = 0
+        """Saves that failed (each is logged; the flow goes on)."""
+        self.last_error: str | None = None
 
     def save(self, core: FlowCore, at: float, ctx: Context, *, final: bool) -> None:
         """Checkpoint ``core``: at once if ``final`` or the interval passed, else later."""
@@ -118,8 +124,15 @@ class Checkpointer:
                 return
         self.dirty, self.last = False, at
         state = flow_state(core, at, self.cache)
+        if final and self.nowait is None and not self.stopped:
+            # The reply waits for this save (behind any running one), but not forever.
+            late = CheckpointSaved(final=True, error=f"not saved within {FINAL_SAVE_TIMEOUT:g} s")
+            ctx.schedule(FINAL_SAVE_TIMEOUT, late)
         if self.nowait is not None:  # a manager that never blocks saves right here
-            self.nowait(self.flow_id, state)
+            try:
+                self.nowait(self.flow_id, state)
+            except Exception as exc:  # noqa: BLE001 - a failed save is reported, not fatal
+                self._failed(exc, ctx.log)
             if final and not self.stopped:
                 ctx.tell(ctx.path, CheckpointSaved(final=True))
         elif self.saving:
@@ -141,15 +154,30 @@ class Checkpointer:
             (state, final), self.waiting = self.waiting, None
             self._submit(state, final, ctx)
 
+    def _failed(self, error: BaseException, log: Any) -> None:
+        self.errors += 1
+        self.last_error = f"{type(error).__name__}: {error}"
+        log.opt(exception=error).error("Checkpoint of flow {flow} failed", flow=self.flow_id)
+
     def _submit(self, state: FlowState, final: bool, ctx: Context) -> None:
         self.saving = True
         system, me, log, manager = ctx.system, ctx.path, ctx.log, self.manager
-        flow_id = self.flow_id
 
         def done(_: object, error: BaseException | None) -> None:
+            # Runs on the effects loop, which is also the flow actor's thread.
             if error is not None:
-                log.opt(exception=error).error("Checkpoint of flow {flow} failed", flow=flow_id)
+                self._failed(error, log)
             if not self.stopped:
                 system.send(me, CheckpointSaved(final=final), sender=me)
+            elif self.waiting is not None:  # stopped meanwhile: still store its last state
+                (later, _final), self.waiting = self.waiting, None
+                self._submit_detached(later, system, log)
 
-        system.effects.submit(lambda: manager.save_state(flow_id, state), done)
+        system.effects.submit(lambda: manager.save_state(self.flow_id, state), done)
+
+    def _submit_detached(self, state: FlowState, system: Any, log: Any) -> None:
+        def done(_: object, error: BaseException | None) -> None:
+            if error is not None:
+                self._failed(error, log)
+
+        system.effects.submit(lambda: self.manager.save_state(self.flow_id, state), done)

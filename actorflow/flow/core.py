@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from pydantic import JsonValue
 
 from actorflow.flow.models import TERMINAL_STEP_STATES, FlowStatus, PlanSpec, StepSpec, StepStatus
 from actorflow.flow.references import has_references
 from actorflow.flow.retry import RetryPolicy
+from actorflow.messages._frozen import freeze
 
 __all__ = ["HUMAN_KEYS", "FlowCore", "FlowSpec", "Settings", "StepRecord"]
 
@@ -120,7 +121,8 @@ class FlowSpec:
         self.critical = {s.id: s.parameters.get("critical") is not False for s in plan.steps}
         self.timeouts = {s.id: _timeout(s, settings) for s in plan.steps}
         self.output_keys = {s.id: _output_key(s) for s in plan.steps}
-        self.base: Mapping[str, Any] = {**plan.variables, **context}
+        # Read-only, so that no step can change what later steps see.
+        self.base = cast("Mapping[str, Any]", freeze({**plan.variables, **context}))
 
     def has_references(self, sid: str) -> bool:
         """Whether step ``sid``'s parameters hold a ``${...}`` reference (cached)."""

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import fields
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from pydantic import JsonValue
 
@@ -61,6 +61,7 @@ from actorflow.flow.messages import (
 from actorflow.flow.models import TERMINAL_STEP_STATES, FlowStatus, StepSpec, StepStatus
 from actorflow.flow.references import names_for, resolve_references
 from actorflow.flow.retry import StepError
+from actorflow.messages._frozen import freeze
 from actorflow.messages.base import Message
 
 __all__ = [
@@ -218,7 +219,8 @@ def _start(run: RunFlow, at: float) -> tuple[FlowCore, list[Command]]:
     draft.commands.append(ScheduleTimer(settings.auto_save_interval, SaveCheckpoint()))
     if settings.flow_timeout is not None:
         reason = f"the flow timed out after {settings.flow_timeout:g} s (flow_timeout)"
-        draft.commands.append(ScheduleTimer(settings.flow_timeout, CancelFlow(reason=reason)))
+        timeout = CancelFlow(reason=reason, failed=True)
+        draft.commands.append(ScheduleTimer(settings.flow_timeout, timeout))
     _restore(draft, run.resume or {})
     for sid in spec.order:
         if draft.steps[sid].status is _PENDING and not spec.steps[sid].dependencies:
@@ -236,11 +238,12 @@ def _restore(draft: _Draft, resume: Mapping[str, JsonValue]) -> None:
         spec = draft.spec.steps[sid]
         if isinstance(done, dict) and done.get("status") == _COMPLETED.value:
             attempts = done.get("attempts")
-            _settle(draft, sid, _COMPLETED, result=done.get("result"))
+            _settle(draft, sid, _COMPLETED, result=cast("JsonValue", freeze(done.get("result"))))
             rec = draft.steps[sid]
             draft.put(sid, _replace(rec, attempts=attempts if isinstance(attempts, int) else 0))
         elif spec.metadata.get("completed") is True:
-            _settle(draft, sid, _COMPLETED, result=spec.metadata.get("carried_result"))
+            carried = freeze(spec.metadata.get("carried_result"))
+            _settle(draft, sid, _COMPLETED, result=cast("JsonValue", carried))
 
 
 def _advance(draft: _Draft) -> None:
@@ -269,7 +272,9 @@ def _skip_reason(draft: _Draft, sid: str) -> str | None:
         dep = draft.steps[dep_id]
         if dep.status in (StepStatus.SKIPPED, StepStatus.CANCELLED):
             return f"dependency {dep_id!r} was {dep.status.value}"
-        if dep.status is _COMPLETED and draft.spec.steps[dep_id].type == "condition":
+        if draft.spec.steps[dep_id].type == "condition":
+            if dep.status is not _COMPLETED:  # a guard that failed never lets anything by
+                return f"condition {dep_id!r} did not hold: it {dep.status.value.replace('_', ' ')}"
             if not dep.result:
                 return f"condition {dep_id!r} was false"
         elif dep.status in (StepStatus.FAILED_NON_CRITICAL, StepStatus.TIMED_OUT) and skip_failed:
@@ -305,7 +310,7 @@ def _start_attempt(draft: _Draft, sid: str) -> None:
             parameters = spec.parameters  # nothing to resolve (and never changed in place)
         elif spec.type == "agent":
             parameters = dict(spec.parameters)
-            for name in ("task", "arguments"):
+            for name in ("agent", "task", "arguments"):
                 parameters[name] = resolve_references(parameters.get(name, {}), names)
         else:
             parameters = resolve_references(dict(spec.parameters), names)
@@ -332,7 +337,7 @@ def _evaluate_inline(spec: StepSpec, names: Mapping[str, Any]) -> JsonValue:
         assert isinstance(text, str)  # checked by plan validation
         return bool(Condition.parse(text).evaluate(names))
     results = names["results"]
-    return {dep: results.get(dep) for dep in spec.dependencies}
+    return cast("JsonValue", freeze({dep: results.get(dep) for dep in spec.dependencies}))
 
 
 def _error_of(exc: BaseException) -> StepError:
@@ -376,10 +381,16 @@ def _attempt_over(
     draft.slots -= 1
     if error is None:
         if isinstance(result, dict) and result.get("status") == _DEGRADED and "error" in result:
-            # The seed's convention (its RobustFlowExecutor): a degraded outcome as a result.
-            _settle(draft, sid, StepStatus.FAILED_NON_CRITICAL, result=result,
-                    error=str(result["error"]))  # fmt: skip
-            draft.commands.append(Emit("step_failed", sid, {"error": str(result["error"])}))
+            # The seed's convention (its RobustFlowExecutor): a degraded outcome as a result;
+            # a step marked critical cannot degrade, so there it is a failure.
+            text = str(result["error"])
+            if draft.spec.steps[sid].parameters.get("critical") is True:
+                draft.slots += 1  # _attempt_over takes the slot again
+                error = StepError(("actorflow.errors.NonRetryableStepError",), text)
+                _attempt_over(draft, sid, error)
+                return
+            _settle(draft, sid, StepStatus.FAILED_NON_CRITICAL, result=result, error=text)
+            draft.commands.append(Emit("step_failed", sid, {"error": text}))
         else:
             _settle(draft, sid, _COMPLETED, result=result, error=None)
             draft.commands.append(Emit("step_completed", sid))
@@ -495,6 +506,8 @@ def _on_sweep(draft: _Draft, msg: SweepTimeouts) -> None:
             error = StepError(
                 ("builtins.TimeoutError", "builtins.OSError", "builtins.Exception"),
                 f"attempt {rec.live} timed out after {timeout:g} s",
+                # A person who did not answer in time is not asked again unbidden.
+                retryable=False if draft.spec.steps[sid].type == "human_input" else None,
             )
             _attempt_over(draft, sid, error, timed_out=True)
     deadlines = [r.deadline for r in draft.steps.values() if r.live and r.deadline is not None]

@@ -178,10 +178,12 @@ class EnhancedFlow:
         )
         cell = system.cell_at(path)
         self._last_flow_id = spec.id
-        timeout = self.config.flow_timeout * 2 if self.config.flow_timeout else _WAIT_FOREVER
+        limit = self.config.flow_timeout
+        timeout = min(limit * 2, _WAIT_FOREVER) if limit else _WAIT_FOREVER
         try:
             reply = await system.ask_async(path, run, timeout=timeout)
-        except AskTimeoutError:
+        except (AskTimeoutError, asyncio.CancelledError):
+            # The caller stopped waiting (a timeout, or its task was cancelled): so does the flow.
             system.tell(path, CancelFlow(reason="the caller stopped waiting for the flow"))
             raise
         assert isinstance(reply, FlowFinished)

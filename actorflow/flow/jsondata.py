@@ -1,6 +1,6 @@
 """JSON data, strictly: what flows accept as results, parameters, variables and context.
 
-JSON data is ``None``, ``bool``, ``int``, finite ``float``, ``str``, lists (tuples are
+JSON data is ``None``, ``bool``, ``int`` (64 bits), finite ``float``, ``str``, lists (tuples are
 taken as lists) and dicts with string keys, nested at most :data:`MAX_DEPTH` deep; a
 pydantic model is taken as its JSON dump. Anything else (an object, a set, bytes, NaN)
 is refused with a typed error: no ``repr`` ever stands in for a value.
@@ -20,7 +20,8 @@ __all__ = ["MAX_DEPTH", "to_json_data"]
 MAX_DEPTH = 64
 """How deeply JSON data may nest lists and dicts."""
 
-_SCALARS = (str, int, bool, type(None))
+_SCALARS = (str, bool, type(None))
+_MIN_INT, _MAX_INT = -(2**63), 2**64 - 1
 
 
 def to_json_data(value: object, *, where: str, error: type[ActorflowError], fix: str) -> JsonValue:
@@ -47,8 +48,16 @@ class _Converter:
         self.where, self.error, self.fix = where, error, fix
 
     def convert(self, value: object, path: str, depth: int) -> JsonValue:
-        if isinstance(value, bool | int | str) or value is None:
+        if isinstance(value, bool | str) or value is None:
             return value
+        if isinstance(value, int):
+            if _MIN_INT <= value <= _MAX_INT:
+                return int(value)
+            self.refuse(
+                path,
+                "an integer beyond 64 bits is not JSON data here (the journal and most JSON "
+                "readers hold 64-bit integers); pass it as a string",
+            )
         if isinstance(value, float):
             if math.isfinite(value):
                 return value

@@ -56,6 +56,8 @@ class CheckpointSaved(Message):
     kind: Literal["flow.checkpoint_saved"] = "flow.checkpoint_saved"
     final: bool = False
     """Whether it was the checkpoint of the flow's end (the reply waits for it)."""
+    error: str = ""
+    """Why it was not saved, if it was not (the final save timed out)."""
 
 
 class CancelFlow(Message):

@@ -7,6 +7,8 @@ is never retried. No ``repr`` stands in for a value.
 
 from __future__ import annotations
 
+from typing import cast
+
 from pydantic import JsonValue
 
 from actorflow._trusted import trusted
@@ -14,6 +16,7 @@ from actorflow.errors import StepResultError
 from actorflow.flow.jsondata import to_json_data
 from actorflow.flow.messages import StepAttemptFinished
 from actorflow.flow.retry import error_hierarchy
+from actorflow.messages._frozen import freeze
 
 __all__ = ["attempt_finished", "strict_json"]
 
@@ -43,6 +46,8 @@ def attempt_finished(
         except StepResultError as exc:
             error = exc
         else:
+            if isinstance(data, list | dict):  # read-only: later steps see it by reference
+                data = cast("JsonValue", freeze(data))
             # Built without re-validation: every field is a plain value made right here.
             return trusted(
                 StepAttemptFinished,
@@ -58,10 +63,6 @@ def attempt_finished(
                 status_code=None,
             )
     kind = type(error)
-    marker = getattr(error, "retryable", None)
-    status = getattr(error, "status_code", None)
-    if status is None:  # httpx.HTTPStatusError and the like carry it on their response
-        status = getattr(getattr(error, "response", None), "status_code", None)
     hierarchy = error_hierarchy(kind)
     return StepAttemptFinished(
         flow_id=flow_id,
@@ -69,8 +70,36 @@ def attempt_finished(
         attempt=attempt,
         ok=False,
         error_type=hierarchy[0],
-        error=str(error) or kind.__name__,
+        error=_text_of(error),
         error_types=hierarchy,
-        retryable=marker if isinstance(marker, bool) else None,
-        status_code=status if type(status) is int else None,
+        retryable=_marker(error),
+        status_code=_status_of(error),
     )
+
+
+def _text_of(error: BaseException) -> str:
+    try:
+        return str(error) or type(error).__name__
+    except Exception:  # noqa: BLE001 - an error whose __str__ fails still reports its type
+        return f"{type(error).__name__} (its message could not be read)"
+
+
+def _attribute(obj: object, name: str) -> object:
+    try:
+        return getattr(obj, name, None)
+    except Exception:  # noqa: BLE001 - a property that raises counts as absent
+        return None
+
+
+def _marker(error: BaseException) -> bool | None:
+    marker = _attribute(error, "retryable")
+    return marker if isinstance(marker, bool) else None
+
+
+def _status_of(error: BaseException) -> int | None:
+    status = _attribute(error, "status_code")
+    if status is None:  # httpx.HTTPStatusError and the like carry it on their response
+        status = _attribute(_attribute(error, "response"), "status_code")
+    if isinstance(status, int) and not isinstance(status, bool) and 100 <= status <= 999:
+        return int(status)  # an HTTPStatus too
+    return None

@@ -13,13 +13,26 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from actorflow.errors import ConditionEvaluationError, InvalidStepParametersError
+from actorflow.errors import (
+    ConditionError,
+    ConditionEvaluationError,
+    InvalidStepParametersError,
+)
 from actorflow.flow.expressions import Condition
 
-__all__ = ["MAX_PARAMETER_DEPTH", "has_references", "names_for", "resolve_references"]
+__all__ = [
+    "MAX_PARAMETER_DEPTH",
+    "MAX_TEXT",
+    "check_references",
+    "has_references",
+    "names_for",
+    "resolve_references",
+]
 
 MAX_PARAMETER_DEPTH = 64
 """How deeply step parameters may nest lists and dicts."""
+MAX_TEXT = 1_000_000
+"""Most characters a string with embedded references may grow to."""
 
 _WHOLE = re.compile(r"^\$\{(.+)\}$", re.S)
 _EMBEDDED = re.compile(r"\$\{([^}]+)\}")
@@ -34,6 +47,53 @@ def names_for(
     names["context"] = dict(names)
     names["results"] = dict(results)
     return names
+
+
+def check_references(value: object, *, where: str, _depth: int = 0) -> None:
+    """Parse every ``${...}`` reference in ``value`` (before the flow runs).
+
+    Raises:
+        ConditionError: a reference is malformed or unsafe (the message says where).
+    """
+    if isinstance(value, str):
+        if "${" not in value:
+            return
+        whole = _WHOLE.match(value)
+        expressions = (
+            [whole.group(1)]
+            if whole and "${" not in whole.group(1)
+            else [m.group(1) for m in _EMBEDDED.finditer(value)]
+        )
+        for expression in expressions:
+            try:
+                Condition.parse(expression)
+            except ConditionError as exc:
+                raise ConditionError(f"{where}: reference '${{{expression}}}': {exc}") from None
+    elif _depth < MAX_PARAMETER_DEPTH and isinstance(value, dict):
+        for item in value.values():
+            check_references(item, where=where, _depth=_depth + 1)
+    elif _depth < MAX_PARAMETER_DEPTH and isinstance(value, list):
+        for item in value:
+            check_references(item, where=where, _depth=_depth + 1)
+
+
+def _interpolate(value: str, names: Mapping[str, Any]) -> str:
+    parts: list[str] = []
+    size = 0
+    last = 0
+    for match in _EMBEDDED.finditer(value):
+        text = _text(match.group(1), names)
+        size += len(text) + match.start() - last
+        if size > MAX_TEXT:
+            raise ConditionEvaluationError(
+                f"Interpolating references into {value[:60]!r} gives more than {MAX_TEXT:,} "
+                "characters. Refer to smaller values, or pass the value itself as a whole "
+                "'${...}' parameter."
+            )
+        parts += (value[last : match.start()], text)
+        last = match.end()
+    parts.append(value[last:])
+    return "".join(parts)
 
 
 def _text(expression: str, names: Mapping[str, Any]) -> str:
@@ -75,7 +135,7 @@ def resolve_references(value: Any, names: Mapping[str, Any], _depth: int = 0) ->
         whole = _WHOLE.match(value)
         if whole and "${" not in whole.group(1):
             return Condition.parse(whole.group(1)).evaluate(names)
-        return _EMBEDDED.sub(lambda m: _text(m.group(1), names), value)
+        return _interpolate(value, names)
     if _depth >= MAX_PARAMETER_DEPTH and isinstance(value, dict | list):
         raise InvalidStepParametersError(
             f"Step parameters nest deeper than {MAX_PARAMETER_DEPTH} levels. Flatten them."

@@ -10,7 +10,8 @@ a :class:`RetryPolicy` decides on it. The rules, in order:
 2. Deterministic failures are never retried: the step's definition or parameters are
    wrong (``FlowDefinitionError``, ``ConfigurationError``), a condition cannot be
    evaluated (``ConditionEvaluationError``), a result cannot be stored
-   (``StepResultError``), an HTTP answer is a 4xx other than 408 and 429.
+   (``StepResultError``), an HTTP answer is a 4xx other than 408 and 429, the process
+   is asked to stop (``KeyboardInterrupt``, ``SystemExit``).
 3. With ``retry_on`` set, only errors whose class *or any base class* is named there
    (short or qualified name) are retried; without it every other error is.
 4. At most ``max_retries`` retries: attempt ``1 + max_retries`` is the last.
@@ -35,11 +36,14 @@ DETERMINISTIC_ERRORS = frozenset(
         "actorflow.errors.StepResultError",
         "actorflow.errors.NonRetryableStepError",
         "actorflow.errors.BlockingCallError",
+        "builtins.KeyboardInterrupt",
+        "builtins.SystemExit",
     }
 )
 """Qualified names of error classes a retry cannot cure (subclasses included)."""
 
 _RETRYABLE = "actorflow.errors.RetryableStepError"
+_NOT_RETRYABLE = "actorflow.errors.NonRetryableStepError"
 _RETRYABLE_STATUS = frozenset({408, 429})
 
 
@@ -71,13 +75,15 @@ class StepError:
         for qualified in self.hierarchy:
             if qualified in names or qualified.rsplit(".", 1)[-1] in names:
                 return True
+            if any(qualified.endswith(f".{name}") for name in names):  # Outer.Inner
+                return True
         return False
 
     @property
     def is_deterministic(self) -> bool:
         """Whether the error says a retry cannot help (rule 2 and the markers of rule 1)."""
-        if self.retryable is False:
-            return True
+        if self.retryable is False or _NOT_RETRYABLE in self.hierarchy:
+            return True  # the class marker wins over an attribute saying otherwise
         if self.retryable is True or _RETRYABLE in self.hierarchy:
             return False
         if self.status_code is not None and 400 <= self.status_code < 500:

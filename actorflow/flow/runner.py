@@ -117,8 +117,12 @@ class FlowRunner(Behaviour):
 
     def on_checkpoint_saved(self, msg: CheckpointSaved, ctx: Context) -> None:
         """A checkpoint save ended."""
-        if self.checkpointer is not None and not self.checkpointer.nowait:
-            self.checkpointer.saved(ctx)
+        saver = self.checkpointer
+        if saver is not None and msg.error:  # the final save's deadline passed
+            saver.errors += 1
+            saver.last_error = msg.error
+        elif saver is not None and not saver.nowait:
+            saver.saved(ctx)
         self._feed(msg, ctx)
 
     def on_flush_checkpoint(self, msg: FlushCheckpoint, ctx: Context) -> None:
@@ -269,6 +273,10 @@ class FlowRunner(Behaviour):
             return
         self.replied = True
         state = flow_state(self.core, self._at(ctx))
+        saver = self.checkpointer
+        if saver is not None and saver.errors:  # say so: the stored state may be behind
+            state.metadata["checkpoint_errors"] = saver.errors
+            state.metadata["checkpoint_error"] = saver.last_error
         dumped: dict[str, JsonValue] = state.model_dump(mode="json", exclude={"plan"})
         # The dump is JSON data (the field's type), so the message is built as it is.
         reply = trusted(
@@ -281,14 +289,17 @@ class FlowRunner(Behaviour):
         cancelled, a final checkpoint saved) and the waiting caller learns it."""
         if self.checkpointer is not None:
             self.checkpointer.stopped = True  # no message can reach this actor any more
-        if self.core is not None and self.core.is_running:
-            reason = "the flow actor stopped before the flow ended"
-            at = self._at(ctx)
-            ctx.record_effect(STOP_EFFECT, {"reason": reason, "at": at})
-            self.core, commands = decide(self.core, CancelFlow(reason=reason, failed=True), at)
-            for command in commands:
-                self._carry_out(command, at, ctx)
-        self._reply(ctx)
+        try:
+            if self.core is not None and self.core.is_running:
+                reason = "the flow actor stopped before the flow ended"
+                at = self._at(ctx)
+                ctx.record_effect(STOP_EFFECT, {"reason": reason, "at": at})
+                event = CancelFlow(reason=reason, failed=True)
+                self.core, commands = decide(self.core, event, at)
+                for command in commands:
+                    self._carry_out(command, at, ctx)
+        finally:
+            self._reply(ctx)  # whatever failed above, the caller is answered
 
 
 class _AgentError(Exception):

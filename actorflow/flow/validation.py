@@ -13,6 +13,7 @@ from actorflow.errors import (
 )
 from actorflow.flow.expressions import Condition
 from actorflow.flow.models import PlanSpec, StepSpec
+from actorflow.flow.references import check_references
 from actorflow.flow.steps import EngineOptions, FlowServices, step_type
 from actorflow.ids import ActorPath
 
@@ -58,8 +59,10 @@ def validate_plan(
                     "step of the plan. Add that step or remove the dependency."
                 )
     order = topological_order(plan)
+    owners: dict[str, str] = {}
     for step in plan.steps:
         _check_step(step, services)
+        _check_output_key(step, owners, plan)
         if system is not None and step.type == "agent":
             _check_agent(step, system)
     return order
@@ -77,9 +80,23 @@ def _check_agent(step: StepSpec, system: ActorSystem) -> None:
         )
 
 
+def _check_output_key(step: StepSpec, owners: dict[str, str], plan: PlanSpec) -> None:
+    key = step.parameters.get("output_key")
+    if not isinstance(key, str):
+        return
+    other = owners.setdefault(key, step.id)
+    if other != step.id:
+        raise InvalidStepParametersError(
+            f"Steps {other!r} and {step.id!r} of plan {plan.id!r} both store their result under "
+            f"output_key {key!r}; which one later steps see would depend on timing. Give "
+            "each its own output_key."
+        )
+
+
 def _check_step(step: StepSpec, services: FlowServices | None) -> None:
     EngineOptions.check(step)
     step_type(step.type).check(step, services)
+    check_references(step.parameters, where=f"Step {step.id!r}")
     if step.type == "condition":
         text = step.parameters.get("condition")
         assert isinstance(text, str)
