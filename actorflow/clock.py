@@ -43,8 +43,17 @@ class TimerHandle:
         return self._cancelled
 
     def cancel(self) -> None:
-        """Prevent the callback from running; harmless after it ran."""
+        """Prevent the callback from running; harmless after it ran.
+
+        The callback is dropped at once, so a cancelled timer that waits in the heap
+        until its deadline does not keep alive what the callback refers to (an actor).
+        """
         self._cancelled = True
+        self.callback = _nothing
+
+
+def _nothing() -> None:
+    """The callback of a cancelled timer."""
 
 
 class Clock(Protocol):

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import gc
 import threading
+import weakref
 from datetime import timedelta
 
 import pytest
@@ -86,3 +88,24 @@ def test_sequential_ids_count_up() -> None:
     ids = SequentialIds()
 
     assert [ids.new_id("m"), ids.new_id("t")] == ["m-1", "t-2"]
+
+
+def test_a_cancelled_timer_lets_go_of_its_callback() -> None:
+    """A cancelled timer waits in the heap until its deadline; what its callback refers to
+    (a stopped actor, say) must not be kept alive that long."""
+
+    class Target:
+        def fire(self) -> None:
+            raise AssertionError("a cancelled timer fired")
+
+    clock = FakeClock()
+    target = Target()
+    alive = weakref.ref(target)
+    handle = clock.call_later(3600.0, target.fire)
+
+    handle.cancel()
+    del target
+    gc.collect()
+
+    assert alive() is None
+    clock.advance(3600.0)
