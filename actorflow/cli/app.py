@@ -19,7 +19,7 @@ from actorflow._version import __version__
 from actorflow.cli.live import LiveView
 from actorflow.cli.log import log_app
 from actorflow.cli.logs import configure_logging
-from actorflow.errors import ActorflowError, ConfigurationError
+from actorflow.errors import ActorflowError, ConfigurationError, ShutdownTimeoutError
 from actorflow.journal import Durability, JournalConfig
 from actorflow.runtime.stats import SystemStatistics
 from actorflow.runtime.system import ActorSystem
@@ -36,6 +36,10 @@ app = typer.Typer(
 )
 app.add_typer(log_app, name="log")
 console = Console(highlight=False, soft_wrap=True)
+_SHUTDOWN_TIMEOUT = 10.0
+"""Most seconds the actors get to stop after the scenario (never more than --timeout)."""
+_STOPPED_GRACE = 5.0
+"""Seconds main(system) gets to return once the actor system has stopped on its own."""
 errors = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
@@ -105,32 +109,80 @@ def run(
     console.print(f"[dim]{scenario.path}  run {system.run_id}[/]")
     outcome = _Outcome()
     started = time.monotonic()
-    system.start()
+    try:
+        system.start()
+    except ActorflowError as exc:  # e.g. the journal cannot be opened
+        errors.print(f"[bold red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(2) from None
+    _watch(scenario, system, outcome, view, started, timeout)
+    stats = system.statistics()
+    try:
+        # Bounded by --timeout too, so a hung handler cannot hold the run for long.
+        system.shutdown(timeout=min(_SHUTDOWN_TIMEOUT, timeout))
+    except ShutdownTimeoutError as exc:
+        outcome.shutdown_error = str(exc)
+    view.drain(timeout=0)
+    if system.pending_error is not None:
+        outcome.system_error = f"the actor system stopped because {system.stop_reason}"
+    elapsed = time.monotonic() - started
+    _summary(scenario, outcome, stats, system.dead_letters.counts(), view, elapsed)
+    if journal:
+        console.print(f"journal: {journal_path}  [dim](actorflow log show {journal_path})[/]")
+    console.print(f"[dim]log: {run_dir / 'actorflow.log'}[/]")
+    if outcome.interrupted:
+        raise typer.Exit(130)
+    if outcome.failed:
+        raise typer.Exit(1)
+
+
+def _watch(
+    scenario: Scenario,
+    system: ActorSystem,
+    outcome: _Outcome,
+    view: LiveView,
+    started: float,
+    timeout: float,
+) -> None:
+    """Run ``main`` on its own thread and print what happens until it returns, the
+    timeout passes, or the system stopped on its own and ``main`` has not returned soon
+    after."""
     # A daemon thread: a scenario still running past --timeout must not keep the process.
     worker = threading.Thread(
         target=outcome.run, args=(scenario, system), name="scenario", daemon=True
     )
     worker.start()
-    while worker.is_alive() and time.monotonic() - started < timeout:
-        view.drain(timeout=0.05)
-    stats = system.statistics()
-    system.shutdown()
-    view.drain(timeout=0)
-    elapsed = time.monotonic() - started
+    give_up = started + timeout
+    try:
+        while worker.is_alive() and time.monotonic() < give_up:
+            if not system.is_running:  # let main see the stop and return, briefly
+                give_up = min(give_up, time.monotonic() + _STOPPED_GRACE)
+            view.drain(timeout=0.05)
+    except KeyboardInterrupt:
+        outcome.interrupted = True
+        outcome.error = "interrupted (Ctrl-C)"
+        return
     if worker.is_alive():
-        outcome.error = f"the scenario did not finish within {timeout:g} s"
-    _summary(scenario, outcome, stats, system.dead_letters.counts(), view, elapsed)
-    if journal:
-        console.print(f"journal: {journal_path}  [dim](actorflow log show {journal_path})[/]")
-    console.print(f"[dim]log: {run_dir / 'actorflow.log'}[/]")
-    if outcome.error is not None:
-        raise typer.Exit(1)
+        outcome.error = (
+            f"the scenario did not finish within {timeout:g} s"
+            if system.is_running
+            else f"main(system) did not return within {_STOPPED_GRACE:g} s of the actor "
+            "system stopping"
+        )
 
 
 class _Outcome:
     def __init__(self) -> None:
         self.result: Mapping[str, object] | None = None
         self.error: str | None = None
+        """Why main(system) failed."""
+        self.system_error: str | None = None
+        """Why the system stopped on its own, if main never saw it."""
+        self.shutdown_error: str | None = None
+        self.interrupted = False
+
+    @property
+    def failed(self) -> bool:
+        return any((self.error, self.system_error, self.shutdown_error))
 
     def run(self, scenario: Scenario, system: ActorSystem) -> None:
         try:
@@ -166,8 +218,15 @@ def _summary(
     table = Table(title=f"{scenario.name}: summary", show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()
-    status = "[red]failed[/]" if outcome.error else "[green]completed[/]"
-    table.add_row("status", status + (f": {escape(outcome.error)}" if outcome.error else ""))
+    problem = outcome.error or outcome.system_error or outcome.shutdown_error
+    status = "[red]failed[/]" if problem else "[green]completed[/]"
+    table.add_row("status", status + (f": {escape(problem)}" if problem else ""))
+    if outcome.system_error and outcome.system_error != problem:
+        table.add_row("system", f"[red]{escape(outcome.system_error)}[/]")
+    if outcome.shutdown_error and outcome.shutdown_error != problem:
+        table.add_row("shutdown", f"[red]{escape(outcome.shutdown_error)}[/]")
+    if view.gave_up:
+        table.add_row("stopped for good", f"[red]{escape(', '.join(view.gave_up))}[/]")
     table.add_row("time", f"{elapsed:.3f} s")
     table.add_row("messages", str(view.counts["messages"]))
     table.add_row("processed", str(stats.processed))

@@ -26,6 +26,10 @@ from actorflow.messages import (
 __all__ = ["LiveView"]
 
 _PAYLOAD_CHARS = 70
+_GAVE_UP = "supervisor gave up"
+"""How the reason of an actor stopped for good after too many failures starts."""
+_ABANDONED = "abandoned"
+"""How the reason of an actor whose parent stopped waiting for it to stop starts."""
 
 
 @dataclass
@@ -38,6 +42,8 @@ class LiveView:
     started: float = field(default_factory=time.monotonic)
     events: queue.Queue[Message | Envelope] = field(default_factory=queue.Queue)
     counts: Counter[str] = field(default_factory=Counter)
+    gave_up: list[str] = field(default_factory=list)
+    """Actors their supervisor stopped for good after too many failures."""
 
     def on_event(self, event: Message) -> None:
         """Listener for lifecycle events and dead letters (any thread)."""
@@ -89,6 +95,11 @@ class LiveView:
         if isinstance(item, ActorResumed):
             return f"[yellow]resumed[/]    {item.path}"
         if isinstance(item, ActorStopped):
+            if item.reason.startswith(_GAVE_UP):
+                self.gave_up.append(item.path)
+                return f"[bold red]gave up[/]    {item.path}  {escape(item.reason)}"
+            if item.reason.startswith(_ABANDONED):
+                return f"[bold red]abandoned[/]  {item.path}  {escape(item.reason)}"
             return f"[dim]stopped    {item.path}  ({escape(item.reason)})[/]"
         if isinstance(item, DeadLetter):
             kind = None if item.message is None else item.message.kind_tag
@@ -97,5 +108,7 @@ class LiveView:
                 f"[dim]{escape(item.detail)}[/]"
             )
         if isinstance(item, SystemEscalated):
-            return f"[bold red]escalated[/]  to the root: {escape(item.error.message)}"
+            if item.error.escalated_by:
+                return f"[bold red]escalated[/]  to the root: {escape(item.error.message)}"
+            return f"[bold red]stopping[/]   the system: {escape(item.error.message)}"
         return ""

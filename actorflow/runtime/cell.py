@@ -8,6 +8,13 @@ directive. The cell also plays the supervisor for its own children: restarts and
 stops of several children run as a sequence of directives, each acknowledged
 before the next is sent, so they happen in order without anyone blocking.
 
+A handler that raises ``KeyboardInterrupt`` or ``SystemExit`` (an exit request) is
+recorded like any failure, and then stops the whole system with that error instead of
+asking the parent (see ``docs/runtime.md``). A stop has a deadline: a parent gives each
+child a deadline inside its own, so an actor that hangs is given up on by its own parent
+first; a cell given up on ("abandoned") keeps its system lane and finishes stopping, and
+its thread exits, once the handler that hung returns.
+
 Every method here runs on the cell's own thread unless its docstring says otherwise.
 """
 
@@ -24,7 +31,13 @@ from loguru import logger
 from pykka import messages as pykka_messages
 
 from actorflow.clock import TimerHandle
-from actorflow.errors import BlockingCallError, EscalationError, InvalidMessageError
+from actorflow.errors import (
+    ActorflowError,
+    BlockingCallError,
+    ClockError,
+    EscalationError,
+    InvalidMessageError,
+)
 from actorflow.ids import ActorPath, CorrelationId, TimerId
 from actorflow.messages.base import Message
 from actorflow.messages.envelope import Envelope
@@ -55,7 +68,7 @@ from actorflow.runtime.supervision import RestartIntensity, RestartType, Supervi
 if TYPE_CHECKING:
     from actorflow.runtime.system import ActorSystem
 
-__all__ = ["Cell", "current_cell", "error_info", "forbid_blocking"]
+__all__ = ["Cell", "current_cell", "error_info", "forbid_blocking", "is_exit_request"]
 
 Action = Literal["resume", "suspend", "terminate", "start"]
 
@@ -65,6 +78,25 @@ _DRAIN_ROUNDS = 16
 _ESCALATION = f"{EscalationError.__module__}.{EscalationError.__qualname__}"
 _ESCALATION_BASES = tuple(f"{c.__module__}.{c.__qualname__}" for c in EscalationError.__mro__[1:])
 _EXPIRED_MEMORY = 4096
+_MAX_STOP_MARGIN = 1.0
+"""A parent stops waiting for a child a tenth of its own remaining stop time (at most this
+many seconds) before its own deadline, so the child's report arrives first."""
+
+
+def is_exit_request(exc: BaseException) -> bool:
+    """Whether ``exc`` asks the process to end (``KeyboardInterrupt``, ``SystemExit``)."""
+    return isinstance(exc, KeyboardInterrupt | SystemExit)
+
+
+@final
+class _Call:
+    """A runtime-internal item for a cell's system lane: call ``fn`` on the cell's thread
+    (how a timer wakes a supervisor after a restart backoff). Never journaled."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable[[], None]) -> None:
+        self.fn = fn
 
 
 def current_cell() -> Cell | None:
@@ -146,7 +178,9 @@ class Cell(pykka.ThreadingActor):
         self._expired: dict[CorrelationId, None] = {}
         self._timers: dict[TimerId, TimerHandle] = {}
         # supervisor state (lists, not deques: most actors never supervise anything)
-        self._intensity = RestartIntensity(strategy.max_restarts, strategy.within)
+        self._intensities: dict[ActorPath | None, RestartIntensity] | None = None
+        """Restart windows, per child for one_for_one, else under ``None``; made on use."""
+        self._backoffs: dict[ActorPath, TimerHandle] | None = None
         self._plan: list[tuple[ActorPath, Action]] = []
         self._plan_waiting: tuple[ActorPath, Action] | None = None
         self._deferred: list[ChildFailed] = []
@@ -158,7 +192,13 @@ class Cell(pykka.ThreadingActor):
         # own lifecycle
         self._stopping = False
         self._stop_reason = "requested"
+        self._stop_deadline: float | None = None
+        """When whoever stops this cell stops waiting for it (the clock's monotonic time)."""
         self._finished = False
+        self._hook: str | None = None
+        """The lifecycle hook running now (``on_start``/``on_stop``), for hang reports."""
+        self.abandoned = False
+        """Its parent stopped waiting for it to stop and released its path."""
         self._pykka_stop_futures: list[pykka.Future[Any]] = []
 
     @property
@@ -224,15 +264,14 @@ class Cell(pykka.ThreadingActor):
 
     def _run(self) -> None:
         """The cell's own thread: start, then take and process until stopped."""
-        self._begin()
         try:
+            self._begin()
             mailbox = self.mailbox
             while not self._finished:
                 system, user = mailbox.take(include_user=not (self.suspended or self._stopping))
                 self._process(system, user)
-        except BaseException:
-            logger.opt(exception=True).critical("Actor cell {path} crashed", path=self.path)
-            raise
+        except BaseException as exc:  # noqa: BLE001 - a runtime fault: stop the system with it
+            self._crash(exc)
         finally:
             self._end()
 
@@ -267,6 +306,10 @@ class Cell(pykka.ThreadingActor):
         """First callback on the event loop: start the behaviour, then drain."""
         try:
             self._begin()
+        except BaseException as exc:  # noqa: BLE001 - never let it end the shared loop
+            self._crash(exc)
+            self._end()
+            return
         finally:
             _local.cell = None
         self._drain()
@@ -291,9 +334,9 @@ class Cell(pykka.ThreadingActor):
                     return
             assert self._dispatcher is not None
             self._dispatcher.schedule(self._drain)  # fairness: let other callbacks run
-        except BaseException:
-            logger.opt(exception=True).critical("Actor cell {path} crashed", path=self.path)
-            raise
+        except BaseException as exc:  # noqa: BLE001 - re-raised, SystemExit would end the
+            self._crash(exc)  # shared loop, and with it every loop-dispatched actor
+            self._end()
         finally:
             _local.cell = None
 
@@ -329,8 +372,8 @@ class Cell(pykka.ThreadingActor):
         ctx.envelope = env
         try:
             handler(behaviour, msg, ctx)
-        except Exception as exc:  # noqa: BLE001 - the actor boundary: failures become messages
-            self._fail(env, exc)
+        except BaseException as exc:  # noqa: BLE001 - the actor boundary: failures become
+            self._fail(env, exc)  # messages; exit requests stop the system (see _fail)
             return
         finally:
             ctx.envelope = None
@@ -339,22 +382,38 @@ class Cell(pykka.ThreadingActor):
     # -- behaviour lifecycle ---------------------------------------------------------
 
     def _build_and_start(self) -> bool:
+        self._hook = "on_start"
         try:
             self.behaviour = self.recipe.build()
             self.behaviour.on_start(self.ctx)
-        except Exception as exc:  # noqa: BLE001 - the actor boundary
+        except BaseException as exc:  # noqa: BLE001 - the actor boundary (see _fail)
             self._fail(None, exc)
             return False
+        finally:
+            self._hook = None
         return True
 
     def _stop_behaviour(self) -> None:
         behaviour, self.behaviour = self.behaviour, None
         if behaviour is None:
             return
+        self._hook = "on_stop"
         try:
             behaviour.on_stop(self.ctx)
-        except Exception:  # noqa: BLE001 - the actor boundary: a failing on_stop still stops
-            self.ctx.log.opt(exception=True).error("on_stop of {path} raised", path=self.path)
+        except BaseException as exc:  # noqa: BLE001 - the actor boundary: it still stops
+            self.ctx.log.opt(exception=exc).error("on_stop of {path} raised", path=self.path)
+            if is_exit_request(exc):
+                self.system.exit_requested(self.path, exc, "in on_stop")
+        finally:
+            self._hook = None
+
+    def activity(self) -> str | None:
+        """What the cell is running right now, for reports of a hang (any thread)."""
+        env = self.ctx.envelope
+        if env is not None:
+            return f"in its handler of {env.message.kind_tag!r}"
+        hook = self._hook
+        return None if hook is None else f"in {hook}"
 
     def _fail(self, env: Envelope | None, exc: BaseException | ErrorInfo) -> None:
         self.failed += 1
@@ -369,13 +428,41 @@ class Cell(pykka.ThreadingActor):
             self.system.dead_letters.record(
                 DeadLetterReason.FAILED, env=env, detail=f"{info.error_type}: {info.message}"
             )
+        if isinstance(exc, BaseException) and is_exit_request(exc):
+            where = "in on_start" if env is None else f"in its handler of {kind!r}"
+            self.system.exit_requested(self.path, exc, where)
+            return  # the system stops; supervisors have nothing to decide
         if self.parent is None:
             self.system.root_failed(info)
             return
         report = ChildFailed(
             child=self.path, error=info, message_kind=kind, incarnation=self.incarnation
         )
-        self.system.send(self.parent.path, report, sender=self.path, logical_time=self.tick())
+        self._send_up(report)
+
+    def _send_up(self, message: SystemMessage) -> None:
+        """Send a supervision message to the parent cell itself, not its path: a parent
+        that was given up on has released its path but still finishes stopping."""
+        parent = self.parent
+        assert parent is not None
+        self.system.send(
+            parent.path, message, sender=self.path, logical_time=self.tick(), target=parent
+        )
+
+    def _crash(self, exc: BaseException) -> None:
+        """Something escaped the cell's own code (a runtime fault, or an error raised by a
+        delivery tap): release the path, account for the mailbox, stop the system."""
+        try:
+            logger.opt(exception=exc).critical("Actor cell {path} crashed", path=self.path)
+            self.system.cell_crashed(self.path, exc)
+            self.suspended = True
+            self._cancel_timers_and_requests()
+            for path in list(self.children):
+                self.system.send(path, StopActor(reason="parent crashed"), sender=self.path)
+            self._release(reason="crashed")
+        except BaseException:  # noqa: BLE001 - last resort: the thread must still end
+            logger.opt(exception=True).critical("Cleaning up crashed {path} failed", path=self.path)
+            self._finished = True
 
     # -- system lane -----------------------------------------------------------------
 
@@ -391,7 +478,10 @@ class Cell(pykka.ThreadingActor):
         if self.births:
             self.adopt_births()
         if not isinstance(item, Envelope):
-            self._on_pykka(item)
+            if type(item) is _Call:
+                item.fn()
+            else:
+                self._on_pykka(item)
             return
         msg = item.message
         handler = _SYSTEM_HANDLERS.get(type(msg))
@@ -444,7 +534,8 @@ class Cell(pykka.ThreadingActor):
         self._stop_behaviour()
         self.incarnation += 1
         self.restarts += 1
-        self._intensity = RestartIntensity(self.strategy.max_restarts, self.strategy.within)
+        self._intensities = None
+        self._cancel_backoffs()
         self._plan.clear()
         self._plan_waiting = None
         self._deferred.clear()
@@ -454,8 +545,7 @@ class Cell(pykka.ThreadingActor):
 
     def _ack(self, action: Action) -> None:
         if self.parent is not None:
-            done = DirectiveDone(child=self.path, action=action)
-            self.system.send(self.parent.path, done, sender=self.path, logical_time=self.tick())
+            self._send_up(DirectiveDone(child=self.path, action=action))
 
     # -- supervising children --------------------------------------------------------
 
@@ -470,27 +560,94 @@ class Cell(pykka.ThreadingActor):
         if directive is Directive.RESUME:
             self.system.send(child.path, Supervise(action="resume"), sender=self.path)
         elif directive is Directive.RESTART:
-            self._restart_children(child)
+            self._restart_after_backoff(child)
         elif directive is Directive.STOP:
             self._stop_requested.add(child.path)
-            self.system.send(child.path, StopActor(reason="supervisor"), sender=self.path)
+            self.system.send(child.path, StopActor(reason=why), sender=self.path)
         else:
             self._escalate(msg, why)
 
     def _decide(self, msg: ChildFailed, child: Cell) -> tuple[Directive, str]:
+        """Return the directive for a failure and, for a stop, the child's stop reason."""
         try:
             directive = self.strategy.decider(msg)
-        except Exception:  # noqa: BLE001 - a broken decider must not kill the supervisor
-            self.ctx.log.opt(exception=True).error("Decider of {path} raised", path=self.path)
+        except BaseException as exc:  # noqa: BLE001 - a broken decider must not kill the
+            self.ctx.log.opt(exception=exc).error("Decider of {path} raised", path=self.path)
+            if is_exit_request(exc):  # supervisor
+                self.system.exit_requested(self.path, exc, "in its supervisor decider")
+                return Directive.STOP, "supervisor"
             return Directive.ESCALATE, "its decider raised"
         if directive is Directive.RESTART and child.restart_type is RestartType.TEMPORARY:
-            return Directive.STOP, "temporary child"
-        if directive is Directive.RESTART and not self._intensity.allow(
+            return Directive.STOP, "supervisor"
+        if directive is Directive.RESTART and not self._intensity_for(child.path).allow(
             self.system.clock.monotonic()
         ):
-            s = self.strategy
-            return Directive.ESCALATE, f"limit of {s.max_restarts} restarts in {s.within:g} s"
-        return directive, "its decider said so"
+            return self._over_limit(msg.error)
+        return directive, "supervisor"
+
+    def _over_limit(self, error: ErrorInfo) -> tuple[Directive, str]:
+        s = self.strategy
+        limit = f"{s.max_restarts} restarts in {s.within:g} s"
+        if s.on_limit == "escalate":
+            return Directive.ESCALATE, f"limit of {limit}"
+        cause = error.message if error.escalated_by else f"{error.error_type}: {error.message}"
+        return Directive.STOP, f"supervisor gave up after {limit}; last error: {cause}"
+
+    def _intensity_for(self, child: ActorPath) -> RestartIntensity:
+        key = child if self.strategy.kind == "one_for_one" else None
+        if self._intensities is None:
+            self._intensities = {}
+        window = self._intensities.get(key)
+        if window is None:
+            window = RestartIntensity(self.strategy.max_restarts, self.strategy.within)
+            self._intensities[key] = window
+        return window
+
+    def _restart_after_backoff(self, child: Cell) -> None:
+        backoff = self.strategy.backoff
+        previous = self._intensity_for(child.path).recent - 1
+        delay = 0.0 if backoff is None else backoff.delay(previous)
+        if delay <= 0:
+            self._restart_children(child)
+            return
+        self.ctx.log.warning(
+            "Restarting {child} in {delay:g} s (restart {n} in {within:g} s)",
+            child=child.path,
+            delay=delay,
+            n=previous + 1,
+            within=self.strategy.within,
+        )
+        call = _Call(partial(self._backoff_over, child.path, child.incarnation))
+        handle = self._call_later(delay, partial(self.mailbox.put, call))
+        if handle is None:  # the clock is closed: the system is going down
+            return
+        if self._backoffs is None:
+            self._backoffs = {}
+        self._backoffs[child.path] = handle
+
+    def _backoff_over(self, path: ActorPath, incarnation: int) -> None:
+        if self._backoffs is not None:
+            self._backoffs.pop(path, None)
+        child = self.children.get(path)
+        if child is None or child.incarnation != incarnation or self._stopping:
+            return
+        self._restart_children(child)
+
+    def _cancel_backoffs(self, path: ActorPath | None = None) -> None:
+        backoffs = self._backoffs
+        if not backoffs:
+            return
+        for key in list(backoffs) if path is None else [path]:
+            handle = backoffs.pop(key, None)
+            if handle is not None:
+                handle.cancel()
+
+    def _call_later(self, delay: float, callback: Callable[[], None]) -> TimerHandle | None:
+        """Arm a timer, or return ``None`` if the clock is closed (after shutdown)."""
+        try:
+            return self.system.clock.call_later(delay, callback)
+        except ClockError:
+            return None
 
     def _escalate(self, msg: ChildFailed, why: str) -> None:
         cause = msg.error
@@ -515,9 +672,11 @@ class Cell(pykka.ThreadingActor):
             targets = order
         else:
             targets = order[order.index(failed.path) :]
-        self._plan.extend((path, "start") for path in reversed(targets))
-        self._plan.extend((path, "terminate") for path in targets)  # popped from the end
-        self._next_step()
+        steps: list[tuple[ActorPath, Action]] = [(path, "start") for path in reversed(targets)]
+        steps.extend((path, "terminate") for path in targets)  # popped from the end
+        self._plan[0:0] = steps  # after any restart already under way (a backoff's end)
+        if self._plan_waiting is None:
+            self._next_step()
 
     def _next_step(self) -> None:
         while self._plan:
@@ -536,6 +695,9 @@ class Cell(pykka.ThreadingActor):
 
     def _on_child_stopped(self, msg: ChildStopped) -> None:
         child = self.children.pop(msg.child, None)
+        if self._intensities is not None and self.strategy.kind == "one_for_one":
+            self._intensities.pop(msg.child, None)
+        self._cancel_backoffs(msg.child)
         requested = msg.child in self._stop_requested
         self._stop_requested.discard(msg.child)
         if self._awaiting_stop == msg.child:
@@ -556,25 +718,42 @@ class Cell(pykka.ThreadingActor):
 
     def _respawn(self, old: Cell) -> None:
         # A permanent child that stopped by itself comes back (OTP's "permanent").
-        if not self._intensity.allow(self.system.clock.monotonic()):
+        if not self._intensity_for(old.path).allow(self.system.clock.monotonic()):
             info = ErrorInfo(error_type="stopped", message="kept stopping by itself")
-            s = self.strategy
-            why = f"limit of {s.max_restarts} restarts in {s.within:g} s"
-            self._escalate(ChildFailed(child=old.path, error=info), why)
+            directive, why = self._over_limit(info)
+            if directive is Directive.ESCALATE:
+                self._escalate(ChildFailed(child=old.path, error=info), why)
+            else:
+                self.ctx.log.error("Not spawning {child} again: {why}", child=old.path, why=why)
             return
-        self.system.spawn(
-            old.recipe,
-            old.path.rsplit("/", 1)[1],
-            parent=self.path,
-            restart=old.restart_type,
-            strategy=old.strategy,
-            mailbox=old.mailbox.config,
-        )
+        try:
+            self.system.spawn(
+                old.recipe,
+                old.path.rsplit("/", 1)[1],
+                parent=self.path,
+                restart=old.restart_type,
+                strategy=old.strategy,
+                mailbox=old.mailbox.config,
+                dispatcher="thread" if old._dispatcher is None else "loop",
+            )
+        except ActorflowError as exc:  # the system is stopping, or the path was taken
+            self.ctx.log.warning("Not spawning {child} again: {error}", child=old.path, error=exc)
 
     # -- stopping --------------------------------------------------------------------
 
     def _on_stop_actor(self, msg: StopActor) -> None:
         self._begin_stop(msg.reason)
+
+    def request_stop(
+        self, reason: str, *, deadline: float | None, sender: ActorPath | None
+    ) -> None:
+        """Ask this cell to stop by ``deadline`` (the clock's monotonic time), or with only
+        its supervisors' per-child stop timeouts if ``None`` (any thread)."""
+        if deadline is not None and not self._stopping:
+            # Written before the StopActor is queued, so its handling reads it (the
+            # mailbox lock orders the two).
+            self._stop_deadline = deadline
+        self.system.send(self.path, StopActor(reason=reason), sender=sender, target=self)
 
     def _begin_stop(self, reason: str) -> None:
         if self._stopping or self._finished:
@@ -582,6 +761,7 @@ class Cell(pykka.ThreadingActor):
         self._stopping = True
         self._stop_reason = reason
         self._cancel_timers_and_requests()
+        self._cancel_backoffs()
         self._plan.clear()
         self._deferred.clear()
         self._stop_children_then(self._finish_stop)
@@ -594,42 +774,70 @@ class Cell(pykka.ThreadingActor):
     def _stop_next_child(self) -> None:
         while self._stop_queue:
             path = self._stop_queue.pop()
-            if path in self.children:
-                self._awaiting_stop = path
-                self._stop_requested.add(path)
-                self.system.send(path, StopActor(reason="parent stopping"), sender=self.path)
-                self._stop_timer = self.system.clock.call_later(
-                    self.strategy.stop_timeout, partial(self._report_stop_timeout, path)
-                )
-                return
+            child = self.children.get(path)
+            if child is None or child.is_finished:
+                continue  # gone already; its ChildStopped is on its way, or was handled
+            self._awaiting_stop = path
+            self._stop_requested.add(path)
+            deadline = self._child_stop_deadline()
+            child.request_stop("parent stopping", deadline=deadline, sender=self.path)
+            delay = max(0.0, deadline - self.system.clock.monotonic())
+            self._stop_timer = self._call_later(delay, partial(self._report_stop_timeout, path))
+            if self._stop_timer is None:  # the clock is closed: nobody waits any more
+                self._give_up_on(path, "the system had already shut down")
+            return
         then, self._after_children = self._after_children, None
         if then is not None:
             then()
 
+    def _child_stop_deadline(self) -> float:
+        """When to stop waiting for the next child: its stop timeout, and never later than
+        a margin before this cell's own deadline, so deadlines nest down the tree."""
+        now = self.system.clock.monotonic()
+        deadline = now + self.strategy.stop_timeout
+        own = self._stop_deadline
+        if own is not None:
+            margin = min(_MAX_STOP_MARGIN, max(0.0, own - now) / 10)
+            deadline = min(deadline, own - margin)
+        return deadline
+
     def _report_stop_timeout(self, path: ActorPath) -> None:
         """Timer callback (timer thread): tell this cell a child did not stop in time."""
-        self.system.send(self.path, StopTimedOut(child=path), sender=self.path)
+        self.system.send(self.path, StopTimedOut(child=path), sender=self.path, target=self)
 
     def _on_stop_timed_out(self, msg: StopTimedOut) -> None:
-        path = msg.child
-        if self._awaiting_stop != path:
-            return
+        if self._awaiting_stop == msg.child:
+            self._give_up_on(msg.child, "it did not stop in time")
+
+    def _give_up_on(self, path: ActorPath, why: str) -> None:
         child = self.children.pop(path, None)
-        logger.error(
-            "Actor {child} did not stop within {t} s; abandoning its thread",
-            child=path,
-            t=self.strategy.stop_timeout,
-        )
         if child is not None:
+            logger.error(
+                "Actor {child} is not stopping ({doing}): {why}; its path is released and its "
+                "thread ends when it returns",
+                child=path,
+                doing=child.activity() or "waiting for its own children",
+                why=why,
+            )
             child.abandon()
         self._awaiting_stop = None
         self._stop_next_child()
 
     def abandon(self) -> None:
-        """Release the path and dead-letter the mailbox of a hung cell (any thread)."""
+        """Release the path of a cell that does not stop in time, stop its children, and
+        dead-letter its queued mail (its parent's thread). Its system lane stays open: once
+        the hung handler returns, the cell handles its StopActor and its thread ends."""
+        self.abandoned = True
+        self.system.cell_abandoned(self)
+        # Reported now, as the stop its parent waited for; its own late stop is not.
+        reason = f"abandoned: it did not stop in time ({self.activity() or 'stopping'})"
+        self.system.actor_gone(self.path, reason)
+        self.system.emit(ActorStopped(path=self.path, reason=reason))
         for orphan in self.system.unregister(self.path, self):
             self.system.send(orphan.path, StopActor(reason="parent hung"), sender=self.path)
-        for env in self.mailbox.close():
+        for path in _snapshot(self.children):
+            self.system.send(path, StopActor(reason="parent hung"), sender=self.path)
+        for env in self.mailbox.close_user():
             if isinstance(env, Envelope):
                 self.system.dead_letters.record(
                     DeadLetterReason.STOPPED, env=env, detail="the actor hung while stopping"
@@ -638,6 +846,10 @@ class Cell(pykka.ThreadingActor):
     def _finish_stop(self) -> None:
         self._stop_behaviour()
         self.suspended = True
+        self._release(reason=self._stop_reason)
+
+    def _release(self, *, reason: str) -> None:
+        """Dead-letter the mailbox, release the path, report the stop, finish."""
         for env in self.mailbox.close():
             if isinstance(env, Envelope):
                 self.system.dead_letters.record(
@@ -645,11 +857,14 @@ class Cell(pykka.ThreadingActor):
                 )
         for orphan in self.system.unregister(self.path, self):
             self.system.send(orphan.path, StopActor(reason="parent stopped"), sender=self.path)
-        self.system.emit(ActorStopped(path=self.path, reason=self._stop_reason))
+        if not self.abandoned:
+            self.system.actor_gone(self.path, reason)
+            self.system.emit(ActorStopped(path=self.path, reason=reason))
+        else:
+            logger.warning("Abandoned actor {path} has stopped", path=self.path)
         self._finished = True
         if self.parent is not None:
-            stopped = ChildStopped(child=self.path, reason=self._stop_reason)
-            self.system.send(self.parent.path, stopped, sender=self.path, logical_time=self.tick())
+            self._send_up(ChildStopped(child=self.path, reason=reason))
         else:
             self.system.root_stopped()
 
@@ -731,6 +946,16 @@ class Cell(pykka.ThreadingActor):
             late_replies=self.late_replies,
             children=len(self.children),
         )
+
+
+def _snapshot(children: dict[ActorPath, Cell]) -> list[ActorPath]:
+    """Copy another thread's children dict, retrying if it changes while being copied."""
+    for _ in range(100):
+        try:
+            return list(children)
+        except RuntimeError:  # "dictionary changed size during iteration"
+            continue
+    return []
 
 
 _SYSTEM_HANDLERS: dict[type[Message], Callable[[Cell, Any], None]] = {

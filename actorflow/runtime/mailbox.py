@@ -68,6 +68,7 @@ class Mailbox:
         "_lock",
         "_signal",
         "_system",
+        "_system_closed",
         "_user",
         "_waiting",
         "_wake_callback",
@@ -87,6 +88,9 @@ class Mailbox:
         self._system: list[object] = []  # rarely used: a list is smaller than a deque
         self._waiting = False
         self._closed = False
+        """The user lane refuses messages (checked on every offer)."""
+        self._system_closed = False
+        """The system lane refuses messages too (the owner has finished)."""
 
     def __len__(self) -> int:
         return len(self._user)
@@ -120,7 +124,7 @@ class Mailbox:
     def offer_system(self, item: object) -> PutResult:
         """Queue a system message (unbounded)."""
         with self._lock:
-            if self._closed:
+            if self._system_closed:
                 return PutResult.CLOSED
             self._system.append(item)
             wake = self._waiting
@@ -131,8 +135,11 @@ class Mailbox:
 
     # pykka's ActorInbox protocol: pykka's own envelopes take the system lane.
     def put(self, item: object, /) -> None:
-        """Queue a pykka envelope (pykka's ``ActorInbox.put``)."""
+        """Queue a pykka envelope, or a runtime-internal item, in the system lane (pykka's
+        ``ActorInbox.put``); dropped once the owner has finished."""
         with self._lock:
+            if self._system_closed:
+                return
             self._system.append(item)
             wake = self._waiting
             self._waiting = False
@@ -211,12 +218,22 @@ class Mailbox:
         """Refuse further messages and return the user messages still queued."""
         with self._lock:
             self._closed = True
+            self._system_closed = True
             rest = list(self._user)
             self._user.clear()
             self._system.clear()
             return rest
 
+    def close_user(self) -> list[object]:
+        """Refuse further user messages and return those still queued; the system lane
+        stays open, so an owner that was given up on can still finish stopping."""
+        with self._lock:
+            self._closed = True
+            rest = list(self._user)
+            self._user.clear()
+            return rest
+
     @property
     def is_closed(self) -> bool:
-        """Whether :meth:`close` was called."""
+        """Whether the user lane refuses messages (:meth:`close` or :meth:`close_user`)."""
         return self._closed

@@ -2,8 +2,11 @@
 
 As in Erlang/OTP and Akka: a strategy has a kind (which siblings a restart
 touches), a decider (which directive an error gets) and a restart intensity (at
-most ``max_restarts`` restarts within ``within`` seconds; the next failure
-escalates). Each child has a restart type saying whether it is restarted at all.
+most ``max_restarts`` restarts within ``within`` seconds; past it, the next failure
+escalates, or with ``on_limit="stop"`` the child is stopped for good). A ``Backoff``
+spaces restarts out. Each child has a restart type saying whether it is restarted at
+all. ``GUARDIAN_STRATEGY`` is what ``/agents``, ``/flows`` and ``/system`` use unless
+the system is given another: see ``docs/runtime.md``.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from actorflow.errors import ConfigurationError
 from actorflow.messages.system import ChildFailed, Directive
 
 __all__ = [
+    "GUARDIAN_STRATEGY",
+    "Backoff",
     "Decider",
     "RestartIntensity",
     "RestartType",
@@ -71,16 +76,53 @@ def decide_by_type(
 
 @final
 @dataclass(frozen=True, slots=True)
+class Backoff:
+    """Exponential delays between the restarts of a child that keeps failing.
+
+    The first restart in the intensity window is immediate; the next ones wait
+    ``initial``, ``initial * factor``, ``initial * factor**2`` ... seconds, at most
+    ``maximum``. While it waits the child stays suspended: its mailbox keeps what it is
+    sent, so a rate-limited agent is not fed messages it would fail on.
+    """
+
+    initial: float = 0.5
+    factor: float = 2.0
+    maximum: float = 30.0
+
+    def __post_init__(self) -> None:
+        if not (0 < self.initial <= self.maximum) or self.factor < 1:
+            raise ConfigurationError(
+                f"Backoff needs 0 < initial <= maximum and factor >= 1; got "
+                f"initial={self.initial!r}, factor={self.factor!r}, maximum={self.maximum!r}."
+            )
+
+    def delay(self, previous: int) -> float:
+        """Seconds to wait before a restart that follows ``previous`` recent restarts."""
+        if previous <= 0:
+            return 0.0
+        exponent = min(previous - 1, 64)  # past this the cap applies anyway
+        return float(min(self.maximum, self.initial * self.factor**exponent))
+
+
+@final
+@dataclass(frozen=True, slots=True)
 class SupervisorStrategy:
     """How an actor supervises its children.
 
     Attributes:
         kind: ``one_for_one`` restarts the failed child; ``one_for_all`` restarts all
             children; ``rest_for_one`` restarts the failed child and those started after it.
-        max_restarts: restarts allowed within ``within`` seconds before escalating.
+        max_restarts: restarts allowed within ``within`` seconds. ``one_for_one`` counts
+            them per child (as Akka does); the other kinds per supervisor (as OTP does).
         within: the intensity window, in seconds.
         decider: picks the directive for each failure (default: restart).
-        stop_timeout: seconds to wait for each child to stop before giving up on it.
+        stop_timeout: seconds to wait for each child to stop before giving up on it
+            (never past the supervisor's own stop deadline: see ``docs/runtime.md``).
+        backoff: delays between restarts (default: none, every restart is immediate).
+        on_limit: what a failure past the restart intensity does: ``escalate`` (fail
+            this supervisor, and let its parent decide) or ``stop`` (stop the child for
+            good, reported as an ``ActorStopped`` whose reason starts with
+            ``"supervisor gave up"``, and carry on).
     """
 
     kind: Literal["one_for_one", "one_for_all", "rest_for_one"] = "one_for_one"
@@ -88,6 +130,8 @@ class SupervisorStrategy:
     within: float = 5.0
     decider: Decider = field(default=always(Directive.RESTART))
     stop_timeout: float = 5.0
+    backoff: Backoff | None = None
+    on_limit: Literal["escalate", "stop"] = "escalate"
 
     def __post_init__(self) -> None:
         if self.max_restarts < 0 or self.within <= 0 or self.stop_timeout <= 0:
@@ -96,6 +140,23 @@ class SupervisorStrategy:
                 f"stop_timeout; got max_restarts={self.max_restarts!r}, "
                 f"within={self.within!r}, stop_timeout={self.stop_timeout!r}."
             )
+        if self.on_limit not in ("escalate", "stop"):
+            raise ConfigurationError(
+                f"SupervisorStrategy on_limit must be 'escalate' or 'stop', got {self.on_limit!r}."
+            )
+        if self.backoff is not None and not isinstance(self.backoff, Backoff):
+            raise ConfigurationError(
+                f"SupervisorStrategy backoff must be a Backoff or None, got {self.backoff!r}."
+            )
+
+
+GUARDIAN_STRATEGY = SupervisorStrategy(
+    max_restarts=5, within=60.0, backoff=Backoff(), on_limit="stop"
+)
+"""How ``/agents``, ``/flows`` and ``/system`` supervise their children by default: an
+agent that keeps failing (a rate limit, a dead service) is restarted after 0, 0.5, 1, 2
+and 4 s, and on its 6th failure within a minute it is stopped for good and reported,
+while the rest of the system carries on. Nothing escalates to the root by default."""
 
 
 @final
@@ -115,3 +176,8 @@ class RestartIntensity:
             return False
         self._times.append(now)
         return True
+
+    @property
+    def recent(self) -> int:
+        """Restarts recorded in the window as of the last :meth:`allow`."""
+        return len(self._times)

@@ -10,6 +10,11 @@
 Outside code (scripts, web handlers, tests) uses :meth:`ActorSystem.tell`,
 :meth:`ActorSystem.ask` or ``await`` :meth:`ActorSystem.ask_async`. Code inside a
 handler uses its :class:`~actorflow.runtime.context.Context` and never blocks.
+
+A system that stops on its own (a failure escalated to the root, an actor raised
+``KeyboardInterrupt`` or ``SystemExit``, a runtime fault) keeps that error: the next call
+says why it stopped, and leaving its ``with`` block raises the error unless
+:meth:`ActorSystem.wait_terminated` already did. ``docs/runtime.md`` has the rules.
 """
 
 from __future__ import annotations
@@ -66,12 +71,17 @@ from actorflow.messages.system import (
     SystemMessage,
 )
 from actorflow.runtime.behaviour import Behaviour, Recipe, recipe
-from actorflow.runtime.cell import Cell, current_cell, forbid_blocking
+from actorflow.runtime.cell import Cell, current_cell, error_info, forbid_blocking
 from actorflow.runtime.deadletters import DeadLetterOffice, DeadLetterPublisher
 from actorflow.runtime.effects import EffectRunner
 from actorflow.runtime.mailbox import MailboxConfig
 from actorflow.runtime.stats import ActorStatistics, SystemStatistics
-from actorflow.runtime.supervision import RestartType, SupervisorStrategy, always
+from actorflow.runtime.supervision import (
+    GUARDIAN_STRATEGY,
+    RestartType,
+    SupervisorStrategy,
+    always,
+)
 
 __all__ = [
     "AGENTS_PATH",
@@ -87,7 +97,12 @@ AGENTS_PATH = ActorPath("/agents")
 FLOWS_PATH = ActorPath("/flows")
 _TEMP = "/temp/ask-"
 _DEFAULT_STRATEGY = SupervisorStrategy()
+_ROOT_STRATEGY = SupervisorStrategy(decider=always(Directive.ESCALATE), stop_timeout=30.0)
+"""The root escalates past itself (the system stops); it waits for a guardian to stop up
+to 30 s, or until the deadline of shutdown(timeout) if that is sooner."""
 _EXPIRED_SLOTS = 4096
+_GONE_MEMORY = 4096
+_START_CLEANUP_TIMEOUT = 5.0
 
 EventListener = Callable[[Message], None]
 """Called with each lifecycle event, on the thread where it happened; must be quick."""
@@ -113,7 +128,9 @@ class ActorSystem:
         run_id: identity of this run (default: random).
         mailbox: default mailbox capacity and overflow policy for new actors.
         guardian_strategy: how ``/system``, ``/agents`` and ``/flows`` supervise their
-            children (default: one-for-one, at most 3 restarts in 10 s).
+            children (default: ``GUARDIAN_STRATEGY``: one-for-one, restarts with backoff,
+            and a child failing a 6th time within a minute is stopped for good and
+            reported; nothing escalates to the root).
         journal: where to write the message log (default: no journal). Every delivery,
             lifecycle event, dead letter and recorded effect goes into it.
     """
@@ -133,7 +150,7 @@ class ActorSystem:
         self.ids: IdFactory = ids or SequentialIds()
         self.run_id = RunId(run_id or RandomIds().new_id("run"))
         self.default_mailbox = mailbox or MailboxConfig()
-        self.guardian_strategy = guardian_strategy or SupervisorStrategy(within=10.0)
+        self.guardian_strategy = guardian_strategy or GUARDIAN_STRATEGY
         self.dead_letters = DeadLetterOffice(self)
         self._cells: dict[str, Cell] = {}
         self._retired = [0, 0, 0]
@@ -146,9 +163,16 @@ class ActorSystem:
         self._listeners: tuple[EventListener, ...] = ()
         self._taps: tuple[DeliveryTap, ...] = ()
         self._threads: set[threading.Thread] = set()
+        self._abandoned: set[Cell] = set()
+        """Cells given up on while stopping whose thread has not ended yet."""
+        self._gone: OrderedDict[str, str] = OrderedDict()
+        """Why recently stopped actors stopped, for the dead letters sent to them."""
         self._terminated = threading.Event()
-        self._escalation: EscalationError | None = None
-        self._state: Literal["new", "running", "stopped"] = "new"
+        self._state: Literal["new", "running", "stopping", "stopped"] = "new"
+        self._stop_error: BaseException | None = None
+        self._stop_error_raised = False
+        self._why_stopped = ""
+        """Why the system is stopping or stopped, as the end of a sentence."""
         self._time = self.clock.time
         self._journal_config = journal
         self.journal: JournalWriter | None = None
@@ -159,23 +183,41 @@ class ActorSystem:
     # -- lifecycle -------------------------------------------------------------------
 
     def start(self) -> ActorSystem:
-        """Start the root supervisor and the guardians; return ``self``."""
+        """Start the root supervisor and the guardians; return ``self``.
+
+        If starting fails (say the journal cannot be opened), what was started is
+        stopped and released again, the system is left stopped, and the error is raised.
+
+        Raises:
+            SystemStoppedError: the system was started before.
+            ConfigurationError, JournalError: the journal cannot be opened.
+        """
         with self._lock:
             if self._state != "new":
                 raise SystemStoppedError(
                     f"Actor system {self.run_id!r} was already started; create a new one."
                 )
             self._state = "running"
-            self._open_journal()
-            root = Cell(
-                self,
-                ROOT_PATH,
-                None,
-                recipe(Guardian),
-                restart=RestartType.PERMANENT,
-                strategy=SupervisorStrategy(decider=always(Directive.ESCALATE)),
-                mailbox=MailboxConfig(),
-            )
+        try:
+            self._start_tree()
+        except BaseException as exc:
+            self._failed_to_start(exc)
+            raise
+        logger.info("Actor system {run_id} started", run_id=self.run_id)
+        return self
+
+    def _start_tree(self) -> None:
+        self._open_journal()
+        root = Cell(
+            self,
+            ROOT_PATH,
+            None,
+            recipe(Guardian),
+            restart=RestartType.PERMANENT,
+            strategy=_ROOT_STRATEGY,
+            mailbox=MailboxConfig(),
+        )
+        with self._lock:
             self._cells[ROOT_PATH] = root
         self._start_cell(root)
         for guardian in (SYSTEM_PATH, AGENTS_PATH, FLOWS_PATH):
@@ -183,8 +225,15 @@ class ActorSystem:
         self.spawn(
             recipe(DeadLetterPublisher, self.dead_letters), "deadletters", parent=SYSTEM_PATH
         )
-        logger.info("Actor system {run_id} started", run_id=self.run_id)
-        return self
+
+    def _failed_to_start(self, exc: BaseException) -> None:
+        """Undo a start that raised: stop what runs, release threads and files."""
+        logger.opt(exception=exc).error("Actor system {run_id} failed to start", run_id=self.run_id)
+        self._stopped_on_its_own(exc, f"it failed to start: {_describe(exc)}", raised=True)
+        try:
+            self._stop_tree_and_release(_START_CLEANUP_TIMEOUT)
+        except ShutdownTimeoutError:
+            logger.opt(exception=True).error("Cleaning up a failed start timed out")
 
     def use_journal(self, config: JournalConfig | None) -> None:
         """Set (or with ``None`` remove) the journal of a system that has not started.
@@ -221,7 +270,17 @@ class ActorSystem:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.shutdown()
+        """Shut down; then raise the error that stopped the system on its own, if nobody
+        has seen it yet (when the block itself raised, that error gets a note instead)."""
+        try:
+            self.shutdown()
+        finally:
+            pending = self._take_pending_error()
+            if pending is not None:
+                if exc is not None:
+                    exc.add_note(f"Actor system {self.run_id!r} stopped: {self._why_stopped}.")
+                else:
+                    raise pending
 
     @property
     def is_new(self) -> bool:
@@ -230,13 +289,52 @@ class ActorSystem:
 
     @property
     def is_running(self) -> bool:
-        """Whether the system is started and its root has not stopped."""
+        """Whether the system is started and is not stopping."""
         return self._state == "running" and not self._terminated.is_set()
 
     @property
     def escalation(self) -> EscalationError | None:
         """The error that stopped the system by escalating to the root, if any."""
-        return self._escalation
+        error = self._stop_error
+        return error if isinstance(error, EscalationError) else None
+
+    @property
+    def stop_error(self) -> BaseException | None:
+        """Why the system stopped on its own: the ``EscalationError`` of a failure that
+        reached the root, the ``KeyboardInterrupt`` or ``SystemExit`` an actor raised, the
+        error of a failed start or of a crashed cell; ``None`` otherwise."""
+        return self._stop_error
+
+    @property
+    def pending_error(self) -> BaseException | None:
+        """:attr:`stop_error`, if it has not been raised to the caller yet (by
+        :meth:`wait_terminated`, :meth:`start` or leaving the ``with`` block)."""
+        return None if self._stop_error_raised else self._stop_error
+
+    @property
+    def stop_reason(self) -> str:
+        """Why the system is stopping or stopped, as the end of a sentence ("it was shut
+        down", "actor '/agents/x' raised SystemExit(3) in its handler of 'k'"); ``""``
+        while it runs."""
+        return self._why_stopped
+
+    def _take_pending_error(self) -> BaseException | None:
+        with self._lock:
+            pending = self.pending_error
+            self._stop_error_raised = True
+            return pending
+
+    def _stopped_on_its_own(self, error: BaseException, why: str, *, raised: bool) -> bool:
+        """Record why the system stops (the first reason wins); False if one was recorded."""
+        with self._lock:
+            if self._stop_error is not None:
+                return False
+            self._stop_error = error
+            self._stop_error_raised = raised
+            self._why_stopped = why
+            if self._state == "running":
+                self._state = "stopping"
+            return True
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop every actor (children before parents, in reverse start order) and wait.
@@ -251,39 +349,81 @@ class ActorSystem:
         with self._lock:
             if self._state == "new":
                 self._state = "stopped"
+                self._why_stopped = "it was shut down before it started"
+                self._release(0.0)
             if self._state == "stopped":
                 return
+            if not self._why_stopped:
+                self._why_stopped = "it was shut down"
+            self._state = "stopping"
+        self._stop_tree_and_release(timeout)
+        logger.info("Actor system {run_id} stopped", run_id=self.run_id)
+
+    def _stop_tree_and_release(self, timeout: float) -> None:
+        """Stop the root (and so everything) by a deadline, wait, release, report hangs."""
         deadline = time.monotonic() + timeout
-        self.send(ROOT_PATH, StopActor(reason="shutdown"), quiet=True)
-        stopped = self._terminated.wait(timeout)
+        root = self._cells.get(ROOT_PATH)
+        if root is not None:
+            root.request_stop("shutdown", deadline=self.clock.monotonic() + timeout, sender=None)
+        stopped = root is None or self._terminated.wait(timeout)
         for thread in list(self._threads):
             thread.join(max(0.0, deadline - time.monotonic()))
-        alive = sorted(t.name for t in self._threads if t.is_alive())
+        hung = self._hung()
         with self._lock:
             self._state = "stopped"
-        self.effects.close()
+        self._release(max(0.0, deadline - time.monotonic()))
+        if not stopped or hung:
+            raise ShutdownTimeoutError(
+                f"Actor system {self.run_id!r} did not stop within {timeout:g} s: "
+                f"{hung or 'the root did not finish stopping'}. Handlers must not block "
+                "(see docs/runtime.md); an abandoned actor's thread ends when its handler "
+                "returns."
+            )
+
+    def _hung(self, under: str | None = None) -> str:
+        """Describe the actors (at or under ``under``) whose thread has not ended: those
+        running a handler or hook if any, else all of them ('' if none)."""
+        with self._lock:
+            cells = [*self._cells.values(), *self._abandoned]
+        alive = [
+            c
+            for c in cells
+            if not c.terminated.is_set()
+            and (under is None or c.path == under or c.path.startswith(under + "/"))
+            and (c.thread is None or c.thread.is_alive())
+        ]
+        busy = [(c.path, c.activity()) for c in alive]
+        described = sorted(
+            f"{path!r} is still {doing}" for path, doing in busy if doing is not None
+        )
+        if described:
+            return "; ".join(described)
+        return ", ".join(sorted(repr(path) for path, _ in busy))
+
+    def _release(self, grace: float) -> None:
+        """Close the effects runner, the owned clock and the journal."""
+        self.effects.close(timeout=max(1.0, grace))
         if self._owns_clock:
             self.clock.close()
         if self.journal is not None:
             self.journal.close()
-        if not stopped or alive:
-            raise ShutdownTimeoutError(
-                f"Actor system {self.run_id!r} did not stop within {timeout:g} s; still "
-                f"running: {', '.join(alive) or 'the root'}. A handler is probably blocking."
-            )
-        logger.info("Actor system {run_id} stopped", run_id=self.run_id)
 
     def wait_terminated(self, timeout: float | None = None) -> bool:
         """Block until the root has stopped; return False if ``timeout`` passed first.
 
         Raises:
             EscalationError: the system stopped because a failure escalated to the root.
+            KeyboardInterrupt, SystemExit: an actor raised it, and the system stopped.
+            BaseException: whatever else stopped it on its own (:attr:`stop_error`).
         """
         forbid_blocking("ActorSystem.wait_terminated()")
         if not self._terminated.wait(timeout):
             return False
-        if self._escalation is not None:
-            raise self._escalation
+        error = self._stop_error
+        if error is not None:
+            with self._lock:
+                self._stop_error_raised = True
+            raise error
         return True
 
     # -- spawning and addressing -----------------------------------------------------
@@ -352,6 +492,8 @@ class ActorSystem:
                 dispatcher=self.effects.dispatcher() if dispatcher == "loop" else None,
             )
             self._cells[path] = cell
+            if self._gone:
+                self._gone.pop(path, None)
             if current_cell() is parent_cell:
                 parent_cell.children[path] = cell
             else:  # the parent adopts it on its own thread before its next system message
@@ -403,14 +545,38 @@ class ActorSystem:
         """Forget a finished cell thread (runtime internal)."""
         if cell.thread is not None:
             self._threads.discard(cell.thread)
+        if cell.abandoned:
+            with self._lock:
+                self._abandoned.discard(cell)
+
+    def cell_abandoned(self, cell: Cell) -> None:
+        """Remember a cell given up on while stopping until its thread ends (internal)."""
+        with self._lock:
+            if not cell.terminated.is_set():
+                self._abandoned.add(cell)
+
+    def actor_gone(self, path: ActorPath, reason: str) -> None:
+        """Remember why the actor at ``path`` stopped, for later dead letters (internal)."""
+        with self._lock:
+            self._gone[path] = reason
+            if len(self._gone) > _GONE_MEMORY:
+                self._gone.popitem(last=False)
 
     def _check_running(self) -> None:
-        if self._state != "running" or self._terminated.is_set():
-            cause = f" It stopped because: {self._escalation}" if self._escalation else ""
+        state = self._state
+        if state == "running" and not self._terminated.is_set():
+            return
+        if state == "new":
             raise SystemStoppedError(
-                f"Actor system {self.run_id!r} is not running.{cause} "
-                "Start it (or use it as a context manager) before sending or spawning."
+                f"Actor system {self.run_id!r} has not started. Call start() (or use it as a "
+                "context manager) before sending or spawning."
             )
+        why = self._why_stopped or "its root actor stopped"
+        doing = "has stopped" if self._terminated.is_set() or state == "stopped" else "is stopping"
+        raise SystemStoppedError(
+            f"Actor system {self.run_id!r} is not running: it {doing} because {why}. "
+            "A system cannot be restarted; create a new ActorSystem to go on."
+        )
 
     # -- sending ---------------------------------------------------------------------
 
@@ -461,11 +627,14 @@ class ActorSystem:
         reply_to: ActorPath | None = None,
         logical_time: int = 0,
         quiet: bool = False,
+        target: Cell | None = None,
     ) -> None:
         """Build the envelope and deliver it (the runtime's one delivery path, any thread).
 
         Args:
             quiet: when nobody holds ``to``, log instead of recording a dead letter.
+            target: deliver to this cell even if it no longer holds ``to`` (supervision
+                traffic to and from a cell given up on while stopping).
         """
         untrusted: object = message  # typed callers pass a Message; untyped ones may not
         if not isinstance(untrusted, Message):
@@ -492,7 +661,7 @@ class ActorSystem:
         )
         for tap in self._taps:
             tap(env)
-        cell = self._cells.get(to)
+        cell = self._cells.get(to) if target is None else target
         if cell is not None:
             cell.enqueue(env)
             return
@@ -516,6 +685,9 @@ class ActorSystem:
         untrusted: object = to  # a handler's ctx.tell() is not checked on the hot path
         if isinstance(untrusted, str) and not untrusted.startswith("/"):
             return self._relative_path_problem(untrusted)
+        reason = self._gone.get(to)
+        if reason is not None:
+            return f"no live actor holds this path; the actor there stopped ({reason})"
         return "no live actor holds this path"
 
     def raise_mailbox_full(self, path: ActorPath, capacity: int) -> None:
@@ -650,9 +822,13 @@ class ActorSystem:
     def stop(self, path: ActorPath | str, *, timeout: float = 5.0) -> None:
         """Stop the actor at ``path`` and wait until it and its children have stopped.
 
+        Its children get deadlines inside ``timeout``, so one that hangs is given up on
+        (its path released, its thread left to end when its handler returns) in time.
+
         Raises:
             UnknownActorError: no live actor holds ``path``.
-            ShutdownTimeoutError: it did not stop within ``timeout`` seconds.
+            ShutdownTimeoutError: it, or an actor under it, did not stop within ``timeout``
+                seconds; the message names the actor that hung and what it was running.
         """
         forbid_blocking("ActorSystem.stop()")
         timeout = _check_timeout(timeout, "stop()")
@@ -661,10 +837,21 @@ class ActorSystem:
         cell = self._cells.get(path)
         if cell is None:
             raise UnknownActorError(f"Cannot stop {path!r}: no live actor holds that path.")
-        self.stop_nowait(path)
-        if not cell.terminated.wait(timeout):
+        deadline = time.monotonic() + timeout
+        cell.request_stop("requested", deadline=self.clock.monotonic() + timeout, sender=None)
+        cell.terminated.wait(timeout)
+        with self._lock:
+            abandoned = [c for c in self._abandoned if c.path.startswith(path + "/")]
+        for late in abandoned:
+            late.terminated.wait(max(0.0, deadline - time.monotonic()))
+        hung = self._hung(under=path)
+        if hung:
+            if cell.terminated.is_set():
+                hung = f"{path!r} stopped, but {hung}"
             raise ShutdownTimeoutError(
-                f"Actor {path!r} did not stop within {timeout:g} s; a handler is probably blocking."
+                f"Actor {path!r} did not stop within {timeout:g} s: {hung}. Handlers must "
+                "not block (see docs/runtime.md); an abandoned actor's thread ends when its "
+                "handler returns."
             )
 
     # -- supervision hooks (runtime internal) ----------------------------------------
@@ -672,14 +859,37 @@ class ActorSystem:
     def root_failed(self, error: ErrorInfo) -> None:
         """A failure escalated past the root: record it and stop the system."""
         chain = " -> ".join(error.escalated_by) or "the root"
-        self._escalation = EscalationError(
+        escalation = EscalationError(
             f"A failure escalated to the root supervisor, so actor system {self.run_id!r} "
             f"stopped. Root cause: {error.message}. Escalated by: {chain}. Fix the failure, "
             "or give a supervisor on that path a more tolerant SupervisorStrategy."
         )
-        logger.error("Escalation reached the root: {error}", error=error.message)
-        self.emit(SystemEscalated(path=ROOT_PATH, error=error))
+        why = f"a failure escalated to the root supervisor: {error.message}"
+        if self._stopped_on_its_own(escalation, why, raised=False):
+            logger.error("Escalation reached the root: {error}", error=error.message)
+            self.emit(SystemEscalated(path=ROOT_PATH, error=error))
         self.send(ROOT_PATH, StopActor(reason="escalation"), quiet=True)
+
+    def exit_requested(self, path: ActorPath, exc: BaseException, where: str) -> None:
+        """An actor raised ``KeyboardInterrupt`` or ``SystemExit``: stop the system with it
+        (runtime internal, the actor's thread)."""
+        why = f"actor {path!r} raised {_describe(exc)} {where}"
+        exc.add_note(f"Raised by actor {path!r} {where}; actor system {self.run_id!r} stopped.")
+        self._stop_by(exc, why, "exit request")
+
+    def cell_crashed(self, path: ActorPath, exc: BaseException) -> None:
+        """Something escaped a cell's own code: stop the system with it (runtime internal)."""
+        why = f"the cell of actor {path!r} crashed with {_describe(exc)}"
+        exc.add_note(f"Actor system {self.run_id!r} stopped: {why}.")
+        self._stop_by(exc, why, "crash")
+
+    def _stop_by(self, exc: BaseException, why: str, reason: str) -> None:
+        if not self._stopped_on_its_own(exc, why, raised=False):
+            return
+        logger.critical("Actor system {run_id} is stopping: {why}", run_id=self.run_id, why=why)
+        info = error_info(exc).model_copy(update={"message": why})
+        self.emit(SystemEscalated(path=ROOT_PATH, error=info))
+        self.send(ROOT_PATH, StopActor(reason=reason), quiet=True)
 
     def root_stopped(self) -> None:
         """The root finished stopping (runtime internal)."""
@@ -714,8 +924,11 @@ class ActorSystem:
         for listener in self._listeners:
             try:
                 listener(event)
-            except Exception:  # noqa: BLE001 - a listener must not break the runtime
-                logger.opt(exception=True).error("Event listener {l!r} raised", l=listener)
+            except BaseException as exc:  # noqa: BLE001 - a listener must not break the runtime
+                logger.opt(exception=exc).error("Event listener {l!r} raised", l=listener)
+                if isinstance(exc, KeyboardInterrupt | SystemExit):
+                    where = f"in a listener of {event.kind_tag!r} events"
+                    self._stop_by(exc, f"{_describe(exc)} was raised {where}", "exit request")
 
     def statistics(self) -> SystemStatistics:
         """Return a snapshot of system-wide counters (stopped actors' counts included)."""
@@ -752,6 +965,11 @@ def _recipe_of(behaviour: object) -> Recipe:
         f"spawn() needs a Behaviour subclass or a Recipe, got {behaviour!r}. "
         "Wrap a class with arguments as recipe(MyBehaviour, arg, key=value)."
     )
+
+
+def _describe(exc: BaseException) -> str:
+    """``SystemExit(3)``, ``ValueError('bad')``: the error as the reader would raise it."""
+    return f"{type(exc).__name__}({', '.join(repr(a) for a in exc.args)})"
 
 
 def _spawn_text(option: str, value: object, example: str) -> str:

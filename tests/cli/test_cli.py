@@ -236,3 +236,114 @@ def test_an_async_main_that_raises_is_a_failure(tmp_path: Path) -> None:
 
     assert code == 1
     assert "ValueError: async boom" in output
+
+
+def _flat(output: str) -> str:
+    """The output with table borders gone and wrapped cells joined again."""
+    return " ".join(output.replace("│", " ").split())
+
+
+def _agents(tag: str) -> str:
+    """Scenario code defining an Agent that fails, hangs or exits on a Job (kind per test:
+    the scenarios of one test process share the kind registry)."""
+    return _AGENTS.replace("clitest.job", f"clitest.{tag}")
+
+
+_AGENTS = (
+    "import threading\n"
+    "from typing import Literal\n"
+    "from actorflow import ActorSystem, Behaviour, Message, SupervisorStrategy\n"
+    "from actorflow.runtime.supervision import Backoff\n\n"
+    "class Job(Message):\n    kind: Literal['clitest.job'] = 'clitest.job'\n"
+    "    action: str = 'fail'\n\n"
+    "class Agent(Behaviour):\n"
+    "    def on_job(self, msg, ctx):\n"
+    "        if msg.action == 'hang':\n            threading.Event().wait()\n"
+    "        if msg.action == 'exit':\n            raise SystemExit(3)\n"
+    "        if msg.action == 'fail':\n            raise ConnectionError('429 Too Many Requests')\n"
+    "        ctx.reply(msg)\n\n"
+)
+
+
+def test_run_shows_each_failure_restart_and_give_up_and_the_run_goes_on(tmp_path: Path) -> None:
+    body = _agents("giveup") + (
+        "def create_system():\n"
+        "    backoff = Backoff(initial=0.001, maximum=0.001)\n"
+        "    return ActorSystem(guardian_strategy=SupervisorStrategy(\n"
+        "        max_restarts=2, within=60.0, backoff=backoff, on_limit='stop'))\n\n"
+        "def main(system):\n"
+        "    done = threading.Event()\n"
+        "    system.subscribe(lambda e: done.set() if e.kind == 'lifecycle.stopped' else None)\n"
+        "    agent = system.spawn(Agent, 'agent')\n"
+        "    steady = system.spawn(Agent, 'steady')\n"
+        "    for _ in range(3):\n        system.tell(agent, Job())\n"
+        "    assert done.wait(10)\n"
+        "    return {'steady answers': system.ask(steady, Job(action='ok')).action}\n"
+    )
+
+    code, output = _run(tmp_path, _scenario(tmp_path, body))
+
+    assert code == 0, output
+    assert output.count("failed     /agents/agent  builtins.ConnectionError") == 3
+    assert output.count("restarted  /agents/agent") == 2
+    assert "gave up    /agents/agent  supervisor gave up after 2 restarts in 60 s" in output
+    assert "stopped for good" in output
+    assert "steady answers" in output
+
+
+def test_an_escalation_main_never_saw_fails_the_run(tmp_path: Path) -> None:
+    body = _agents("escalation") + (
+        "def create_system():\n"
+        "    return ActorSystem(guardian_strategy=SupervisorStrategy(max_restarts=0))\n\n"
+        "def main(system):\n"
+        "    stopped = threading.Event()\n"
+        "    system.subscribe(lambda e: stopped.set() if e.kind == 'lifecycle.escalated' else 0)\n"
+        "    system.tell(system.spawn(Agent, 'agent'), Job())\n"
+        "    assert stopped.wait(10)\n"
+    )
+
+    code, output = _run(tmp_path, _scenario(tmp_path, body))
+
+    assert code == 1
+    assert "escalated  to the root" in output
+    assert "failed: the actor system stopped because a failure escalated to the root" in _flat(
+        output
+    )
+
+
+def test_an_actor_raising_system_exit_fails_the_run_and_says_which(tmp_path: Path) -> None:
+    body = _agents("exit") + (
+        "def main(system):\n"
+        "    system.tell(system.spawn(Agent, 'agent'), Job(action='exit'))\n"
+        "    system.wait_terminated(timeout=10)\n"
+    )
+
+    code, output = _run(tmp_path, _scenario(tmp_path, body))
+
+    assert code == 1
+    assert "stopping   the system: actor '/agents/agent' raised SystemExit(3)" in output
+    assert "failed: SystemExit: 3" in output
+
+
+def test_a_hung_handler_past_the_timeout_is_named_without_a_traceback(tmp_path: Path) -> None:
+    body = _agents("hang") + (
+        "def main(system):\n"
+        "    system.ask(system.spawn(Agent, 'stuck'), Job(action='hang'), timeout=600)\n"
+    )
+    command = "from actorflow.cli import main; main()"
+    scenario = _scenario(tmp_path, body)
+    args = ["run", str(scenario), "--timeout", "1", "--runs-dir", str(tmp_path / "runs")]
+
+    done = subprocess.run(
+        [sys.executable, "-c", command, *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert done.returncode == 1
+    assert "Traceback" not in done.stdout + done.stderr
+    assert "did not finish within 1 s" in done.stdout
+    assert "abandoned  /agents/stuck" in done.stdout
+    assert "'/agents/stuck' is still in its handler of 'clitest.hang'" in _flat(done.stdout)

@@ -38,7 +38,7 @@ def test_a_loop_actor_is_supervised_like_any_other(system: ActorSystem) -> None:
 
     log.wait_until(
         lambda items: any(i[:2] == ("marker", "end") for i in items if isinstance(i, tuple))
-    )  # type: ignore[index]
+    )
     assert [i[1] for i in log.snapshot() if isinstance(i, tuple) and i[0] == "w"] == [1, 3]
     assert [d.reason for d in system.dead_letters.recent()] == [DeadLetterReason.FAILED]
     assert system.actor_statistics(path).restarts == 1

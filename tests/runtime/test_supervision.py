@@ -284,7 +284,9 @@ def test_escalation_at_the_root_stops_the_system_with_a_clear_error() -> None:
 
         with pytest.raises(EscalationError, match=r"^A failure escalated to the root supervisor"):
             system.wait_terminated(timeout=5)
-        with pytest.raises(SystemStoppedError, match=r"is not running\. It stopped because"):
+        with pytest.raises(
+            SystemStoppedError, match=r"is not running: it has stopped because a failure escalated"
+        ):
             system.tell("/agents/broken", Work())
         assert system.escalation is not None
         assert "cannot connect to the database" in str(system.escalation)
