@@ -132,6 +132,9 @@ class StepContext(dict[str, Any]):
         self.services = services
 
 
+_UNCHECKED = "unchecked"
+
+
 @final
 class ToolRegistry:
     """In-process tools by name: plain or async callables taking keyword arguments."""
@@ -140,6 +143,8 @@ class ToolRegistry:
         self._tools: dict[str, tuple[Callable[..., Any], str]] = {}
         self._builtin: set[str] = set()
         self._async: set[str] = set()
+        self._binds: dict[tuple[str, int, frozenset[str]], str | None] = {}
+        """Whether argument names bind to a tool, by (name, tool identity, names)."""
         self._lock = threading.Lock()
 
     def register(
@@ -182,7 +187,16 @@ class ToolRegistry:
             InvalidStepParametersError: they do not; the message names the step and the fix.
         """
         fn = self.get(name)
-        why = None if fn is None else _bind_error(name, fn, arguments)
+        if fn is None:
+            return
+        key = (name, id(fn), frozenset(arguments))
+        why = self._binds.get(key, _UNCHECKED)
+        if why is _UNCHECKED:
+            why = _bind_error(name, fn, arguments)  # depends on the argument names only
+            with self._lock:
+                if len(self._binds) > 10_000:
+                    self._binds.clear()
+                self._binds[key] = why
         if why is not None:
             raise InvalidStepParametersError(
                 f"Step {step_id!r}: its arguments {sorted(arguments)} do not fit tool "
