@@ -749,9 +749,10 @@ class Cell(pykka.ThreadingActor):
     ) -> None:
         """Ask this cell to stop by ``deadline`` (the clock's monotonic time), or with only
         its supervisors' per-child stop timeouts if ``None`` (any thread)."""
-        if deadline is not None and not self._stopping:
+        current = self._stop_deadline
+        if deadline is not None and not self._stopping and (current is None or deadline < current):
             # Written before the StopActor is queued, so its handling reads it (the
-            # mailbox lock orders the two).
+            # mailbox lock orders the two). The earliest of several requests holds.
             self._stop_deadline = deadline
         self.system.send(self.path, StopActor(reason=reason), sender=sender, target=self)
 
@@ -777,14 +778,17 @@ class Cell(pykka.ThreadingActor):
             child = self.children.get(path)
             if child is None or child.is_finished:
                 continue  # gone already; its ChildStopped is on its way, or was handled
-            self._awaiting_stop = path
             self._stop_requested.add(path)
             deadline = self._child_stop_deadline()
             child.request_stop("parent stopping", deadline=deadline, sender=self.path)
             delay = max(0.0, deadline - self.system.clock.monotonic())
             self._stop_timer = self._call_later(delay, partial(self._report_stop_timeout, path))
-            if self._stop_timer is None:  # the clock is closed: nobody waits any more
-                self._give_up_on(path, "the system had already shut down")
+            if self._stop_timer is None:
+                # The clock is closed: the system has shut down and nobody waits for this
+                # cell (it was abandoned and its hung handler just returned). Do not wait.
+                self.children.pop(path, None)
+                continue
+            self._awaiting_stop = path
             return
         then, self._after_children = self._after_children, None
         if then is not None:
