@@ -498,9 +498,11 @@ class ActorSystem:
                 parent_cell.children[path] = cell
             else:  # the parent adopts it on its own thread before its next system message
                 parent_cell.births.append(cell)
-        if self._listeners:
-            self.emit(ActorSpawned(path=path, behaviour=rec.name))
-        self._start_cell(cell)
+        try:
+            if self._listeners:
+                self.emit(ActorSpawned(path=path, behaviour=rec.name))
+        finally:  # a listener's Ctrl-C on this thread propagates, with the actor started
+            self._start_cell(cell)
         return path
 
     def _start_cell(self, cell: Cell) -> None:
@@ -924,9 +926,12 @@ class ActorSystem:
         for listener in self._listeners:
             try:
                 listener(event)
-            except BaseException as exc:  # noqa: BLE001 - a listener must not break the runtime
-                logger.opt(exception=exc).error("Event listener {l!r} raised", l=listener)
-                if isinstance(exc, KeyboardInterrupt | SystemExit):
+            except BaseException as exc:  # a listener must not break the runtime
+                if not isinstance(exc, KeyboardInterrupt | SystemExit):
+                    logger.opt(exception=exc).error("Event listener {l!r} raised", l=listener)
+                elif threading.current_thread() is threading.main_thread():
+                    raise  # Ctrl-C (or sys.exit) on the caller's own thread is the caller's
+                else:
                     where = f"in a listener of {event.kind_tag!r} events"
                     self._stop_by(exc, f"{_describe(exc)} was raised {where}", "exit request")
 

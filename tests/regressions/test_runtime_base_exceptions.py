@@ -28,7 +28,13 @@ from actorflow import (
     decide_by_type,
     recipe,
 )
-from actorflow.messages import ActorFailed, ActorRestarted, ActorStopped, SystemEscalated
+from actorflow.messages import (
+    ActorFailed,
+    ActorRestarted,
+    ActorSpawned,
+    ActorStopped,
+    SystemEscalated,
+)
 from tests.support import Done, Log, Marker, Work
 
 Dispatcher = Literal["thread", "loop"]
@@ -251,3 +257,40 @@ def test_an_exit_request_in_on_start_stops_the_system() -> None:
             system.spawn(NoStart, "again")
     finally:
         system.shutdown()
+
+
+def test_an_exit_request_from_a_listener_on_an_actor_thread_stops_the_system() -> None:
+    def listener(event: object) -> None:
+        if isinstance(event, ActorFailed):
+            raise SystemExit(9)
+
+    system = ActorSystem().start()
+    try:
+        system.subscribe(listener)
+        system.tell(system.spawn(recipe(Raiser, ValueError("x")), "raiser"), Work(fail=True))
+
+        with pytest.raises(SystemExit):
+            system.wait_terminated(timeout=5)
+        assert (
+            system.stop_reason
+            == "SystemExit(9) was raised in a listener of 'lifecycle.failed' events"
+        )
+    finally:
+        system.shutdown()
+
+
+def test_ctrl_c_in_a_listener_on_the_callers_thread_reaches_the_caller_at_once(
+    system: ActorSystem,
+) -> None:
+    def listener(event: object) -> None:
+        if isinstance(event, ActorSpawned):
+            raise KeyboardInterrupt
+
+    unsubscribe = system.subscribe(listener)
+
+    with pytest.raises(KeyboardInterrupt):
+        system.spawn(recipe(Raiser, ValueError("x")), "raiser")
+
+    unsubscribe()
+    assert system.is_running
+    assert system.ask("/agents/raiser", Work(n=1)) == Done(n=1)  # it was started all the same
