@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import types
 import typing
+from collections.abc import Iterator
 from typing import Any, TypeVar
 
 from hypothesis import strategies as st
@@ -13,7 +14,7 @@ from pydantic import BaseModel
 import actorflow.flow
 import actorflow.journal  # noqa: F401
 from actorflow.ids import ActorPath, CorrelationId, MessageId
-from actorflow.messages import Envelope, Message, registered_kinds
+from actorflow.messages import Envelope, FrozenDict, FrozenList, Message, registered_kinds
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -70,6 +71,8 @@ def for_annotation(annotation: Any) -> st.SearchStrategy[Any]:  # noqa: PLR0911,
         return st.one_of(*(for_annotation(a) for a in args))
     if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
         return st.lists(for_annotation(args[0]), max_size=3).map(tuple)
+    if origin is frozenset:
+        return st.frozensets(for_annotation(args[0]), max_size=3)
     if origin is dict:
         return st.dictionaries(TEXT, for_annotation(args[1]), max_size=3)
     if origin is list:
@@ -77,14 +80,20 @@ def for_annotation(annotation: Any) -> st.SearchStrategy[Any]:  # noqa: PLR0911,
     raise NotImplementedError(f"no strategy for {annotation!r}")
 
 
+def fields_for(cls: type[BaseModel]) -> st.SearchStrategy[dict[str, Any]]:
+    """Return a strategy for the keyword arguments that build a ``cls`` (not ``kind``)."""
+    return st.fixed_dictionaries(
+        {
+            name: for_annotation(field.annotation)
+            for name, field in cls.model_fields.items()
+            if name != "kind"
+        }
+    )
+
+
 def for_model(cls: type[M]) -> st.SearchStrategy[M]:
     """Return a strategy for instances of model (or message) class ``cls``."""
-    fields = {
-        name: for_annotation(field.annotation)
-        for name, field in cls.model_fields.items()
-        if name != "kind"
-    }
-    return st.builds(cls, **fields)
+    return fields_for(cls).map(lambda fields: cls(**fields))
 
 
 def for_message(cls: type[Message]) -> st.SearchStrategy[Message]:
@@ -125,3 +134,53 @@ def envelopes() -> st.SearchStrategy[Envelope]:
         wall_time=st.floats(0, 2e9, allow_nan=False),
         message=messages(),
     )
+
+
+def mutable_containers(value: object) -> Iterator[object]:
+    """Yield every list, dict or set reachable from ``value`` that can still be changed.
+
+    Looks inside tuples, frozensets, frozen containers and pydantic models' fields.
+    """
+    if isinstance(value, (FrozenList, tuple, frozenset)):
+        for item in value:
+            yield from mutable_containers(item)
+    elif isinstance(value, FrozenDict):
+        for item in value.values():
+            yield from mutable_containers(item)
+    elif isinstance(value, (list, dict, set)):
+        yield value
+    elif isinstance(value, BaseModel):
+        for item in value.__dict__.values():
+            yield from mutable_containers(item)
+
+
+def change_in_place(value: object) -> None:
+    """Change every list and dict reachable from ``value`` that can still be changed, as a
+    careless sender might after sending: append ``None``, add a ``"changed"`` key."""
+    found: list[object] = []
+    _collect_mutable(value, found)
+    for container in found:
+        if isinstance(container, list):
+            container.append(None)
+        elif isinstance(container, dict):
+            container["changed"] = True
+
+
+def _collect_mutable(value: object, found: list[object]) -> None:
+    children: list[object]
+    if isinstance(value, (FrozenDict, FrozenList)):
+        return  # read-only all the way down
+    if isinstance(value, BaseModel):
+        children = list(value.__dict__.values())
+    elif isinstance(value, dict):
+        found.append(value)
+        children = list(value.values())
+    elif isinstance(value, list):
+        found.append(value)
+        children = list(value)
+    elif isinstance(value, (tuple, frozenset)):
+        children = list(value)
+    else:
+        return
+    for child in children:
+        _collect_mutable(child, found)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from actorflow.messages._frozen import FrozenDict, FrozenList, freeze, thaw
 from actorflow.messages.base import (
     AnyMessage,
     Message,
@@ -69,6 +70,8 @@ __all__ = [
     "EffectRecorded",
     "Envelope",
     "ErrorInfo",
+    "FrozenDict",
+    "FrozenList",
     "LifecycleEvent",
     "Message",
     "OpaqueMessage",
@@ -84,12 +87,14 @@ __all__ = [
     "encode_message",
     "envelope_from_record",
     "envelope_to_record",
+    "freeze",
     "message_class",
     "message_fields",
     "message_kind",
     "message_record",
     "pack",
     "registered_kinds",
+    "thaw",
     "unpack",
     "validate_message",
 ]

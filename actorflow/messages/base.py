@@ -12,7 +12,18 @@ import re
 import threading
 from collections.abc import Mapping
 from types import UnionType
-from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
+from typing import (
+    Annotated,
+    Any,
+    ClassVar,
+    Literal,
+    NoReturn,
+    Self,
+    Union,
+    Unpack,
+    get_args,
+    get_origin,
+)
 
 from pydantic import (
     BaseModel,
@@ -24,7 +35,13 @@ from pydantic import (
     ValidationInfo,
 )
 
-from actorflow.errors import ConfigurationError, DuplicateKindError, UnknownKindError
+from actorflow.errors import (
+    ConfigurationError,
+    DuplicateKindError,
+    InvalidMessageError,
+    UnknownKindError,
+)
+from actorflow.messages._frozen import fields_to_freeze, freeze
 
 __all__ = [
     "AnyMessage",
@@ -46,23 +63,129 @@ _registry_lock = threading.Lock()
 class Message(BaseModel):
     """Base of every message: frozen, no extra fields, tagged with a stable ``kind``.
 
-    Subclasses declare ``kind: Literal["area.event"] = "area.event"``. Classes
-    without a ``kind`` default are abstract bases and are not registered.
+    Subclasses declare ``kind: Literal["area.event"] = "area.event"``; a class without
+    one is refused when it is defined. A base that subclasses share but that is never
+    sent itself is declared abstract, without a kind: ``class Event(Message,
+    abstract=True)``. Abstract classes are not registered and cannot be instantiated.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     kind_tag: ClassVar[str | None] = None
     """The registered kind tag of this class (``None`` on abstract bases)."""
+    frozen_fields: ClassVar[tuple[str, ...]] = ()
+    """Fields whose lists and dicts are made read-only when a message is built."""
+
+    def __init_subclass__(cls, *, abstract: bool = False, **kwargs: Unpack[ConfigDict]) -> None:
+        # ``abstract`` is read in __pydantic_init_subclass__, once the fields are known.
+        super().__init_subclass__(**kwargs)
 
     @classmethod
-    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
-        """Register the subclass under its ``kind`` tag (runs at class definition)."""
+    def __pydantic_init_subclass__(cls, *, abstract: bool = False, **kwargs: Any) -> None:
+        """Register the subclass under its ``kind`` tag (runs at class definition).
+
+        Raises:
+            ConfigurationError: the class has no ``kind`` tag and is not abstract, or is
+                abstract and has one, or its tag is not ``area.event``; or a field's type
+                cannot be frozen (``set``, ``deque``, a model that is not frozen).
+            DuplicateKindError: another class already has the tag.
+        """
         super().__pydantic_init_subclass__(**kwargs)
+        _prepare_freezing(cls)
         field = cls.model_fields.get("kind")
-        if field is None or not isinstance(field.default, str):
-            return
-        _register(cls, field.default)
+        kind = field.default if field is not None and isinstance(field.default, str) else None
+        if abstract:
+            _check_abstract(cls, kind)
+        elif kind is None:
+            raise ConfigurationError(_missing_kind(cls))
+        else:
+            _register(cls, kind)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """Return a copy with ``update`` applied (not validated; its lists and dicts frozen)."""
+        copied = super().model_copy(update=update, deep=deep)
+        if update and self.frozen_fields:
+            _freeze_fields(copied)
+        return copied
+
+
+def _prepare_freezing(cls: type[Message]) -> None:
+    """Make ``cls`` freeze its lists and dicts after validation, if it can hold any.
+
+    Pydantic runs ``model_post_init`` after validation (and in ``model_construct``) only
+    for classes that define one, so classes without such fields (most) pay nothing.
+    """
+    cls.frozen_fields = fields_to_freeze(cls, owner=cls.__qualname__)
+    hook = cls.model_post_init
+    if not cls.frozen_fields or getattr(hook, "freezes_message", False):
+        return  # nothing to freeze, or inherited from a class that freezes
+    if not cls.__pydantic_post_init__:
+        cls.model_post_init = _freeze_fields  # type: ignore[method-assign, assignment]
+        cls.__pydantic_post_init__ = "model_post_init"
+        cls.model_rebuild(force=True)  # the validator calls the hook only if built with it
+        return
+
+    def freeze_then(self: Message, context: object, /) -> None:
+        _freeze_fields(self)
+        hook(self, context)  # the class's own hook runs after freezing
+
+    freeze_then.freezes_message = True  # type: ignore[attr-defined]
+    cls.model_post_init = freeze_then  # type: ignore[method-assign, assignment]
+
+
+def _freeze_fields(self: Message, _context: object = None, /) -> None:
+    values = self.__dict__
+    for name in self.frozen_fields:
+        values[name] = freeze(values[name])
+
+
+_freeze_fields.freezes_message = True  # type: ignore[attr-defined]
+
+
+def _missing_kind(cls: type[Message]) -> str:
+    base = cls.__bases__[0].__name__
+    return (
+        f"Message class {cls.__qualname__!r} has no 'kind' tag, so its records could not be "
+        'read back from a journal. Declare one: kind: Literal["area.event"] = "area.event", '
+        "with a new lowercase tag for it (for example 'order.placed'). If the class is a base "
+        f"that is never sent itself, declare it abstract: class {cls.__name__}({base}, "
+        "abstract=True)."
+    )
+
+
+def _check_abstract(cls: type[Message], kind: object) -> None:
+    if kind is not None:
+        raise ConfigurationError(
+            f"Message class {cls.__qualname__!r} is declared abstract but has the kind tag "
+            f"{kind!r}. Remove abstract=True if it is sent, or remove its 'kind' if it is "
+            "only a base for other messages."
+        )
+    cls.__pydantic_validator__ = _AbstractValidator(cls)  # type: ignore[assignment] # a stub that refuses
+
+
+class _AbstractValidator:
+    """Stands in for an abstract class's validator, so building one fails with a clear error.
+
+    Subclasses have validators of their own; only the abstract class itself uses this one.
+    """
+
+    def __init__(self, cls: type[Message]) -> None:
+        self._cls = cls
+
+    def _refuse(self, *_args: object, **_kwargs: object) -> NoReturn:
+        raise InvalidMessageError(_abstract_error(self._cls))
+
+    validate_python = validate_json = validate_strings = _refuse
+
+
+def _abstract_error(cls: type[Message]) -> str:
+    return (
+        f"{cls.__qualname__} is an abstract message class (it has no 'kind' tag) and cannot "
+        "be sent. Build one of its subclasses, or give it a kind tag and drop abstract=True."
+    )
+
+
+Message.__pydantic_validator__ = _AbstractValidator(Message)  # type: ignore[assignment] # a stub that refuses
 
 
 def _register(cls: type[Message], kind: str) -> None:

@@ -93,7 +93,7 @@ class ErrorInfo(Message):
     ``message`` then describes the root cause."""
 
 
-class SystemMessage(Message):
+class SystemMessage(Message, abstract=True):
     """Base of runtime control messages; they bypass suspension and go first."""
 
 
@@ -212,7 +212,7 @@ class EffectRecorded(Message):
     """Sequence number of the delivery being handled when it was recorded."""
 
 
-class LifecycleEvent(Message):
+class LifecycleEvent(Message, abstract=True):
     """Base of events about an actor's life, sent to system listeners."""
 
     path: ActorPath

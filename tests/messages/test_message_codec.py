@@ -25,7 +25,15 @@ from actorflow.messages import (
     pack,
     unpack,
 )
-from tests.message_strategies import actorflow_kinds, envelopes, for_message, messages
+from tests.message_strategies import (
+    actorflow_kinds,
+    change_in_place,
+    envelopes,
+    fields_for,
+    for_message,
+    messages,
+    mutable_containers,
+)
 
 
 def test_the_strategies_cover_every_actorflow_message_kind() -> None:
@@ -55,6 +63,32 @@ def test_each_message_kind_survives_the_msgpack_round_trip(kind: str, data: st.D
 @given(messages())
 def test_every_message_kind_survives_the_msgpack_round_trip(message: Message) -> None:
     assert decode_message(encode_message(message)) == message
+
+
+@pytest.mark.parametrize("kind", sorted(actorflow_kinds()))
+@given(data=st.data())
+def test_no_message_of_any_kind_holds_a_container_that_can_be_changed(
+    kind: str, data: st.DataObject
+) -> None:
+    message = data.draw(for_message(actorflow_kinds()[kind]))
+
+    assert list(mutable_containers(message)) == []
+    assert list(mutable_containers(decode_message(encode_message(message)))) == []
+
+
+@pytest.mark.parametrize("kind", sorted(actorflow_kinds()))
+@given(data=st.data())
+def test_changing_the_data_a_message_was_built_from_does_not_change_the_message(
+    kind: str, data: st.DataObject
+) -> None:
+    cls = actorflow_kinds()[kind]
+    fields = data.draw(fields_for(cls))
+    message = cls(**fields)
+    before = message.model_dump(mode="json")
+
+    change_in_place(fields)
+
+    assert message.model_dump(mode="json") == before
 
 
 @given(envelopes())

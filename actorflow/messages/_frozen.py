@@ -1,0 +1,277 @@
+"""Read-only lists and dicts for message data, and the rules for freezing field values.
+
+``frozen=True`` on a pydantic model only refuses attribute assignment: a list or dict
+held by a message could still be changed in place, by its sender after sending or by
+one of its receivers, and every other holder (other receivers, the journal writer on
+its own thread) would see the change. So a message's lists and dicts are frozen when it
+is built: validation turns them, all the way down, into :class:`FrozenList` and
+:class:`FrozenDict`. These subclass ``list`` and ``dict``, so they compare equal to,
+serialise like and msgpack-pack like the plain containers, and every method that would
+change one raises :class:`~actorflow.errors.MessageFrozenError`.
+
+Which fields need the walk is decided once per class, from the annotations: ``tuple``,
+``frozenset`` and scalar fields never do, so most messages pay nothing. Annotations
+whose values cannot be frozen in place of their declared type (``set``, ``deque``, a
+model that is not frozen) are refused when the class is defined, with the fix.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections import abc
+from collections.abc import Callable, Iterable
+from types import UnionType
+from typing import Annotated, Any, NoReturn, TypeVar, Union, get_args, get_origin
+
+from pydantic import BaseModel, JsonValue
+
+from actorflow.errors import ConfigurationError, MessageFrozenError
+
+__all__ = ["FrozenDict", "FrozenList", "fields_to_freeze", "freeze", "thaw"]
+
+T = TypeVar("T")
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def _refuse(container: str, method: str) -> Callable[..., NoReturn]:
+    def refuse(self: object, *_args: object, **_kwargs: object) -> NoReturn:
+        raise MessageFrozenError(
+            f"Cannot call {method}() on message data: a message's {container}s are read-only, "
+            "because the message may already have been sent and its receivers and the "
+            f"journal share it. Copy it ({container}(value)), change the copy, and build a "
+            "new message (model_copy(update=...))."
+        )
+
+    refuse.__name__ = method
+    return refuse
+
+
+class FrozenList(list[T]):
+    """A list in a message: equal to, and encoded like, a list; changing it raises.
+
+    Raises:
+        MessageFrozenError: from every method that would change it.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, items: Iterable[T] = (), /) -> None:
+        list.__init__(self, (freeze(item) for item in items))  # type: ignore[misc] # frozen T
+
+    def __copy__(self) -> FrozenList[T]:
+        return self  # read-only all the way down, so sharing is safe
+
+    def __deepcopy__(self, _memo: object) -> FrozenList[T]:
+        return self
+
+    append = _refuse("list", "append")
+    extend = _refuse("list", "extend")
+    insert = _refuse("list", "insert")
+    remove = _refuse("list", "remove")
+    pop = _refuse("list", "pop")
+    clear = _refuse("list", "clear")
+    sort = _refuse("list", "sort")
+    reverse = _refuse("list", "reverse")
+    __setitem__ = _refuse("list", "__setitem__")
+    __delitem__ = _refuse("list", "__delitem__")
+    __iadd__ = _refuse("list", "__iadd__")
+    __imul__ = _refuse("list", "__imul__")
+
+
+class FrozenDict(dict[K, V]):
+    """A dict in a message: equal to, and encoded like, a dict; changing it raises.
+
+    Raises:
+        MessageFrozenError: from every method that would change it.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, items: Iterable[tuple[K, V]] | abc.Mapping[K, V] = (), /) -> None:
+        dict.__init__(self, ((k, freeze(v)) for k, v in dict(items).items()))  # type: ignore[misc] # frozen V
+
+    def __copy__(self) -> FrozenDict[K, V]:
+        return self  # read-only all the way down, so sharing is safe
+
+    def __deepcopy__(self, _memo: object) -> FrozenDict[K, V]:
+        return self
+
+    __setitem__ = _refuse("dict", "__setitem__")
+    __delitem__ = _refuse("dict", "__delitem__")
+    __ior__ = _refuse("dict", "__ior__")
+    clear = _refuse("dict", "clear")
+    pop = _refuse("dict", "pop")
+    popitem = _refuse("dict", "popitem")
+    setdefault = _refuse("dict", "setdefault")
+    update = _refuse("dict", "update")
+
+
+# -- freezing values -------------------------------------------------------------------
+
+_LEAVES = frozenset({str, int, float, bool, type(None), bytes, FrozenList, FrozenDict, frozenset})
+
+
+def freeze(value: object) -> object:  # noqa: PLR0911 - one return per kind of value
+    """Return ``value`` with every list, dict and set in it made read-only.
+
+    Lists become :class:`FrozenList`, dicts :class:`FrozenDict`, sets ``frozenset``
+    and ``bytearray`` ``bytes``; tuples and frozen pydantic models are rebuilt around
+    frozen contents. The result shares nothing mutable with ``value``; values that
+    are read-only already are returned as they are.
+    """
+    kind = type(value)
+    if kind in _LEAVES:
+        return value
+    if kind is dict or isinstance(value, dict):
+        return _frozen_dict(value)  # type: ignore[arg-type]
+    if kind is list or isinstance(value, list):
+        return _frozen_list(value)  # type: ignore[arg-type]
+    if kind is tuple:
+        items = tuple(freeze(item) for item in value)  # type: ignore[attr-defined]
+        return value if all(a is b for a, b in zip(items, value, strict=True)) else items  # type: ignore[call-overload]
+    if isinstance(value, BaseModel):
+        return _frozen_model(value)
+    if isinstance(value, set):
+        return frozenset(freeze(item) for item in value)
+    if isinstance(value, bytearray):
+        return bytes(value)
+    return value
+
+
+def _frozen_dict(value: dict[object, object]) -> FrozenDict[object, object]:
+    frozen: FrozenDict[object, object] = FrozenDict.__new__(FrozenDict)
+    dict.update(frozen, ((k, freeze(v)) for k, v in value.items()))
+    return frozen
+
+
+def _frozen_list(value: list[object]) -> FrozenList[object]:
+    frozen: FrozenList[object] = FrozenList.__new__(FrozenList)
+    list.extend(frozen, [freeze(item) for item in value])
+    return frozen
+
+
+def _frozen_model(model: BaseModel) -> BaseModel:
+    names = fields_to_freeze(type(model), owner=None)
+    values = model.__dict__
+    changed = {n: v for n in names if (v := freeze(values[n])) is not values[n]}
+    if not changed:
+        return model
+    copy = model.__copy__()  # a nested model is shared with its sender: freeze a copy
+    copy.__dict__.update(changed)
+    return copy
+
+
+def thaw(value: object) -> object:
+    """Return a deep copy of message data with plain, mutable lists and dicts.
+
+    For handing a message's data to code that changes it in place.
+    """
+    if isinstance(value, dict):
+        return {k: thaw(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [thaw(item) for item in value]
+    if type(value) is tuple:
+        return tuple(thaw(item) for item in value)
+    return value
+
+
+# -- deciding, per class, which fields need freezing -----------------------------------
+
+_SCALARS = frozenset({str, int, float, bool, bytes, type(None)})
+_FREEZE = (list, dict, abc.Sequence, abc.Mapping)
+_REFUSED = {
+    set: "frozenset[...]",
+    abc.Set: "frozenset[...]",
+    abc.MutableSet: "frozenset[...]",
+    abc.MutableSequence: "tuple[..., ...]",
+    collections.deque: "tuple[..., ...]",
+    abc.MutableMapping: "dict[...] (frozen when the message is built)",
+}
+_fields_cache: dict[tuple[type[BaseModel], bool], tuple[str, ...]] = {}
+
+
+def fields_to_freeze(cls: type[BaseModel], *, owner: str | None) -> tuple[str, ...]:
+    """Return the names of ``cls``'s fields whose values may hold lists, dicts or sets.
+
+    Args:
+        owner: the message class being defined (for error messages), or ``None`` to
+            decide leniently at run time (refused annotations then count as freezable).
+
+    Raises:
+        ConfigurationError: a field's annotation cannot be frozen (``owner`` given).
+    """
+    key = (cls, owner is None)
+    found = _fields_cache.get(key)
+    if found is None:
+        found = tuple(
+            name
+            for name, field in cls.model_fields.items()
+            if _needs_freezing(field.annotation, _Where(owner, cls, name))
+        )
+        _fields_cache[key] = found
+    return found
+
+
+class _Where:
+    """The field being classified, for error messages (``owner`` None: be lenient)."""
+
+    def __init__(self, owner: str | None, cls: type[BaseModel], name: str) -> None:
+        self.owner, self.cls, self.name = owner, cls, name
+
+    def refuse(self, annotation: object, why: str, fix: str) -> bool:
+        if self.owner is None:
+            return True
+        where = f"field {self.name!r}" + (
+            "" if self.cls.__qualname__ == self.owner else f" of {self.cls.__qualname__}"
+        )
+        raise ConfigurationError(
+            f"Message class {self.owner!r} cannot be immutable: its {where} is declared as "
+            f"{_name(annotation)}, {why}. {fix}"
+        )
+
+
+def _needs_freezing(annotation: object, where: _Where) -> bool:  # noqa: PLR0911
+    if annotation in _SCALARS or annotation is JsonValue:
+        return annotation is JsonValue
+    supertype = getattr(annotation, "__supertype__", None)  # NewType, e.g. ActorPath
+    if supertype is not None:
+        return _needs_freezing(supertype, where)
+    origin = get_origin(annotation) or annotation
+    args = get_args(annotation)
+    if origin in _REFUSED:
+        return where.refuse(
+            annotation, "which can be changed after the message is sent", f"Use {_REFUSED[origin]}."
+        )
+    if origin is Annotated:
+        return _needs_freezing(args[0], where)
+    if origin in (Union, UnionType, tuple, frozenset):
+        flags = [_needs_freezing(a, where) for a in args if a is not Ellipsis]  # all refusals
+        return any(flags)
+    if isinstance(origin, type) and issubclass(origin, BaseModel):
+        return _model_needs_freezing(origin, where)
+    if origin in _FREEZE:
+        for arg in args:
+            _needs_freezing(arg, where)  # for refusals nested in the arguments
+        return True
+    # Scalars (str enums, datetime, Literal ...), and Any or object: frozen by run-time type.
+    return origin is object or origin is Any
+
+
+def _model_needs_freezing(model: type[BaseModel], where: _Where) -> bool:
+    if not model.model_config.get("frozen"):
+        return where.refuse(
+            model,
+            "a model that is not frozen, so its fields can be reassigned after sending",
+            f"Give {model.__qualname__} model_config = ConfigDict(frozen=True).",
+        )
+    return bool(fields_to_freeze(model, owner=where.owner))
+
+
+def _name(annotation: object) -> str:
+    if isinstance(annotation, type) and not get_args(annotation):
+        return annotation.__qualname__
+    text = repr(annotation)
+    for prefix in ("typing.", "collections.abc.", "collections."):
+        text = text.replace(prefix, "")
+    return text
