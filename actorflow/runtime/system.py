@@ -594,9 +594,15 @@ class ActorSystem:
         """
         if self._state != "running" or self._terminated.is_set():
             self._check_running()
-        if type(to) is not str or not to.startswith("/"):
-            to = self._check_path(to, "tell()")
-        self.send(ActorPath(to), message)
+        try:
+            cell = self._cells.get(to)
+        except TypeError:  # unhashable: certainly not a path
+            cell = None
+        if cell is None:  # only then can ``to`` be a mistake: check it (off the hot path)
+            self.send(self._check_path(to, "tell()"), message)
+        else:
+            path: ActorPath = to  # type: ignore[assignment] # a live actor's path; no call
+            self.send(path, message, target=cell)
 
     def _check_path(self, to: object, call: str) -> ActorPath:
         """Return ``to`` as a path, or raise naming the mistake (the slow path of a send)."""
