@@ -112,7 +112,7 @@ class _TimerHeap:
 def _run_callback(handle: TimerHandle) -> None:
     try:
         handle.callback()
-    except Exception:  # noqa: BLE001 - a timer callback must never kill the timer thread
+    except BaseException:  # noqa: BLE001 - a timer callback must never kill the timer thread
         logger.opt(exception=True).error("Timer callback {callback!r} raised", callback=handle)
 
 

@@ -14,7 +14,8 @@ def test_top_level_all_is_pinned_and_sorted() -> None:
     assert actorflow.__all__ == sorted(actorflow.__all__)
     assert set(actorflow.__all__) == {
         "AGENTS_PATH", "ActorNameTakenError", "ActorPath", "ActorStatistics", "ActorSystem",
-        "ActorflowError", "AnyMessage", "AskError", "AskTimeoutError", "Behaviour",
+        "ActorflowError", "AnyMessage", "Backoff", "GUARDIAN_STRATEGY", "AskError",
+        "AskTimeoutError", "Behaviour",
         "BlockingCallError", "Clock", "ClockError", "CodecError", "ConditionError",
         "ConditionEvaluationError", "ConfigurationError", "Context", "CorrelationId",
         "DeadLetter", "DeadLetterReason", "DeliveryFailed", "DeliveryFailedError", "Directive",

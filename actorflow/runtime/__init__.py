@@ -11,6 +11,8 @@ from actorflow.runtime.effects import EffectRunner, EffectStatistics
 from actorflow.runtime.mailbox import MailboxConfig, OverflowPolicy
 from actorflow.runtime.stats import ActorStatistics, SystemStatistics
 from actorflow.runtime.supervision import (
+    GUARDIAN_STRATEGY,
+    Backoff,
     Decider,
     RestartType,
     SupervisorStrategy,
@@ -30,6 +32,7 @@ __all__ = [
     "AGENTS_PATH",
     "ActorStatistics",
     "ActorSystem",
+    "Backoff",
     "Behaviour",
     "Context",
     "DEADLETTERS_PATH",
@@ -42,6 +45,7 @@ __all__ = [
     "EffectStatistics",
     "EventListener",
     "FLOWS_PATH",
+    "GUARDIAN_STRATEGY",
     "MailboxConfig",
     "OverflowPolicy",
     "Recipe",

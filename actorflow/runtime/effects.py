@@ -252,5 +252,5 @@ def _start_task(
 def _report(outcome: Outcome, result: object, error: BaseException | None) -> None:
     try:
         outcome(result, error)
-    except Exception:  # noqa: BLE001 - a failing callback must not kill the loop
+    except BaseException:  # noqa: BLE001 - a failing callback must not kill the loop
         logger.opt(exception=True).error("Effect outcome callback raised")
