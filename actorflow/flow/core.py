@@ -3,20 +3,19 @@
 :class:`FlowCore` is a flow's whole state as :func:`~actorflow.flow.decider.decide`
 sees it; :class:`FlowSpec` what the flow runs (plan, order, settings, seed, context)
 with tables derived from it once; :class:`StepRecord` one step's standing. None of
-them is ever changed in place: the decider builds new ones. ``to_json`` /
-``from_json`` round-trip each of them exactly.
+them is ever changed in place: the decider builds new ones (named tuples, since one
+is made per event). ``to_json`` / ``from_json`` round-trip each of them exactly.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any, Final, cast
+from typing import Any, Final, NamedTuple, cast
 
 from pydantic import JsonValue
 
 from actorflow.flow.models import TERMINAL_STEP_STATES, FlowStatus, PlanSpec, StepSpec, StepStatus
-from actorflow.flow.references import has_references
 from actorflow.flow.retry import RetryPolicy
 from actorflow.messages._frozen import freeze
 
@@ -25,24 +24,6 @@ __all__ = ["HUMAN_KEYS", "FlowCore", "FlowSpec", "Settings", "StepRecord"]
 HUMAN_KEYS: Final = {"confirm": "user_confirmed", "input": "user_input", "select": "user_selection"}
 """Output keys of ``human_input`` steps without their own ``output_key``."""
 _COMPLETED = StepStatus.COMPLETED
-
-
-class _Unset(Mapping[str, JsonValue]):
-    """The default of a derived cache: empty, and replaced by the derived value."""
-
-    def __getitem__(self, key: str) -> JsonValue:
-        raise KeyError(key)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(())
-
-    def __len__(self) -> int:
-        return 0
-
-    __hash__ = object.__hash__
-
-
-_UNSET: Final = _Unset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +109,9 @@ class FlowSpec:
         """Whether step ``sid``'s parameters hold a ``${...}`` reference (cached)."""
         found = self._references.get(sid)
         if found is None:
-            found = self._references[sid] = has_references(self.steps[sid].parameters)
+            # repr() is one C-level walk; "${" in it means a reference somewhere (or a key
+            # holding "${", which resolving leaves as it is: a harmless false positive).
+            found = self._references[sid] = "${" in repr(self.steps[sid].parameters)
         return found
 
     def policy(self, sid: str) -> RetryPolicy:
@@ -205,9 +188,8 @@ def _output_key(step: StepSpec) -> str | None:
     return key if isinstance(key, str) else None
 
 
-@dataclass(frozen=True, slots=True)
-class StepRecord:
-    """How one step of a running flow stands."""
+class StepRecord(NamedTuple):
+    """How one step of a running flow stands (a named tuple: one is made per change)."""
 
     status: StepStatus = StepStatus.PENDING
     attempts: int = 0
@@ -227,7 +209,7 @@ class StepRecord:
 
     def to_json(self) -> list[JsonValue]:
         """Return the record as a JSON list (field order)."""
-        return [getattr(self, f.name) for f in fields(self)]
+        return [self.status.value, *self[1:]]
 
     @classmethod
     def from_json(cls, data: list[Any]) -> StepRecord:
@@ -236,46 +218,59 @@ class StepRecord:
         return cls(StepStatus(status), *rest)
 
 
-@dataclass(frozen=True, slots=True)
-class FlowCore:
+class FlowCore(NamedTuple):
     """A flow's whole state, as the decider sees it. Never changed in place.
 
     ``results``, ``outputs``, ``unfinished`` and ``last_completed`` are derived from
-    ``steps`` (kept to make decisions cheap; rebuilt on load).
+    ``steps`` (kept to make decisions cheap; :meth:`create` derives them). A named tuple,
+    as one is made per event.
     """
 
     spec: FlowSpec
     status: FlowStatus
     steps: Mapping[str, StepRecord]
-    ready: tuple[str, ...] = ()
+    ready: tuple[str, ...]
     """Steps whose dependencies are terminal, waiting for a slot, in release order."""
-    slots: int = 0
+    slots: int
     """Slots taken: running attempts plus steps waiting for a retry."""
-    error: str | None = None
-    started_at: float | None = None
-    finished_at: float | None = None
-    sweep_at: float | None = None
+    error: str | None
+    started_at: float | None
+    finished_at: float | None
+    sweep_at: float | None
     """When the timeout sweep timer is due, if one is scheduled."""
-    ignored: int = 0
+    ignored: int
     """Outcomes of attempts that were no longer live (timed out, cancelled)."""
-    finished: bool = False
+    finished: bool
     """The final checkpoint was saved and the flow replied."""
-    results: Mapping[str, JsonValue] = _UNSET
-    """Results by step id (derived when not given)."""
-    outputs: Mapping[str, JsonValue] = _UNSET
+    results: Mapping[str, JsonValue]
+    """Results by step id (derived)."""
+    outputs: Mapping[str, JsonValue]
     """Results by output key (derived)."""
-    unfinished: int = -1
+    unfinished: int
     """Steps not yet terminal (derived)."""
-    last_completed: str | None = None
+    last_completed: str | None
     """The completed step latest in the plan's order (derived)."""
 
-    def __post_init__(self) -> None:
-        if self.results is _UNSET:  # derive the caches (a new or a loaded state)
-            results, outputs, unfinished, last = _derive(self.spec, self.steps)
-            object.__setattr__(self, "results", results)
-            object.__setattr__(self, "outputs", outputs)
-            object.__setattr__(self, "unfinished", unfinished)
-            object.__setattr__(self, "last_completed", last)
+    @classmethod
+    def create(
+        cls,
+        spec: FlowSpec,
+        status: FlowStatus,
+        steps: Mapping[str, StepRecord],
+        *,
+        ready: tuple[str, ...] = (),
+        slots: int = 0,
+        error: str | None = None,
+        started_at: float | None = None,
+        finished_at: float | None = None,
+        sweep_at: float | None = None,
+        ignored: int = 0,
+        finished: bool = False,
+    ) -> FlowCore:
+        """Return a state with its derived fields worked out from ``steps``."""
+        results, outputs, unfinished, last = _derive(spec, steps)
+        return cls(spec, status, steps, ready, slots, error, started_at, finished_at,
+                   sweep_at, ignored, finished, results, outputs, unfinished, last)  # fmt: skip
 
     @property
     def flow_id(self) -> str:
@@ -317,10 +312,10 @@ class FlowCore:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> FlowCore:
         """Rebuild a state from :meth:`to_json`'s output."""
-        return cls(
-            spec=FlowSpec.from_json(data["spec"]),
-            status=FlowStatus(data["status"]),
-            steps={sid: StepRecord.from_json(rec) for sid, rec in data["steps"].items()},
+        return cls.create(
+            FlowSpec.from_json(data["spec"]),
+            FlowStatus(data["status"]),
+            {sid: StepRecord.from_json(rec) for sid, rec in data["steps"].items()},
             ready=tuple(data["ready"]),
             slots=int(data["slots"]),
             error=data["error"],

@@ -32,7 +32,6 @@ Semantics, in short:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import fields
 from typing import Any, Final, cast
 
 from pydantic import JsonValue
@@ -212,7 +211,7 @@ def _start(run: RunFlow, at: float) -> tuple[FlowCore, list[Command]]:
         inline=run.inline,
     )
     steps = {s.id: StepRecord(waiting_on=len(s.dependencies)) for s in run.plan.steps}
-    draft = _Draft(FlowCore(spec, FlowStatus.PENDING, steps), at)
+    draft = _Draft(FlowCore.create(spec, FlowStatus.PENDING, steps), at)
     draft.status, draft.started_at = FlowStatus.RUNNING, at
     settings = spec.settings
     draft.commands.append(Emit("flow_started", detail={"steps": len(steps)}))
@@ -423,9 +422,7 @@ def _attempt_over(
 
 
 def _replace(rec: StepRecord, **changes: Any) -> StepRecord:
-    values = {f.name: getattr(rec, f.name) for f in fields(rec)}
-    values.update(changes)
-    return StepRecord(**values)
+    return rec._replace(**changes)
 
 
 def _settle(
