@@ -9,12 +9,15 @@ Run ``python bench/runtime.py`` (full, a few minutes on 2 cores) or
 4. a 1,000-way fan-out round (one coordinator, 1,000 workers that each reply);
 5. spawning 1,000 and 10,000 actors (wall time and RSS growth per actor), each in a
    fresh subprocess so earlier phases do not pollute the RSS figures;
-6. message and envelope encode+decode against plain dicts through msgpack.
+6. message and envelope encode+decode against plain dicts through msgpack;
+7. the cost of immutable message data: building and telling messages whose lists and
+   dicts are frozen, against the same class without the freezing step (issue 10).
 
 Every figure is the median of several repeats after a warm-up; the pykka and
 actorflow repeats are interleaved so that drift (turbo, other load) hits both.
 ``--json PATH`` and ``--markdown PATH`` also write the figures (and every sample)
-to files; ``--only SECTION ...`` runs a subset (tell, ask, hop, fanout, spawn, codec).
+to files; ``--only SECTION ...`` runs a subset (tell, ask, hop, fanout, spawn, codec,
+frozen).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import functools
 import gc
+import itertools
 import json
 import os
 import platform
@@ -40,6 +44,7 @@ from typing import Any, Literal
 
 import msgpack
 import pykka
+from pydantic import JsonValue
 from rich.console import Console
 from rich.table import Table
 
@@ -108,6 +113,33 @@ class StepReport(Message):
     status: str
     attempt: int
     tokens: int
+
+
+class Basket(Message):
+    """A message with a list and a JSON dict, which are frozen when it is built."""
+
+    kind: Literal["bench.basket"] = "bench.basket"
+    items: list[str]
+    data: dict[str, JsonValue]
+
+
+class BasketUnfrozen(Message):
+    """Basket's fields without the freezing step: what such a message cost before issue 10."""
+
+    kind: Literal["bench.basket_unfrozen"] = "bench.basket_unfrozen"
+    items: list[str]
+    data: dict[str, JsonValue]
+
+
+# The baseline class is rebuilt as it was before issue 10: pydantic's own JSON validation
+# instead of actorflow's validate-and-freeze walk, and no freezing hook. The two classes
+# differ in nothing else.
+for _field in BasketUnfrozen.__pydantic_fields__.values():
+    _field.metadata = [m for m in _field.metadata if type(m).__name__ != "_JsonData"]
+BasketUnfrozen.frozen_fields = ()
+BasketUnfrozen.__pydantic_post_init__ = None
+BasketUnfrozen.model_rebuild(force=True)
+assert type(BasketUnfrozen(items=[], data={}).data) is dict
 
 
 TICK = Tick()
@@ -435,6 +467,21 @@ class AfCoordinator(Behaviour):
         self.remaining -= 1
         if self.remaining == 0:
             self.round_done.set()
+
+
+class AfBasketCounter(Behaviour):
+    """Counts Baskets (frozen or not); sets the event on the last one."""
+
+    def __init__(self, n: int, done: threading.Event) -> None:
+        self.remaining = n
+        self.done = done
+
+    def on_basket(self, _msg: Basket, _ctx: Context) -> None:
+        self.remaining -= 1
+        if self.remaining == 0:
+            self.done.set()
+
+    on_basket_unfrozen = on_basket
 
 
 class AfIdle(Behaviour):
@@ -1029,6 +1076,95 @@ def bench_codec(sizes: Sizes, log: Callable[[str], None]) -> list[Row]:
     return rows
 
 
+# -- 7. immutable message data ---------------------------------------------------------
+
+
+SMALL_ITEMS = ["alpha", "beta", "gamma", "delta", "epsilon"]
+SMALL_DATA: dict[str, JsonValue] = {
+    "step": "summarise",
+    "attempt": 2,
+    "ok": True,
+    "tokens": [812, 90],
+    "usage": {"prompt": 700, "completion": 112},
+    "tags": ["draft", {"lang": "en"}],
+}
+BIG_DATA: dict[str, JsonValue] = {
+    "rows": [{"id": i, "tags": ["a", "b"], "score": i / 7} for i in range(200)]
+}  # 1,000 JSON values
+BASKET_RUNS = itertools.count()
+
+
+def tell_baskets(system: ActorSystem, cls: type[Basket | BasketUnfrozen], n: int) -> float:
+    """Messages per second, a new ``cls`` per tell, until the actor has handled the last."""
+    done = threading.Event()
+    path = system.spawn(recipe(AfBasketCounter, n, done), f"baskets-{next(BASKET_RUNS)}")
+    tell = system.tell
+    try:
+        fresh()
+        t0 = perf()
+        for _ in range(n):
+            tell(path, cls(items=SMALL_ITEMS, data=SMALL_DATA))
+        if not done.wait(WAIT):
+            raise TimeoutError("basket tell run did not complete")
+        return n / (perf() - t0)
+    finally:
+        system.stop(path, timeout=WAIT)
+
+
+def bench_frozen(sizes: Sizes, log: Callable[[str], None]) -> list[Row]:
+    """Section 7."""
+    log("immutable message data: build and tell, frozen against not frozen")
+    rows: list[Row] = []
+    builds: list[tuple[str, dict[str, Any], int]] = [
+        ("build a message with a 5-item list and a 6-key JSON dict", {"data": SMALL_DATA}, 1),
+        ("build a message with 1,000 JSON values", {"data": BIG_DATA}, 50),
+    ]
+    for label, fields, cost in builds:
+        n = max(100, sizes.codec_ops // cost)
+        after = functools.partial(Basket, items=SMALL_ITEMS, **fields)
+        before = functools.partial(BasketUnfrozen, items=SMALL_ITEMS, **fields)
+        per_op(after, n // 10)
+        per_op(before, n // 10)
+        af: list[float] = []
+        base: list[float] = []
+        for _ in range(sizes.repeats):
+            base.append(per_op(before, n))
+            af.append(per_op(after, n))
+        rows.append(
+            Row(
+                "7 frozen",
+                f"{label} (N={n:,})",
+                "us",
+                median(af),
+                median(base),
+                "same class, not frozen",
+                note="info",
+                samples={"frozen": af, "not frozen": base},
+            )
+        )
+    with ActorSystem() as system:
+        tell_baskets(system, Basket, sizes.tells // 10)  # warm-up
+        tell_baskets(system, BasketUnfrozen, sizes.tells // 10)
+        af, base = [], []
+        for _ in range(sizes.repeats):
+            base.append(tell_baskets(system, BasketUnfrozen, sizes.tells))
+            af.append(tell_baskets(system, Basket, sizes.tells))
+    rows.append(
+        Row(
+            "7 frozen",
+            f"tell throughput, new list/dict message per tell (N={sizes.tells:,})",
+            "msg/s",
+            median(af),
+            median(base),
+            "same class, not frozen",
+            higher_is_better=True,
+            note="info",
+            samples={"frozen": af, "not frozen": base},
+        )
+    )
+    return rows
+
+
 # -- reporting -------------------------------------------------------------------------
 
 
@@ -1134,6 +1270,7 @@ SECTIONS: dict[str, Callable[[Sizes, Callable[[str], None]], list[Row]]] = {
     "fanout": bench_fanout,
     "spawn": bench_spawn,
     "codec": bench_codec,
+    "frozen": bench_frozen,
 }
 
 

@@ -9,8 +9,10 @@ is built: validation turns them, all the way down, into :class:`FrozenList` and
 serialise like and msgpack-pack like the plain containers, and every method that would
 change one raises :class:`~actorflow.errors.MessageFrozenError`.
 
-Which fields need the walk is decided once per class, from the annotations: ``tuple``,
-``frozenset`` and scalar fields never do, so most messages pay nothing. Annotations
+Which fields need freezing is decided once per class, from the annotations: ``tuple``,
+``frozenset`` and scalar fields never do, so most messages pay nothing. JSON-data fields
+are validated and frozen in one walk (``_json``); the others are frozen by a hook that
+runs after validation (``base._prepare_freezing``). Annotations
 whose values cannot be frozen in place of their declared type (``set``, ``deque``, a
 model that is not frozen) are refused when the class is defined, with the fix.
 """
@@ -110,6 +112,10 @@ class FrozenDict(dict[K, V]):
 # -- freezing values -------------------------------------------------------------------
 
 _LEAVES = frozenset({str, int, float, bool, type(None), bytes, FrozenList, FrozenDict, frozenset})
+_new_dict = FrozenDict.__new__
+_new_list = FrozenList.__new__
+_dict_update = dict.update
+_list_extend = list.extend
 
 
 def freeze(value: object) -> object:  # noqa: PLR0911 - one return per kind of value
@@ -121,17 +127,21 @@ def freeze(value: object) -> object:  # noqa: PLR0911 - one return per kind of v
     are read-only already are returned as they are.
     """
     kind = type(value)
+    if kind is dict:
+        return _frozen_dict(value)  # type: ignore[arg-type]
+    if kind is list:
+        return _frozen_list(value)  # type: ignore[arg-type]
     if kind in _LEAVES:
         return value
-    if kind is dict or isinstance(value, dict):
-        return _frozen_dict(value)  # type: ignore[arg-type]
-    if kind is list or isinstance(value, list):
-        return _frozen_list(value)  # type: ignore[arg-type]
     if kind is tuple:
         items = tuple(freeze(item) for item in value)  # type: ignore[attr-defined]
         return value if all(a is b for a, b in zip(items, value, strict=True)) else items  # type: ignore[call-overload]
     if isinstance(value, BaseModel):
         return _frozen_model(value)
+    if isinstance(value, dict):
+        return _frozen_dict(value)
+    if isinstance(value, list):
+        return _frozen_list(value)
     if isinstance(value, set):
         return frozenset(freeze(item) for item in value)
     if isinstance(value, bytearray):
@@ -139,15 +149,21 @@ def freeze(value: object) -> object:  # noqa: PLR0911 - one return per kind of v
     return value
 
 
+# The two walks below inline the test for leaves: JSON data is mostly leaves, and a
+# call per leaf would double the cost of freezing it.
+
+
 def _frozen_dict(value: dict[object, object]) -> FrozenDict[object, object]:
-    frozen: FrozenDict[object, object] = FrozenDict.__new__(FrozenDict)
-    dict.update(frozen, ((k, freeze(v)) for k, v in value.items()))
+    leaves = _LEAVES
+    frozen: FrozenDict[object, object] = _new_dict(FrozenDict)
+    _dict_update(frozen, {k: v if type(v) in leaves else freeze(v) for k, v in value.items()})
     return frozen
 
 
 def _frozen_list(value: list[object]) -> FrozenList[object]:
-    frozen: FrozenList[object] = FrozenList.__new__(FrozenList)
-    list.extend(frozen, [freeze(item) for item in value])
+    leaves = _LEAVES
+    frozen: FrozenList[object] = _new_list(FrozenList)
+    _list_extend(frozen, [v if type(v) in leaves else freeze(v) for v in value])
     return frozen
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Mapping
+from copy import copy
 from types import UnionType
 from typing import (
     Annotated,
@@ -42,6 +43,7 @@ from actorflow.errors import (
     UnknownKindError,
 )
 from actorflow.messages._frozen import fields_to_freeze, freeze
+from actorflow.messages._json import json_validator_for
 
 __all__ = [
     "AnyMessage",
@@ -110,20 +112,42 @@ class Message(BaseModel):
 
 
 def _prepare_freezing(cls: type[Message]) -> None:
-    """Make ``cls`` freeze its lists and dicts after validation, if it can hold any.
+    """Make ``cls`` freeze its lists and dicts when a message is built, if it can hold any.
 
     Pydantic runs ``model_post_init`` after validation (and in ``model_construct``) only
     for classes that define one, so classes without such fields (most) pay nothing.
+    JSON-data fields are validated and frozen in one walk (see ``_json``).
     """
     cls.frozen_fields = fields_to_freeze(cls, owner=cls.__qualname__)
+    if not cls.frozen_fields:
+        return
+    rebuild = _swap_json_validation(cls)
+    if not getattr(cls.model_post_init, "freezes_message", False):  # else inherited
+        rebuild |= _install_freezing_hook(cls)
+    if rebuild:
+        cls.model_rebuild(force=True)  # the validator is built from the fields and hook
+
+
+def _swap_json_validation(cls: type[Message]) -> bool:
+    fields = cls.__pydantic_fields__
+    swapped = False
+    for name in cls.frozen_fields:
+        field = fields[name]
+        validator = json_validator_for(field.annotation)
+        if validator is not None and not field.metadata:  # constraints: keep pydantic's
+            fields[name] = copy(field)
+            fields[name].metadata = [validator]
+            swapped = True
+    return swapped
+
+
+def _install_freezing_hook(cls: type[Message]) -> bool:
+    """Install the hook; return whether the validator must be rebuilt to call it."""
     hook = cls.model_post_init
-    if not cls.frozen_fields or getattr(hook, "freezes_message", False):
-        return  # nothing to freeze, or inherited from a class that freezes
     if not cls.__pydantic_post_init__:
         cls.model_post_init = _freeze_fields  # type: ignore[method-assign, assignment]
         cls.__pydantic_post_init__ = "model_post_init"
-        cls.model_rebuild(force=True)  # the validator calls the hook only if built with it
-        return
+        return True
 
     def freeze_then(self: Message, context: object, /) -> None:
         _freeze_fields(self)
@@ -131,6 +155,7 @@ def _prepare_freezing(cls: type[Message]) -> None:
 
     freeze_then.freezes_message = True  # type: ignore[attr-defined]
     cls.model_post_init = freeze_then  # type: ignore[method-assign, assignment]
+    return False
 
 
 def _freeze_fields(self: Message, _context: object = None, /) -> None:
