@@ -3,7 +3,11 @@
 Every message is a frozen pydantic model with ``extra="forbid"`` and a ``kind``
 tag (``"area.event"``). Defining a class registers its tag; a second class with
 the same tag is an error at import time, so a tag always names one class and a
-decoded frame turns back into exactly the class that wrote it.
+decoded frame turns back into exactly the class that wrote it. A class without a tag
+is an error too, unless it is declared abstract (a shared base that is never sent).
+
+Messages are immutable all the way down: their lists and dicts are frozen when they
+are built (see ``_frozen``), so nobody sees a change made after sending.
 """
 
 from __future__ import annotations
@@ -69,6 +73,10 @@ class Message(BaseModel):
     one is refused when it is defined. A base that subclasses share but that is never
     sent itself is declared abstract, without a kind: ``class Event(Message,
     abstract=True)``. Abstract classes are not registered and cannot be instantiated.
+
+    Lists and dicts in a message (JSON data included) become :class:`FrozenList` and
+    :class:`FrozenDict` when it is built, so they cannot be changed after sending;
+    ``set``, ``deque`` and models that are not frozen are refused as field types.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
