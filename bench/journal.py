@@ -1,23 +1,35 @@
 """Journal benchmark: append rates per durability policy, and tell throughput with the journal.
 
-Run ``python bench/journal.py`` (full) or ``python bench/journal.py --quick`` (smoke run).
+Run ``python bench/journal.py`` (full), ``--quick`` (smoke run), ``--append-only`` (skip
+the tell part) or ``--profile POLICY`` (cProfile of both threads of one journal run).
 One run measures:
 
-1. journal append rate for ``none`` / ``batch`` / ``every`` — records appended through
-   ``JournalWriter.append`` until ``flush()`` returns (encoding included) — against a
-   raw buffered file append of the same, pre-encoded frames with the same fsync cadence;
+1. append rate for ``none`` / ``batch`` / ``every``, three ways, with the same records,
+   the same bytes on disk and the same fsync cadence (per ``batch`` records, or per
+   record for ``every``):
+
+   - *raw, pre-encoded*: a buffered file write of frames encoded before the clock
+     starts — the I/O floor, no encoding at all;
+   - *raw, encode + write*: the same loop, encoding each record first
+     (``frame(encode_body(r))``) — the same work as the journal, on the caller's thread;
+   - *journal*: ``JournalWriter.append`` of every record until ``flush()`` returns
+     (queue, writer thread, encoding, writes and fsyncs included).
+
+   Rounds alternate the three so that a busy machine slows all of them alike; each
+   figure is the median of the rounds, and the ratio column gives the median and the
+   range of the per-round ratios;
 2. tell throughput to one actor: raw pykka vs actorflow with the journal off vs on
    (batch policy). "Processed" stops the clock when the actor has handled the last
    message; "durable" stops it when the journal has also written everything.
-
-Every figure is the median of several repeats.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
 import platform
+import pstats
 import statistics
 import tempfile
 import threading
@@ -58,12 +70,19 @@ def _median(runs: int, measure: Callable[..., float], *args: object) -> float:
     return statistics.median(measure(*args) for _ in range(runs))
 
 
-def raw_append(directory: Path, frames: list[bytes], policy: Durability, batch: int) -> float:
-    """Seconds to append pre-encoded frames to a buffered file with the policy's fsyncs."""
+def raw_append(
+    directory: Path, records: list[Envelope], policy: Durability, batch: int, *, encode: bool
+) -> float:
+    """Seconds to append the records' frames to a buffered file with the policy's fsyncs.
+
+    With ``encode``, each record is encoded inside the timed loop; without, before it.
+    """
     path = directory / f"raw-{policy}"
+    encoded = None if encode else [frame(encode_body(r)) for r in records]
     with path.open("wb") as f:
         f.write(MAGIC)
         start = perf()
+        frames = (frame(encode_body(r)) for r in records) if encoded is None else encoded
         for i, data in enumerate(frames, 1):
             f.write(data)
             if policy is Durability.EVERY:
@@ -93,8 +112,63 @@ def journal_append(
     assert writer.flush(timeout=600)
     elapsed = perf() - start
     writer.close()
+    assert writer.statistics().dropped == 0
     path.unlink()
     return elapsed
+
+
+def append_rows(
+    directory: Path, policy: Durability, n: int, runs: int, batch: int
+) -> tuple[str, ...]:
+    """One table row: the three sides in alternating rounds, medians and ratios."""
+    records = _envelopes(n)
+    pre, enc, ours = [], [], []
+    for _ in range(runs):
+        pre.append(raw_append(directory, records, policy, batch, encode=False))
+        enc.append(raw_append(directory, records, policy, batch, encode=True))
+        ours.append(journal_append(directory, records, policy, batch))
+    vs_pre = sorted(p / o for p, o in zip(pre, ours, strict=True))
+    vs_enc = sorted(e / o for e, o in zip(enc, ours, strict=True))
+    med = statistics.median
+
+    def ratio(values: list[float]) -> str:
+        return f"{med(values):.2f}x ({values[0]:.2f}-{values[-1]:.2f})"
+
+    return (
+        policy.value,
+        f"{n:,}",
+        f"{n / med(pre):,.0f}",
+        f"{n / med(enc):,.0f}",
+        f"{n / med(ours):,.0f}",
+        ratio(vs_pre),
+        ratio(vs_enc),
+    )
+
+
+def profile(directory: Path, policy: Durability, n: int, batch: int) -> None:
+    """Print cProfile's top functions of the appending thread and of the writer thread."""
+    records = _envelopes(n)
+    writer_profile = cProfile.Profile()
+    run = JournalWriter._run
+
+    def profiled_run(self: JournalWriter) -> None:
+        writer_profile.enable()
+        try:
+            run(self)
+        finally:
+            writer_profile.disable()
+
+    JournalWriter._run = profiled_run  # type: ignore[method-assign]
+    try:
+        appender_profile = cProfile.Profile()
+        appender_profile.enable()
+        journal_append(directory, records, policy, batch)
+        appender_profile.disable()
+    finally:
+        JournalWriter._run = run  # type: ignore[method-assign]
+    for title, prof in (("appending thread", appender_profile), ("writer thread", writer_profile)):
+        print(f"== {title} ({n:,} records, {policy.value})")
+        pstats.Stats(prof).sort_stats("tottime").print_stats(12)
 
 
 class _Counter(pykka.ThreadingActor):
@@ -158,32 +232,43 @@ def main() -> None:
     """Run the benchmark and print a table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument("--append-only", action="store_true", help="skip the tell benchmark")
+    parser.add_argument(
+        "--profile", choices=[d.value for d in Durability], help="profile one journal run"
+    )
     args = parser.parse_args()
     n_append = 20_000 if args.quick else 200_000
     n_every = 500 if args.quick else 3_000
     n_tell = 20_000 if args.quick else 200_000
     runs = 3 if args.quick else 5
     batch = 512
-    console = Console()
+    console = Console(width=150)
     console.print(
         f"python {platform.python_version()}, {os.cpu_count()} cores, {platform.machine()}"
     )
 
-    table = Table(title="journal append (records/s)")
-    for col in ("policy", "records", "raw file", "actorflow journal", "ratio"):
+    table = Table(title="journal append (records/s); ratios: median (range) of the rounds")
+    for col in (
+        "policy",
+        "records",
+        "raw, pre-encoded",
+        "raw, encode + write",
+        "journal",
+        "journal / pre-encoded",
+        "journal / encode + write",
+    ):
         table.add_column(col, justify="right")
     with tempfile.TemporaryDirectory(dir=".") as tmp:
         directory = Path(tmp)
+        if args.profile is not None:
+            profile(directory, Durability(args.profile), n_append, batch)
+            return
         for policy in Durability:
             n = n_every if policy is Durability.EVERY else n_append
-            records = _envelopes(n)
-            frames = [frame(encode_body(r)) for r in records]
-            raw = _median(runs, raw_append, directory, frames, policy, batch)
-            ours = _median(runs, journal_append, directory, records, policy, batch)
-            table.add_row(
-                policy.value, f"{n:,}", f"{n / raw:,.0f}", f"{n / ours:,.0f}", f"{raw / ours:.2f}x"
-            )
+            table.add_row(*append_rows(directory, policy, n, runs, batch))
         console.print(table)
+        if args.append_only:
+            return
 
         tells = Table(title=f"tell throughput, {n_tell:,} messages to one actor (messages/s)")
         for col in ("system", "processed", "durable", "vs pykka (processed)"):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import struct
 import threading
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Final, Literal, NamedTuple, final
 
 import msgpack
@@ -47,6 +47,7 @@ __all__ = [
     "crc_of",
     "decode_body",
     "encode_body",
+    "encode_frames",
     "frame",
     "undecoded_record",
 ]
@@ -124,11 +125,82 @@ def encode_body(record: JournalRecord) -> bytes:
         }
     else:
         body = record.model_dump(mode="json")
+    data: bytes = _packer().pack(body)
+    return data
+
+
+_CRC_SEEDS: dict[int, int] = {}
+"""CRC-32 of a body length's 4 bytes, per length: where a frame's CRC starts (lengths repeat)."""
+_MAX_SEEDS: Final = 1 << 16
+
+
+def encode_frames(
+    records: Iterable[JournalRecord], out: bytearray
+) -> tuple[int, list[tuple[JournalRecord, Exception]]]:
+    """Append the frames of ``records`` to ``out``, as :func:`frame` of :func:`encode_body`
+    would, at a fraction of the cost per record (the writer's hot loop).
+
+    Returns:
+        How many frames were appended, and the records that could not be encoded (a
+        value msgpack cannot hold, a body over the frame cap) with their errors.
+    """
+    pack = _packer().pack
+    crc32 = zlib.crc32
+    head = FRAME_HEAD.pack
+    seeds = _CRC_SEEDS
+    # One dict for every delivery, refilled per record: cheaper than building a dict each
+    # time (it is packed before the next record refills it, so nothing keeps it).
+    delivery: dict[str, Any] = dict.fromkeys(_DELIVERY_KEYS)
+    delivery["type"] = "delivery"
+    count = 0
+    failed: list[tuple[JournalRecord, Exception]] = []
+    for record in records:
+        try:
+            if type(record) is Envelope:
+                (
+                    delivery["seq"],
+                    delivery["message_id"],
+                    delivery["correlation_id"],
+                    delivery["sender"],
+                    delivery["recipient"],
+                    delivery["reply_to"],
+                    delivery["logical_time"],
+                    delivery["wall_time"],
+                    message,
+                ) = record
+                delivery["message"] = message_record(message)
+                body: bytes = pack(delivery)
+            else:
+                body = encode_body(record)
+        except Exception as exc:  # noqa: BLE001 - e.g. msgpack OverflowError for ints >= 2**64
+            failed.append((record, exc))
+            continue
+        length = len(body)
+        if length > MAX_FRAME_BYTES:
+            failed.append(
+                (record, CodecError(f"A record of {length} bytes exceeds the frame cap."))
+            )
+            continue
+        seed = seeds.get(length)
+        if seed is None:
+            seed = crc32(length.to_bytes(4, "big"))
+            if len(seeds) < _MAX_SEEDS:
+                seeds[length] = seed
+        out += head(length, crc32(body, seed))
+        out += body
+        count += 1
+    return count, failed
+
+
+_DELIVERY_KEYS: Final = (*Envelope._fields, "type")
+"""A delivery body's keys in the order envelope_to_record() gives them, then ``type``."""
+
+
+def _packer() -> msgpack.Packer:
     packer = getattr(_local, "packer", None)
     if packer is None:
         packer = _local.packer = msgpack.Packer(use_bin_type=True)
-    data: bytes = packer.pack(body)
-    return data
+    return packer
 
 
 def frame(body: bytes) -> bytes:

@@ -1,27 +1,42 @@
-"""Writing a journal off the hot path: senders append to a queue, one thread writes batches.
+"""Writing a journal off the hot path: senders append to a bounded queue, one thread writes.
 
-Durability policies:
+Durability policies, and what each keeps if the process is killed (SIGKILL, a crash)
+or the machine loses power; "written" means handed to the OS with ``write()``, which a
+process kill cannot undo:
 
-- ``none``: each batch is handed to the OS (``write`` + ``flush``), never fsynced.
-- ``batch`` (default): each batch is written and fsynced; a batch closes after
-  ``batch_frames`` records or ``batch_interval`` seconds, whichever comes first.
-- ``every``: every record is written and fsynced on its own.
+- ``none``: records are written in batches (a batch closes after ``batch_frames``
+  records or ``batch_interval`` seconds) and never fsynced. A kill loses the records
+  not yet written: at most the queue (``max_pending``) plus the batch being encoded,
+  usually those of the last ``batch_interval``. A power loss may also lose what the OS
+  had not yet put on disk.
+- ``batch`` (default): as ``none``, and every batch is fsynced, so a power loss loses
+  no more than a kill. A ``flush()`` that returned True is a durable point.
+- ``every``: ``append()`` returns only once its record is written and fsynced (group
+  commit: appenders that wait together share one fsync). A kill or a power loss loses
+  only records whose ``append()`` had not returned (unless it gave up after
+  ``append_timeout``, counted in ``sync_timeouts``).
 
-Opening an existing journal keeps its whole frames, cuts a torn tail, and appends
-a new segment (a header record, then the new records) after them.
+In every policy a kill in the middle of a write leaves at most a torn tail, which
+readers report and the next writer cuts off.
 
-One lock serialises drains and every use of the file: the writer thread holds it for
-a drain, ``close()`` for the last drain, the sync and the close, so records keep their
-order and the file is never written from two threads or after it is closed. Records
-appended once ``close()`` has begun are dropped (counted, one warning); ``append()``
-itself never takes a lock.
+The queue holds at most ``max_pending`` records. An ``append()`` that finds it full
+waits up to ``append_timeout`` seconds for room; then the record is dropped. Nothing
+is dropped silently: every dropped record is counted in :meth:`statistics`
+(``dropped_full``, ``dropped_invalid``, ``dropped_closed``, ``dropped_unwritten``) and
+logged (the first of each cause, then at 10, 100, 1000 ... and in a summary at close).
+
+Only the writer thread touches the file after the header: it writes the batches, and on
+``close()`` the last records, the final fsync and the close. ``close(timeout)`` returns
+within its timeout: records still queued when it runs out are dropped (counted in
+``dropped_unwritten``); a write the OS has not finished by then is left to the writer
+thread, which closes the file when it returns.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
+import time
 from collections import deque
 from enum import StrEnum
 from pathlib import Path
@@ -32,13 +47,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from actorflow._version import __version__
 from actorflow.errors import ConfigurationError, JournalError
+from actorflow.journal._counters import DropCause, WriterCounters
 from actorflow.journal.format import (
     FORMAT_VERSION,
     MAGIC,
-    MAX_FRAME_BYTES,
     JournalHeader,
     JournalRecord,
     encode_body,
+    encode_frames,
     frame,
 )
 from actorflow.journal.reader import append_offset
@@ -47,14 +63,17 @@ __all__ = ["Durability", "JournalConfig", "JournalStatistics", "JournalWriter"]
 
 
 class Durability(StrEnum):
-    """When written records are forced to disk."""
+    """When written records are forced to disk (see the module docstring for guarantees)."""
 
     NONE = "none"
-    """Handed to the OS per batch; a machine crash may lose the latest batches."""
+    """Written to the OS per batch, never fsynced: a kill loses the queued records, a
+    power loss also what the OS had not stored."""
     BATCH = "batch"
-    """fsync per batch (``batch_frames`` records or ``batch_interval`` seconds)."""
+    """Written and fsynced per batch (``batch_frames`` records or ``batch_interval``
+    seconds): a kill or a power loss loses the queued records."""
     EVERY = "every"
-    """fsync per record: slowest, loses at most the record being written."""
+    """``append()`` returns once its record is written and fsynced (appenders waiting at
+    the same time share an fsync): nothing whose append() returned is lost."""
 
 
 @final
@@ -69,6 +88,13 @@ class JournalConfig(BaseModel):
     batch_frames: Annotated[int, Field(gt=0, le=1_000_000)] = 512
     batch_interval: Annotated[float, Field(gt=0, le=60)] = 0.05
     """Seconds between writes when fewer than ``batch_frames`` records wait."""
+    max_pending: Annotated[int, Field(gt=0, le=10_000_000)] = 10_000
+    """Most records waiting to be written; bounds the writer's memory (about this many
+    times a record's size). An append() that finds the queue full waits for room."""
+    append_timeout: Annotated[float, Field(ge=0, le=3600)] = 5.0
+    """Longest an append() waits for room in a full queue before its record is dropped
+    (counted and logged); under ``every``, also the longest it waits for its record to
+    be synced before it returns anyway (counted in ``sync_timeouts``)."""
     entry_point: str = ""
     """The scenario or program, for the header."""
 
@@ -81,19 +107,38 @@ class JournalStatistics(BaseModel):
 
     path: Path
     frames: int
+    """Frames written, the segment header included."""
     bytes: int
     fsyncs: int
-    dropped: int
-    """Records not written: those that could not be encoded (each logged as an error)
-    and those appended after ``close()`` began (one warning for the first)."""
     pending: int
+    """Records queued and not yet taken by the writer thread."""
+    max_pending: int
+    waits: int
+    """Appends that found the queue full and waited for room."""
+    sync_timeouts: int
+    """Under ``every``: appends that returned after ``append_timeout`` before their
+    record was synced (the record stays queued)."""
+    dropped: int
+    """Records not written, all causes: the sum of the four counts below."""
+    dropped_full: int
+    """The queue stayed full for ``append_timeout``."""
+    dropped_invalid: int
+    """The record could not be encoded (a value msgpack cannot hold, over the frame cap)."""
+    dropped_closed: int
+    """Appended once ``close()`` had begun."""
+    dropped_unwritten: int
+    """Queued, but ``close()``'s timeout ran out or the disk failed before it was written."""
 
 
 class _Flush:
-    """A marker in the queue: set once everything appended before it is written."""
+    """A marker in the queue: set once everything appended before it is written, or
+    dropped (then ``written`` is False)."""
+
+    __slots__ = ("done", "written")
 
     def __init__(self) -> None:
         self.done = threading.Event()
+        self.written = True
 
 
 @final
@@ -102,25 +147,36 @@ class JournalWriter:
 
     def __init__(self, config: JournalConfig, *, run_id: str, started_at: float) -> None:
         self.config = config
+        self._every = config.durability is Durability.EVERY
+        self._sync_batches = config.durability is not Durability.NONE
         self._pending: deque[JournalRecord | _Flush] = deque()
+        self._max_pending = config.max_pending
         self._wake = threading.Event()
-        self._wake_at = config.batch_frames
-        """Queue length that wakes the writer thread; 0 once closed (see close())."""
-        self._lock = threading.Lock()
-        """Held for a drain and for any use of the file after the thread starts."""
-        self._drop_lock = threading.Lock()
-        """Guards ``dropped``, which appenders update after close() began."""
+        self._wake_at = 0 if self._every else min(config.batch_frames, config.max_pending)
+        """Queue length from which append() wakes the writer thread (0 under ``every`` and
+        once close() has begun: every append takes the slow path)."""
+        self._room = threading.Condition(threading.Lock())
+        """Appenders wait on it for room in a full queue; the writer notifies after taking."""
+        self._waiting = 0
+        """Appenders waiting for room (read without the lock: a hint to notify)."""
+        self._low_water = config.max_pending // 2
+        """Waiting appenders are woken once the queue is down to this: they then append
+        many records per wake-up instead of one batch, and hand the interpreter back and
+        forth less often."""
+        self._counters = WriterCounters(
+            config.path, append_timeout=config.append_timeout, max_pending=config.max_pending
+        )
         self._closing = False
-        """close() has begun: append() drops, flush() returns at once."""
-        self._closed = False
-        """close()'s last drain is over: nothing queued now will be written."""
+        """close() has begun or the disk failed: append() drops, flush() returns at once."""
+        self._close_called = False
+        self._deadline = float("inf")
+        """monotonic() time by which close() wants the writer thread done."""
+        self._done = threading.Event()
+        """The writer thread has closed the file (or failed) and emptied the queue."""
         self._closed_cleanly = False
-        """close() wrote and synced everything appended before it."""
-        self._warned_late = False
-        self.frames = 0
-        self.bytes = 0
-        self.fsyncs = 0
-        self.dropped = 0
+        """Everything appended before close() was written and synced."""
+        self._failure: JournalError | None = None
+        self.frames = self.bytes = self.fsyncs = 0
         self._file = self._open(config.path)
         header = JournalHeader(
             format_version=FORMAT_VERSION,
@@ -129,7 +185,7 @@ class JournalWriter:
             actorflow_version=__version__,
             entry_point=config.entry_point,
         )
-        self._write([frame(encode_body(header))], sync=config.durability is not Durability.NONE)
+        self._write(frame(encode_body(header)), 1, sync=self._sync_batches)
         self._thread = threading.Thread(target=self._run, name="actorflow-journal", daemon=True)
         self._thread.start()
 
@@ -166,22 +222,79 @@ class JournalWriter:
         """The journal file."""
         return self.config.path
 
-    def append(self, record: JournalRecord) -> None:
-        """Queue a record (any thread; never blocks).
+    # -- appending (any thread) ----------------------------------------------------------
 
-        Once ``close()`` has begun the record is dropped: counted in ``dropped``, with a
-        warning for the first one.
+    def append(self, record: JournalRecord) -> None:
+        """Queue a record (any thread).
+
+        Returns at once while the queue has room and the policy is not ``every``. A full
+        queue makes it wait up to ``append_timeout`` for room, then drop the record;
+        under ``every`` it waits until the record is written and synced. Once
+        ``close()`` has begun, or after the disk failed, the record is dropped. Every
+        drop is counted in :meth:`statistics` and logged.
         """
+        pending = self._pending
+        if len(pending) >= self._wake_at:  # a batch is ready, the queue is full, every, closing
+            if self._closing or self._every or len(pending) >= self._max_pending:
+                self._append_slowly(record)
+                return
+            if not self._wake.is_set():
+                self._wake.set()
+        pending.append(record)
+        # close() (or a disk failure) sets _closing before the writer thread's last drain:
+        # a record that raced past the checks above as it finished is swept here (_woken).
         if self._closing:
-            self._drop_late(1)
+            self._woken()
+
+    def _append_slowly(self, record: JournalRecord) -> None:
+        if self._closing:
+            self._counters.drop("closed" if self._failure is None else "unwritten", 1)
             return
         pending = self._pending
+        if len(pending) >= self._max_pending and not self._wait_for_room():
+            return
         pending.append(record)
-        if len(pending) >= self._wake_at:
-            if self._closed:  # close() finished while this record was being queued
-                self._sweep()
-            else:
-                self._wake.set()
+        if not self._every:
+            self._woken()
+            return
+        marker = _Flush()
+        pending.append(marker)
+        self._woken()
+        if not marker.done.wait(self.config.append_timeout):
+            self._counters.count_sync_timeout()
+
+    def _woken(self) -> None:
+        """Wake the writer thread for what was just queued; if it has already ended,
+        sweep the queue instead (the record raced with close())."""
+        if self._done.is_set():
+            self._sweep()
+        elif not self._wake.is_set():
+            self._wake.set()
+
+    def _wait_for_room(self) -> bool:
+        """Wait until the queue has room; False (the record dropped) if it did not."""
+        deadline = time.monotonic() + self.config.append_timeout
+        with self._room:
+            self._waiting += 1
+            try:
+                self._counters.count_wait()
+                has_room = self._room.wait_for(self._room_or_end, deadline - time.monotonic())
+            finally:
+                self._waiting -= 1
+        if self._closing:
+            self._counters.drop("closed" if self._failure is None else "unwritten", 1)
+            return False
+        if not has_room:
+            self._counters.drop("full", 1)
+        return has_room
+
+    def _room_or_end(self) -> bool:
+        if self._closing:
+            return True
+        if len(self._pending) < self._max_pending:
+            return True
+        self._wake.set()  # the writer thread may be sleeping out its interval
+        return False
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Block until every record appended so far is written (and synced per policy).
@@ -193,139 +306,160 @@ class JournalWriter:
             return self._closed_cleanly
         marker = _Flush()
         self._pending.append(marker)
-        if self._closed:  # close() finished while the marker was being queued
+        self._wake.set()
+        if self._done.is_set():  # the writer thread ended while the marker was queued
             self._sweep()
-        else:
-            self._wake.set()
-        return marker.done.wait(timeout)
+        return marker.done.wait(timeout) and marker.written
 
-    def close(self, timeout: float = 10.0) -> None:
-        """Write what was appended before, sync, and close the file.
+    def close(self, timeout: float = 10.0) -> bool:
+        """Write what was appended before, sync, and close the file, within ``timeout``.
 
-        Waits up to ``timeout`` for the writer thread to write what is queued. If it is
-        still inside a (slow) write then, waits for that write to end before writing the
-        rest itself: the file is never written from two threads. Records appended once
-        close() has begun are dropped.
+        The writer thread writes what is queued, syncs and closes the file. close()
+        returns when it has, or after ``timeout`` seconds: records still queued then are
+        dropped (counted in ``dropped_unwritten``, logged as an error), and a write the
+        OS has not finished is left to the writer thread, which closes the file when it
+        returns. Records appended once close() has begun are dropped.
+
+        Returns:
+            True if everything appended before close() was written and synced.
 
         Raises:
-            JournalError: the last records could not be written or synced.
+            JournalError: the disk failed (now or earlier), so records were lost.
         """
-        if self._closing:
-            return
+        if self._close_called:
+            self._done.wait(max(0.0, self._deadline - time.monotonic()))
+            return self._closed_cleanly
+        self._close_called = True
+        self._deadline = time.monotonic() + max(0.0, timeout)
         self._closing = True
+        self._wake_at = 0  # from now on every append() takes the slow path
         self._wake.set()
-        self._thread.join(timeout)
-        if self._thread.is_alive():
-            logger.warning(
-                "Journal {path}: the writer thread is still writing after {timeout:g} s; "
-                "close() waits for it",
+        with self._room:
+            self._room.notify_all()  # appenders waiting for room give up
+        finished = self._done.wait(max(0.0, timeout))
+        if not finished:
+            logger.error(
+                "Journal {path}: close() gave up after {timeout:g} s with the writer thread "
+                "still inside a write; the records it has not written are dropped (counted "
+                "in statistics) and it closes the file when the write returns",
                 path=self.path,
                 timeout=timeout,
             )
-        try:
-            with self._lock:
-                if self._file.closed:  # another close() got here first
-                    return
-                try:
-                    self._drain()
-                    self._sync()
-                finally:
-                    # From here on a record that raced past the check in append() or
-                    # flush() is swept out of the queue: by close() below, or by the
-                    # appender itself, whose next length check (>= 0) always holds.
-                    self._closed = True
-                    self._wake_at = 0
-                    # Synced already, or failing already: an error here adds nothing.
-                    with contextlib.suppress(OSError):
-                        self._file.close()
-                self._closed_cleanly = True
-        finally:
-            self._sweep()
+        if self._failure is not None:
+            raise JournalError(f"{self._failure} Records queued since were dropped.")
+        return self._closed_cleanly
 
     def statistics(self) -> JournalStatistics:
         """Return the writer's counters."""
+        waits, sync_timeouts, dropped = self._counters.snapshot()
         return JournalStatistics(
             path=self.config.path,
             frames=self.frames,
             bytes=self.bytes,
             fsyncs=self.fsyncs,
-            dropped=self.dropped,
-            pending=len(self._pending),
+            pending=sum(1 for item in list(self._pending) if not isinstance(item, _Flush)),
+            max_pending=self._max_pending,
+            waits=waits,
+            sync_timeouts=sync_timeouts,
+            dropped=sum(dropped.values()),
+            dropped_full=dropped["full"],
+            dropped_invalid=dropped["invalid"],
+            dropped_closed=dropped["closed"],
+            dropped_unwritten=dropped["unwritten"],
         )
 
+    # -- the writer thread ---------------------------------------------------------------
+
     def _run(self) -> None:
+        """The writer thread: drain on every wake-up, then write the rest, sync, close."""
         interval = self.config.batch_interval
-        while not self._closing:
-            self._wake.wait(interval)
-            self._wake.clear()
-            try:
-                with self._lock:
+        try:
+            while not self._closing:
+                self._wake.wait(interval)
+                self._wake.clear()
+                try:
                     self._drain()
-            except JournalError:  # the disk failed: stop writing
-                logger.opt(exception=True).critical("Journal {path} failed", path=self.path)
-                return
-            except Exception:  # noqa: BLE001 - a bug: lose this drain, not the later ones
-                logger.opt(exception=True).critical(
-                    "Journal {path}: unexpected error while writing; the writer goes on",
-                    path=self.path,
-                )
+                except JournalError:
+                    raise
+                except Exception:  # noqa: BLE001 - a bug: lose this drain, not the later ones
+                    logger.opt(exception=True).critical(
+                        "Journal {path}: unexpected error while writing; the writer goes on",
+                        path=self.path,
+                    )
+            self._drain()
+            self._sync()
+            self._closed_cleanly = not self._counters.snapshot()[2]["unwritten"]
+        except JournalError as exc:  # the disk failed: stop writing, keep counting
+            self._failure = exc
+            self._closing = True  # appends are dropped (counted) from now on
+            self._wake_at = 0
+            logger.opt(exception=True).critical("Journal {path} failed", path=self.path)
+        finally:
+            self._finish()
+
+    def _finish(self) -> None:
+        """Close the file, drop what is still queued (counted), release every waiter."""
+        try:
+            self._file.close()
+        except OSError as exc:
+            if self._failure is None:
+                self._failure = JournalError(f"Cannot close journal {str(self.path)!r}: {exc}.")
+            self._closed_cleanly = False
+        self._sweep()
+        self._counters.log_summary()
+        self._done.set()
+        self._sweep()  # what raced with the first sweep: appenders sweep after this themselves
+        with self._room:
+            self._room.notify_all()
 
     def _drain(self) -> None:
         """Write the records queued when the drain began, in batches of ``batch_frames``.
 
-        Records queued meanwhile wait for the next wake-up (the interval, a full batch
-        or a flush): a writer that chased every new record would write and sync in tiny
-        batches, and contend for the interpreter with the actors that produce them.
-
-        The caller holds ``_lock``. Does nothing once the file is closed (the writer
-        thread may wake after close() finished; close() has swept the queue).
+        Records queued meanwhile wait for the next wake-up (the interval, a full batch, a
+        flush or an ``every`` append): a writer that chased every new record would write
+        in tiny batches and contend for the interpreter with the actors that produce them.
+        Once close() has begun and its deadline has passed, the rest is dropped.
         """
-        if self._file.closed:
-            return
         pending = self._pending
-        every = self.config.durability is Durability.EVERY
+        popleft = pending.popleft
         left = len(pending)
         while left:
-            frames: list[bytes] = []
-            markers: list[_Flush] = []
-            while left and len(frames) < self.config.batch_frames:
-                left -= 1
-                item = pending.popleft()
-                if isinstance(item, _Flush):
-                    markers.append(item)
-                    continue
-                encoded = self._encode(item)
-                if encoded is not None:
-                    if every:
-                        self._write([encoded], sync=True)
-                    else:
-                        frames.append(encoded)
-            if frames:
-                self._write(frames, sync=self.config.durability is Durability.BATCH)
+            take = min(left, self.config.batch_frames)
+            left -= take
+            items = [popleft() for _ in range(take)]
+            if self._waiting and len(pending) <= self._low_water:
+                with self._room:
+                    self._room.notify_all()
+            if self._closing and time.monotonic() > self._deadline:
+                self._drop_items(items, "unwritten")
+                continue
+            self._write_batch(items)
+
+    def _write_batch(self, items: list[JournalRecord | _Flush]) -> None:
+        """Encode and write one batch, then release its flush markers. If the write fails
+        (or a bug strikes), its records are counted as unwritten and its markers say so."""
+        markers = [item for item in items if type(item) is _Flush]
+        records = [item for item in items if type(item) is not _Flush] if markers else items
+        lost = len(records)
+        try:
+            if records:
+                data = bytearray()
+                count, failed = encode_frames(records, data)  # type: ignore[arg-type]
+                lost = count
+                for record, exc in failed:
+                    self._counters.drop("invalid", 1)
+                    logger.opt(exception=exc).error("Journal could not encode {r!r}", r=record)
+                if count:
+                    self._write(data, count, sync=self._sync_batches)
+            lost = 0
+        finally:
+            if lost:
+                self._counters.drop("unwritten", lost)
             for marker in markers:
+                marker.written = not lost
                 marker.done.set()
 
-    def _encode(self, record: JournalRecord) -> bytes | None:
-        try:
-            body = encode_body(record)
-        except Exception:  # noqa: BLE001 - e.g. msgpack OverflowError for ints >= 2**64
-            self._count_dropped(1)
-            logger.opt(exception=True).error("Journal could not encode {r!r}", r=record)
-            return None
-        if len(body) > MAX_FRAME_BYTES:
-            self._count_dropped(1)
-            logger.error("Journal record of {n} bytes exceeds the frame cap", n=len(body))
-            return None
-        return frame(body)
-
-    def _write(self, frames: list[bytes], *, sync: bool) -> None:
-        if self._file.closed:  # only by misuse: the lock and _drain() prevent it
-            self._count_dropped(len(frames))
-            logger.error(
-                "Journal {path} is closed; {n} frames dropped", path=self.path, n=len(frames)
-            )
-            return
-        data = b"".join(frames)
+    def _write(self, data: bytes | bytearray, count: int, *, sync: bool) -> None:
         try:
             self._file.write(data)
             self._file.flush()
@@ -334,7 +468,7 @@ class JournalWriter:
                 self.fsyncs += 1
         except OSError as exc:
             raise JournalError(f"Cannot write journal {str(self.path)!r}: {exc}.") from exc
-        self.frames += len(frames)
+        self.frames += count
         self.bytes += len(data)
 
     def _sync(self) -> None:
@@ -345,35 +479,27 @@ class JournalWriter:
             raise JournalError(f"Cannot sync journal {str(self.path)!r}: {exc}.") from exc
         self.fsyncs += 1
 
-    def _count_dropped(self, count: int) -> None:
-        with self._drop_lock:
-            self.dropped += count
+    # -- dropping ------------------------------------------------------------------------
 
-    def _drop_late(self, count: int) -> None:
-        """Count records appended after close() began; warn about the first."""
-        with self._drop_lock:
-            self.dropped += count
-            first, self._warned_late = not self._warned_late, True
-        if first:
-            logger.warning(
-                "Journal {path} is closed: records appended once close() began are "
-                "dropped (counted in its statistics)",
-                path=self.path,
-            )
-
-    def _sweep(self) -> None:
-        """Empty the queue once close()'s last drain is over: drop the records that raced
-        with close() and release their flush() callers."""
-        pending = self._pending
-        late = 0
-        while True:
-            try:
-                item = pending.popleft()
-            except IndexError:
-                break
-            if isinstance(item, _Flush):
+    def _drop_items(self, items: list[JournalRecord | _Flush], cause: DropCause) -> None:
+        records = 0
+        for item in items:
+            if type(item) is _Flush:
+                item.written = False
                 item.done.set()
             else:
-                late += 1
-        if late:
-            self._drop_late(late)
+                records += 1
+        if records:
+            self._counters.drop(cause, records)
+
+    def _sweep(self) -> None:
+        """Empty the queue once the writer thread is done: drop the records (counted)
+        and release their flush() and ``every`` callers."""
+        pending = self._pending
+        items: list[JournalRecord | _Flush] = []
+        while True:
+            try:
+                items.append(pending.popleft())
+            except IndexError:
+                break
+        self._drop_items(items, "closed" if self._failure is None else "unwritten")

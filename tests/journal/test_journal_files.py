@@ -13,14 +13,15 @@ from actorflow import ActorPath, JournalCorruptedError, JournalError, JournalTor
 from actorflow.journal import (
     Durability,
     JournalEntry,
+    JournalEvent,
     JournalHeader,
     JournalRecord,
     JournalWriter,
     UndecodedRecord,
     open_journal,
 )
-from actorflow.journal.format import FRAME_HEAD, MAGIC, crc_of
-from actorflow.messages import Envelope, pack
+from actorflow.journal.format import FRAME_HEAD, MAGIC, crc_of, encode_body, encode_frames, frame
+from actorflow.messages import EffectRecorded, Envelope, pack
 from tests.journal.conftest import sample_records, write_log
 from tests.support import Done
 
@@ -235,3 +236,19 @@ def test_a_file_that_is_not_a_journal_is_refused(tmp_path: Path) -> None:
 def test_a_missing_file_is_a_journal_error(tmp_path: Path) -> None:
     with pytest.raises(JournalError, match=r"^Cannot open journal"):
         read_all(tmp_path / "missing")
+
+
+def test_the_batch_encoder_writes_exactly_the_frames_of_encode_body_and_reports_failures() -> None:
+    records = sample_records()
+    a = ActorPath("/agents/a")
+    huge_int = JournalEvent(100, 1.0, EffectRecorded(actor=a, effect="tool", value={"n": 2**70}))
+    over_cap = JournalEvent(101, 1.0, EffectRecorded(actor=a, effect="tool", value="x" * 2**24))
+    out = bytearray()
+
+    count, failed = encode_frames([*records, huge_int, over_cap, *records], out)
+
+    assert bytes(out) == b"".join(frame(encode_body(r)) for r in [*records, *records])
+    assert count == 2 * len(records)
+    assert [record for record, _ in failed] == [huge_int, over_cap]
+    assert isinstance(failed[0][1], OverflowError)
+    assert "exceeds the frame cap" in str(failed[1][1])
