@@ -42,6 +42,8 @@ def trusted(cls: type[M], /, **values: Any) -> M:
     _set(model, "__pydantic_fields_set__", set(given))
     _set(model, "__pydantic_extra__", None)
     _set(model, "__pydantic_private__", None)
+    if cls.__pydantic_post_init__:  # a message freezes its lists and dicts there
+        model.model_post_init(None)
     return model
 
 

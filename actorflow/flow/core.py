@@ -17,7 +17,7 @@ from pydantic import JsonValue
 
 from actorflow.flow.models import TERMINAL_STEP_STATES, FlowStatus, PlanSpec, StepSpec, StepStatus
 from actorflow.flow.retry import RetryPolicy
-from actorflow.messages._frozen import freeze
+from actorflow.messages import freeze
 
 __all__ = ["HUMAN_KEYS", "FlowCore", "FlowSpec", "Settings", "StepRecord"]
 

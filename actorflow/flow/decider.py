@@ -60,7 +60,7 @@ from actorflow.flow.messages import (
 from actorflow.flow.models import TERMINAL_STEP_STATES, FlowStatus, StepSpec, StepStatus
 from actorflow.flow.references import names_for, resolve_references
 from actorflow.flow.retry import StepError
-from actorflow.messages._frozen import freeze
+from actorflow.messages import freeze
 from actorflow.messages.base import Message
 
 __all__ = [

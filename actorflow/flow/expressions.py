@@ -68,7 +68,7 @@ from typing import Annotated, Final, final
 from pydantic import BaseModel, ConfigDict, Field
 
 from actorflow.errors import ConditionError, ConditionEvaluationError
-from actorflow.messages._frozen import FrozenDict, FrozenList
+from actorflow.messages import FrozenDict, FrozenList
 
 __all__ = ["FUNCTIONS", "Condition", "ConditionLimits", "evaluate_condition", "is_true"]
 

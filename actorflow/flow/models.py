@@ -11,13 +11,14 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from actorflow._trusted import trusted
 from actorflow.errors import FlowDefinitionError
 from actorflow.flow.jsondata import to_json_data
+from actorflow.messages import freeze, thaw
 
 __all__ = [
     "FlowConfig",
@@ -217,15 +218,15 @@ class PlanSpec(BaseModel):
                     id=s.id,
                     name=s.name,
                     type=s.type,
-                    parameters=dict(s.parameters),
+                    parameters=cast("dict[str, Any]", thaw(s.parameters)),
                     dependencies=list(s.dependencies),
                     timeout=s.timeout,
                     max_retries=s.max_retries,
-                    metadata=dict(s.metadata),
+                    metadata=cast("dict[str, Any]", thaw(s.metadata)),
                 )
                 for s in self.steps
             ],
-            variables=dict(self.variables),
+            variables=cast("dict[str, Any]", thaw(self.variables)),
             version=self.version,
         )
 
@@ -335,4 +336,5 @@ def _jsonable(data: dict[str, Any], where: str) -> dict[str, JsonValue]:
     fix = "Use JSON data (dict, list, str, numbers, bool, None), nested at most 64 deep."
     converted = to_json_data(data, where=where, error=FlowDefinitionError, fix=fix)
     assert isinstance(converted, dict)
-    return converted
+    # Read-only: a plan's spec is shared by the flow, its journal and every attempt.
+    return cast("dict[str, JsonValue]", freeze(converted))

@@ -16,7 +16,7 @@ from actorflow.errors import StepResultError
 from actorflow.flow.jsondata import to_json_data
 from actorflow.flow.messages import StepAttemptFinished
 from actorflow.flow.retry import error_hierarchy
-from actorflow.messages._frozen import freeze
+from actorflow.messages import freeze
 
 __all__ = ["attempt_finished", "strict_json"]
 

@@ -29,7 +29,7 @@ import threading
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Annotated, Any, Literal, final
+from typing import Annotated, Any, Literal, cast, final
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -45,6 +45,7 @@ from actorflow.flow.expressions import Condition
 from actorflow.flow.human import HumanCallbackData, HumanCallbackType, IHumanCallback
 from actorflow.flow.models import FlowStep, StepSpec
 from actorflow.flow.references import resolve_references
+from actorflow.messages import thaw
 
 __all__ = [
     "ENGINE_OPTIONS",
@@ -416,6 +417,7 @@ async def call_tool(name: str, arguments: Mapping[str, Any], context: StepContex
     """Call registered tool ``name`` (or the MCP client's) with ``arguments``."""
     tools = context.services.tools
     fn = tools.get(name)
+    arguments = cast("Mapping[str, Any]", thaw(arguments))  # the tool's own copy
     if fn is not None:
         try:
             if tools.is_async(name):
