@@ -107,7 +107,7 @@ def _when(text: str | None, day: date | None) -> float | None:
 def _first_day(path: Path) -> date | None:
     """The UTC day the log at ``path`` starts (its first segment header)."""
     with _open(path) as reader:
-        first = next(iter(reader), None)
+        first = next(_records(reader), None)
     if isinstance(first, JournalHeader):
         return datetime.fromtimestamp(first.started_at, UTC).date()
     return None

@@ -19,12 +19,17 @@ from typing import BinaryIO, Final, NamedTuple
 
 from actorflow.journal.format import FRAME_HEAD, crc_of
 
-__all__ = ["Damage", "Frame", "FrameScanner"]
+__all__ = ["SCAN_BUDGET", "Damage", "Frame", "FrameScanner"]
 
 _MAP_MARKERS: Final = frozenset({*range(0x80, 0x90), 0xDE, 0xDF})
 """First byte of a msgpack map: fixmap, map 16, map 32."""
 _CHUNK: Final = 1 << 20
 """Bytes read at a time while looking for a resynchronisation point."""
+SCAN_BUDGET: Final = 512 << 20
+"""Most work one search for a resynchronisation point may do, in bytes checksummed (each
+candidate counts 256 bytes more), so that a hostile file cannot make a reader spin: past
+it the search gives up and the damage is reported as reaching the end of the file."""
+_CANDIDATE_COST: Final = 256
 
 
 class Frame(NamedTuple):
@@ -55,6 +60,9 @@ class Damage(NamedTuple):
     (a partial header, a body that stops at the end of the file, or a last frame whose
     bytes did not all reach the disk). A length over the cap or a bad frame with more
     bytes after it is damage even at the end."""
+    gave_up: bool = False
+    """The search for the next valid frame used up its budget (:data:`SCAN_BUDGET`):
+    the bytes after ``offset`` were not all searched. Never a torn tail."""
 
 
 class _Bad(NamedTuple):
@@ -78,6 +86,7 @@ class FrameScanner:
         self._file = file
         self.size = size
         self.max_frame_bytes = max_frame_bytes
+        self.scan_budget = SCAN_BUDGET
         self._pattern = _candidates(max_frame_bytes)
         self._position = -1
         """Where the file is positioned, when this scanner put it there (saves a seek)."""
@@ -95,8 +104,12 @@ class FrameScanner:
                 offset = item.end
                 continue
             resync = self.next_valid(offset + 1)
-            if resync is None:
-                yield Damage(offset, self.size, item.reason, at_end=True, torn=item.cut_short)
+            if resync is None or resync < 0:
+                gave_up = resync is not None
+                torn = item.cut_short and not gave_up
+                yield Damage(
+                    offset, self.size, item.reason, at_end=True, torn=torn, gave_up=gave_up
+                )
                 return
             yield Damage(offset, resync, item.reason, at_end=False, torn=False)
             offset = resync
@@ -135,14 +148,27 @@ class FrameScanner:
         return None
 
     def next_valid(self, start: int) -> int | None:
-        """Offset of the first valid frame at or after ``start``, if any."""
+        """Offset of the first valid frame at or after ``start``; ``None`` if there is
+        none, -1 if the search used up its budget first."""
         position = start
+        spent = 0
         self._position = -1
         while position + FRAME_HEAD.size < self.size:
             self._file.seek(position)
             chunk = self._file.read(min(_CHUNK, self.size - position))
             for match in self._pattern.finditer(chunk):
-                candidate = position + match.start()
+                at = match.start()
+                candidate = position + at
+                length = int.from_bytes(chunk[at : at + 4], "big")
+                if (
+                    length == 0
+                    or length > self.max_frame_bytes
+                    or candidate + FRAME_HEAD.size + length > self.size
+                ):
+                    continue  # cannot be a valid frame: no need to read it
+                spent += length + _CANDIDATE_COST
+                if spent > self.scan_budget:
+                    return -1
                 if isinstance(self.frame_at(candidate), Frame):
                     return candidate
             if position + len(chunk) >= self.size:

@@ -176,6 +176,12 @@ class JournalReader:
 
 def _not_torn(damage: Damage) -> str:
     """Why ``damage`` is not a torn tail, as a sentence."""
+    if damage.gave_up:
+        return (
+            "The search for a valid frame after it stopped (it would take too long: the "
+            "bytes after the damage look like many frame starts), so it is not taken for a "
+            "torn tail."
+        )
     if damage.at_end:
         return (
             "No valid frame follows, but a crash while writing cannot leave this, so it is "

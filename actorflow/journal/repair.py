@@ -121,9 +121,10 @@ def _copy(scanner: FrameScanner, dst: BinaryIO) -> tuple[int, int, tuple[Skipped
             frames += 1
             copied += len(data)
         else:
+            reason = item.reason
+            if item.gave_up:
+                reason += "; the search for a valid frame after it gave up (too much work)"
             skipped.append(
-                SkippedRange(
-                    start=item.offset, end=item.end, reason=item.reason, torn_tail=item.torn
-                )
+                SkippedRange(start=item.offset, end=item.end, reason=reason, torn_tail=item.torn)
             )
     return frames, copied, tuple(skipped)

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from actorflow import ActorPath, JournalCorruptedError, MessageId
@@ -24,9 +26,12 @@ from actorflow.journal import (
     JournalWriter,
     TornTail,
     UndecodedRecord,
+    _frames,
     open_journal,
+    repair_journal,
 )
-from actorflow.journal.format import FRAME_HEAD, MAGIC, crc_of, encode_body
+from actorflow.journal._frames import Frame, FrameScanner
+from actorflow.journal.format import FRAME_HEAD, MAGIC, MAX_FRAME_BYTES, crc_of, encode_body
 from actorflow.messages import Envelope, envelope_to_record, pack
 from tests.journal.conftest import sample_records, write_log
 from tests.support import Done
@@ -322,3 +327,82 @@ def test_a_thousand_single_byte_changes_are_torn_only_in_the_last_frame(tmp_path
         else:
             assert f"damaged at offset {starts[hit]}:" in error, at
         assert got == records[:hit], at
+
+
+def test_a_hostile_run_of_frame_lookalikes_after_damage_stops_the_search_not_the_reader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bytes built so that every 9th offset looks like the start of a 1 MiB frame would
+    cost a search for the next valid frame about 100 GB of checksums; it stops at its
+    budget and reports damage (never a torn tail)."""
+    monkeypatch.setattr(_frames, "SCAN_BUDGET", 8 << 20)
+    path = tmp_path / "journal"
+    records, ends = hundred_and_one(path)
+    lookalike = b"\x00\x0f\xff\xff\x00\x00\x00\x00\x80"  # 1 MiB, bad CRC, a map marker
+    with path.open("r+b") as f:
+        f.truncate(ends[0])
+        f.seek(ends[0])
+        f.write(b"\xff" * 8 + lookalike * ((2 << 20) // len(lookalike)))
+
+    got: list[JournalEntry] = []
+    with (
+        pytest.raises(JournalCorruptedError, match=r"search for a valid frame after it stopped"),
+        open_journal(path) as reader,
+    ):
+        got.extend(reader)
+    report = repair_journal(path, tmp_path / "repaired")
+
+    assert got == records[:1]
+    assert [(r.start, r.end, r.torn_tail) for r in report.skipped] == [
+        (ends[0], path.stat().st_size, False)
+    ]
+    assert "gave up" in report.skipped[0].reason
+
+
+def test_log_show_with_a_time_filter_on_a_log_damaged_at_its_first_frame_is_a_clear_error(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "journal"
+    _, ends = hundred_and_one(path)
+    set_length(path, len(MAGIC), 2**32 - 1)
+
+    result = CliRunner().invoke(app, ["log", "show", str(path), "--since", "00:00:00"])
+
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert f"is damaged at offset {len(MAGIC)}" in result.output
+    assert f"a valid frame follows at offset {ends[0]}" in result.output
+
+
+_Piece = tuple[str, int, bytes]
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.integers(0, 8).map(lambda i: ("frame", i, b"")),
+            st.binary(min_size=1, max_size=40).map(lambda b: ("junk", 0, b)),
+        ),
+        max_size=10,
+    )
+)
+def test_frames_mixed_with_junk_give_typed_errors_and_torn_tails_only_at_the_end(
+    tmp_path_factory: pytest.TempPathFactory, pieces: list[_Piece]
+) -> None:
+    path = tmp_path_factory.mktemp("j") / "journal"
+    records = sample_records()
+    data = MAGIC + b"".join(
+        framed(encode_body(records[i])) if kind == "frame" else junk for kind, i, junk in pieces
+    )
+    path.write_bytes(data)
+
+    got, error, torn = _outcome(path)
+
+    if all(kind == "frame" for kind, _, _ in pieces):
+        assert (got, error, torn) == ([records[i] for _, i, _ in pieces], None, None)
+    if torn is not None:  # nothing valid may follow a torn tail
+        with path.open("rb") as f:
+            scanner = FrameScanner(f, len(data), MAX_FRAME_BYTES)
+            assert not any(
+                isinstance(scanner.frame_at(at), Frame) for at in range(torn.offset, len(data))
+            )
