@@ -2,14 +2,16 @@
 
 The decider (:mod:`actorflow.flow.decider`) returns these; the flow actor
 (:mod:`actorflow.flow.runner`) carries them out, in order. None of them holds a live
-object, so a command sequence can be compared, stored and replayed.
+object, so a command sequence can be compared, stored and replayed. They are named
+tuples (several are made per step); compare sequences of them with ``==``, and tell
+them apart with ``isinstance``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from pydantic import JsonValue
 
@@ -26,8 +28,10 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class StartAttempt:
+_NO_DETAIL: Mapping[str, JsonValue] = MappingProxyType({})
+
+
+class StartAttempt(NamedTuple):
     """Run attempt ``attempt`` of step ``step_id`` with these resolved parameters.
 
     ``names`` are the flow's names the step sees (its context); ``timeout`` is
@@ -37,7 +41,7 @@ class StartAttempt:
     step_id: str
     attempt: int
     parameters: Mapping[str, Any]
-    names: Mapping[str, Any] = field(compare=False, repr=False)
+    names: Mapping[str, Any]
     timeout: float | None = None
 
     @property
@@ -46,32 +50,28 @@ class StartAttempt:
         return f"{self.step_id}/{self.attempt}"
 
 
-@dataclass(frozen=True, slots=True)
-class CancelAttempt:
+class CancelAttempt(NamedTuple):
     """Cancel attempt ``attempt`` of step ``step_id`` (its result will be ignored)."""
 
     step_id: str
     attempt: int
 
 
-@dataclass(frozen=True, slots=True)
-class ScheduleTimer:
+class ScheduleTimer(NamedTuple):
     """Deliver ``message`` to the flow after ``delay`` seconds (by the system's clock)."""
 
     delay: float
     message: Message
 
 
-@dataclass(frozen=True, slots=True)
-class SaveState:
+class SaveState(NamedTuple):
     """Checkpoint the flow's state; ``final`` for the flow's end (the decider then waits
     for ``CheckpointSaved(final=True)`` before it finishes)."""
 
     final: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Emit:
+class Emit(NamedTuple):
     """Report something that happened in the flow (for logs, streams and listeners)."""
 
     event: str
@@ -79,12 +79,14 @@ class Emit:
     ``step_started``, ``step_completed``, ``step_failed``, ``step_skipped``,
     ``retry_scheduled``."""
     step_id: str | None = None
-    detail: Mapping[str, JsonValue] = field(default_factory=dict)
+    detail: Mapping[str, JsonValue] = _NO_DETAIL
 
 
-@dataclass(frozen=True, slots=True)
-class Finish:
+class Finish(NamedTuple):
     """Reply to whoever started the flow with its final state, then stop."""
+
+    command: str = "finish"
+    """Its name (a named tuple needs a field; this keeps it unequal to other commands)."""
 
 
 Command = StartAttempt | CancelAttempt | ScheduleTimer | SaveState | Emit | Finish
