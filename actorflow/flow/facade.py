@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from actorflow._trusted import trusted
 from actorflow.errors import (
@@ -31,6 +31,7 @@ from actorflow.flow.planner import EnhancedFlowPlanner, IFlowPlanner
 from actorflow.flow.runner import FlowRunner
 from actorflow.flow.steps import FlowServices
 from actorflow.flow.validation import validate_plan
+from actorflow.messages import freeze
 from actorflow.runtime.behaviour import recipe
 from actorflow.runtime.supervision import RestartType
 from actorflow.runtime.system import FLOWS_PATH, ActorSystem
@@ -56,7 +57,7 @@ def _run_sync(coro: Coroutine[Any, Any, T]) -> T:
 def _context_json(context: dict[str, Any] | None) -> dict[str, Any]:
     """The context of ``execute`` as JSON data (it is journaled and checkpointed)."""
     if not context:
-        return {}
+        return cast("dict[str, Any]", freeze({}))
     if not isinstance(context, dict):
         raise ConfigurationError(
             f"The context of a flow must be a dict of JSON data, not {type(context).__name__}."
@@ -66,7 +67,7 @@ def _context_json(context: dict[str, Any] | None) -> dict[str, Any]:
     except StepResultError as exc:
         raise ConfigurationError(str(exc).replace("Return JSON data", "Pass JSON data")) from None
     assert isinstance(data, dict)
-    return data
+    return cast("dict[str, Any]", freeze(data))
 
 
 class EnhancedFlow:
@@ -157,7 +158,7 @@ class EnhancedFlow:
         services = self._services()
         system = self.system
         order = validate_plan(spec, services, system=system)
-        config = self.config.model_dump(mode="json")
+        config = cast("dict[str, Any]", freeze(self.config.model_dump(mode="json")))
         seed = self.config.random_seed
         # Built without validation: the plan was frozen just now (its JSON data copied from
         # the caller's), the context copied by _context_json, the config dumped as JSON,

@@ -325,6 +325,10 @@ def create_flow_step(
     )
 
 
+_NOTHING: dict[str, JsonValue] = cast("dict[str, JsonValue]", freeze({}))
+"""An empty, read-only dict (shared: it cannot change)."""
+
+
 def _max_retries(option: object, default: int) -> int:
     # An ill-typed option is left to plan validation, which rejects it with a clear error.
     return option if isinstance(option, int) and not isinstance(option, bool) else default
@@ -332,7 +336,7 @@ def _max_retries(option: object, default: int) -> int:
 
 def _jsonable(data: dict[str, Any], where: str) -> dict[str, JsonValue]:
     if not data:
-        return {}
+        return _NOTHING
     fix = "Use JSON data (dict, list, str, numbers, bool, None), nested at most 64 deep."
     converted = to_json_data(data, where=where, error=FlowDefinitionError, fix=fix)
     assert isinstance(converted, dict)
