@@ -34,19 +34,33 @@ def _dt(epoch: float | None) -> datetime | None:
     return None if epoch is None else datetime.fromtimestamp(epoch, UTC)
 
 
+def _same_published(old: StepRecord, new: StepRecord) -> bool:
+    """Whether two records of a step publish the same StepState (most changes of a step's
+    record, such as a dependency finishing, do not touch what a checkpoint shows)."""
+    return old is new or (
+        old.status is new.status
+        and old.attempts == new.attempts
+        and old.result is new.result
+        and old.error == new.error
+        and old.started_at == new.started_at
+        and old.completed_at == new.completed_at
+    )
+
+
 def flow_state(
     core: FlowCore, at: float, cache: dict[str, tuple[StepRecord, StepState]] | None = None
 ) -> FlowState:
     """Return the ``FlowState`` of ``core`` at time ``at``.
 
     ``cache`` keeps each step's last ``StepState`` with the record it was made from, so a
-    checkpoint rebuilds only the steps that changed (records are never changed in place).
+    checkpoint rebuilds only the steps whose published state changed (records are never
+    changed in place).
     """
     cache = {} if cache is None else cache
     steps: dict[str, StepState] = {}
     for sid, rec in core.steps.items():
         cached = cache.get(sid)
-        if cached is None or cached[0] is not rec:
+        if cached is None or not _same_published(cached[0], rec):
             # Built without validation: every field comes from the decider's plain data.
             snapshot = trusted(
                 StepState,
