@@ -351,3 +351,20 @@ def test_integers_beyond_64_bits_are_refused_before_anything_runs(
         flow.execute_sync(plan)
 
     assert recorder.calls == {}
+
+
+def test_plan_parameters_nested_a_thousand_deep_are_a_definition_error(
+    system: ActorSystem, recorder: Recorder
+) -> None:
+    deep: dict[str, Any] = {}
+    inner = deep
+    for _ in range(1000):
+        inner["x"] = {}
+        inner = inner["x"]
+    flow = new_flow(system, recorder)
+    plan = plan_of(step("a", arguments={"label": "x", "deep": deep}))
+
+    with pytest.raises(FlowDefinitionError, match=r"^The parameters of step 'a' .* nests deeper"):
+        flow.execute_sync(plan)
+
+    assert recorder.calls == {}
