@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from actorflow import ActorSystem, EnhancedFlow, FlowPlan, FlowStep, create_flow_step
+from actorflow import ActorSystem, EnhancedFlow, FlowPlan, FlowState, FlowStep, create_flow_step
 from tests.support import Log
 
 
@@ -70,3 +70,19 @@ def new_flow(system: ActorSystem, recorder: Recorder | None = None, **config: An
 def wait_for(predicate: Callable[[], bool], log: Log, timeout: float = 10.0) -> None:
     """Wait until ``predicate()`` holds, re-checking whenever ``log`` changes."""
     log.wait_until(lambda _items: predicate(), timeout)
+
+
+class DictStates:
+    """The read side of a state manager over a dict; subclasses define ``save_state``."""
+
+    def __init__(self) -> None:
+        self.states: dict[str, FlowState] = {}
+
+    async def load_state(self, flow_id: str) -> FlowState | None:
+        return self.states.get(flow_id)
+
+    async def delete_state(self, flow_id: str) -> None:
+        self.states.pop(flow_id, None)
+
+    async def list_flows(self) -> list[str]:
+        return list(self.states)

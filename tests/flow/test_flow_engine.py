@@ -15,7 +15,6 @@ from actorflow import (
     Context,
     DuplicateStepError,
     EnhancedFlow,
-    EnhancedFlowExecutor,
     FakeClock,
     FlowPlan,
     FlowState,
@@ -523,33 +522,6 @@ def test_custom_step_types_run_and_their_parameters_are_checked(system: ActorSys
         flow.execute_sync(plan_of(create_flow_step("d", "double_it", {"value": "x"}, id="d")))
 
     assert state.steps["d"].result == 42
-
-
-def test_a_seed_style_executor_subclass_changes_how_steps_run(
-    system: ActorSystem, recorder: Recorder
-) -> None:
-    class RobustFlowExecutor(EnhancedFlowExecutor):
-        async def execute_step(self, step: FlowStep, context: dict[str, Any]) -> Any:
-            try:
-                return await super().execute_step(step, context)
-            except Exception as e:
-                if not step.parameters.get("critical", False):
-                    self.logger.warning(f"Non-critical step failed: {step.name}")
-                    return {"error": str(e), "status": "failed_non_critical"}
-                raise
-
-    recorder.fail_times["a"] = 99
-    flow = new_flow(system, recorder)
-    flow.executor = RobustFlowExecutor()
-    recorder.install(flow)
-
-    state = flow.execute_sync(plan_of(step("a", max_retries=0), step("b", deps=["a"])))
-
-    assert state.status is FlowStatus.COMPLETED
-    assert state.steps["a"].result == {
-        "error": "a failed on call 1",
-        "status": "failed_non_critical",
-    }
 
 
 # -- resume, replan, planner ----------------------------------------------------------------

@@ -18,7 +18,7 @@ from actorflow import (
     create_flow_step,
 )
 from actorflow.flow import EnhancedFlow
-from tests.flow.support import Recorder, new_flow, plan_of, step
+from tests.flow.support import DictStates, Recorder, new_flow, plan_of, step
 
 
 def _flow_finished_dead_letters(system: ActorSystem) -> list[Any]:
@@ -212,11 +212,11 @@ def test_steps_without_their_own_retry_count_use_the_configs(
     assert state.steps["b"].attempts == 1
 
 
-class _SlowRunningSaves:
+class _SlowRunningSaves(DictStates):
     """Stores checkpoints; a save of a RUNNING state waits for ``gate`` (slow I/O)."""
 
     def __init__(self) -> None:
-        self.states: dict[str, FlowState] = {}
+        super().__init__()
         self.gate = threading.Event()
         self.order: list[str] = []
         self.active = 0
@@ -230,15 +230,6 @@ class _SlowRunningSaves:
         self.order.append(state.status.value)
         self.states[flow_id] = state
         self.active -= 1
-
-    async def load_state(self, flow_id: str) -> FlowState | None:
-        return self.states.get(flow_id)
-
-    async def delete_state(self, flow_id: str) -> None:
-        self.states.pop(flow_id, None)
-
-    async def list_flows(self) -> list[str]:
-        return list(self.states)
 
 
 def test_checkpoints_are_saved_one_at_a_time_and_the_last_before_execute_returns(

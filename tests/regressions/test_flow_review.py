@@ -21,7 +21,7 @@ from actorflow import (
     create_flow_step,
 )
 from actorflow.flow.checkpoint import FINAL_SAVE_TIMEOUT
-from tests.flow.support import Recorder, new_flow, plan_of, step
+from tests.flow.support import DictStates, Recorder, new_flow, plan_of, step
 
 
 @pytest.fixture
@@ -29,12 +29,12 @@ def recorder() -> Recorder:
     return Recorder()
 
 
-class _FlakyNowaitManager:
+class _FlakyNowaitManager(DictStates):
     """An in-memory-like manager whose saves start failing after the first."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.saves = 0
-        self.states: dict[str, FlowState] = {}
 
     def save_state_nowait(self, flow_id: str, state: FlowState) -> None:
         self.saves += 1
@@ -44,15 +44,6 @@ class _FlakyNowaitManager:
 
     async def save_state(self, flow_id: str, state: FlowState) -> None:
         self.save_state_nowait(flow_id, state)
-
-    async def load_state(self, flow_id: str) -> FlowState | None:
-        return self.states.get(flow_id)
-
-    async def delete_state(self, flow_id: str) -> None:
-        self.states.pop(flow_id, None)
-
-    async def list_flows(self) -> list[str]:
-        return list(self.states)
 
 
 def test_failing_checkpoint_saves_are_reported_and_the_flow_still_answers(
