@@ -9,8 +9,9 @@ process kill cannot undo:
   not yet written: at most the queue (``max_pending``) plus the batch being encoded,
   usually those of the last ``batch_interval``. A power loss may also lose what the OS
   had not yet put on disk.
-- ``batch`` (default): as ``none``, and every batch is fsynced, so a power loss loses
-  no more than a kill. A ``flush()`` that returned True is a durable point.
+- ``batch`` (default): as ``none``, and every batch is fsynced right after its write,
+  so a power loss loses no more than a kill plus the batch being synced. A ``flush()``
+  that returned True is a durable point.
 - ``every``: ``append()`` returns only once its record is written and fsynced (group
   commit: appenders that wait together share one fsync). A kill or a power loss loses
   only records whose ``append()`` had not returned (unless it gave up after
@@ -70,7 +71,7 @@ class Durability(StrEnum):
     power loss also what the OS had not stored."""
     BATCH = "batch"
     """Written and fsynced per batch (``batch_frames`` records or ``batch_interval``
-    seconds): a kill or a power loss loses the queued records."""
+    seconds): a kill loses the queued records, a power loss also the batch being synced."""
     EVERY = "every"
     """``append()`` returns once its record is written and fsynced (appenders waiting at
     the same time share an fsync): nothing whose append() returned is lost."""
