@@ -401,12 +401,14 @@ class ActorSystem:
         return ", ".join(sorted(repr(path) for path, _ in busy))
 
     def _release(self, grace: float) -> None:
-        """Close the effects runner, the owned clock and the journal."""
+        """Close the effects runner, the owned clock and the journal, within ``grace``
+        seconds (at least one each, so a slow stop does not make the journal drop all)."""
+        deadline = time.monotonic() + grace
         self.effects.close(timeout=max(1.0, grace))
         if self._owns_clock:
             self.clock.close()
         if self.journal is not None:
-            self.journal.close()
+            self.journal.close(timeout=max(1.0, deadline - time.monotonic()))
 
     def wait_terminated(self, timeout: float | None = None) -> bool:
         """Block until the root has stopped; return False if ``timeout`` passed first.
