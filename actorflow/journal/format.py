@@ -23,7 +23,7 @@ import msgpack
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from actorflow.errors import CodecError, MessageError
-from actorflow.messages.base import Message, message_record
+from actorflow.messages.base import Message, message_record, message_record_view
 from actorflow.messages.codec import (
     CodecLimits,
     envelope_from_record,
@@ -168,7 +168,7 @@ def encode_frames(
                     delivery["wall_time"],
                     message,
                 ) = record
-                delivery["message"] = message_record(message)
+                delivery["message"] = message_record_view(message)  # packed at once
                 body: bytes = pack(delivery)
             else:
                 body = encode_body(record)

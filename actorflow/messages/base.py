@@ -324,6 +324,14 @@ def message_record(message: Message) -> dict[str, Any]:
     return message.__pydantic_serializer__.to_python(message, mode="json")  # type: ignore[no-any-return]
 
 
+def message_record_view(message: Message) -> Mapping[str, Any]:
+    """Return what :func:`message_record` returns, without copying where it can (the
+    message's own field dict): for packing at once, never to keep or change."""
+    if _is_plain(type(message)):
+        return message.__dict__
+    return message.__pydantic_serializer__.to_python(message, mode="json")  # type: ignore[no-any-return]
+
+
 def message_fields(message: Message) -> dict[str, Any]:
     """Return a message's fields in JSON mode, without ``kind`` (an opaque message's own)."""
     if isinstance(message, OpaqueMessage):
