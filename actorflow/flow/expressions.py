@@ -532,13 +532,21 @@ _CONSTANT_TIME = frozenset({"len", "bool"})
 """Functions whose cost does not depend on the size of their argument."""
 
 
+_MAX_REPEAT = 10**9
+"""Most times a string or list may be repeated (the size budget usually stops it first)."""
 _BRIEF = reprlib.Repr()
 _BRIEF.maxstring = _BRIEF.maxother = 60
 
 
 def _brief(value: object) -> str:
-    """A bounded repr for messages: a full repr of shared references could take minutes."""
+    """A bounded repr for messages: a full repr of shared references could take minutes,
+    and so could printing a huge integer."""
+    if type(value) is int and value.bit_length() > _BRIEF_INT_BITS:
+        return f"<an integer of {value.bit_length()} bits>"
     return _BRIEF.repr(value)
+
+
+_BRIEF_INT_BITS = 256
 
 
 def _scalar_size(value: object) -> int:
@@ -770,6 +778,11 @@ class _Eval:
             raise self.fail("a string or list can only be repeated an integer number of times")
         assert isinstance(seq, str | list | tuple)
         assert isinstance(times, int)
+        if abs(times) > _MAX_REPEAT:  # before any arithmetic or formatting of ``times``
+            raise self.fail(
+                f"repeating a {type(seq).__name__} {_brief(times)} times is not allowed "
+                f"(at most {_MAX_REPEAT:,})"
+            )
         self.check_size(len(seq) * max(times, 0))
         doing = f"repeating a {type(seq).__name__} {times} times"
         if isinstance(seq, str):
@@ -1015,9 +1028,18 @@ class Condition:
             ConditionEvaluationError: a missing name or key, a type mismatch, a limit.
         """
         evaluation = _Eval(self.text, names, self.limits)
-        value = evaluation.run(self.tree)
-        # The caller stores, formats or serialises the value: that costs its size too.
-        evaluation.spend(evaluation.size(value), "returning the result")
+        try:
+            value = evaluation.run(self.tree)
+            # The caller stores, formats or serialises the value: that costs its size too.
+            evaluation.spend(evaluation.size(value), "returning the result")
+        except ConditionEvaluationError:
+            raise
+        except (ArithmeticError, ValueError, TypeError, RecursionError, MemoryError) as exc:
+            # A case no rule foresaw is still this condition's failure, typed and final.
+            raise ConditionEvaluationError(
+                f"Condition {self.text!r} failed to evaluate: {type(exc).__name__}: "
+                f"{str(exc)[:200]}. Simplify the expression or the data it works on."
+            ) from None
         return value
 
     def __eq__(self, other: object) -> bool:

@@ -509,3 +509,20 @@ def test_error_messages_show_large_values_briefly() -> None:
         evaluate_condition("[[0] * 10000] * 10 in {}", {})
 
     assert len(str(info.value)) < 300
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("[] * 100000000000000000000000", {}),
+        ("'' * 100000000000000000000000", {}),
+        ("() * (1 << 64)", {}),
+        ("x * []", {"x": 10**30}),
+        ("d[x]", {"d": {}, "x": 2**20000}),
+        ("l[x]", {"l": [], "x": -(2**20000)}),
+        ("[1] * x", {"x": 10**4000}),
+    ],
+)
+def test_huge_integers_give_a_typed_error_at_once(text: str, names: dict[str, object]) -> None:
+    with pytest.raises(ConditionEvaluationError, match=r"^Condition .* failed"):
+        Condition.parse(text).evaluate(names)
