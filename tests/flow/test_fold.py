@@ -10,11 +10,23 @@ from typer.testing import CliRunner
 from actorflow.cli import app
 from actorflow.flow.checkpoint import flow_state
 from actorflow.flow.commands import ScheduleTimer, StartAttempt
-from actorflow.flow.fold import first_divergence, flows_in, fold_journal
+from actorflow.flow.fold import (
+    ORDER_EFFECT,
+    STOP_EFFECT,
+    first_divergence,
+    flow_events,
+    flows_in,
+    fold,
+    fold_journal,
+)
 from actorflow.flow.messages import FlowFinished, RetryStep, RunFlow, StepAttemptFinished
+from actorflow.ids import ActorPath, MessageId
 from actorflow.journal import open_journal
-from actorflow.journal.format import JournalEntry
+from actorflow.journal.format import JournalEntry, JournalEvent
+from actorflow.messages.base import Message
 from actorflow.messages.envelope import Envelope
+from actorflow.messages.system import EffectRecorded
+from tests.flow.support import plan_of, step
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 
@@ -123,3 +135,44 @@ def test_a_changed_plan_diverges_at_the_first_differing_command(
     assert divergence.event == "flow.step_attempt_finished"
     assert any(isinstance(c, ScheduleTimer) for c in divergence.expected)
     assert not any(isinstance(c, ScheduleTimer) for c in divergence.actual)
+
+
+def _envelope(seq: int, message: Message, to: str = "/flows/f") -> Envelope:
+    return Envelope(seq, MessageId(f"m{seq}"), None, None, ActorPath(to), None, 0, 1.0, message)
+
+
+def test_events_a_flow_processed_out_of_send_order_are_folded_in_its_order() -> None:
+    plan = plan_of(step("a"), step("b")).model_copy(update={"id": "f"})
+    run = RunFlow(plan=plan.freeze(), seed=1)
+    a = StepAttemptFinished(flow_id="f", step_id="a", attempt=1, ok=True, result="A")
+    b = StepAttemptFinished(flow_id="f", step_id="b", attempt=1, ok=True, result="B")
+    moved = EffectRecorded(
+        actor=ActorPath("/flows/f"), effect=ORDER_EFFECT, value={"after": 3}, during_seq=2
+    )
+    records: list[JournalEntry] = [
+        _envelope(1, run),
+        _envelope(2, a),
+        _envelope(3, b),
+        JournalEvent(4, 1.0, moved),  # the flow took seq 2 after seq 3
+        _envelope(5, a, to="/flows/other"),
+    ]
+
+    events = flow_events(records, "f")
+
+    assert [seq for seq, _, _ in events] == [1, 3, 2]
+
+
+def test_a_flow_stopped_from_outside_is_folded_with_its_stop() -> None:
+    plan = plan_of(step("a")).model_copy(update={"id": "f"})
+    stop = EffectRecorded(
+        actor=ActorPath("/flows/f"),
+        effect=STOP_EFFECT,
+        value={"reason": "the flow actor stopped before the flow ended", "at": 2.0},
+    )
+
+    folded = fold(
+        flow_events([_envelope(1, RunFlow(plan=plan.freeze())), JournalEvent(2, 2.0, stop)], "f")
+    )
+
+    assert folded.state is not None
+    assert folded.state.status.value == "failed"
