@@ -42,6 +42,7 @@ __all__ = [
     "JournalHeader",
     "JournalRecord",
     "MAGIC",
+    "JOURNAL_MAX_DEPTH",
     "MAX_FRAME_BYTES",
     "UndecodedRecord",
     "crc_of",
@@ -49,6 +50,7 @@ __all__ = [
     "encode_body",
     "encode_frames",
     "frame",
+    "journal_limits",
     "undecoded_record",
 ]
 
@@ -56,6 +58,13 @@ MAGIC: Final = b"\x89AFJNL\r\n"
 FORMAT_VERSION: Final = 1
 FRAME_HEAD: Final = struct.Struct(">II")
 MAX_FRAME_BYTES: Final = 16 * 1024 * 1024
+JOURNAL_MAX_DEPTH: Final = 256
+"""Deepest nesting of maps and arrays in a record body, the body's own map included.
+The writer refuses (drops as invalid) a deeper record and readers accept any depth up to
+it, so every record the writer writes is one its reader decodes."""
+_CONTAINER_MARKERS: Final = bytes([*range(0x80, 0xA0), 0xDC, 0xDD, 0xDE, 0xDF])
+"""First byte of a msgpack map or array: each level of nesting takes one."""
+_NOT_CONTAINER_MARKERS: Final = bytes(b for b in range(256) if b not in _CONTAINER_MARKERS)
 _local = threading.local()  # one msgpack Packer per thread: a Packer is not thread-safe
 
 
@@ -111,6 +120,36 @@ JournalEntry = JournalRecord | UndecodedRecord
 """What a reader yields: records, and whole frames that do not decode."""
 
 
+def journal_limits(max_frame_bytes: int = MAX_FRAME_BYTES) -> CodecLimits:
+    """The limits a reader decodes bodies with: anything a frame of ``max_frame_bytes``
+    can hold (strings and containers up to the frame size), nested up to
+    :data:`JOURNAL_MAX_DEPTH` levels (what the writer lets through)."""
+    return CodecLimits(
+        max_bytes=max_frame_bytes,
+        max_str_len=max_frame_bytes,
+        max_container_len=max_frame_bytes,
+        max_depth=JOURNAL_MAX_DEPTH,
+    )
+
+
+_WRITE_LIMITS: Final = journal_limits()
+
+
+def _too_deep(body: bytes) -> CodecError | None:
+    """Why a reader would refuse ``body`` for its nesting, or ``None``. Cheap for almost
+    every body: the number of bytes that may open a map or array bounds the depth, and
+    only a body with more of them than :data:`JOURNAL_MAX_DEPTH` is decoded to check."""
+    if len(body) <= JOURNAL_MAX_DEPTH:
+        return None
+    if len(body.translate(None, _NOT_CONTAINER_MARKERS)) <= JOURNAL_MAX_DEPTH:
+        return None
+    try:
+        unpack(body, _WRITE_LIMITS)
+    except CodecError as exc:
+        return exc
+    return None
+
+
 def encode_body(record: JournalRecord) -> bytes:
     """Encode a record as a frame body (msgpack)."""
     if isinstance(record, Envelope):
@@ -142,7 +181,8 @@ def encode_frames(
 
     Returns:
         How many frames were appended, and the records that could not be encoded (a
-        value msgpack cannot hold, a body over the frame cap) with their errors.
+        value msgpack cannot hold, a body over the frame cap or nested deeper than
+        :data:`JOURNAL_MAX_DEPTH`) with their errors.
     """
     pack = _packer().pack
     crc32 = zlib.crc32
@@ -180,6 +220,10 @@ def encode_frames(
             failed.append(
                 (record, CodecError(f"A record of {length} bytes exceeds the frame cap."))
             )
+            continue
+        too_deep = _too_deep(body)
+        if too_deep is not None:
+            failed.append((record, too_deep))
             continue
         seed = seeds.get(length)
         if seed is None:

@@ -33,6 +33,7 @@ from actorflow.journal.format import (
     JournalHeader,
     JournalRecord,
     decode_body,
+    journal_limits,
     undecoded_record,
 )
 from actorflow.messages.codec import CodecLimits, unpack
@@ -73,7 +74,7 @@ class JournalReader:
         self.path = Path(path)
         self.strict = strict
         self.opaque = opaque
-        self.limits = limits or CodecLimits(max_bytes=max_frame_bytes)
+        self.limits = limits or journal_limits(max_frame_bytes)
         self.max_frame_bytes = max_frame_bytes
         self.torn_tail: TornTail | None = None
         self.end_offset = len(MAGIC)

