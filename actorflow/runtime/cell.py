@@ -68,7 +68,14 @@ from actorflow.runtime.supervision import RestartIntensity, RestartType, Supervi
 if TYPE_CHECKING:
     from actorflow.runtime.system import ActorSystem
 
-__all__ = ["Cell", "current_cell", "error_info", "forbid_blocking", "is_exit_request"]
+__all__ = [
+    "Cell",
+    "current_cell",
+    "error_info",
+    "forbid_blocking",
+    "is_exit_request",
+    "safe_text",
+]
 
 Action = Literal["resume", "suspend", "terminate", "start"]
 
@@ -116,11 +123,25 @@ def forbid_blocking(what: str) -> None:
         )
 
 
+def safe_text(value: object, *, use_repr: bool = False) -> str:
+    """``str(value)`` (or ``repr``), or a stand-in naming its type if that raises: a user
+    exception whose ``__str__`` raises is still one actor's ordinary failure (any thread)."""
+    try:
+        return repr(value) if use_repr else str(value)
+    except BaseException:  # noqa: BLE001 - user code; whatever it raises, describe the type
+        return f"<{type(value).__qualname__} object: its {'repr' if use_repr else 'str'} raised>"
+
+
 def error_info(exc: BaseException) -> ErrorInfo:
     """Describe ``exc`` as a serialisable :class:`ErrorInfo`."""
     names = tuple(f"{c.__module__}.{c.__qualname__}" for c in type(exc).__mro__)
-    tb = "".join(traceback.format_exception(exc, limit=6))
-    return ErrorInfo(error_type=names[0], error_types=names[1:], message=str(exc), traceback=tb)
+    try:
+        tb = "".join(traceback.format_exception(exc, limit=6))
+    except BaseException:  # noqa: BLE001 - a hostile exception must not crash the cell
+        tb = f"{names[0]}: <traceback could not be formatted>"
+    return ErrorInfo(
+        error_type=names[0], error_types=names[1:], message=safe_text(exc), traceback=tb
+    )
 
 
 class _GuardedFuture(pykka.ThreadingFuture[Any]):

@@ -71,7 +71,13 @@ from actorflow.messages.system import (
     SystemMessage,
 )
 from actorflow.runtime.behaviour import Behaviour, Recipe, recipe
-from actorflow.runtime.cell import Cell, current_cell, error_info, forbid_blocking
+from actorflow.runtime.cell import (
+    Cell,
+    current_cell,
+    error_info,
+    forbid_blocking,
+    safe_text,
+)
 from actorflow.runtime.deadletters import DeadLetterOffice, DeadLetterPublisher
 from actorflow.runtime.effects import EffectRunner
 from actorflow.runtime.mailbox import MailboxConfig
@@ -162,6 +168,7 @@ class ActorSystem:
         self._expired_slots: OrderedDict[str, None] = OrderedDict()
         self._listeners: tuple[EventListener, ...] = ()
         self._taps: tuple[DeliveryTap, ...] = ()
+        self._broken_taps: set[int] = set()  # ids of taps that raised (logged once each)
         self._threads: set[threading.Thread] = set()
         self._abandoned: set[Cell] = set()
         """Cells given up on while stopping whose thread has not ended yet."""
@@ -670,7 +677,10 @@ class ActorSystem:
             message,
         )
         for tap in self._taps:
-            tap(env)
+            try:
+                tap(env)
+            except Exception as exc:  # noqa: BLE001 - a tap must not break delivery
+                self._tap_failed(tap, exc)
         cell = self._cells.get(to) if target is None else target
         if cell is not None:
             cell.enqueue(env)
@@ -919,7 +929,18 @@ class ActorSystem:
         return unsubscribe
 
     def add_tap(self, tap: DeliveryTap) -> Callable[[], None]:
-        """Call ``tap`` with every envelope sent; return a function that removes it."""
+        """Call ``tap`` with every envelope sent; return a function that removes it.
+
+        A tap that raises is logged (once per tap, at ERROR) and skipped: delivery goes on.
+
+        Raises:
+            ConfigurationError: ``tap`` is not callable.
+        """
+        if not callable(tap):
+            raise ConfigurationError(
+                f"add_tap() needs a callable taking an Envelope, got {tap!r} "
+                f"({type(tap).__name__})."
+            )
         with self._lock:
             self._taps = (*self._taps, tap)
 
@@ -928,6 +949,17 @@ class ActorSystem:
                 self._taps = tuple(x for x in self._taps if x is not tap)
 
         return remove
+
+    def _tap_failed(self, tap: DeliveryTap, exc: Exception) -> None:
+        with self._lock:
+            first = id(tap) not in self._broken_taps
+            self._broken_taps.add(id(tap))
+        if first:
+            logger.opt(exception=exc).error(
+                "Delivery tap {tap} raised; it is skipped for this envelope, and later errors "
+                "from it are not logged",
+                tap=safe_text(tap, use_repr=True),
+            )
 
     def emit(self, event: Message) -> None:
         """Hand a lifecycle event to the listeners (runtime internal)."""
@@ -982,7 +1014,11 @@ def _recipe_of(behaviour: object) -> Recipe:
 
 def _describe(exc: BaseException) -> str:
     """``SystemExit(3)``, ``ValueError('bad')``: the error as the reader would raise it."""
-    return f"{type(exc).__name__}({', '.join(repr(a) for a in exc.args)})"
+    try:
+        args = exc.args
+    except BaseException:  # noqa: BLE001 - a hostile exception: name its type only
+        args = ()
+    return f"{type(exc).__name__}({', '.join(safe_text(a, use_repr=True) for a in args)})"
 
 
 def _spawn_text(option: str, value: object, example: str) -> str:

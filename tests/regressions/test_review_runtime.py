@@ -1,0 +1,126 @@
+"""Review 2 of the runtime: hostile exceptions, taps, blocking on the effects loop, asks
+in flight at stop, spawning while stopping, deciders and API checks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Literal
+
+import pytest
+from loguru import logger
+
+from actorflow import (
+    ActorSystem,
+    Behaviour,
+    ConfigurationError,
+    Context,
+    recipe,
+)
+from actorflow.messages import ActorFailed, ActorRestarted
+from tests.support import Done, Log, Work
+
+Dispatcher = Literal["thread", "loop"]
+DISPATCHERS: list[Dispatcher] = ["thread", "loop"]
+
+
+class NoStrError(Exception):
+    def __str__(self) -> str:
+        raise ValueError("no str for you")
+
+
+class NoRepr:
+    def __repr__(self) -> str:
+        raise ValueError("no repr")
+
+    def __str__(self) -> str:
+        return "no repr"
+
+
+class Raiser(Behaviour):
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+    def on_work(self, msg: Work, ctx: Context) -> None:
+        if msg.fail:
+            raise self.error
+        ctx.reply(Done(n=msg.n))
+
+
+@pytest.fixture
+def caplog_errors() -> Iterator[list[str]]:
+    """The messages logged at ERROR or above while the test runs."""
+    lines: list[str] = []
+    logger.enable("actorflow")
+    handler = logger.add(lambda m: lines.append(str(m)), level="ERROR", format="{message}")
+    yield lines
+    logger.remove(handler)
+    logger.disable("actorflow")
+
+
+# -- 1. exceptions whose str/repr raise ------------------------------------------------
+
+
+@pytest.mark.parametrize("dispatcher", DISPATCHERS)
+def test_an_exception_whose_str_raises_is_an_ordinary_supervised_failure(
+    dispatcher: Dispatcher,
+) -> None:
+    log = Log()
+    with ActorSystem() as system:
+        system.subscribe(log.add)
+        path = system.spawn(recipe(Raiser, NoStrError()), "nasty", dispatcher=dispatcher)
+        system.tell(path, Work(n=1, fail=True))
+        log.wait_until(lambda es: any(isinstance(e, ActorRestarted) for e in es))
+        assert system.is_running
+        failed = [e for e in log.snapshot() if isinstance(e, ActorFailed)]
+        assert failed[0].error.error_type.endswith("NoStrError")
+        assert "NoStrError" in failed[0].error.message
+        assert system.ask(path, Work(n=2), timeout=5) == Done(n=2)
+
+
+@pytest.mark.parametrize("dispatcher", DISPATCHERS)
+def test_a_system_exit_whose_argument_has_a_raising_repr_is_still_an_exit_request(
+    dispatcher: Dispatcher,
+) -> None:
+    error = SystemExit(NoRepr())
+    system = ActorSystem().start()
+    try:
+        path = system.spawn(recipe(Raiser, error), "exiter", dispatcher=dispatcher)
+        system.tell(path, Work(fail=True))
+        with pytest.raises(SystemExit) as raised:
+            system.wait_terminated(timeout=5)
+        assert raised.value is error
+        assert "raised SystemExit(" in system.stop_reason
+        assert "crashed" not in system.stop_reason
+    finally:
+        system.shutdown()
+
+
+# -- 2. delivery taps ------------------------------------------------------------------
+
+
+def test_a_raising_tap_is_logged_once_and_shutdown_still_works(
+    caplog_errors: list[str],
+) -> None:
+    calls: list[str] = []
+
+    def tap(env: object) -> None:
+        calls.append("tap")
+        raise RuntimeError("tap bug")
+
+    system = ActorSystem().start()
+    try:
+        system.add_tap(tap)
+        path = system.spawn(recipe(Raiser, ValueError("unused")), "echo")
+        assert system.ask(path, Work(n=1), timeout=5) == Done(n=1)
+    finally:
+        system.shutdown(timeout=5)
+    assert not system.is_running
+    assert system.paths() == ()
+    assert len(calls) > 2
+    assert sum("Delivery tap" in m for m in caplog_errors) == 1
+
+
+@pytest.mark.parametrize("bad", [None, 3, "tap"])
+def test_add_tap_refuses_a_non_callable(bad: object) -> None:
+    with ActorSystem() as system, pytest.raises(ConfigurationError, match="add_tap"):
+        system.add_tap(bad)  # type: ignore[arg-type]
