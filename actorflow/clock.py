@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -17,14 +18,44 @@ from typing import Protocol, final
 
 from loguru import logger
 
-from actorflow.errors import ClockError
+from actorflow.errors import ClockError, ConfigurationError
 
 __all__ = ["Clock", "FakeClock", "SystemClock", "TimerHandle", "to_seconds"]
 
 
-def to_seconds(delay: float | timedelta) -> float:
-    """Return ``delay`` in seconds, accepting a float or a timedelta."""
-    return delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
+_MAX_WAIT = min(threading.TIMEOUT_MAX, 3600.0)
+"""Longest single sleep of the timer thread; a later deadline is waited for in steps."""
+
+
+def to_seconds(
+    delay: float | timedelta, *, what: str = "delay", allow_negative: bool = False
+) -> float:
+    """Return ``delay`` in seconds, accepting a number or a timedelta.
+
+    Raises:
+        ConfigurationError: ``delay`` is not a number or a timedelta, is not finite, or
+            is negative (unless ``allow_negative``).
+    """
+    value: object = delay  # callers may pass anything at run time
+    if isinstance(value, timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        raise ConfigurationError(
+            f"The {what} {delay!r} is a {type(delay).__name__}, not a number of seconds "
+            "or a timedelta. Pass a float such as 1.5 or a datetime.timedelta."
+        )
+    if not math.isfinite(seconds):
+        raise ConfigurationError(
+            f"The {what} {delay!r} is not a finite number of seconds. "
+            "Pass a finite delay; to wait forever, schedule nothing."
+        )
+    if seconds < 0 and not allow_negative:
+        raise ConfigurationError(
+            f"The {what} {delay!r} is negative. Pass zero (now) or a positive delay."
+        )
+    return seconds
 
 
 class TimerHandle:
@@ -139,8 +170,13 @@ class SystemClock:
         return datetime.now(UTC)
 
     def call_later(self, delay: float, callback: Callable[[], None]) -> TimerHandle:
-        """Schedule ``callback`` on the timer thread after ``delay`` seconds."""
-        handle = TimerHandle(time.monotonic() + max(0.0, delay), callback)
+        """Schedule ``callback`` on the timer thread after ``delay`` seconds.
+
+        Raises:
+            ConfigurationError: ``delay`` is not a finite, non-negative number.
+            ClockError: the clock is closed.
+        """
+        handle = TimerHandle(time.monotonic() + to_seconds(delay), callback)
         with self._cond:
             if self._closed:
                 raise ClockError(
@@ -169,17 +205,34 @@ class SystemClock:
             thread.join(timeout=5.0)
 
     def _run(self) -> None:
+        # One timer thread serves every actor: nothing may end it but close().
         while True:
-            with self._cond:
-                if self._closed:
+            try:
+                if not self._run_once():
                     return
-                handle = self._timers.pop_due(time.monotonic())
-                if handle is None:
-                    deadline = self._timers.next_deadline()
-                    wait = None if deadline is None else max(0.0, deadline - time.monotonic())
-                    self._cond.wait(wait)
-                    continue
-            _run_callback(handle)
+            except BaseException:  # noqa: BLE001 - the timer thread must outlive any error
+                logger.opt(exception=True).error(
+                    "The timer thread of {clock!r} hit an error; it goes on serving timers",
+                    clock=self,
+                )
+
+    def _run_once(self) -> bool:
+        """Fire one due timer or sleep until the next deadline; False once closed."""
+        with self._cond:
+            if self._closed:
+                return False
+            handle = self._timers.pop_due(time.monotonic())
+            if handle is None:
+                deadline = self._timers.next_deadline()
+                wait = (
+                    _MAX_WAIT
+                    if deadline is None
+                    else min(_MAX_WAIT, max(0.0, deadline - time.monotonic()))
+                )
+                self._cond.wait(wait)  # a far deadline is waited for in steps
+                return True
+        _run_callback(handle)
+        return True
 
 
 @final
@@ -211,9 +264,14 @@ class FakeClock:
         return datetime.fromtimestamp(self.time(), UTC)
 
     def call_later(self, delay: float, callback: Callable[[], None]) -> TimerHandle:
-        """Schedule ``callback`` to fire when the clock is advanced past ``delay``."""
+        """Schedule ``callback`` to fire when the clock is advanced past ``delay``.
+
+        Raises:
+            ConfigurationError: ``delay`` is not a finite, non-negative number.
+        """
+        seconds = to_seconds(delay)
         with self._lock:
-            handle = TimerHandle(self.monotonic() + max(0.0, delay), callback)
+            handle = TimerHandle(self.monotonic() + seconds, callback)
             self._timers.push(handle)
             self._scheduled.notify_all()
             return handle
@@ -237,7 +295,7 @@ class FakeClock:
         Raises:
             ClockError: ``delay`` is negative (time never goes backwards).
         """
-        seconds = to_seconds(delay)
+        seconds = to_seconds(delay, allow_negative=True)
         if seconds < 0:
             raise ClockError(
                 f"FakeClock cannot go backwards (asked to advance by {seconds!r} s). "

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, final
 
 from pydantic import JsonValue, TypeAdapter, ValidationError
 
-from actorflow.clock import TimerHandle
+from actorflow.clock import TimerHandle, to_seconds
 from actorflow.errors import ConfigurationError, EffectResultError
 from actorflow.ids import ActorPath, CorrelationId
 from actorflow.messages.base import Message
@@ -78,8 +78,15 @@ class _PendingEffect(TimerHandle):
 def start_effect(
     cell: Cell, work: Work, *, name: str, timeout: float | None, during_seq: int | None
 ) -> CorrelationId:
-    """Start ``work`` for ``cell`` (its thread) and return the effect id."""
+    """Start ``work`` for ``cell`` (its thread) and return the effect id.
+
+    Raises:
+        ConfigurationError: ``work`` cannot be run, or ``timeout`` is not a finite,
+            non-negative number of seconds; nothing was started.
+    """
     run = _as_coroutine_function(work)
+    if timeout is not None:
+        timeout = to_seconds(timeout, what="effect timeout")  # checked before the work starts
     system = cell.system
     effect_id = CorrelationId(system.ids.new_id(f"effect:{cell.path}"))
     pending = _PendingEffect()

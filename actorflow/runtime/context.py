@@ -186,14 +186,15 @@ class Context:
             The effect id, to match the outcome message to this call.
 
         Raises:
-            ConfigurationError: ``work`` is neither awaitable nor callable.
+            ConfigurationError: ``work`` is neither awaitable nor callable, or ``timeout``
+                is not a finite, non-negative number of seconds (or timedelta).
         """
         env = self.envelope
         return start_effect(
             self._cell,
             work,
             name=name,
-            timeout=None if timeout is None else to_seconds(timeout),
+            timeout=None if timeout is None else to_seconds(timeout, what="effect timeout"),
             during_seq=None if env is None else env.seq,
         )
 

@@ -99,6 +99,8 @@ class EffectRunner:
         self._pool = BlockingPool(max_threads, thread_limit, name=f"{name}-pool")
         self._lock = threading.Lock()
         self._closed = False
+        self._loop_stopped = False
+        """Set on the loop thread when :meth:`close` stops the loop."""
         self._dispatcher: LoopDispatcher | None = None
 
     def _ensure_started(self) -> asyncio.AbstractEventLoop:
@@ -119,7 +121,7 @@ class EffectRunner:
                 def run() -> None:
                     asyncio.set_event_loop(loop)
                     loop.call_soon(ready.set)
-                    loop.run_forever()
+                    self._run_loop(loop)
 
                 self._thread = threading.Thread(target=run, name=self._name, daemon=True)
                 self._thread.start()
@@ -128,6 +130,29 @@ class EffectRunner:
                 assert self._thread.ident is not None
                 self._dispatcher = LoopDispatcher(loop, self._thread.ident)
             return self.loop
+
+    def _run_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Run ``loop`` until :meth:`close` stops it (loop thread).
+
+        asyncio lets ``SystemExit`` and ``KeyboardInterrupt`` raised by a callback (a
+        background task an effect started, say) escape ``run_forever``; that would end
+        the loop every effect and loop-dispatched actor shares. Such an error is logged
+        and the loop runs on, so effects already submitted still end and report.
+        """
+        while True:
+            try:
+                loop.run_forever()
+            except BaseException as exc:  # noqa: BLE001 - one callback must not end the loop
+                logger.opt(exception=exc).error(
+                    "A callback on the effects loop {name!r} raised {error!r}, which would "
+                    "have stopped the loop; it was caught and the loop runs on. An effect "
+                    "should catch its own background tasks' errors.",
+                    name=self._name,
+                    error=exc,
+                )
+                if not self._loop_stopped:
+                    continue
+            return
 
     def dispatcher(self) -> LoopDispatcher:
         """The dispatcher that runs actors on this runner's event loop (starts it)."""
@@ -221,16 +246,20 @@ class EffectRunner:
             self._pool.shutdown(wait=False, cancel_futures=True)
             return
 
+        def stop_loop() -> None:
+            self._loop_stopped = True
+            loop.stop()
+
         def stop() -> None:
             tasks = asyncio.all_tasks(loop)
             for task in tasks:
                 task.cancel()
             if not tasks:
-                loop.stop()
+                stop_loop()
                 return
             # Stop once every cancelled task has ended and reported its outcome.
             ended = asyncio.gather(*tasks, return_exceptions=True)
-            ended.add_done_callback(lambda _: loop.call_soon(loop.stop))
+            ended.add_done_callback(lambda _: loop.call_soon(stop_loop))
 
         loop.call_soon_threadsafe(stop)
         thread.join(timeout)

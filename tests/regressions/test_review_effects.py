@@ -1,0 +1,160 @@
+"""Regressions from the second review: timers, the effects loop, effect results, shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+from collections.abc import Callable, Iterator
+from typing import Literal
+
+import pytest
+
+from actorflow import (
+    ActorSystem,
+    Behaviour,
+    ConfigurationError,
+    Context,
+    EffectCompleted,
+    EffectFailed,
+    FakeClock,
+    Message,
+    recipe,
+)
+from actorflow.clock import SystemClock
+from actorflow.runtime.effects import EffectRunner
+
+
+class _WatchedCondition(threading.Condition):
+    """A condition that tells the test when the timer thread sleeps towards a far deadline."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.far_wait = threading.Event()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if timeout is None or timeout > 1000:
+            self.far_wait.set()
+        return super().wait(timeout)
+
+
+@pytest.fixture
+def system_clock() -> Iterator[SystemClock]:
+    clock = SystemClock()
+    yield clock
+    clock.close()
+
+
+def test_a_far_future_timer_does_not_end_the_timer_thread(system_clock: SystemClock) -> None:
+    """A timer beyond threading.TIMEOUT_MAX is waited for; later timers still fire."""
+    watched = _WatchedCondition()
+    system_clock._cond = watched
+    fired = threading.Event()
+
+    system_clock.call_later(1e10, lambda: None)
+    assert watched.far_wait.wait(timeout=2.0)
+    system_clock.call_later(0.0, fired.set)
+
+    assert fired.wait(timeout=2.0)
+
+
+@pytest.mark.parametrize("delay", [math.nan, math.inf, -1.0, "1"])
+def test_call_later_refuses_a_delay_that_is_not_a_finite_non_negative_number(
+    system_clock: SystemClock, delay: object
+) -> None:
+    with pytest.raises(ConfigurationError, match=r"^The delay "):
+        system_clock.call_later(delay, lambda: None)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match=r"^The delay "):
+        FakeClock().call_later(delay, lambda: None)  # type: ignore[arg-type]
+
+
+class Go(Message):
+    """Start the effect the test set up."""
+
+    kind: Literal["test.review_effects.go"] = "test.review_effects.go"
+
+
+class EffectStarter(Behaviour):
+    """Runs one effect on Go and keeps what came of it: an error raised, or the outcome."""
+
+    def __init__(self, work: Callable[[], object], timeout: object = None) -> None:
+        self.work = work
+        self.timeout = timeout
+        self.outcomes: list[object] = []
+        self.done = threading.Event()
+
+    def on_go(self, msg: Go, ctx: Context) -> None:
+        try:
+            ctx.run_effect(self.work, name="work", timeout=self.timeout)  # type: ignore[arg-type]
+        except ConfigurationError as exc:
+            self.outcomes.append(exc)
+            self.done.set()
+
+    def on_effect_completed(self, msg: EffectCompleted, ctx: Context) -> None:
+        self.outcomes.append(msg)
+        self.done.set()
+
+    def on_effect_failed(self, msg: EffectFailed, ctx: Context) -> None:
+        self.outcomes.append(msg)
+        self.done.set()
+
+
+def _run(system: ActorSystem, starter: EffectStarter) -> list[object]:
+    path = system.spawn(recipe(lambda: starter), "starter")
+    system.tell(path, Go())
+    assert starter.done.wait(timeout=5.0)
+    return starter.outcomes
+
+
+@pytest.mark.parametrize("timeout", [math.nan, math.inf, -1.0, "1"])
+def test_run_effect_refuses_a_timeout_that_is_not_a_finite_non_negative_number(
+    system: ActorSystem, timeout: object
+) -> None:
+    """The handler gets a ConfigurationError and no work starts."""
+    started = threading.Event()
+    starter = EffectStarter(started.set, timeout)
+
+    outcomes = _run(system, starter)
+
+    assert len(outcomes) == 1
+    assert isinstance(outcomes[0], ConfigurationError)
+    assert str(outcomes[0]).startswith("The effect timeout ")
+    assert not started.is_set()
+
+
+@pytest.mark.parametrize("exit_error", [SystemExit, KeyboardInterrupt])
+def test_an_exit_request_from_an_effects_background_task_does_not_end_the_loop(
+    exit_error: type[BaseException],
+) -> None:
+    """The loop runs on, so an effect submitted after it still reports its outcome."""
+    runner = EffectRunner(name="test-review-effects")
+    first, second = threading.Event(), threading.Event()
+    results: list[object] = []
+
+    async def exit_in_background() -> None:
+        raise exit_error
+
+    async def start_background() -> object:
+        asyncio.get_running_loop().create_task(exit_in_background())
+        return "started"
+
+    async def plain() -> object:
+        return "plain"
+
+    def record(done: threading.Event) -> Callable[[object, BaseException | None], None]:
+        def outcome(result: object, error: BaseException | None) -> None:
+            results.append(result if error is None else error)
+            done.set()
+
+        return outcome
+
+    try:
+        runner.submit(start_background, record(first))
+        assert first.wait(timeout=5.0)
+        runner.submit(plain, record(second))  # queued behind the background task's step
+        reported = second.wait(timeout=5.0)
+    finally:
+        runner.close(timeout=5.0)
+
+    assert reported
+    assert results == ["started", "plain"]
