@@ -25,6 +25,11 @@ def trusted(cls: type[M], /, **values: Any) -> M:
     Only for values that are valid for their fields. Fields left out take their
     default, which must be a plain value (not a factory).
 
+    Values must be fresh: built by the caller for this model and held by nobody else.
+    For a message whose fields are all tuples, frozensets or scalars nothing is frozen
+    here, so a list or set passed in stays shared and mutable; values from outside the
+    runtime go through validation (``cls(...)``) or ``model_construct`` instead.
+
     Raises:
         TypeError: a field is missing (without a plain default) or unknown; a
             programming error, never a user's.

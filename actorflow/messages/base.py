@@ -104,6 +104,14 @@ class Message(BaseModel):
         _prepare_freezing(cls)
         field = cls.model_fields.get("kind")
         kind = field.default if field is not None and isinstance(field.default, str) else None
+        if field is not None:
+            _check_kind_annotation(cls, field.annotation, kind)
+        origin = cls.__pydantic_generic_metadata__.get("origin")
+        if origin is not None and not abstract:  # R[int]: the generic class's own kind
+            cls.kind_tag = getattr(origin, "kind_tag", None)
+            if cls.kind_tag is None:
+                cls.__pydantic_validator__ = origin.__pydantic_validator__
+            return
         if abstract:
             _check_abstract(cls, kind)
         elif kind is None:
@@ -112,11 +120,28 @@ class Message(BaseModel):
             _register(cls, kind)
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
-        """Return a copy with ``update`` applied (not validated; its lists and dicts frozen)."""
+        """Return a copy with ``update`` applied (not validated; its lists, dicts and sets
+        frozen, whatever the fields' declared types)."""
         copied = super().model_copy(update=update, deep=deep)
-        if update and self.frozen_fields:
-            _freeze_fields(copied)
+        if update:
+            values = copied.__dict__
+            for name in update:
+                if name in values:
+                    values[name] = freeze(values[name])
         return copied
+
+    @classmethod  # type: ignore[no-redef] # pydantic's mypy plugin declares one
+    def model_construct(  # type: ignore[override]
+        cls, _fields_set: set[str] | None = None, **values: Any
+    ) -> Self:
+        """Build without validating (its lists, dicts and sets frozen all the same)."""
+        built = super().model_construct(_fields_set, **values)
+        if not cls.frozen_fields:  # else the freezing hook ran already
+            fields = built.__dict__
+            for name in values:
+                if name in fields:
+                    fields[name] = freeze(fields[name])
+        return built
 
 
 def _prepare_freezing(cls: type[Message]) -> None:
@@ -173,6 +198,20 @@ def _freeze_fields(self: Message, _context: object = None, /) -> None:
 
 
 _freeze_fields.freezes_message = True  # type: ignore[attr-defined]
+
+
+def _check_kind_annotation(cls: type[Message], annotation: object, kind: str | None) -> None:
+    """Refuse a ``kind`` that is not ``Literal["<its default>"]``: a ``str`` or a Literal
+    of several values would let a message carry another class's tag."""
+    if kind is None:
+        return  # no tag: refused (or abstract) by the caller
+    if get_origin(annotation) is Literal and get_args(annotation) == (kind,):
+        return
+    raise ConfigurationError(
+        f"Message class {cls.__qualname__!r} declares 'kind' as {annotation!r}, which would "
+        "let one of its messages carry another class's tag. Declare exactly one tag: "
+        f"kind: Literal[{kind!r}] = {kind!r}."
+    )
 
 
 def _missing_kind(cls: type[Message]) -> str:
