@@ -26,9 +26,11 @@ _MAP_MARKERS: Final = frozenset({*range(0x80, 0x90), 0xDE, 0xDF})
 _CHUNK: Final = 1 << 20
 """Bytes read at a time while looking for a resynchronisation point."""
 SCAN_BUDGET: Final = 512 << 20
-"""Most work one search for a resynchronisation point may do, in bytes checksummed (each
-candidate counts 256 bytes more), so that a hostile file cannot make a reader spin: past
-it the search gives up and the damage is reported as reaching the end of the file."""
+"""Most work the searches for resynchronisation points of one scanner (one read of a
+file, one repair) may do together, in bytes checksummed (each candidate counts 256 bytes
+more), so that a hostile file cannot make a reader or a repair spin, however many damaged
+places it has: past it the search gives up and the damage is reported as reaching the
+end of the file (the rest of the file is not searched)."""
 _CANDIDATE_COST: Final = 256
 
 
@@ -61,8 +63,9 @@ class Damage(NamedTuple):
     bytes did not all reach the disk). A length over the cap or a bad frame with more
     bytes after it is damage even at the end."""
     gave_up: bool = False
-    """The search for the next valid frame used up its budget (:data:`SCAN_BUDGET`):
-    the bytes after ``offset`` were not all searched. Never a torn tail."""
+    """The searches for valid frames used up the scanner's budget (:data:`SCAN_BUDGET`,
+    per file read or repair): the bytes after ``offset`` were not all searched. Never a
+    torn tail."""
 
 
 class _Bad(NamedTuple):
@@ -82,11 +85,16 @@ def _candidates(max_frame_bytes: int) -> re.Pattern[bytes]:
 class FrameScanner:
     """Walks the frames of an open journal file up to a given size."""
 
-    def __init__(self, file: BinaryIO, size: int, max_frame_bytes: int) -> None:
+    def __init__(
+        self, file: BinaryIO, size: int, max_frame_bytes: int, scan_budget: int | None = None
+    ) -> None:
         self._file = file
         self.size = size
         self.max_frame_bytes = max_frame_bytes
-        self.scan_budget = SCAN_BUDGET
+        self.scan_budget = SCAN_BUDGET if scan_budget is None else scan_budget
+        self.scan_spent = 0
+        """Work done so far by all searches for resynchronisation points (see
+        :data:`SCAN_BUDGET`): the budget is per scanner, not per search."""
         self._pattern = _candidates(max_frame_bytes)
         self._position = -1
         """Where the file is positioned, when this scanner put it there (saves a seek)."""
@@ -149,9 +157,10 @@ class FrameScanner:
 
     def next_valid(self, start: int) -> int | None:
         """Offset of the first valid frame at or after ``start``; ``None`` if there is
-        none, -1 if the search used up its budget first."""
+        none, -1 if the scanner's searches used up their budget first."""
         position = start
-        spent = 0
+        if self.scan_spent > self.scan_budget:
+            return -1
         self._position = -1
         while position + FRAME_HEAD.size < self.size:
             self._file.seek(position)
@@ -166,8 +175,8 @@ class FrameScanner:
                     or candidate + FRAME_HEAD.size + length > self.size
                 ):
                     continue  # cannot be a valid frame: no need to read it
-                spent += length + _CANDIDATE_COST
-                if spent > self.scan_budget:
+                self.scan_spent += length + _CANDIDATE_COST
+                if self.scan_spent > self.scan_budget:
                     return -1
                 if isinstance(self.frame_at(candidate), Frame):
                     return candidate

@@ -180,8 +180,9 @@ def _not_torn(damage: Damage) -> str:
     if damage.gave_up:
         return (
             "The search for a valid frame after it stopped (it would take too long: the "
-            "bytes after the damage look like many frame starts), so it is not taken for a "
-            "torn tail."
+            "bytes after the damage look like many frame starts, and the reader's search "
+            "budget for this file is used up), so the rest of the file was not searched "
+            "and it is not taken for a torn tail."
         )
     if damage.at_end:
         return (

@@ -60,7 +60,11 @@ class RepairReport(BaseModel):
 
 
 def repair_journal(
-    source: str | Path, output: str | Path, *, max_frame_bytes: int = MAX_FRAME_BYTES
+    source: str | Path,
+    output: str | Path,
+    *,
+    max_frame_bytes: int = MAX_FRAME_BYTES,
+    scan_budget: int | None = None,
 ) -> RepairReport:
     """Copy every valid frame of ``source`` to the new file ``output``.
 
@@ -68,6 +72,10 @@ def repair_journal(
         source: a journal, possibly damaged; it is only read.
         output: where to write the repaired journal; must not exist.
         max_frame_bytes: the largest frame accepted (the writer's cap).
+        scan_budget: most work (bytes checksummed) all searches for valid frames after
+            damage may do together in this repair (default :data:`SCAN_BUDGET`); past it
+            the rest of the file is skipped as one damaged range, so a hostile file cannot
+            make a repair run for long.
 
     Raises:
         JournalCorruptedError: ``source`` is not a journal (no magic prefix).
@@ -84,7 +92,7 @@ def repair_journal(
                 f"{str(source)!r} is not an actorflow journal: it does not start with the "
                 "journal magic bytes, so there are no frames to recover."
             )
-        scanner = FrameScanner(src, os.fstat(src.fileno()).st_size, max_frame_bytes)
+        scanner = FrameScanner(src, os.fstat(src.fileno()).st_size, max_frame_bytes, scan_budget)
         try:
             dst = output.open("xb")
         except FileExistsError:
@@ -123,7 +131,11 @@ def _copy(scanner: FrameScanner, dst: BinaryIO) -> tuple[int, int, tuple[Skipped
         else:
             reason = item.reason
             if item.gave_up:
-                reason += "; the search for a valid frame after it gave up (too much work)"
+                reason += (
+                    "; the search for valid frames gave up (too much work: this repair used "
+                    f"up its budget of {scanner.scan_budget} bytes checked), so the rest of "
+                    "the file, to its end, was not searched and is skipped"
+                )
             skipped.append(
                 SkippedRange(start=item.offset, end=item.end, reason=reason, torn_tail=item.torn)
             )

@@ -4,17 +4,23 @@ and diagram participant names are cleaned."""
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
+
+import msgpack
 
 from actorflow import ActorPath
 from actorflow.journal import JournalEvent, JournalRecord
+from actorflow.journal._frames import Damage, FrameScanner
 from actorflow.journal.format import (
     JOURNAL_MAX_DEPTH,
     MAGIC,
     MAX_FRAME_BYTES,
     encode_frames,
+    frame,
 )
 from actorflow.journal.reader import JournalReader, open_journal
+from actorflow.journal.repair import repair_journal
 from actorflow.messages import EffectRecorded
 
 # -- 1. the writer never writes a record its reader refuses --------------------------------
@@ -80,3 +86,47 @@ def test_the_writer_counts_a_too_deep_record_as_dropped_invalid(writer_factory) 
     assert 2 in seqs
     assert 1 not in seqs
     assert reader.undecoded == 0
+
+
+# -- 2. repair's search budget is per run, not per search ---------------------------------
+
+
+def _many_damaged_places(path: Path, places: int) -> int:
+    """A journal with ``places`` damaged spots, each followed by 30 frame lookalikes of
+    4 KiB (bad CRC) and then one valid frame; a valid 8 KiB frame ends the file."""
+    small = frame(msgpack.packb({"type": "x"}))
+    lookalike = struct.pack(">I", 4096) + b"\0\0\0\0" + b"\x80"
+    cluster = b"\xff" + lookalike * 30 + small
+    big = frame(msgpack.packb({"type": "pad", "b": b"\0" * 8192}, use_bin_type=True))
+    path.write_bytes(MAGIC + cluster * places + big)
+    return path.stat().st_size
+
+
+def test_repair_stops_searching_once_its_budget_for_the_whole_file_is_spent(
+    tmp_path: Path,
+) -> None:
+    # Each search costs about 30 * (4096 + 256) bytes, well under the budget on its own;
+    # 20 searches together cost over twice the budget.
+    budget = 1 << 20
+    size = _many_damaged_places(tmp_path / "spin.jnl", 20)
+    report = repair_journal(tmp_path / "spin.jnl", tmp_path / "out.jnl", scan_budget=budget)
+    last = report.skipped[-1]
+    assert last.end == size
+    assert not last.torn_tail
+    assert "gave up" in last.reason
+    assert "rest of the file" in last.reason
+    assert report.frames < 20  # stopped before recovering every place
+    with (tmp_path / "spin.jnl").open("rb") as f:
+        scanner = FrameScanner(f, size, MAX_FRAME_BYTES, budget)
+        items = list(scanner.frames(len(MAGIC)))
+    assert scanner.scan_spent <= budget + 4096 + 256
+    assert isinstance(items[-1], Damage)
+    assert items[-1].gave_up
+
+
+def test_repair_within_its_budget_recovers_every_frame(tmp_path: Path) -> None:
+    _many_damaged_places(tmp_path / "spin.jnl", 20)
+    report = repair_journal(tmp_path / "spin.jnl", tmp_path / "out.jnl", scan_budget=16 << 20)
+    assert report.frames == 21
+    assert len(report.skipped) == 20
+    assert not any("gave up" in r.reason for r in report.skipped)
