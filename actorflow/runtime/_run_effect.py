@@ -181,6 +181,14 @@ class _Report:
         self._deliver(message)
 
     def _message(self, result: object, error: BaseException | None) -> Message:
+        if error is None and _exceeds_node_budget(result):
+            error = EffectResultError(
+                f"Effect {self.name or self.effect_id!r} of actor {self.cell.path!r} "
+                f"returned a {type(result).__name__} of more than {MAX_RESULT_NODES:,} "
+                "values (lists and dicts that share items count them each time), which is "
+                "too large to check and journal. Return less data, or store it elsewhere "
+                "and return a reference."
+            )
         if error is None:
             try:
                 data = _JSON.validate_python(result)
@@ -222,6 +230,32 @@ class _Report:
             )
             return
         system.send(cell.path, message, correlation_id=self.effect_id)
+
+
+MAX_RESULT_NODES = 1_000_000
+"""Most values (scalars, lists, dicts) an effect's result may hold, counting shared items
+each time they are reached, as checking and journaling the result would."""
+
+
+def _exceeds_node_budget(value: object) -> bool:
+    """Whether ``value`` holds more than ``budget`` values, counted through shared references.
+
+    Bounds the work of checking a result on the loop thread: a list that holds itself
+    twice, 23 levels deep, has 16 million values in a few hundred bytes.
+    """
+    budget = MAX_RESULT_NODES
+    stack = [value]
+    count = 0
+    while stack:
+        item = stack.pop()
+        count += 1
+        if count > budget:
+            return True
+        if isinstance(item, list | tuple):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+    return False
 
 
 def _journal_value(name: str, message: Message) -> JsonValue:

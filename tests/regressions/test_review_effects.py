@@ -22,6 +22,7 @@ from actorflow import (
     recipe,
 )
 from actorflow.clock import SystemClock
+from actorflow.runtime import _run_effect
 from actorflow.runtime.effects import EffectRunner
 
 
@@ -158,3 +159,36 @@ def test_an_exit_request_from_an_effects_background_task_does_not_end_the_loop(
 
     assert reported
     assert results == ["started", "plain"]
+
+
+def _shared_lists(levels: int) -> list[object]:
+    value: list[object] = [0]
+    for _ in range(levels):
+        value = [value, value]
+    return value
+
+
+def test_an_effect_result_too_large_through_shared_lists_fails_with_effect_result_error(
+    system: ActorSystem, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A few hundred bytes that are 16 million values are refused, not walked on the loop."""
+    monkeypatch.setattr(_run_effect, "MAX_RESULT_NODES", 1000)  # the real budget walks 0.2 s
+    starter = EffectStarter(lambda: _shared_lists(23))
+
+    outcomes = _run(system, starter)
+
+    assert len(outcomes) == 1
+    failed = outcomes[0]
+    assert isinstance(failed, EffectFailed)
+    assert failed.error.error_type == "actorflow.errors.EffectResultError"
+    assert "more than 1,000 values" in failed.error.message
+
+
+def test_an_effect_result_with_shared_lists_within_budget_completes(system: ActorSystem) -> None:
+    starter = EffectStarter(lambda: _shared_lists(3))
+
+    outcomes = _run(system, starter)
+
+    assert len(outcomes) == 1
+    assert isinstance(outcomes[0], EffectCompleted)
+    assert outcomes[0].result == _shared_lists(3)
