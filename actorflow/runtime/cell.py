@@ -20,6 +20,7 @@ Every method here runs on the cell's own thread unless its docstring says otherw
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import traceback
 from collections.abc import Callable
@@ -112,8 +113,9 @@ def current_cell() -> Cell | None:
     return cell
 
 
-def forbid_blocking(what: str) -> None:
-    """Raise :class:`BlockingCallError` if called on an actor thread (any thread)."""
+def forbid_blocking(what: str, effects_loop: asyncio.AbstractEventLoop | None = None) -> None:
+    """Raise :class:`BlockingCallError` if called on an actor thread, or on the thread of
+    ``effects_loop`` (the event loop every effect and loop-dispatched actor shares)."""
     cell = current_cell()
     if cell is not None:
         raise BlockingCallError(
@@ -121,6 +123,21 @@ def forbid_blocking(what: str) -> None:
             "where waiting on another actor deadlocks. Use ctx.request(path, message, "
             "timeout=...) and handle the reply as a message instead."
         )
+    if effects_loop is not None and _running_loop() is effects_loop:
+        raise BlockingCallError(
+            f"{what} would block the effects event loop, which every effect and every "
+            "dispatcher='loop' actor shares (the reply could never be handled). In an async "
+            "effect or tool, use `await system.ask_async(...)` instead of system.ask(); run "
+            "stop() or shutdown() off the loop, e.g. `await asyncio.to_thread(system.stop, "
+            "path)`."
+        )
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def safe_text(value: object, *, use_repr: bool = False) -> str:

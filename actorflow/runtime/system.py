@@ -351,7 +351,7 @@ class ActorSystem:
         Raises:
             ShutdownTimeoutError: some actors did not stop within ``timeout`` seconds.
         """
-        forbid_blocking("ActorSystem.shutdown()")
+        forbid_blocking("ActorSystem.shutdown()", self.effects.loop)
         timeout = _check_timeout(timeout, "shutdown()")
         with self._lock:
             if self._state == "new":
@@ -409,9 +409,10 @@ class ActorSystem:
 
     def _release(self, grace: float) -> None:
         """Close the effects runner, the owned clock and the journal, within ``grace``
-        seconds (at least one each, so a slow stop does not make the journal drop all)."""
+        seconds: at least 0.1 s for the effects (an effect that will not stop is logged,
+        not waited for) and one for the journal (so a slow stop does not make it drop all)."""
         deadline = time.monotonic() + grace
-        self.effects.close(timeout=max(1.0, grace))
+        self.effects.close(timeout=max(0.1, grace))
         if self._owns_clock:
             self.clock.close()
         if self.journal is not None:
@@ -425,7 +426,7 @@ class ActorSystem:
             KeyboardInterrupt, SystemExit: an actor raised it, and the system stopped.
             BaseException: whatever else stopped it on its own (:attr:`stop_error`).
         """
-        forbid_blocking("ActorSystem.wait_terminated()")
+        forbid_blocking("ActorSystem.wait_terminated()", self.effects.loop)
         if not self._terminated.wait(timeout):
             return False
         error = self._stop_error
@@ -731,7 +732,7 @@ class ActorSystem:
                 handler raised, the actor stopped, ...).
             BlockingCallError: called from inside a handler.
         """
-        forbid_blocking("ActorSystem.ask()")
+        forbid_blocking("ActorSystem.ask()", self.effects.loop)
         timeout = _check_timeout(timeout, "ask()")
         if type(to) is not str or not to.startswith("/"):
             to = self._check_path(to, "ask()")
@@ -850,7 +851,7 @@ class ActorSystem:
             ShutdownTimeoutError: it, or an actor under it, did not stop within ``timeout``
                 seconds; the message names the actor that hung and what it was running.
         """
-        forbid_blocking("ActorSystem.stop()")
+        forbid_blocking("ActorSystem.stop()", self.effects.loop)
         timeout = _check_timeout(timeout, "stop()")
         if type(path) is not str or not path.startswith("/"):
             path = self._check_path(path, "stop()")

@@ -3,7 +3,8 @@ in flight at stop, spawning while stopping, deciders and API checks."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from typing import Literal
 
 import pytest
@@ -12,6 +13,7 @@ from loguru import logger
 from actorflow import (
     ActorSystem,
     Behaviour,
+    BlockingCallError,
     ConfigurationError,
     Context,
     recipe,
@@ -124,3 +126,58 @@ def test_a_raising_tap_is_logged_once_and_shutdown_still_works(
 def test_add_tap_refuses_a_non_callable(bad: object) -> None:
     with ActorSystem() as system, pytest.raises(ConfigurationError, match="add_tap"):
         system.add_tap(bad)  # type: ignore[arg-type]
+
+
+# -- 3. blocking calls from the effects loop --------------------------------------------
+
+
+class Blocker(Behaviour):
+    """Runs an async effect that calls ``call(system)`` on the effects loop and records
+    what it raised."""
+
+    def __init__(
+        self,
+        call: Callable[[ActorSystem], object],
+        seen: list[BaseException],
+        done: threading.Event,
+    ) -> None:
+        self.call = call
+        self.seen = seen
+        self.done = done
+
+    def on_work(self, msg: Work, ctx: Context) -> None:
+        system = ctx.system
+
+        async def effect() -> None:
+            try:
+                self.call(system)
+            except BaseException as exc:  # noqa: BLE001 - recorded for the test
+                self.seen.append(exc)
+            finally:
+                self.done.set()
+
+        ctx.run_effect(effect, name="block")
+
+
+BLOCKING_CALLS: dict[str, Callable[[ActorSystem], object]] = {
+    "ask": lambda s: s.ask("/agents/echo", Work(n=1), timeout=5),
+    "stop": lambda s: s.stop("/agents/echo", timeout=5),
+    "shutdown": lambda s: s.shutdown(timeout=5),
+    "wait_terminated": lambda s: s.wait_terminated(timeout=5),
+}
+
+
+@pytest.mark.parametrize("call", sorted(BLOCKING_CALLS))
+def test_a_blocking_call_on_the_effects_loop_is_refused(call: str) -> None:
+    seen: list[BaseException] = []
+    done = threading.Event()
+    with ActorSystem() as system:
+        system.spawn(recipe(Raiser, ValueError("unused")), "echo", dispatcher="loop")
+        path = system.spawn(recipe(Blocker, BLOCKING_CALLS[call], seen, done), "blocker")
+        system.tell(path, Work())
+        assert done.wait(10)
+        assert len(seen) == 1
+        assert isinstance(seen[0], BlockingCallError)
+        assert "await system.ask_async(" in str(seen[0])
+        assert system.is_running
+        assert system.ask("/agents/echo", Work(n=2), timeout=5) == Done(n=2)
