@@ -141,7 +141,7 @@ def _open(path: Path) -> JournalReader:
     try:
         return open_journal(path)
     except ActorflowError as exc:
-        errors.print(f"[bold red]error:[/] {exc}")
+        errors.print(f"[bold red]error:[/] {escape(str(exc))}")
         raise typer.Exit(2) from None
 
 

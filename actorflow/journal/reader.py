@@ -24,6 +24,7 @@ from types import TracebackType
 from typing import BinaryIO, NamedTuple, NoReturn, final
 
 from actorflow.errors import CodecError, JournalCorruptedError, JournalError, JournalTornError
+from actorflow.journal._files import check_regular_file
 from actorflow.journal._frames import Damage, Frame, FrameScanner
 from actorflow.journal.format import (
     MAGIC,
@@ -81,6 +82,7 @@ class JournalReader:
         self.last_seq: int | None = None
         self.undecoded = 0
         """Whole frames read so far that did not decode (yielded as UndecodedRecord)."""
+        check_regular_file(self.path)
         try:
             self._file: BinaryIO = self.path.open("rb")
         except OSError as exc:
@@ -223,6 +225,7 @@ def append_offset(path: Path, *, max_frame_bytes: int = MAX_FRAME_BYTES) -> int:
             frame (appending would have to cut the frames after the damage).
         OSError: the file cannot be read.
     """
+    check_regular_file(path)
     with path.open("rb") as file:
         if file.read(len(MAGIC)) != MAGIC:
             raise JournalCorruptedError(

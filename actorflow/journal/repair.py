@@ -14,6 +14,7 @@ from typing import BinaryIO, final
 from pydantic import BaseModel, ConfigDict
 
 from actorflow.errors import JournalCorruptedError, JournalError
+from actorflow.journal._files import check_regular_file
 from actorflow.journal._frames import Frame, FrameScanner
 from actorflow.journal.format import MAGIC, MAX_FRAME_BYTES, frame
 
@@ -82,6 +83,7 @@ def repair_journal(
         JournalError: ``source`` cannot be read, or ``output`` exists or cannot be written.
     """
     source, output = Path(source), Path(output)
+    check_regular_file(source)
     try:
         src = source.open("rb")
     except OSError as exc:

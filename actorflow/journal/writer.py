@@ -49,6 +49,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from actorflow._version import __version__
 from actorflow.errors import ConfigurationError, JournalError
 from actorflow.journal._counters import DropCause, WriterCounters
+from actorflow.journal._files import check_regular_file
 from actorflow.journal.format import (
     FORMAT_VERSION,
     MAGIC,
@@ -194,7 +195,8 @@ class JournalWriter:
     def _open(path: Path) -> BinaryIO:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            size = path.stat().st_size if path.exists() else 0
+            exists = check_regular_file(path, missing_ok=True)  # never open a FIFO
+            size = path.stat().st_size if exists else 0
             if size > 0 and not (size < len(MAGIC) and MAGIC.startswith(path.read_bytes())):
                 keep = append_offset(path)  # raises rather than cut a valid frame
                 existing = path.open("r+b")

@@ -4,13 +4,18 @@ and diagram participant names are cleaned."""
 
 from __future__ import annotations
 
+import os
 import struct
+from collections.abc import Iterator
 from pathlib import Path
 
 import msgpack
+import pytest
+from typer.testing import CliRunner
 
-from actorflow import ActorPath
-from actorflow.journal import JournalEvent, JournalRecord
+from actorflow import ActorPath, JournalError
+from actorflow.cli import app
+from actorflow.journal import JournalConfig, JournalEvent, JournalRecord, JournalWriter
 from actorflow.journal._frames import Damage, FrameScanner
 from actorflow.journal.format import (
     JOURNAL_MAX_DEPTH,
@@ -19,7 +24,7 @@ from actorflow.journal.format import (
     encode_frames,
     frame,
 )
-from actorflow.journal.reader import JournalReader, open_journal
+from actorflow.journal.reader import JournalReader, append_offset, open_journal
 from actorflow.journal.repair import repair_journal
 from actorflow.messages import EffectRecorded
 
@@ -130,3 +135,47 @@ def test_repair_within_its_budget_recovers_every_frame(tmp_path: Path) -> None:
     assert report.frames == 21
     assert len(report.skipped) == 20
     assert not any("gave up" in r.reason for r in report.skipped)
+
+
+# -- 3. a FIFO (or anything not a regular file) is refused, never opened --------------------
+
+
+@pytest.fixture
+def fifo(tmp_path: Path) -> Iterator[Path]:
+    """A FIFO holding non-journal bytes, its both ends held open by the test (O_RDWR never
+    blocks on Linux), so that code that wrongly opens it fails instead of hanging."""
+    path = tmp_path / "fifo"
+    os.mkfifo(path)
+    fd = os.open(path, os.O_RDWR | os.O_NONBLOCK)
+    os.write(fd, b"not a journal, just bytes")
+    yield path
+    os.close(fd)
+
+
+def test_readers_and_repair_refuse_a_fifo(fifo: Path, tmp_path: Path) -> None:
+    with pytest.raises(JournalError, match="not a regular file"):
+        open_journal(fifo)
+    with pytest.raises(JournalError, match="not a regular file"):
+        append_offset(fifo)
+    with pytest.raises(JournalError, match="not a regular file"):
+        repair_journal(fifo, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_writer_refuses_a_fifo(fifo: Path) -> None:
+    with pytest.raises(JournalError, match="not a regular file"):
+        JournalWriter(JournalConfig(path=fifo), run_id="run-test", started_at=1.0)
+
+
+def test_the_writer_refuses_a_directory(tmp_path: Path) -> None:
+    with pytest.raises(JournalError, match="not a regular file"):
+        JournalWriter(JournalConfig(path=tmp_path), run_id="run-test", started_at=1.0)
+
+
+@pytest.mark.parametrize("command", ["show", "stats", "diagram", "repair"])
+def test_the_log_commands_refuse_a_fifo_with_one_line(fifo: Path, command: str) -> None:
+    result = CliRunner().invoke(app, ["log", command, str(fifo)])
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1
+    assert "not a regular file" in lines[0]
