@@ -20,14 +20,33 @@ model that is not frozen) are refused when the class is defined, with the fix.
 from __future__ import annotations
 
 import collections
+import dataclasses
+import datetime
+import decimal
+import enum
+import ipaddress
+import numbers
+import pathlib
+import re
+import uuid
 from collections import abc
 from collections.abc import Callable, Iterable
 from types import UnionType
-from typing import Annotated, Any, NoReturn, TypeVar, Union, get_args, get_origin
+from typing import (
+    Annotated,
+    Any,
+    NoReturn,
+    TypeVar,
+    Union,
+    get_args,
+    get_origin,
+    get_type_hints,
+)
 
 from pydantic import BaseModel, JsonValue
+from typing_extensions import is_typeddict
 
-from actorflow.errors import ConfigurationError, MessageFrozenError
+from actorflow.errors import ConfigurationError, InvalidMessageError, MessageFrozenError
 
 __all__ = ["FrozenDict", "FrozenList", "fields_to_freeze", "freeze", "thaw"]
 
@@ -146,7 +165,59 @@ def freeze(value: object) -> object:  # noqa: PLR0911 - one return per kind of v
         return frozenset(freeze(item) for item in value)
     if isinstance(value, bytearray):
         return bytes(value)
-    return value
+    return _frozen_other(value)
+
+
+# Types (and their subclasses) whose values cannot be changed: kept as they are.
+_IMMUTABLE_BASES = (
+    str,
+    bytes,
+    numbers.Number,
+    frozenset,
+    enum.Enum,
+    datetime.date,
+    datetime.time,
+    datetime.timedelta,
+    datetime.tzinfo,
+    decimal.Decimal,
+    uuid.UUID,
+    pathlib.PurePath,
+    range,
+    re.Pattern,
+    ipaddress.IPv4Address,
+    ipaddress.IPv6Address,
+    ipaddress.IPv4Network,
+    ipaddress.IPv6Network,
+)
+_immutable_types: set[type] = set()  # run-time types found immutable, for the fast path
+
+
+def _frozen_other(value: object) -> object:
+    """Freeze a tuple subclass (a NamedTuple); keep a known-immutable value; refuse the rest.
+
+    Raises:
+        InvalidMessageError: ``value``'s type may be changed in place (a deque, a
+            ``UserList``, a dataclass or other object with attributes) and is not
+            one a message can freeze.
+    """
+    kind = type(value)
+    if kind in _immutable_types:
+        return value
+    if isinstance(value, tuple):  # a NamedTuple: rebuilt around frozen items
+        items = tuple(freeze(item) for item in value)
+        if all(a is b for a, b in zip(items, value, strict=True)):
+            return value
+        make = getattr(kind, "_make", None)
+        return make(items) if make is not None else items
+    if issubclass(kind, _IMMUTABLE_BASES):
+        _immutable_types.add(kind)
+        return value
+    raise InvalidMessageError(
+        f"A message cannot hold a {kind.__qualname__}: it can be changed in place after "
+        "the message is sent, and a message cannot freeze it. Use a list, dict, tuple, "
+        "frozenset, a frozen pydantic model or a scalar (str, int, float, bool, None, "
+        "bytes, enum, datetime, Decimal, UUID) instead."
+    )
 
 
 # The two walks below inline the test for leaves: JSON data is mostly leaves, and a
@@ -168,7 +239,14 @@ def _frozen_list(value: list[object]) -> FrozenList[object]:
 
 
 def _frozen_model(model: BaseModel) -> BaseModel:
-    names = fields_to_freeze(type(model), owner=None)
+    cls = type(model)
+    if not cls.model_config.get("frozen"):  # a run-time subclass may unfreeze its base
+        raise InvalidMessageError(
+            f"A message cannot hold a {cls.__qualname__}: it is a model that is not frozen, "
+            f"so its fields can be reassigned after sending. Give {cls.__qualname__} "
+            "model_config = ConfigDict(frozen=True)."
+        )
+    names = fields_to_freeze(cls, owner=None)
     values = model.__dict__
     changed = {n: v for n in names if (v := freeze(values[n])) is not values[n]}
     if not changed:
@@ -203,6 +281,12 @@ _REFUSED = {
     abc.MutableSequence: "tuple[..., ...]",
     collections.deque: "tuple[..., ...]",
     abc.MutableMapping: "dict[...] (frozen when the message is built)",
+    abc.Iterable: "tuple[..., ...] (an iterable may be read only once)",
+    abc.Iterator: "tuple[..., ...] (an iterator may be read only once)",
+    abc.Generator: "tuple[..., ...] (a generator may be read only once)",
+    abc.AsyncIterable: "tuple[..., ...]",
+    abc.AsyncIterator: "tuple[..., ...]",
+    abc.AsyncGenerator: "tuple[..., ...]",
 }
 _fields_cache: dict[tuple[type[BaseModel], bool], tuple[str, ...]] = {}
 
@@ -265,7 +349,24 @@ def _needs_freezing(annotation: object, where: _Where) -> bool:  # noqa: PLR0911
         flags = [_needs_freezing(a, where) for a in args if a is not Ellipsis]  # all refusals
         return any(flags)
     if isinstance(origin, type) and issubclass(origin, BaseModel):
-        return _model_needs_freezing(origin, where)
+        _model_needs_freezing(origin, where)  # for refusals
+        return True  # a run-time subclass may add lists: decided by run-time type
+    if isinstance(origin, type) and dataclasses.is_dataclass(origin):
+        return where.refuse(
+            annotation,
+            "a dataclass, whose fields a message cannot freeze",
+            "Use a pydantic model with model_config = ConfigDict(frozen=True).",
+        )
+    if is_typeddict(origin):
+        return where.refuse(
+            annotation,
+            "a TypedDict, which stays a plain mutable dict",
+            "Use a frozen pydantic model, or Mapping[str, ...] / dict[str, ...].",
+        )
+    if isinstance(origin, type) and issubclass(origin, tuple):  # a NamedTuple
+        hints = get_type_hints(origin)
+        flags = [_needs_freezing(hint, where) for hint in hints.values()]
+        return any(flags)
     if origin in _FREEZE:
         for arg in args:
             _needs_freezing(arg, where)  # for refusals nested in the arguments

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Generic, Literal, TypeVar
+import collections
+import dataclasses
+import uuid
+from collections.abc import Generator, Iterable
+from decimal import Decimal
+from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
 import pytest
+from pydantic import BaseModel, ConfigDict
+from typing_extensions import TypedDict
 
 from actorflow import Message
-from actorflow.errors import ConfigurationError, MessageFrozenError
+from actorflow.errors import ConfigurationError, InvalidMessageError, MessageFrozenError
 from actorflow.messages.base import message_class
 
 T = TypeVar("T")
@@ -78,3 +85,111 @@ def test_model_construct_freezes_values_of_tuple_only_class() -> None:
     xs, tags = [1, 2], {"a"}
     built = OnlyTuples.model_construct(xs=xs, tags=tags)  # type: ignore[arg-type]
     _assert_unshared(built, xs, tags)
+
+
+# -- 3. field types that cannot be frozen: refused at definition or at build time -------
+
+
+def test_frozen_dataclass_field_is_refused_at_definition() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class Holder:
+        items: list[int]
+
+    with pytest.raises(ConfigurationError, match=r"dataclass.*frozen=True"):
+
+        class WithDataclass(Message):
+            kind: Literal["review.dataclass"] = "review.dataclass"
+            d: Holder
+
+
+def test_typeddict_field_is_refused_at_definition() -> None:
+    class Shape(TypedDict):
+        items: list[int]
+
+    with pytest.raises(ConfigurationError, match=r"TypedDict.*Mapping"):
+
+        class WithTypedDict(Message):
+            kind: Literal["review.typeddict"] = "review.typeddict"
+            d: Shape
+
+
+@pytest.mark.parametrize("annotation", [Iterable[int], Generator[int, None, None]])
+def test_iterable_field_is_refused_at_definition(annotation: object) -> None:
+    with pytest.raises(ConfigurationError, match="tuple"):
+        type(
+            "WithIterable",
+            (Message,),
+            {
+                "__annotations__": {"kind": Literal["review.iterable"], "xs": annotation},
+                "kind": "review.iterable",
+            },
+        )
+
+
+class Pair(NamedTuple):
+    items: list[int]
+
+
+class WithNamedTuple(Message):
+    kind: Literal["review.named_tuple"] = "review.named_tuple"
+    t: Pair
+
+
+def test_named_tuple_holding_a_list_is_frozen() -> None:
+    items = [1]
+    message = WithNamedTuple(t=Pair(items=items))
+    assert isinstance(message.t, Pair)
+    with pytest.raises(MessageFrozenError):
+        message.t.items.append(2)
+    items.append(9)
+    assert message.t.items == [1]
+
+
+class WithAny(Message):
+    kind: Literal["review.any"] = "review.any"
+    x: Any = None
+
+
+@pytest.mark.parametrize(
+    "value", [collections.deque([1]), collections.UserList([1]), collections.UserDict(a=1)]
+)
+def test_any_field_refuses_a_mutable_value_it_cannot_freeze(value: object) -> None:
+    with pytest.raises(InvalidMessageError, match=type(value).__qualname__):
+        WithAny(x=value)
+
+
+@pytest.mark.parametrize("value", [1, "s", Decimal(1), uuid.UUID(int=1), (1, [2]), {"a": [1]}])
+def test_any_field_keeps_or_freezes_known_values(value: object) -> None:
+    assert WithAny(x=value).x == value
+
+
+class Part(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    name: str = "x"
+
+
+class PartWithList(Part):
+    items: list[int] = []
+
+
+class UnfrozenPart(Part):
+    model_config = ConfigDict(frozen=False)
+
+
+class WithPart(Message):
+    kind: Literal["review.part"] = "review.part"
+    p: Part
+
+
+def test_nested_model_subclass_adding_a_list_is_frozen_by_runtime_type() -> None:
+    sent = PartWithList(items=[1])
+    message = WithPart(p=sent)
+    assert isinstance(message.p, PartWithList)
+    with pytest.raises(MessageFrozenError):
+        message.p.items.append(2)
+    assert sent.items == [1]
+
+
+def test_nested_model_subclass_that_is_not_frozen_is_refused() -> None:
+    with pytest.raises(InvalidMessageError, match=r"UnfrozenPart.*frozen=True"):
+        WithPart(p=UnfrozenPart())
