@@ -22,13 +22,21 @@ __all__ = ["DiagramFormat", "sequence_diagram"]
 
 DiagramFormat = Literal["mermaid", "plantuml"]
 _OUTSIDE = "outside"
-_UNSAFE = re.compile(r"[;#\n\r{}<>\"`]")
+_UNSAFE = re.compile(r"[;#{}<>\"`\x00-\x1f\x7f\u2028\u2029]")
+"""What may not reach a diagram line from a journal: statement separators, comment and
+entity markers, quotes, and every control or line-separator character."""
 _LABEL_CHARS = 60
 
 
 def _clean(text: str) -> str:
     safe = _UNSAFE.sub(" ", text).strip()
     return safe if len(safe) <= _LABEL_CHARS else safe[: _LABEL_CHARS - 1].rstrip() + "…"
+
+
+def _name(path: str, alias: str) -> str:
+    """A participant's shown name: its path, cleaned like a label but not shortened
+    (participants are told apart by alias, so two cleaned names may be alike)."""
+    return _UNSAFE.sub(" ", path).strip() or alias
 
 
 def _label(env: Envelope) -> str:
@@ -98,9 +106,9 @@ def sequence_diagram(
             )
     if fmt == "mermaid":
         head = ["sequenceDiagram"] + [
-            f"    participant {a} as {p}" for p, a in participants.items()
+            f"    participant {a} as {_name(p, a)}" for p, a in participants.items()
         ]
         return "\n".join(head + [f"    {line}" for line in lines]) + "\n"
-    head = ["@startuml"] + [f'participant "{p}" as {a}' for p, a in participants.items()]
+    head = ["@startuml"] + [f'participant "{_name(p, a)}" as {a}' for p, a in participants.items()]
     body = [line.replace(": ", " : ", 1) if "->" in line else line for line in lines]
     return "\n".join([*head, *body, "@enduml"]) + "\n"

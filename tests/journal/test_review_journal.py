@@ -13,10 +13,11 @@ import msgpack
 import pytest
 from typer.testing import CliRunner
 
-from actorflow import ActorPath, JournalError
+from actorflow import ActorPath, JournalError, MessageId
 from actorflow.cli import app
 from actorflow.journal import JournalConfig, JournalEvent, JournalRecord, JournalWriter
 from actorflow.journal._frames import Damage, FrameScanner
+from actorflow.journal.diagram import DiagramFormat, sequence_diagram
 from actorflow.journal.format import (
     JOURNAL_MAX_DEPTH,
     MAGIC,
@@ -26,7 +27,8 @@ from actorflow.journal.format import (
 )
 from actorflow.journal.reader import JournalReader, append_offset, open_journal
 from actorflow.journal.repair import repair_journal
-from actorflow.messages import EffectRecorded
+from actorflow.messages import EffectRecorded, Envelope
+from tests.support import Work
 
 # -- 1. the writer never writes a record its reader refuses --------------------------------
 
@@ -179,3 +181,37 @@ def test_the_log_commands_refuse_a_fifo_with_one_line(fifo: Path, command: str) 
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1
     assert "not a regular file" in lines[0]
+
+
+# -- 4. diagram participant names are cleaned like labels -----------------------------------
+
+_HOSTILE_RECIPIENT = "/a\nparticipant evil as INJECTED\r\nNote over p1: hi\u2028x"
+_HOSTILE_SENDER = '/b" as x\n@enduml;#`{<>}'
+
+
+@pytest.mark.parametrize("fmt", ["mermaid", "plantuml"])
+def test_a_diagram_lets_no_newline_or_quote_from_a_path_through(fmt: DiagramFormat) -> None:
+    env = Envelope(
+        1, MessageId("m1"), None, ActorPath(_HOSTILE_SENDER), ActorPath(_HOSTILE_RECIPIENT),
+        None, 1, 100.0, Work(n=1),
+    )  # fmt: skip
+    text = sequence_diagram([env], fmt)
+    lines = text.splitlines()
+    if fmt == "mermaid":
+        assert len(lines) == 4  # sequenceDiagram, two participants, one arrow
+        assert lines[0] == "sequenceDiagram"
+        assert lines[1].startswith("    participant p1 as /b")
+        assert lines[2].startswith("    participant p2 as /a participant evil")
+        assert lines[3].startswith("    p1->>p2: ")
+    else:
+        assert len(lines) == 5  # @startuml, two participants, one arrow, @enduml
+        assert [line.count('"') for line in lines[1:3]] == [2, 2]  # only the delimiters
+        assert lines[1].startswith('participant "/b')
+        assert lines[1].endswith('" as p1')
+        assert lines[2].endswith('" as p2')
+        assert lines[3].startswith("p1 -> p2 : ")
+        assert lines[4] == "@enduml"
+    assert text.count("\n") == len(lines)
+    for bad in ("\r", "\u2028", ";", "#", "`", "{", "<"):
+        assert bad not in text
+    assert not any(line.startswith(("@", "Note", "participant evil")) for line in lines[1:-1])
