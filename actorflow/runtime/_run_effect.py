@@ -100,7 +100,9 @@ def start_effect(
         work=work,
         pending=pending,
     )
-    pending.effect = system.effects.submit(run, report.outcome)
+    pending.effect = system.effects.submit(
+        run, report.outcome, name=f"effect {name or effect_id!r} of {cell.path}"
+    )
     if timeout is not None and not pending.is_finished:
         pending.timer = system.clock.call_later(timeout, pending.time_out)
     return effect_id

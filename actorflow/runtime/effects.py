@@ -122,6 +122,7 @@ class EffectRunner:
                     asyncio.set_event_loop(loop)
                     loop.call_soon(ready.set)
                     self._run_loop(loop)
+                    loop.close()  # also when close() gave up waiting for a stuck effect
 
                 self._thread = threading.Thread(target=run, name=self._name, daemon=True)
                 self._thread.start()
@@ -161,9 +162,12 @@ class EffectRunner:
         return self._dispatcher
 
     def submit(
-        self, work: Callable[[], Coroutine[Any, Any, object]], outcome: Outcome
+        self, work: Callable[[], Coroutine[Any, Any, object]], outcome: Outcome, *, name: str = ""
     ) -> EffectHandle:
         """Run coroutine ``work()`` on the loop; ``outcome`` gets its result (any thread).
+
+        ``name`` names the task (default: ``work``'s qualified name), as :meth:`close`
+        reports an effect that would not stop.
 
         Called on the loop thread, the task is created at once, and on Python 3.12+ it
         runs eagerly up to its first suspension (work that never suspends finishes within
@@ -174,6 +178,7 @@ class EffectRunner:
         loop = self._ensure_started()
         handle = EffectHandle(self)
         reported = False
+        task_name = name or f"effect {getattr(work, '__qualname__', repr(work))}"
 
         async def run() -> None:
             nonlocal reported
@@ -199,6 +204,7 @@ class EffectRunner:
                 _report(outcome, None, asyncio.CancelledError())
                 return
             task = _start_task(loop, run())
+            task.set_name(task_name)
             handle._task = task
             task.add_done_callback(done)
             if handle.cancel_requested and not task.done():  # cancelled while it ran eagerly
@@ -236,7 +242,9 @@ class EffectRunner:
         return self._pool.wait_no_abandoned_calls(timeout)
 
     def close(self, timeout: float = 5.0) -> None:
-        """Cancel running effects, stop the loop and the pool."""
+        """Cancel running effects, stop the loop and the pool, waiting at most ``timeout``
+        seconds; an ERROR names the effects that did not end by then (a coroutine that
+        ignores cancellation, or one that blocks the loop)."""
         with self._lock:
             if self._closed:
                 return  # closed already (closing twice is harmless)
@@ -250,8 +258,11 @@ class EffectRunner:
             self._loop_stopped = True
             loop.stop()
 
+        cancelled: list[asyncio.Task[Any]] = []
+
         def stop() -> None:
             tasks = asyncio.all_tasks(loop)
+            cancelled.extend(tasks)
             for task in tasks:
                 task.cancel()
             if not tasks:
@@ -266,6 +277,32 @@ class EffectRunner:
         self._pool.shutdown(wait=False, cancel_futures=True)
         if not thread.is_alive():
             loop.close()
+            return
+        self._report_stuck(loop, list(cancelled), timeout)
+
+    def _report_stuck(
+        self, loop: asyncio.AbstractEventLoop, cancelled: list[asyncio.Task[Any]], timeout: float
+    ) -> None:
+        """Log the effects still running after :meth:`close` waited ``timeout`` seconds."""
+        if cancelled:
+            why = "ignored cancellation"
+        else:  # stop() never ran: a callback is blocking the loop
+            why = "blocked the event loop, so it could not even cancel them"
+            try:
+                cancelled = list(asyncio.all_tasks(loop))
+            except RuntimeError:  # the set changed under us: report without names
+                cancelled = []
+        stuck = sorted(task.get_name() for task in cancelled if not task.done())
+        logger.error(
+            "The effects runner {name!r} did not stop within {timeout:g} s: "
+            "{count} effect(s) {why}: {stuck}. Their outcomes will never be reported; a "
+            "coroutine must let CancelledError end it and must not block the loop.",
+            name=self._name,
+            timeout=timeout,
+            count=len(stuck),
+            why=why,
+            stuck=", ".join(stuck) or "(unknown)",
+        )
 
 
 def _start_task(

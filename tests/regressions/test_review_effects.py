@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import threading
 from collections.abc import Callable, Iterator
-from typing import Literal
+from typing import Any, Literal
 
 import pytest
+from loguru import logger
 
 from actorflow import (
     ActorSystem,
@@ -192,3 +194,49 @@ def test_an_effect_result_with_shared_lists_within_budget_completes(system: Acto
     assert len(outcomes) == 1
     assert isinstance(outcomes[0], EffectCompleted)
     assert outcomes[0].result == _shared_lists(3)
+
+
+LogLine = tuple[str, str]
+
+
+@pytest.fixture
+def logs() -> Iterator[list[LogLine]]:
+    """Capture actorflow's loguru output (silent by default) for the test."""
+    lines: list[LogLine] = []
+
+    def sink(message: Any) -> None:
+        lines.append((message.record["level"].name, message.record["message"]))
+
+    logger.enable("actorflow")
+    handler = logger.add(sink, level="DEBUG", format="{message}", catch=False)
+    yield lines
+    logger.remove(handler)
+    logger.disable("actorflow")
+
+
+def test_closing_the_effects_runner_names_an_effect_that_ignores_cancellation(
+    logs: list[LogLine],
+) -> None:
+    """close() returns after its timeout and an ERROR names the effect still running."""
+    runner = EffectRunner(name="test-review-stubborn")
+    started, release, ended = threading.Event(), threading.Event(), threading.Event()
+
+    async def stubborn() -> object:
+        started.set()
+        while not release.is_set():
+            with contextlib.suppress(asyncio.CancelledError):  # until the test releases it
+                await asyncio.sleep(0.01)
+        return "ended"
+
+    runner.submit(stubborn, lambda _result, _error: ended.set(), name="effect 'stubborn'")
+    assert started.wait(timeout=5.0)
+    runner.close(timeout=0.05)
+    errors = [text for level, text in logs if level == "ERROR"]
+    release.set()
+    assert ended.wait(timeout=5.0)
+    assert runner._thread is not None
+    runner._thread.join(timeout=5.0)  # the loop stops and closes now
+
+    assert len(errors) == 1
+    assert "did not stop within 0.05 s" in errors[0]
+    assert "effect 'stubborn'" in errors[0]
