@@ -146,7 +146,10 @@ def _too_deep(body: bytes) -> CodecError | None:
     try:
         unpack(body, _WRITE_LIMITS)
     except CodecError as exc:
-        return exc
+        return CodecError(
+            f"The record nests maps and arrays deeper than {JOURNAL_MAX_DEPTH} levels, more "
+            f"than a journal reader accepts, so it is not written ({exc})"
+        )
     return None
 
 
