@@ -13,8 +13,11 @@ Which fields need freezing is decided once per class, from the annotations: ``tu
 ``frozenset`` and scalar fields never do, so most messages pay nothing. JSON-data fields
 are validated and frozen in one walk (``_json``); the others are frozen by a hook that
 runs after validation (``base._prepare_freezing``). Annotations
-whose values cannot be frozen in place of their declared type (``set``, ``deque``, a
-model that is not frozen) are refused when the class is defined, with the fix.
+whose values cannot be frozen in place of their declared type (``set``, ``deque``,
+iterables, dataclasses, ``TypedDict``, a model that is not frozen) are refused when the
+class is defined, with the fix. Nested models are frozen by their run-time type (a
+subclass may add lists, or not be frozen: refused), and a value of a type that may be
+changed in place and cannot be frozen (in an ``Any`` field) is refused when built.
 """
 
 from __future__ import annotations

@@ -75,8 +75,13 @@ class Message(BaseModel):
     abstract=True)``. Abstract classes are not registered and cannot be instantiated.
 
     Lists and dicts in a message (JSON data included) become :class:`FrozenList` and
-    :class:`FrozenDict` when it is built, so they cannot be changed after sending;
-    ``set``, ``deque`` and models that are not frozen are refused as field types.
+    :class:`FrozenDict` when it is built, so they cannot be changed after sending,
+    on every path that builds one (``model_copy(update=...)`` and ``model_construct``
+    included). ``set``, ``deque``, iterables, dataclasses, ``TypedDict`` and models
+    that are not frozen are refused as field types; in ``Any`` fields, values that
+    cannot be frozen (a ``deque``, an object with attributes) are refused when the
+    message is built. ``kind`` must be ``Literal["<its tag>"]`` with that tag as
+    default; ``R[int]`` of a generic message class ``R`` has ``R``'s kind.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
@@ -96,8 +101,10 @@ class Message(BaseModel):
 
         Raises:
             ConfigurationError: the class has no ``kind`` tag and is not abstract, or is
-                abstract and has one, or its tag is not ``area.event``; or a field's type
-                cannot be frozen (``set``, ``deque``, a model that is not frozen).
+                abstract and has one, or its tag is not ``area.event``, or ``kind`` is
+                not annotated ``Literal["<its tag>"]``; or a field's type cannot be
+                frozen (``set``, ``deque``, an iterable, a dataclass, a ``TypedDict``, a
+                model that is not frozen).
             DuplicateKindError: another class already has the tag.
         """
         super().__pydantic_init_subclass__(**kwargs)
