@@ -164,8 +164,10 @@ class ActorSystem:
         self._lock = threading.RLock()
         self._seq = itertools.count(1)
         self._slot_counter = itertools.count(1)
-        self._slots: dict[str, Callable[[Envelope], None]] = {}
+        self._slots: dict[str, Callable[[Envelope | SystemStoppedError], None]] = {}
         self._expired_slots: OrderedDict[str, None] = OrderedDict()
+        self._slot_targets: dict[str, str] = {}
+        """Whom each open ask slot asked (to fail the asks when no reply can come)."""
         self._listeners: tuple[EventListener, ...] = ()
         self._taps: tuple[DeliveryTap, ...] = ()
         self._broken_taps: set[int] = set()  # ids of taps that raised (logged once each)
@@ -378,6 +380,7 @@ class ActorSystem:
         hung = self._hung()
         with self._lock:
             self._state = "stopped"
+        self._fail_open_asks()  # after a timed-out stop too: the system is done
         self._release(max(0.0, deadline - time.monotonic()))
         if not stopped or hung:
             raise ShutdownTimeoutError(
@@ -560,6 +563,8 @@ class ActorSystem:
         if cell.abandoned:
             with self._lock:
                 self._abandoned.discard(cell)
+            if self._terminated.is_set():  # its handler is done: no reply can come now
+                self._fail_open_asks(only_to=cell.path)
 
     def cell_abandoned(self, cell: Cell) -> None:
         """Remember a cell given up on while stopping until its thread ends (internal)."""
@@ -738,9 +743,9 @@ class ActorSystem:
             to = self._check_path(to, "ask()")
         arrived = threading.Lock()
         arrived.acquire()
-        box: list[Envelope] = []
+        box: list[Envelope | SystemStoppedError] = []
 
-        def on_reply(env: Envelope) -> None:
+        def on_reply(env: Envelope | SystemStoppedError) -> None:
             box.append(env)
             arrived.release()
 
@@ -749,7 +754,10 @@ class ActorSystem:
             if self._close_slot(slot):
                 raise self._ask_timeout(to, message, timeout)
             arrived.acquire()  # the reply is being handed over right now
-        return self._unwrap(box[0], to)
+        reply = box[0]
+        if isinstance(reply, SystemStoppedError):
+            raise reply
+        return self._unwrap(reply, to)
 
     async def ask_async(
         self, to: ActorPath | str, message: Message, *, timeout: float = 5.0
@@ -771,7 +779,7 @@ class ActorSystem:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Envelope] = loop.create_future()
 
-        def on_reply(env: Envelope) -> None:
+        def on_reply(env: Envelope | SystemStoppedError) -> None:
             try:
                 loop.call_soon_threadsafe(_resolve, future, env)
             except RuntimeError:
@@ -789,18 +797,47 @@ class ActorSystem:
         return self._unwrap(env, to)
 
     def _open_slot(
-        self, to: ActorPath, message: Message, on_reply: Callable[[Envelope], None]
+        self,
+        to: ActorPath,
+        message: Message,
+        on_reply: Callable[[Envelope | SystemStoppedError], None],
     ) -> ActorPath:
         if self._state != "running" or self._terminated.is_set():
             self._check_running()
         slot = ActorPath(f"{_TEMP}{next(self._slot_counter)}")
+        self._slot_targets[slot] = to
         self._slots[slot] = on_reply
         try:
             self.send(to, message, correlation_id=CorrelationId(slot), reply_to=slot)
         except BaseException:
             self._slots.pop(slot, None)
+            self._slot_targets.pop(slot, None)
             raise
+        if self._terminated.is_set():  # the root stopped as this ask was sent
+            self._fail_open_asks()
         return slot
+
+    def _fail_open_asks(self, only_to: str | None = None) -> None:
+        """The root has stopped, so no reply can come: fail every ask still waiting at
+        once with :class:`SystemStoppedError` saying why (any thread). An ask to an actor
+        given up on that is still in its handler waits for it: the handler may yet reply,
+        and the ask fails when its thread ends (``only_to``)."""
+        with self._lock:
+            hung = {c.path for c in self._abandoned if not c.terminated.is_set()}
+        for slot in list(self._slots):
+            target = self._slot_targets.get(slot)
+            if (target != only_to) if only_to is not None else (target in hung):
+                continue
+            on_reply = self._slots.pop(slot, None)
+            if on_reply is None:
+                continue  # its reply (or timeout) got there first
+            self._remember_expired_slot(slot)
+            on_reply(
+                SystemStoppedError(
+                    f"Actor system {self.run_id!r} stopped while this ask waited for its "
+                    f"reply, so none can come: {self._why_stopped or 'it stopped'}."
+                )
+            )
 
     def _close_slot(self, slot: ActorPath) -> bool:
         """Forget a timed-out slot; False if its reply is being delivered right now."""
@@ -810,6 +847,7 @@ class ActorSystem:
         return True
 
     def _remember_expired_slot(self, slot: str) -> None:
+        self._slot_targets.pop(slot, None)
         self._expired_slots[slot] = None
         if len(self._expired_slots) > _EXPIRED_SLOTS:
             self._expired_slots.popitem(last=False)
@@ -915,6 +953,7 @@ class ActorSystem:
     def root_stopped(self) -> None:
         """The root finished stopping (runtime internal)."""
         self._terminated.set()
+        self._fail_open_asks()
 
     # -- observing -------------------------------------------------------------------
 
@@ -1073,6 +1112,10 @@ def _check_timeout(timeout: object, call: str) -> float:
     return float(timeout)
 
 
-def _resolve(future: asyncio.Future[Envelope], env: Envelope) -> None:
-    if not future.done():
+def _resolve(future: asyncio.Future[Envelope], env: Envelope | SystemStoppedError) -> None:
+    if future.done():
+        return
+    if isinstance(env, SystemStoppedError):
+        future.set_exception(env)
+    else:
         future.set_result(env)

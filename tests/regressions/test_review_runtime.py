@@ -3,6 +3,7 @@ in flight at stop, spawning while stopping, deciders and API checks."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable, Iterator
 from typing import Literal
@@ -16,6 +17,7 @@ from actorflow import (
     BlockingCallError,
     ConfigurationError,
     Context,
+    SystemStoppedError,
     recipe,
 )
 from actorflow.messages import ActorFailed, ActorRestarted
@@ -181,3 +183,76 @@ def test_a_blocking_call_on_the_effects_loop_is_refused(call: str) -> None:
         assert "await system.ask_async(" in str(seen[0])
         assert system.is_running
         assert system.ask("/agents/echo", Work(n=2), timeout=5) == Done(n=2)
+
+
+# -- 4. asks in flight when the system stops ------------------------------------------
+
+
+class Sink(Behaviour):
+    """Takes Work and never replies; an exit request on ``fail``."""
+
+    def __init__(self, got: threading.Event) -> None:
+        self.got = got
+
+    def on_work(self, msg: Work, ctx: Context) -> None:
+        if msg.fail:
+            raise SystemExit(7)
+        self.got.set()
+
+
+def ask_in_background(
+    system: ActorSystem, path: str, *, use_async: bool
+) -> tuple[threading.Event, list[BaseException]]:
+    done = threading.Event()
+    seen: list[BaseException] = []
+
+    def asker() -> None:
+        try:
+            if use_async:
+                asyncio.run(system.ask_async(path, Work(), timeout=600))
+            else:
+                system.ask(path, Work(), timeout=600)
+        except BaseException as exc:  # noqa: BLE001 - recorded for the test
+            seen.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=asker, daemon=True).start()
+    return done, seen
+
+
+@pytest.mark.parametrize("use_async", [False, True])
+@pytest.mark.parametrize("dispatcher", DISPATCHERS)
+def test_an_ask_in_flight_at_shutdown_fails_at_once(
+    dispatcher: Dispatcher, use_async: bool
+) -> None:
+    got = threading.Event()
+    system = ActorSystem().start()
+    try:
+        path = system.spawn(recipe(Sink, got), "sink", dispatcher=dispatcher)
+        done, seen = ask_in_background(system, path, use_async=use_async)
+        assert got.wait(10)
+    finally:
+        system.shutdown(timeout=5)
+    assert done.wait(30), "the ask waited out its 600 s timeout"
+    assert len(seen) == 1
+    assert isinstance(seen[0], SystemStoppedError)
+    assert "it was shut down" in str(seen[0])
+
+
+def test_an_ask_in_flight_when_an_exit_request_stops_the_system_fails_at_once() -> None:
+    got = threading.Event()
+    system = ActorSystem().start()
+    try:
+        path = system.spawn(recipe(Sink, got), "sink")
+        other = system.spawn(recipe(Sink, threading.Event()), "exiter")
+        done, seen = ask_in_background(system, path, use_async=False)
+        assert got.wait(10)
+        system.tell(other, Work(fail=True))
+        assert done.wait(30), "the ask waited out its 600 s timeout"
+        assert isinstance(seen[0], SystemStoppedError)
+        assert "SystemExit(7)" in str(seen[0])
+        with pytest.raises(SystemExit):
+            system.wait_terminated(timeout=5)
+    finally:
+        system.shutdown(timeout=5)
