@@ -445,6 +445,16 @@ class Cell(pykka.ThreadingActor):
         finally:
             self._hook = None
 
+    def stopping_activity(self) -> str | None:
+        """Why this cell can take no new children from its own thread, or ``None``: it is
+        stopping, or running ``on_stop`` (for a stop or a restart), and a child spawned
+        now would outlive it (own thread)."""
+        if self._hook == "on_stop":
+            return "in on_stop"
+        if self._stopping or self._finished:
+            return "stopping"
+        return None
+
     def activity(self) -> str | None:
         """What the cell is running right now, for reports of a hang (any thread)."""
         env = self.ctx.envelope

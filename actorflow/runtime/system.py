@@ -482,6 +482,15 @@ class ActorSystem:
                     f"Cannot spawn {path!r}: no live actor holds the parent path "
                     f"{parent_path!r}. Spawn the parent first."
                 )
+            if current_cell() is parent_cell:
+                stopping = parent_cell.stopping_activity()
+                if stopping is not None:
+                    raise ConfigurationError(
+                        f"Cannot spawn {path!r}: its parent {parent_path!r} is {stopping}, "
+                        "and a child spawned while its parent stops would be orphaned. Do "
+                        "the work in on_stop itself, or spawn the helper under another "
+                        "actor (parent='/agents')."
+                    )
             if path in self._cells:
                 raise ActorNameTakenError(
                     f"Cannot spawn {path!r}: an actor already holds that path. "

@@ -256,3 +256,56 @@ def test_an_ask_in_flight_when_an_exit_request_stops_the_system_fails_at_once() 
             system.wait_terminated(timeout=5)
     finally:
         system.shutdown(timeout=5)
+
+
+# -- 5. spawning while stopping ----------------------------------------------------------
+
+
+class SpawnsOnStop(Behaviour):
+    """Spawns a child in on_stop and records what that raised; fails on ``fail``."""
+
+    def __init__(self, seen: list[BaseException], stopped: threading.Event) -> None:
+        self.seen = seen
+        self.stopped = stopped
+
+    def on_work(self, msg: Work, ctx: Context) -> None:
+        if msg.fail:
+            raise ValueError("restart me")
+        ctx.reply(Done(n=msg.n))
+
+    def on_stop(self, ctx: Context) -> None:
+        try:
+            ctx.spawn(recipe(Raiser, ValueError("unused")), "late-kid")
+        except BaseException as exc:  # noqa: BLE001 - recorded for the test
+            self.seen.append(exc)
+        finally:
+            self.stopped.set()
+
+
+def test_spawning_a_child_in_on_stop_is_refused_and_nothing_is_orphaned() -> None:
+    seen: list[BaseException] = []
+    stopped = threading.Event()
+    with ActorSystem() as system:
+        path = system.spawn(recipe(SpawnsOnStop, seen, stopped), "p")
+        system.stop(path, timeout=5)
+        assert stopped.is_set()
+        assert len(seen) == 1
+        assert isinstance(seen[0], ConfigurationError)
+        assert "'/agents/p' is in on_stop" in str(seen[0])
+        assert "orphaned" in str(seen[0])
+        assert not [p for p in system.paths() if p.startswith(path)]
+
+
+def test_spawning_a_child_in_on_stop_during_a_restart_is_refused_too() -> None:
+    seen: list[BaseException] = []
+    stopped = threading.Event()
+    log = Log()
+    with ActorSystem() as system:
+        system.subscribe(log.add)
+        path = system.spawn(recipe(SpawnsOnStop, seen, stopped), "p")
+        system.tell(path, Work(fail=True))
+        log.wait_until(lambda es: any(isinstance(e, ActorRestarted) for e in es))
+        assert stopped.wait(5)
+        assert isinstance(seen[0], ConfigurationError)
+        assert system.ask(path, Work(n=3), timeout=5) == Done(n=3)
+        assert f"{path}/late-kid" not in system.paths()
