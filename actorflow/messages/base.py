@@ -101,13 +101,20 @@ class Message(BaseModel):
 
         Raises:
             ConfigurationError: the class has no ``kind`` tag and is not abstract, or is
-                abstract and has one, or its tag is not ``area.event``, or ``kind`` is
+                abstract and has one, or its tag is not ``area.event``, or it sets
+                ``frozen=False``, or ``kind`` is
                 not annotated ``Literal["<its tag>"]``; or a field's type cannot be
                 frozen (``set``, ``deque``, an iterable, a dataclass, a ``TypedDict``, a
                 model that is not frozen).
             DuplicateKindError: another class already has the tag.
         """
         super().__pydantic_init_subclass__(**kwargs)
+        if not cls.model_config.get("frozen"):
+            raise ConfigurationError(
+                f"Message class {cls.__qualname__!r} sets frozen=False, so its fields could "
+                "be reassigned after it is sent. Messages are frozen: build a new one "
+                "with model_copy(update=...) instead of changing it."
+            )
         _prepare_freezing(cls)
         field = cls.model_fields.get("kind")
         kind = field.default if field is not None and isinstance(field.default, str) else None

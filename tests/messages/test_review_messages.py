@@ -193,3 +193,10 @@ def test_nested_model_subclass_adding_a_list_is_frozen_by_runtime_type() -> None
 def test_nested_model_subclass_that_is_not_frozen_is_refused() -> None:
     with pytest.raises(InvalidMessageError, match=r"UnfrozenPart.*frozen=True"):
         WithPart(p=UnfrozenPart())
+
+
+def test_message_class_that_is_not_frozen_is_refused_at_definition() -> None:
+    with pytest.raises(ConfigurationError, match=r"Unfrozen.*frozen=False"):
+
+        class Unfrozen(Message, frozen=False):
+            kind: Literal["review.unfrozen"] = "review.unfrozen"
