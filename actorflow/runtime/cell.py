@@ -618,13 +618,25 @@ class Cell(pykka.ThreadingActor):
     def _decide(self, msg: ChildFailed, child: Cell) -> tuple[Directive, str]:
         """Return the directive for a failure and, for a stop, the child's stop reason."""
         try:
-            directive = self.strategy.decider(msg)
+            returned: object = self.strategy.decider(msg)  # user code: may return anything
         except BaseException as exc:  # noqa: BLE001 - a broken decider must not kill the
             self.ctx.log.opt(exception=exc).error("Decider of {path} raised", path=self.path)
             if is_exit_request(exc):  # supervisor
                 self.system.exit_requested(self.path, exc, "in its supervisor decider")
                 return Directive.STOP, "supervisor"
             return Directive.ESCALATE, "its decider raised"
+        if not isinstance(returned, Directive):
+            shown = safe_text(returned, use_repr=True)
+            self.ctx.log.error(
+                "Decider of {path} returned {value} ({type}), not a Directive, for the failure "
+                "of {child}; escalating",
+                path=self.path,
+                value=shown,
+                type=type(returned).__name__,
+                child=msg.child,
+            )
+            return Directive.ESCALATE, f"its decider returned {shown}, not a Directive"
+        directive = returned
         if directive is Directive.RESTART and child.restart_type is RestartType.TEMPORARY:
             return Directive.STOP, "supervisor"
         if directive is Directive.RESTART and not self._intensity_for(child.path).allow(

@@ -17,6 +17,7 @@ from actorflow import (
     BlockingCallError,
     ConfigurationError,
     Context,
+    SupervisorStrategy,
     SystemStoppedError,
     recipe,
 )
@@ -309,3 +310,36 @@ def test_spawning_a_child_in_on_stop_during_a_restart_is_refused_too() -> None:
         assert isinstance(seen[0], ConfigurationError)
         assert system.ask(path, Work(n=3), timeout=5) == Done(n=3)
         assert f"{path}/late-kid" not in system.paths()
+
+
+# -- 6. a decider returning something else than a Directive -----------------------------
+
+
+class Parent(Behaviour):
+    def on_start(self, ctx: Context) -> None:
+        ctx.spawn(recipe(Raiser, ValueError("kid failed")), "kid")
+
+
+@pytest.mark.parametrize("returned", [None, "restart"])
+def test_a_decider_returning_a_non_directive_escalates_loudly(
+    returned: object, caplog_errors: list[str]
+) -> None:
+    log = Log()
+    with ActorSystem() as system:
+        system.subscribe(log.add)
+        strategy = SupervisorStrategy(decider=lambda _failure: returned)  # type: ignore[arg-type,return-value]
+        sup = system.spawn(Parent, "sup", strategy=strategy)
+        log.wait_until(lambda es: any(getattr(e, "path", None) == f"{sup}/kid" for e in es))
+        system.tell(f"{sup}/kid", Work(fail=True))
+
+        def escalated(events: list[object]) -> bool:
+            return any(
+                isinstance(e, ActorFailed)
+                and e.path == sup
+                and any("not a Directive" in hop for hop in e.error.escalated_by)
+                for e in events
+            )
+
+        log.wait_until(escalated)
+        assert system.is_running
+    assert any(m.startswith(f"Decider of {sup} returned {returned!r} (") for m in caplog_errors)
