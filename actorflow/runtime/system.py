@@ -882,7 +882,13 @@ class ActorSystem:
     # -- stopping actors -------------------------------------------------------------
 
     def stop_nowait(self, path: ActorPath | str, *, sender: ActorPath | None = None) -> None:
-        """Ask the actor at ``path`` to stop (its children first); do not wait."""
+        """Ask the actor at ``path`` to stop (its children first); do not wait.
+
+        Raises:
+            ConfigurationError: ``path`` is not a str, or not absolute.
+        """
+        if type(path) is not str or not path.startswith("/"):
+            path = self._check_path(path, "stop_nowait()")
         target = ActorPath(path)
         reason = "self" if sender == target else "requested"
         self.send(target, StopActor(reason=reason), sender=sender)
@@ -1044,8 +1050,11 @@ class ActorSystem:
         """Return a snapshot of one actor's counters.
 
         Raises:
+            ConfigurationError: ``path`` is not a str, or not absolute.
             UnknownActorError: no live actor holds ``path``.
         """
+        if type(path) is not str or not path.startswith("/"):
+            path = self._check_path(path, "actor_statistics()")
         cell = self._cells.get(path)
         if cell is None:
             raise UnknownActorError(f"No live actor holds {path!r}.")

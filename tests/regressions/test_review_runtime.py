@@ -343,3 +343,23 @@ def test_a_decider_returning_a_non_directive_escalates_loudly(
         log.wait_until(escalated)
         assert system.is_running
     assert any(m.startswith(f"Decider of {sup} returned {returned!r} (") for m in caplog_errors)
+
+
+# -- 7. API checks -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("call", ["stop_nowait", "actor_statistics"])
+@pytest.mark.parametrize("bad", [5, [], None])
+def test_a_path_that_is_not_a_str_is_a_configuration_error(call: str, bad: object) -> None:
+    expected = rf"{call}\(\) needs the recipient's path"
+    with ActorSystem() as system, pytest.raises(ConfigurationError, match=expected):
+        getattr(system, call)(bad)
+
+
+@pytest.mark.parametrize("call", ["stop_nowait", "actor_statistics"])
+def test_a_relative_path_is_a_configuration_error_suggesting_the_live_path(call: str) -> None:
+    with ActorSystem() as system:
+        path = system.spawn(recipe(Raiser, ValueError("unused")), "echo")
+        with pytest.raises(ConfigurationError, match="did you mean '/agents/echo'"):
+            getattr(system, call)("echo")
+        assert system.ask(path, Work(n=4), timeout=5) == Done(n=4)
