@@ -21,6 +21,7 @@ from actorflow.cli.log import log_app
 from actorflow.cli.logs import configure_logging
 from actorflow.errors import ActorflowError, ConfigurationError, ShutdownTimeoutError
 from actorflow.journal import Durability, JournalConfig
+from actorflow.runtime.cell import safe_text
 from actorflow.runtime.stats import SystemStatistics
 from actorflow.runtime.system import ActorSystem
 from actorflow.scenarios import Scenario, load_scenario
@@ -203,7 +204,7 @@ class _Outcome:
 
 
 def _describe(exc: BaseException) -> str:
-    text = str(exc)
+    text = safe_text(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
