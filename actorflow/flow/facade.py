@@ -33,6 +33,7 @@ from actorflow.flow.steps import FlowServices
 from actorflow.flow.validation import validate_plan
 from actorflow.messages import freeze
 from actorflow.runtime.behaviour import recipe
+from actorflow.runtime.cell import Cell
 from actorflow.runtime.supervision import RestartType
 from actorflow.runtime.system import FLOWS_PATH, ActorSystem
 
@@ -101,6 +102,8 @@ class EnhancedFlow:
         self._system = system
         self._owns_system = system is None
         self._last_flow_id: str | None = None
+        self._finishing: dict[str, Cell | None] = {}
+        """Actors of flows that replied, by flow id, until they are seen stopped."""
         self._initialized = False
 
     @property
@@ -174,6 +177,7 @@ class EnhancedFlow:
             resume=None if resume_from is None else resume_data(resume_from),
         )
         runner = recipe(FlowRunner, self.executor, services, self.config.checkpoint_interval)
+        await self._wait_path_free(system, spec.id)
         path = system.spawn(
             runner, spec.id, parent=FLOWS_PATH, restart=RestartType.TEMPORARY, dispatcher="loop"
         )
@@ -188,10 +192,18 @@ class EnhancedFlow:
             system.tell(path, CancelFlow(reason="the caller stopped waiting for the flow"))
             raise
         assert isinstance(reply, FlowFinished)
-        if cell is not None and not cell.terminated.is_set():
-            # The flow actor stops right after replying: let it release its path.
-            await asyncio.get_running_loop().run_in_executor(None, cell.terminated.wait, 10.0)
+        self._finishing[spec.id] = cell
         return FlowState.model_validate({**reply.state, "plan": spec})
+
+    async def _wait_path_free(self, system: ActorSystem, flow_id: str) -> None:
+        """The actor of a flow that ran before under this id stops right after replying:
+        before the id is used again, let it release its path (waited for only then, so
+        that finishing flows cost no thread hop each)."""
+        for done in [k for k, c in self._finishing.items() if c is None or c.terminated.is_set()]:
+            del self._finishing[done]
+        cell = self._finishing.pop(flow_id, None)
+        if cell is not None and not cell.terminated.is_set():
+            await asyncio.get_running_loop().run_in_executor(None, cell.terminated.wait, 10.0)
 
     async def get_state(self, flow_id: str | None = None) -> FlowState | None:
         """Return the latest checkpoint of ``flow_id`` (default: the last flow run)."""
