@@ -121,10 +121,22 @@ class EnhancedFlow:
         self._initialized = True
 
     def register_tool(
-        self, name: str, fn: Callable[..., Any], *, description: str = "", replace: bool = False
+        self,
+        name: str,
+        fn: Callable[..., Any],
+        *,
+        description: str = "",
+        replace: bool = False,
+        inline: bool = False,
     ) -> None:
-        """Register an in-process tool that ``mcp_tool`` steps and the planner can use."""
-        self.executor.tools.register(name, fn, description=description, replace=replace)
+        """Register an in-process tool that ``mcp_tool`` steps and the planner can use.
+
+        A sync tool runs in the effects thread pool; ``inline=True`` runs one that never
+        blocks on the event loop instead (see :meth:`ToolRegistry.register`).
+        """
+        self.executor.tools.register(
+            name, fn, description=description, replace=replace, inline=inline
+        )
 
     def register_agent(self, path: str, capabilities: list[str]) -> None:
         """Let the planner send tasks matching ``capabilities`` to the agent actor at ``path``."""

@@ -144,6 +144,7 @@ class ToolRegistry:
         self._tools: dict[str, tuple[Callable[..., Any], str]] = {}
         self._builtin: set[str] = set()
         self._async: set[str] = set()
+        self._inline: set[str] = set()
         self._binds: dict[tuple[str, int, frozenset[str]], str | None] = {}
         """Whether argument names bind to a tool, by (name, tool identity, names)."""
         self._lock = threading.Lock()
@@ -156,16 +157,28 @@ class ToolRegistry:
         description: str = "",
         replace: bool = False,
         builtin: bool = False,
+        inline: bool = False,
     ) -> None:
         """Register ``fn`` as tool ``name``; ``description`` helps the planner pick it.
 
-        A tool you register replaces a built-in one of the same name.
+        A tool you register replaces a built-in one of the same name. A plain (sync) tool
+        runs in the effects thread pool, so that one that blocks never stalls other flows;
+        ``inline=True`` runs a sync tool that never blocks (pure computation of
+        microseconds) on the flows' event loop instead, like an async tool that never
+        awaits, saving the pool's two thread hand-offs per call. An inline tool that does
+        block stalls every flow and no timeout can stop it: use it only for tools you know
+        are fast.
 
         Raises:
-            ConfigurationError: the name is taken (and ``replace`` is false) or fn is not callable.
+            ConfigurationError: the name is taken (and ``replace`` is false), fn is not
+                callable, or ``inline`` is asked for an async tool.
         """
         if not callable(fn):
             raise ConfigurationError(f"Tool {name!r} must be callable, got {fn!r}.")
+        if inline and inspect.iscoroutinefunction(fn):
+            raise ConfigurationError(
+                f"Tool {name!r} is async: it runs on the event loop already. Drop inline=True."
+            )
         with self._lock:
             if name in self._tools and not replace and name not in self._builtin:
                 raise ConfigurationError(
@@ -180,6 +193,14 @@ class ToolRegistry:
                 self._builtin.add(name)
             else:
                 self._builtin.discard(name)
+            if inline:
+                self._inline.add(name)
+            else:
+                self._inline.discard(name)
+
+    def is_inline(self, name: str) -> bool:
+        """Whether sync tool ``name`` runs on the event loop (registered ``inline=True``)."""
+        return name in self._inline
 
     def check_arguments(self, name: str, arguments: Mapping[str, Any], *, step_id: str) -> None:
         """Check that ``arguments`` bind to tool ``name``'s signature (if it is registered).
@@ -422,6 +443,8 @@ async def call_tool(name: str, arguments: Mapping[str, Any], context: StepContex
         try:
             if tools.is_async(name):
                 return await fn(**arguments)
+            if tools.is_inline(name):
+                return fn(**arguments)
             return await _call(partial(fn, **arguments))
         except TypeError:
             # Arguments that do not bind are the step's mistake (never retried); a

@@ -12,6 +12,7 @@ import pytest
 from actorflow import (
     ActorSystem,
     ConditionEvaluationError,
+    ConfigurationError,
     EnhancedFlowExecutor,
     FakeClock,
     FlowDefinitionError,
@@ -368,3 +369,33 @@ def test_plan_parameters_nested_a_thousand_deep_are_a_definition_error(
         flow.execute_sync(plan)
 
     assert recorder.calls == {}
+
+
+def test_a_sync_tool_registered_inline_runs_on_the_event_loop(system: ActorSystem) -> None:
+    threads: list[str] = []
+
+    def fast(label: str) -> str:
+        threads.append(threading.current_thread().name)
+        return label.upper()
+
+    flow = new_flow(system)
+    flow.register_tool("fast", fast, inline=True)
+    def pooled(label: str) -> str:
+        threads.append(threading.current_thread().name)
+        return label
+
+    flow.register_tool("pooled", pooled)
+
+    state = flow.execute_sync(plan_of(step("a", "fast"), step("b", "pooled", deps=["a"])))
+
+    assert state.steps["a"].result == "A"
+    assert threads[0] == "actorflow-effects"  # the event loop's thread
+    assert threads[1].startswith("actorflow-effects-pool")
+
+
+def test_inline_is_refused_for_an_async_tool(system: ActorSystem) -> None:
+    async def slow(label: str) -> str:
+        return label
+
+    with pytest.raises(ConfigurationError, match=r"^Tool 'slow' is async"):
+        new_flow(system).register_tool("slow", slow, inline=True)
