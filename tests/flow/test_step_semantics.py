@@ -380,6 +380,7 @@ def test_a_sync_tool_registered_inline_runs_on_the_event_loop(system: ActorSyste
 
     flow = new_flow(system)
     flow.register_tool("fast", fast, inline=True)
+
     def pooled(label: str) -> str:
         threads.append(threading.current_thread().name)
         return label
