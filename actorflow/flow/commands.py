@@ -44,11 +44,6 @@ class StartAttempt(NamedTuple):
     names: Mapping[str, Any]
     timeout: float | None = None
 
-    @property
-    def idempotency_key(self) -> str:
-        """``flow id/step id/attempt`` without the flow id: the shell prefixes it."""
-        return f"{self.step_id}/{self.attempt}"
-
 
 class CancelAttempt(NamedTuple):
     """Cancel attempt ``attempt`` of step ``step_id`` (its result will be ignored)."""

@@ -100,7 +100,9 @@ class StepAttemptFinished(Message):
 
 
 class StepAttemptTimedOut(Message):
-    """An attempt of a step passed its timeout (scheduled by the flow actor)."""
+    """An attempt of a step passed its timeout. Retired: the decider times attempts out
+    in its ``SweepTimeouts`` handling; kept so that older journals still decode (a tag
+    is never reused)."""
 
     kind: Literal["flow.step_attempt_timed_out"] = "flow.step_attempt_timed_out"
     step_id: str

@@ -24,7 +24,6 @@ __all__ = [
     "MAX_PARAMETER_DEPTH",
     "MAX_TEXT",
     "check_references",
-    "has_references",
     "names_for",
     "resolve_references",
 ]
@@ -105,19 +104,6 @@ def _text(expression: str, names: Mapping[str, Any]) -> str:
             f"Reference '${{{expression}}}' gives a value that cannot be put in text: {exc}. "
             "Refer to a smaller value."
         ) from None
-
-
-def has_references(value: object, depth: int = 0) -> bool:
-    """Whether ``value`` holds a ``${...}`` reference anywhere."""
-    if isinstance(value, str):
-        return "${" in value
-    if depth > MAX_PARAMETER_DEPTH:
-        return False
-    if isinstance(value, dict):
-        return any(has_references(v, depth + 1) for v in value.values())
-    if isinstance(value, list | tuple):
-        return any(has_references(v, depth + 1) for v in value)
-    return False
 
 
 def resolve_references(value: Any, names: Mapping[str, Any], _depth: int = 0) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -86,3 +87,21 @@ class DictStates:
 
     async def list_flows(self) -> list[str]:
         return list(self.states)
+
+
+class CancellableTool:
+    """An async tool that waits until cancelled: ``started`` and ``cancelled`` are set as
+    that happens."""
+
+    def __init__(self) -> None:
+        self.started = threading.Event()
+        self.cancelled = threading.Event()
+
+    async def __call__(self, label: str) -> str:
+        self.started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            self.cancelled.set()
+            raise
+        return label

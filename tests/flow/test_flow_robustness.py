@@ -18,7 +18,7 @@ from actorflow import (
     create_flow_step,
 )
 from actorflow.flow import EnhancedFlow
-from tests.flow.support import DictStates, Recorder, new_flow, plan_of, step
+from tests.flow.support import CancellableTool, DictStates, Recorder, new_flow, plan_of, step
 
 
 def _flow_finished_dead_letters(system: ActorSystem) -> list[Any]:
@@ -145,17 +145,8 @@ def test_context_values_that_are_not_json_are_refused_before_anything_runs(
 def test_stopping_a_flow_actor_cancels_its_steps_and_saves_a_final_checkpoint(
     system: ActorSystem,
 ) -> None:
-    started, cancelled = threading.Event(), threading.Event()
-
-    async def slow(label: str) -> str:
-        started.set()
-        try:
-            await asyncio.Event().wait()
-        except asyncio.CancelledError:
-            cancelled.set()
-            raise
-        return label
-
+    slow = CancellableTool()
+    started, cancelled = slow.started, slow.cancelled
     flow = new_flow(system)
     flow.register_tool("slow", slow)
     plan = plan_of(step("a", tool="slow"))

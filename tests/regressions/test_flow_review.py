@@ -21,7 +21,7 @@ from actorflow import (
     create_flow_step,
 )
 from actorflow.flow.checkpoint import FINAL_SAVE_TIMEOUT
-from tests.flow.support import DictStates, Recorder, new_flow, plan_of, step
+from tests.flow.support import CancellableTool, DictStates, Recorder, new_flow, plan_of, step
 
 
 @pytest.fixture
@@ -279,17 +279,8 @@ def test_a_flow_timeout_fails_the_flow(clock: FakeClock, recorder: Recorder) -> 
 
 
 def test_cancelling_the_caller_cancels_the_flow(system: ActorSystem) -> None:
-    started, cancelled = threading.Event(), threading.Event()
-
-    async def slow(label: str) -> str:
-        started.set()
-        try:
-            await asyncio.Event().wait()
-        except asyncio.CancelledError:
-            cancelled.set()
-            raise
-        return label
-
+    slow = CancellableTool()
+    started, cancelled = slow.started, slow.cancelled
     flow = new_flow(system, default_step_timeout=None)
     flow.register_tool("slow", slow)
 

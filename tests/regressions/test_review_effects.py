@@ -219,20 +219,23 @@ def test_closing_the_effects_runner_names_an_effect_that_ignores_cancellation(
 ) -> None:
     """close() returns after its timeout and an ERROR names the effect still running."""
     runner = EffectRunner(name="test-review-stubborn")
-    started, release, ended = threading.Event(), threading.Event(), threading.Event()
+    started, ended = threading.Event(), threading.Event()
+
+    go_on = asyncio.Event()
 
     async def stubborn() -> object:
         started.set()
-        while not release.is_set():
+        while not go_on.is_set():
             with contextlib.suppress(asyncio.CancelledError):  # until the test releases it
-                await asyncio.sleep(0.01)
+                await go_on.wait()
         return "ended"
 
     runner.submit(stubborn, lambda _result, _error: ended.set(), name="effect 'stubborn'")
     assert started.wait(timeout=5.0)
     runner.close(timeout=0.05)
     errors = [text for level, text in logs if level == "ERROR"]
-    release.set()
+    assert runner.loop is not None
+    runner.loop.call_soon_threadsafe(go_on.set)
     assert ended.wait(timeout=5.0)
     assert runner._thread is not None
     runner._thread.join(timeout=5.0)  # the loop stops and closes now
