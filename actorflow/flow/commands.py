@@ -18,6 +18,7 @@ from pydantic import JsonValue
 from actorflow.messages.base import Message
 
 __all__ = [
+    "AskHuman",
     "CancelAttempt",
     "Command",
     "Emit",
@@ -42,6 +43,21 @@ class StartAttempt(NamedTuple):
     attempt: int
     parameters: Mapping[str, Any]
     names: Mapping[str, Any]
+    timeout: float | None = None
+
+
+class AskHuman(NamedTuple):
+    """Ask a person for attempt ``attempt`` of the ``human_input`` step ``step_id``.
+
+    ``request`` is the question as plain data (``input_type``, ``message``, ``options``,
+    ``default_value``, references resolved); ``timeout`` is informative (the decider
+    schedules the timeout on the flow's clock). The answer comes back as the event
+    ``HumanAnswered``.
+    """
+
+    step_id: str
+    attempt: int
+    request: Mapping[str, Any]
     timeout: float | None = None
 
 
@@ -72,7 +88,7 @@ class Emit(NamedTuple):
     event: str
     """``flow_started``, ``flow_completed``, ``flow_failed``, ``flow_cancelled``,
     ``step_started``, ``step_completed``, ``step_failed``, ``step_skipped``,
-    ``retry_scheduled``."""
+    ``retry_scheduled``, ``plan_changed``, ``plan_refused``."""
     step_id: str | None = None
     detail: Mapping[str, JsonValue] = _NO_DETAIL
 
@@ -84,5 +100,5 @@ class Finish(NamedTuple):
     """Its name (a named tuple needs a field; this keeps it unequal to other commands)."""
 
 
-Command = StartAttempt | CancelAttempt | ScheduleTimer | SaveState | Emit | Finish
+Command = StartAttempt | AskHuman | CancelAttempt | ScheduleTimer | SaveState | Emit | Finish
 """Everything the decider may ask for."""

@@ -70,6 +70,7 @@ class FlowSpec:
         "position",
         "seed",
         "settings",
+        "shared_keys",
         "steps",
         "timeouts",
     )
@@ -102,6 +103,17 @@ class FlowSpec:
         self.critical = {s.id: s.parameters.get("critical") is not False for s in plan.steps}
         self.timeouts = {s.id: _timeout(s, settings) for s in plan.steps}
         self.output_keys = {s.id: _output_key(s) for s in plan.steps}
+        holders: dict[str, list[str]] = {}
+        for sid in self.order:
+            key = self.output_keys[sid]
+            if key is not None:
+                holders.setdefault(key, []).append(sid)
+        self.shared_keys: Mapping[str, tuple[str, ...]] = {
+            key: tuple(sids) for key, sids in holders.items() if len(sids) > 1
+        }
+        """Output keys that several steps have (two ``human_input`` steps asking for
+        input, say), with those steps in plan order: the latest of them with a result
+        holds the key."""
         # Read-only, so that no step can change what later steps see.
         self.base = cast("Mapping[str, Any]", freeze({**plan.variables, **context}))
 
@@ -206,6 +218,9 @@ class StepRecord(NamedTuple):
     """When the live attempt times out (epoch seconds)."""
     retrying: bool = False
     """A retry is scheduled (the step keeps its slot)."""
+    offset: int = 0
+    """Attempts made under earlier versions of the plan (a new plan changed the step):
+    its retry budget counts from there, its attempt numbers go on."""
 
     def to_json(self) -> list[JsonValue]:
         """Return the record as a JSON list (field order)."""

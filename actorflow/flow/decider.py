@@ -38,6 +38,7 @@ from pydantic import JsonValue
 
 from actorflow.errors import FlowError
 from actorflow.flow.commands import (
+    AskHuman,
     CancelAttempt,
     Command,
     Emit,
@@ -49,8 +50,11 @@ from actorflow.flow.commands import (
 from actorflow.flow.core import FlowCore, FlowSpec, Settings, StepRecord
 from actorflow.flow.expressions import Condition
 from actorflow.flow.messages import (
+    AttemptOutcome,
     CancelFlow,
     CheckpointSaved,
+    HumanAnswered,
+    ReplanFlow,
     RetryStep,
     RunFlow,
     SaveCheckpoint,
@@ -75,6 +79,9 @@ __all__ = [
 INLINE_TYPES: Final = frozenset({"condition", "synchronization"})
 """Pure, bounded step types the decider evaluates itself (when ``inline`` is on)."""
 _DEGRADED = "failed_non_critical"
+_HUMAN = "human_input"
+_QUESTION: Final = ("input_type", "message", "options", "default_value")
+"""The parameters of a ``human_input`` step that make up its question."""
 
 
 _RUNNING, _PENDING, _COMPLETED = StepStatus.RUNNING, StepStatus.PENDING, StepStatus.COMPLETED
@@ -109,6 +116,12 @@ class _Draft:
     )
 
     def __init__(self, core: FlowCore, at: float) -> None:
+        self.at = at
+        self.commands: list[Command] = []
+        self.reset(core)
+
+    def reset(self, core: FlowCore) -> None:
+        """Make ``core`` the draft's state (commands so far are kept)."""
         self.spec = core.spec
         self.status = core.status
         self.steps = core.steps
@@ -124,8 +137,6 @@ class _Draft:
         self.outputs = core.outputs
         self.unfinished = core.unfinished
         self.last_completed = core.last_completed
-        self.at = at
-        self.commands: list[Command] = []
         self.own: set[str] = set()  # containers already copied for this draft
         self.dirty = False  # a step's published state changed: checkpoint
 
@@ -146,6 +157,10 @@ class _Draft:
             if "outputs" not in self.own:
                 self.outputs = dict(self.outputs)
                 self.own.add("outputs")
+            shared = self.spec.shared_keys.get(key)
+            if shared is not None:  # the step latest in the plan's order holds the key
+                holder = [s for s in shared if s in self.results][-1]
+                result = self.results[holder]
             self.outputs[key] = result  # type: ignore[index]
 
     def freeze(self) -> FlowCore:
@@ -299,7 +314,8 @@ def _start_attempt(draft: _Draft, sid: str) -> None:
             None,
             attempt,
             deadline,
-            retrying=False,
+            False,  # noqa: FBT003 - positional: one record is made per change
+            rec.offset,
         ),
     )
     draft.slots += 1
@@ -323,7 +339,11 @@ def _start_attempt(draft: _Draft, sid: str) -> None:
         _attempt_over(draft, sid, None, result)
         return
     draft.commands.append(Emit("step_started", sid, {"attempt": attempt}))
-    draft.commands.append(StartAttempt(sid, attempt, parameters, names, timeout))
+    if spec.type == _HUMAN:
+        request = {key: parameters.get(key) for key in _QUESTION}
+        draft.commands.append(AskHuman(sid, attempt, request, timeout))
+    else:
+        draft.commands.append(StartAttempt(sid, attempt, parameters, names, timeout))
     if deadline is not None and (draft.sweep_at is None or deadline < draft.sweep_at):
         draft.sweep_at = deadline
         draft.commands.append(ScheduleTimer(timeout or 0.0, SweepTimeouts()))
@@ -350,9 +370,15 @@ def _error_of(exc: BaseException) -> StepError:
     )
 
 
-def _on_attempt_finished(draft: _Draft, msg: StepAttemptFinished) -> None:
+def _on_attempt_finished(draft: _Draft, msg: AttemptOutcome) -> None:
     rec = draft.steps.get(msg.step_id)
-    if rec is None or rec.live == 0 or msg.attempt != rec.live:
+    if (
+        rec is None
+        or rec.live == 0
+        or msg.attempt != rec.live
+        # A human step's answer comes as HumanAnswered, any other step's outcome not.
+        or (draft.spec.steps[msg.step_id].type == _HUMAN) != isinstance(msg, HumanAnswered)
+    ):
         draft.ignored += 1  # a superseded attempt (it timed out) or a cancelled one
         return
     if msg.ok:
@@ -398,8 +424,9 @@ def _attempt_over(
     kind = "TimeoutError" if timed_out else error.type
     text = f"{kind}: {error.message}" if error.hierarchy else error.message
     policy = draft.spec.policy(sid)
-    if draft.status is FlowStatus.RUNNING and policy.should_retry(error, rec.attempts):
-        delay = policy.delay_before(rec.attempts + 1, seed=draft.spec.seed, key=sid)
+    tries = rec.attempts - rec.offset  # attempts under this version of the plan
+    if draft.status is FlowStatus.RUNNING and policy.should_retry(error, tries):
+        delay = policy.delay_before(tries + 1, seed=draft.spec.seed, key=sid)
         draft.put(sid, _replace(rec, error=text, live=0, deadline=None, retrying=True))
         draft.slots += 1  # the step keeps its slot while it waits
         draft.commands.append(
@@ -453,7 +480,8 @@ def _settle(
             draft.at,
             0,
             None,
-            retrying=False,
+            False,  # noqa: FBT003 - positional: one record is made per change
+            rec.offset,
         ),
     )
     if status is _COMPLETED:
@@ -469,7 +497,7 @@ def _settle(
         draft.put(
             dep_id,
             StepRecord(d.status, d.attempts, waiting, d.result, d.error, d.started_at,
-                       d.completed_at, d.live, d.deadline, retrying=d.retrying),
+                       d.completed_at, d.live, d.deadline, d.retrying, d.offset),
         )  # fmt: skip
         if waiting == 0 and d.status is _PENDING:
             draft.ready.append(dep_id)
@@ -504,7 +532,7 @@ def _on_sweep(draft: _Draft, msg: SweepTimeouts) -> None:
                 ("builtins.TimeoutError", "builtins.OSError", "builtins.Exception"),
                 f"attempt {rec.live} timed out after {timeout:g} s",
                 # A person who did not answer in time is not asked again unbidden.
-                retryable=False if draft.spec.steps[sid].type == "human_input" else None,
+                retryable=False if draft.spec.steps[sid].type == _HUMAN else None,
             )
             _attempt_over(draft, sid, error, timed_out=True)
     deadlines = [r.deadline for r in draft.steps.values() if r.live and r.deadline is not None]
@@ -531,6 +559,77 @@ def _on_checkpoint_saved(draft: _Draft, msg: CheckpointSaved) -> None:
         draft.commands.append(Finish())
 
 
+def _on_replan(draft: _Draft, msg: ReplanFlow) -> None:
+    """Go on by a new version of the plan (see :class:`ReplanFlow` for what is kept)."""
+    old, plan = draft.spec, msg.plan
+    reason = _replan_refusal(draft, plan)
+    if reason is not None:
+        draft.commands.append(Emit("plan_refused", None, {"reason": reason}))
+        return
+    spec = FlowSpec(plan, msg.order, old.settings, seed=old.seed, context=old.context,
+                    inline=old.inline)  # fmt: skip
+    steps: dict[str, StepRecord] = {}
+    kept: set[str] = set()
+    slots = 0
+    for sid in spec.order:
+        rec = draft.steps.get(sid)
+        new = spec.steps[sid]
+        if (
+            rec is not None
+            and rec.status in (_COMPLETED, _RUNNING)
+            and _same_step(old.steps[sid], new)
+            and all(dep in kept for dep in new.dependencies)
+        ):
+            kept.add(sid)
+            steps[sid] = rec._replace(waiting_on=0)
+            slots += 1 if rec.status is _RUNNING else 0
+            continue
+        waiting = sum(steps[dep].status not in TERMINAL_STEP_STATES for dep in new.dependencies)
+        # Attempt numbers go on, so that a cancelled attempt's outcome is never taken for
+        # the new step's; its retry budget starts again.
+        attempts = rec.attempts if rec else 0
+        steps[sid] = StepRecord(_PENDING, attempts, waiting, offset=attempts)
+    cancelled = [sid for sid in old.order if draft.steps[sid].live and sid not in kept]
+    for sid in cancelled:
+        draft.commands.append(CancelAttempt(sid, draft.steps[sid].live))
+    ready = tuple(sid for sid in spec.order if steps[sid].status is _PENDING
+                  and steps[sid].waiting_on == 0)  # fmt: skip
+    core = FlowCore.create(spec, FlowStatus.RUNNING, steps, ready=ready, slots=slots,
+                           started_at=draft.started_at, sweep_at=draft.sweep_at,
+                           ignored=draft.ignored)  # fmt: skip
+    draft.reset(core)
+    draft.dirty = True
+    detail: dict[str, JsonValue] = {"version": plan.version, "kept": [*sorted(kept)],
+                                    "cancelled": list(cancelled)}  # fmt: skip
+    draft.commands.append(Emit("plan_changed", None, detail))
+    _advance(draft)
+
+
+def _replan_refusal(draft: _Draft, plan: Any) -> str | None:
+    current = draft.spec.plan
+    if draft.status is not FlowStatus.RUNNING:
+        return f"the flow is {draft.status.value}, not running: a new plan cannot change it"
+    if plan.id != current.id:
+        return f"the new plan's id {plan.id!r} is not the flow's ({current.id!r})"
+    if plan.version <= current.version:
+        return (
+            f"the new plan's version {plan.version} is not above the running plan's "
+            f"({current.version}): give the new plan a higher version"
+        )
+    return None
+
+
+def _same_step(old: StepSpec, new: StepSpec) -> bool:
+    """Whether a new plan's step does what the old plan's did (names and metadata aside)."""
+    return (
+        old.type == new.type
+        and old.parameters == new.parameters
+        and old.dependencies == new.dependencies
+        and old.timeout == new.timeout
+        and old.max_retries == new.max_retries
+    )
+
+
 def _end(draft: _Draft, status: FlowStatus, error: str | None) -> None:
     """End the flow once: cancel what runs, checkpoint, then (once saved) finish."""
     if draft.status is not FlowStatus.RUNNING:
@@ -552,6 +651,8 @@ def _end(draft: _Draft, status: FlowStatus, error: str | None) -> None:
 
 _HANDLERS: Final[dict[type[Message], Callable[[_Draft, Any], None]]] = {
     StepAttemptFinished: _on_attempt_finished,
+    HumanAnswered: _on_attempt_finished,
+    ReplanFlow: _on_replan,
     RetryStep: _on_retry,
     SweepTimeouts: _on_sweep,
     CancelFlow: _on_cancel,

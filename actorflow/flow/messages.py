@@ -16,6 +16,9 @@ __all__ = [
     "CheckpointSaved",
     "FlowFinished",
     "FlushCheckpoint",
+    "HumanAnswered",
+    "PlanChanged",
+    "ReplanFlow",
     "RetryStep",
     "RunFlow",
     "SaveCheckpoint",
@@ -79,10 +82,9 @@ class FlowFinished(Message):
     state: dict[str, JsonValue]
 
 
-class StepAttemptFinished(Message):
-    """One attempt of a step ended, with its result or its error."""
+class AttemptOutcome(Message, abstract=True):
+    """How an attempt of a step ended: its result, or its error (a shared base)."""
 
-    kind: Literal["flow.step_attempt_finished"] = "flow.step_attempt_finished"
     flow_id: str
     step_id: str
     attempt: int
@@ -97,6 +99,49 @@ class StepAttemptFinished(Message):
     """The error's own ``retryable`` marker, if it has one."""
     status_code: int | None = None
     """The HTTP status of an HTTP error, if any."""
+
+
+class StepAttemptFinished(AttemptOutcome):
+    """One attempt of a step ended, with its result or its error."""
+
+    kind: Literal["flow.step_attempt_finished"] = "flow.step_attempt_finished"
+
+
+class HumanAnswered(AttemptOutcome):
+    """A person answered the request of a ``human_input`` step's attempt (``result`` is
+    the answer), or asking failed (``ok`` false, with the error)."""
+
+    kind: Literal["flow.human_answered"] = "flow.human_answered"
+
+
+class ReplanFlow(Message):
+    """Run the rest of the flow by a new version of its plan (answered by
+    ``PlanChanged``).
+
+    Steps that completed, and attempts under way, are kept where the new plan has the
+    same step (same type, parameters, dependencies, options) and all of its dependencies
+    are kept too; other steps start afresh, and attempts of steps the new plan changed
+    or dropped are cancelled. Attempt numbers go on from where they were, so the
+    outcome of a cancelled attempt is never taken for a new one.
+    """
+
+    kind: Literal["flow.replan"] = "flow.replan"
+    plan: PlanSpec
+    """The new plan: the flow's id, a higher version, validated by the sender."""
+    order: tuple[str, ...] = ()
+    """Its step ids in a dependency-respecting order (from validation)."""
+
+
+class PlanChanged(Message):
+    """The answer to ``ReplanFlow``: whether the flow took the new plan, and why not."""
+
+    kind: Literal["flow.plan_changed"] = "flow.plan_changed"
+    flow_id: str
+    accepted: bool
+    version: int
+    """The plan version the flow runs now."""
+    reason: str = ""
+    """Why the plan was refused, if it was."""
 
 
 class StepAttemptTimedOut(Message):

@@ -14,7 +14,7 @@ from pydantic import JsonValue
 from actorflow._trusted import trusted
 from actorflow.errors import StepResultError
 from actorflow.flow.jsondata import to_json_data
-from actorflow.flow.messages import StepAttemptFinished
+from actorflow.flow.messages import AttemptOutcome, StepAttemptFinished
 from actorflow.flow.retry import error_hierarchy
 from actorflow.messages import freeze
 
@@ -36,10 +36,17 @@ def strict_json(value: object, *, where: str) -> JsonValue:
 
 
 def attempt_finished(
-    flow_id: str, step_id: str, attempt: int, result: object, error: BaseException | None
-) -> StepAttemptFinished:
+    flow_id: str,
+    step_id: str,
+    attempt: int,
+    result: object,
+    error: BaseException | None,
+    *,
+    message: type[AttemptOutcome] = StepAttemptFinished,
+) -> AttemptOutcome:
     """Return the message that reports attempt ``attempt`` of a step: its result, or
-    its error with the error's class hierarchy and markers."""
+    its error with the error's class hierarchy and markers. ``message`` is the message
+    class (``HumanAnswered`` for a person's answer)."""
     if error is None:
         try:
             data = strict_json(result, where=f"The result of step {step_id!r}")
@@ -50,7 +57,7 @@ def attempt_finished(
                 data = cast("JsonValue", freeze(data))
             # Built without re-validation: every field is a plain value made right here.
             return trusted(
-                StepAttemptFinished,
+                message,
                 flow_id=flow_id,
                 step_id=step_id,
                 attempt=attempt,
@@ -64,7 +71,7 @@ def attempt_finished(
             )
     kind = type(error)
     hierarchy = error_hierarchy(kind)
-    return StepAttemptFinished(
+    return message(
         flow_id=flow_id,
         step_id=step_id,
         attempt=attempt,

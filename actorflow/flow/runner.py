@@ -20,6 +20,7 @@ from actorflow._trusted import trusted
 from actorflow.errors import ConfigurationError
 from actorflow.flow.checkpoint import Checkpointer, flow_state
 from actorflow.flow.commands import (
+    AskHuman,
     CancelAttempt,
     Command,
     Emit,
@@ -38,6 +39,9 @@ from actorflow.flow.messages import (
     CheckpointSaved,
     FlowFinished,
     FlushCheckpoint,
+    HumanAnswered,
+    PlanChanged,
+    ReplanFlow,
     RetryStep,
     RunFlow,
     SaveCheckpoint,
@@ -46,7 +50,7 @@ from actorflow.flow.messages import (
 )
 from actorflow.flow.models import FlowStep, StepStatus
 from actorflow.flow.outcomes import attempt_finished
-from actorflow.flow.steps import FlowServices, StepContext
+from actorflow.flow.steps import FlowServices, StepContext, ask_human, human_question
 from actorflow.ids import ActorPath, CorrelationId
 from actorflow.messages.base import Message
 from actorflow.messages.envelope import Envelope
@@ -61,7 +65,8 @@ _AGENT_TIMEOUT = 3600.0
 _AGENT_MARGIN = 1.0
 """An agent request outlives the step's own timeout, which the decider enforces."""
 _LEVELS = {"step_started": "DEBUG", "step_completed": "DEBUG", "step_skipped": "INFO",
-           "retry_scheduled": "WARNING", "step_failed": "WARNING"}  # fmt: skip
+           "retry_scheduled": "WARNING", "step_failed": "WARNING",
+           "plan_refused": "WARNING"}  # fmt: skip
 
 
 class FlowRunner(Behaviour):
@@ -98,6 +103,27 @@ class FlowRunner(Behaviour):
         """An attempt ended with a result or an error."""
         self.handles.pop((msg.step_id, msg.attempt), None)
         self._feed(msg, ctx)
+
+    def on_human_answered(self, msg: HumanAnswered, ctx: Context) -> None:
+        """A person answered a ``human_input`` step (or asking failed)."""
+        self.handles.pop((msg.step_id, msg.attempt), None)
+        self._feed(msg, ctx)
+
+    def on_replan_flow(self, msg: ReplanFlow, ctx: Context) -> None:
+        """Go on by a new version of the plan; the sender learns whether it was taken."""
+        before = self.core
+        commands = self._feed(msg, ctx)
+        core = self.core
+        if core is None:
+            return
+        refused = [c for c in commands if isinstance(c, Emit) and c.event == "plan_refused"]
+        reply = PlanChanged(
+            flow_id=core.flow_id,
+            accepted=before is not None and core.spec is not before.spec,
+            version=core.spec.plan.version,
+            reason=str(refused[0].detail.get("reason", "")) if refused else "",
+        )
+        ctx.reply(reply)
 
     def on_retry_step(self, msg: RetryStep, ctx: Context) -> None:
         """A retry delay passed."""
@@ -172,7 +198,7 @@ class FlowRunner(Behaviour):
         env = ctx.envelope
         return env.wall_time if env is not None else ctx.now().timestamp()
 
-    def _feed(self, event: Message, ctx: Context) -> None:
+    def _feed(self, event: Message, ctx: Context) -> list[Command]:
         env = ctx.envelope
         if env is not None:
             if env.seq < self.last_seq:  # two threads sent at once: the journal's order
@@ -182,6 +208,7 @@ class FlowRunner(Behaviour):
         self.core, commands = decide(self.core, event, at)
         for command in commands:
             self._carry_out(command, at, ctx)
+        return commands
 
     def _carry_out(self, command: Command, at: float, ctx: Context) -> None:
         core = self.core
@@ -189,6 +216,8 @@ class FlowRunner(Behaviour):
         assert self.checkpointer is not None
         if isinstance(command, StartAttempt):
             self._start(command, core, ctx)
+        elif isinstance(command, AskHuman):
+            self._ask(command, core, ctx)
         elif isinstance(command, SaveState):
             self.checkpointer.save(core, at, ctx, final=command.final)
         elif isinstance(command, ScheduleTimer):
@@ -252,6 +281,19 @@ class FlowRunner(Behaviour):
         self.handles[(step_id, attempt)] = system.effects.submit(
             lambda: executor.execute_step(step, context), outcome
         )
+
+    def _ask(self, command: AskHuman, core: FlowCore, ctx: Context) -> None:
+        flow_id, step_id, attempt = core.flow_id, command.step_id, command.attempt
+        system, me, services, request = ctx.system, ctx.path, self.services, command.request
+
+        async def answer() -> object:
+            return await ask_human(human_question(step_id, request, flow_id, services), services)
+
+        def outcome(result: object, error: BaseException | None) -> None:
+            told = attempt_finished(flow_id, step_id, attempt, result, error, message=HumanAnswered)
+            system.send(me, told, sender=me)
+
+        self.handles[(step_id, attempt)] = system.effects.submit(answer, outcome)
 
     def _emit(self, command: Emit, ctx: Context) -> None:
         level = _LEVELS.get(command.event, "INFO")

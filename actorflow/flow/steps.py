@@ -54,6 +54,8 @@ __all__ = [
     "StepHandler",
     "StepType",
     "ToolRegistry",
+    "ask_human",
+    "human_question",
     "register_step_type",
     "resolve_references",
     "step_type",
@@ -506,31 +508,63 @@ async def _condition(step: FlowStep, context: StepContext) -> Any:
 
 
 async def _human_input(step: FlowStep, context: StepContext) -> Any:
-    params = HumanParameters.model_validate(_own(step))
-    callback = context.services.human_callback
+    """A human step run through ``execute_step`` (flows ask through ``ask_human``)."""
+    question = human_question(step.id, _own(step), context.flow_id, context.services)
+    return await ask_human(question, context.services)
+
+
+def human_question(
+    step_id: str, request: Mapping[str, Any], flow_id: str | None, services: FlowServices
+) -> HumanCallbackData:
+    """Return the question of a ``human_input`` step from its (resolved) parameters.
+
+    Raises:
+        InvalidStepParametersError: the parameters do not make a question (a reference
+            resolved to something that is not text, say).
+    """
+    params = {k: v for k, v in request.items() if v is not None}
+    try:
+        checked = HumanParameters.model_validate(params)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "parameters"
+        raise InvalidStepParametersError(
+            f"Step {step_id!r} (human_input) has invalid parameters: {where!r}: "
+            f"{first['msg']}. Fix the step's parameters."
+        ) from None
+    return HumanCallbackData(
+        type=HumanCallbackType(checked.input_type),
+        message=checked.message,
+        options=checked.options,
+        default_value=checked.default_value,
+        timeout=services.human_timeout,
+        flow_id=flow_id,
+        step_id=step_id,
+    )
+
+
+async def ask_human(question: HumanCallbackData, services: FlowServices) -> Any:
+    """Put ``question`` to the flow's human callback and return the answer's value.
+
+    Raises:
+        ConfigurationError: the flow has no human callback.
+    """
+    callback = services.human_callback
     if callback is None:
         raise ConfigurationError(
-            f"Step {step.id!r} needs a human answer, but the flow has no human callback. "
-            "Call flow.set_human_callback(...) (e.g. ScriptedHumanCallback for scripts)."
+            f"Step {question.step_id!r} needs a human answer, but the flow has no human "
+            "callback. Call flow.set_human_callback(...) (e.g. ScriptedHumanCallback for "
+            "scripts)."
         )
-    data = HumanCallbackData(
-        type=HumanCallbackType(params.input_type),
-        message=params.message,
-        options=params.options,
-        default_value=params.default_value,
-        timeout=context.services.human_timeout,
-        flow_id=context.flow_id,
-        step_id=step.id,
-    )
     method = {
         HumanCallbackType.CONFIRM: callback.on_human_confirm,
         HumanCallbackType.INPUT: callback.on_human_input,
         HumanCallbackType.SELECT: callback.on_human_select,
         HumanCallbackType.HELP: callback.on_human_help,
-    }[data.type]
+    }[question.type]
     # No timer here: the flow times the step out on its own clock (the step's timeout,
     # else the config's human_timeout), which cancels this call.
-    response = await method(data)
+    response = await method(question)
     return response.value
 
 
@@ -573,7 +607,6 @@ def _own(step: FlowStep) -> dict[str, Any]:
 
 for _name, _handler, _params in (
     ("mcp_tool", _mcp_tool, ToolParameters),
-    ("human_input", _human_input, HumanParameters),
     ("condition", _condition, ConditionParameters),
     ("parallel_task", _parallel_task, ParallelParameters),
     ("synchronization", _synchronization, None),
@@ -581,3 +614,6 @@ for _name, _handler, _params in (
 ):
     register_step_type(_name, _handler, parameters=_params)
 _registry["agent"] = StepType("agent", _agent, AgentParameters, runs_in="flow_actor")
+_registry["human_input"] = StepType(
+    "human_input", _human_input, HumanParameters, runs_in="flow_actor", is_async=True
+)

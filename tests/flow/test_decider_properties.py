@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from actorflow.flow.commands import (
+    AskHuman,
     CancelAttempt,
     Command,
     Emit,
@@ -19,8 +20,22 @@ from actorflow.flow.commands import (
     StartAttempt,
 )
 from actorflow.flow.decider import FlowCore, decide
-from actorflow.flow.messages import CancelFlow, CheckpointSaved, RunFlow, StepAttemptFinished
-from actorflow.flow.models import TERMINAL_STEP_STATES, FlowPlan, FlowStatus, create_flow_step
+from actorflow.flow.messages import (
+    CancelFlow,
+    CheckpointSaved,
+    HumanAnswered,
+    ReplanFlow,
+    RunFlow,
+    StepAttemptFinished,
+)
+from actorflow.flow.models import (
+    TERMINAL_STEP_STATES,
+    FlowPlan,
+    FlowStatus,
+    PlanSpec,
+    StepSpec,
+    create_flow_step,
+)
 from actorflow.flow.retry import error_hierarchy
 from actorflow.messages.base import Message
 
@@ -34,7 +49,7 @@ def plans(draw: st.DrawFn) -> RunFlow:
     steps = []
     for i in range(n):
         deps = draw(st.lists(st.integers(0, i - 1), unique=True, max_size=3)) if i else []
-        kind = draw(st.sampled_from(["tool", "tool", "tool", "condition", "sync"]))
+        kind = draw(st.sampled_from(["tool", "tool", "tool", "condition", "sync", "human"]))
         params: dict[str, Any] = {"critical": draw(st.booleans())}
         if draw(st.booleans()):
             params["skip_if_failed"] = True
@@ -42,6 +57,8 @@ def plans(draw: st.DrawFn) -> RunFlow:
             step_type, params["condition"] = "condition", draw(st.sampled_from(["True", "False"]))
         elif kind == "sync":
             step_type = "synchronization"
+        elif kind == "human":
+            step_type, params["message"] = "human_input", "Go on?"
         else:
             step_type, params["tool_name"] = "mcp_tool", "t"
         steps.append(
@@ -73,8 +90,11 @@ class World:
 
     core: FlowCore | None = None
     now: float = T0
-    running: dict[tuple[str, int], None] = field(default_factory=dict)
+    running: dict[tuple[str, int], bool] = field(default_factory=dict)
+    """Attempts in flight, and whether each asks a person."""
     finished: list[tuple[str, int]] = field(default_factory=list)
+    human: set[tuple[str, int]] = field(default_factory=set)
+    started: set[tuple[str, int]] = field(default_factory=set)
     timers: list[tuple[float, int, Message]] = field(default_factory=list)
     events: list[tuple[Message, float]] = field(default_factory=list)
     commands: list[list[Command]] = field(default_factory=list)
@@ -99,8 +119,13 @@ class World:
             self.carry_out(command)
 
     def carry_out(self, command: Command) -> None:
-        if isinstance(command, StartAttempt):
-            self.running[(command.step_id, command.attempt)] = None
+        if isinstance(command, StartAttempt | AskHuman):
+            key = (command.step_id, command.attempt)
+            assert key not in self.started, f"attempt {key} started twice"
+            self.started.add(key)
+            self.running[key] = isinstance(command, AskHuman)
+            if isinstance(command, AskHuman):
+                self.human.add(key)
         elif isinstance(command, CancelAttempt):
             self.running.pop((command.step_id, command.attempt), None)
             self.finished.append((command.step_id, command.attempt))
@@ -121,9 +146,13 @@ class World:
         spec = core.spec
         # state -> JSON -> state is the identity
         assert FlowCore.from_json(json.loads(json.dumps(core.to_json()))) == core
+        if previous is not None and core.spec is not previous.spec:  # a new plan
+            for sid, rec in core.steps.items():
+                if rec.status not in TERMINAL_STEP_STATES:
+                    self.settled.pop(sid, None)  # a step the new plan did not keep
         for sid, rec in core.steps.items():
             step = spec.steps[sid]
-            assert rec.attempts <= 1 + step.max_retries, (sid, rec.attempts)
+            assert rec.attempts - rec.offset <= 1 + step.max_retries, (sid, rec)
             if rec.status in TERMINAL_STEP_STATES:  # a step finishes at most once
                 first = self.settled.setdefault(sid, rec.status.value)
                 assert first == rec.status.value or (
@@ -134,6 +163,7 @@ class World:
             if (
                 rec.attempts
                 and previous is not None
+                and sid in previous.steps
                 and (rec.attempts > previous.steps[sid].attempts)
             ):  # it started an attempt: every dependency is terminal
                 for dep in step.dependencies:
@@ -150,8 +180,9 @@ class World:
         self.running.pop(key, None)
         self.finished.append(key)
         hierarchy = error_hierarchy(error)
+        message = HumanAnswered if key in self.human else StepAttemptFinished
         self.feed(
-            StepAttemptFinished(
+            message(
                 flow_id="f",
                 step_id=key[0],
                 attempt=key[1],
@@ -187,7 +218,7 @@ def _run(run: RunFlow, data: st.DataObject) -> World:
             choices.append("timer")
         if world.final_save_pending:
             choices.append("saved")
-        choices.append("cancel")
+        choices += ["cancel", "replan"]
         choice = data.draw(st.sampled_from(choices))
         if choice in ("ok", "error"):
             key = data.draw(st.sampled_from(sorted(world.running)))
@@ -200,10 +231,31 @@ def _run(run: RunFlow, data: st.DataObject) -> World:
         elif choice == "saved":
             world.final_save_pending = False
             world.feed(CheckpointSaved(final=True))
+        elif choice == "replan":
+            assert world.core is not None
+            world.feed(_new_version(world.core.spec.plan, data))
         elif data.draw(st.integers(0, 9)) == 0:  # cancel, rarely
             world.feed(CancelFlow(reason="test"))
     _drain(world)
     return world
+
+
+def _new_version(plan: PlanSpec, data: st.DataObject) -> ReplanFlow:
+    """The next version of ``plan``: each step kept, changed, or dropped (when nothing
+    kept depends on it)."""
+    steps: list[StepSpec] = []
+    needed: set[str] = set()
+    for old in reversed(plan.steps):
+        fate = data.draw(st.sampled_from(["keep", "keep", "change", "drop"]))
+        if fate == "drop" and old.id not in needed:
+            continue
+        new = old
+        if fate == "change":
+            new = old.model_copy(update={"parameters": {**old.parameters, "v": plan.version}})
+        needed.update(new.dependencies)
+        steps.append(new)
+    new = plan.model_copy(update={"steps": tuple(reversed(steps)), "version": plan.version + 1})
+    return ReplanFlow(plan=new)
 
 
 def _drain(world: World) -> None:
