@@ -60,6 +60,7 @@ from actorflow.errors import (
     UnknownStepTypeError,
 )
 from actorflow.flow import (
+    Attempt,
     EnhancedFlow,
     EnhancedFlowExecutor,
     EnhancedFlowPlanner,
@@ -81,7 +82,9 @@ from actorflow.flow import (
     create_enhanced_flow,
     create_flow_step,
     create_interactive_flow,
+    current_attempt,
     generate_flow_id,
+    idempotency_key,
     register_step_type,
 )
 from actorflow.ids import ActorPath, CorrelationId, MessageId, RunId, actor_path
@@ -132,6 +135,7 @@ __all__ = [
     "AnyMessage",
     "AskError",
     "AskTimeoutError",
+    "Attempt",
     "Backoff",
     "Behaviour",
     "BlockingCallError",
@@ -223,8 +227,10 @@ __all__ = [
     "create_enhanced_flow",
     "create_flow_step",
     "create_interactive_flow",
+    "current_attempt",
     "decide_by_type",
     "generate_flow_id",
+    "idempotency_key",
     "open_journal",
     "recipe",
     "register_step_type",

@@ -15,7 +15,7 @@ def test_top_level_all_is_pinned_and_sorted() -> None:
     assert set(actorflow.__all__) == {
         "AGENTS_PATH", "ActorNameTakenError", "ActorPath", "ActorStatistics", "ActorSystem",
         "ActorflowError", "AnyMessage", "Backoff", "GUARDIAN_STRATEGY", "AskError",
-        "AskTimeoutError", "Behaviour",
+        "AskTimeoutError", "Attempt", "Behaviour",
         "BlockingCallError", "Clock", "ClockError", "CodecError", "ConditionError",
         "ConditionEvaluationError", "ConfigurationError", "Context", "CorrelationId",
         "DeadLetter", "DeadLetterReason", "DeliveryFailed", "DeliveryFailedError", "Directive",
@@ -38,8 +38,8 @@ def test_top_level_all_is_pinned_and_sorted() -> None:
         "SupervisionError", "SupervisorStrategy", "SystemClock", "SystemStatistics",
         "SystemStoppedError", "UnknownActorError", "UnknownKindError", "UnknownStepTypeError",
         "__version__", "actor_path", "always", "create_default_config", "create_enhanced_flow",
-        "create_flow_step", "create_interactive_flow", "decide_by_type", "generate_flow_id",
-        "open_journal", "recipe", "register_step_type",
+        "create_flow_step", "create_interactive_flow", "current_attempt", "decide_by_type",
+        "generate_flow_id", "idempotency_key", "open_journal", "recipe", "register_step_type",
     }  # fmt: skip
 
 

@@ -3,12 +3,13 @@
 Modules: ``models`` (FlowStep, FlowPlan, FlowState, FlowConfig), ``conditions`` (the
 safe expression language), ``steps`` (step types, tools, references), ``validation``,
 ``executor`` (EnhancedFlowExecutor), ``runner`` (the flow actor), ``planner``,
-``state`` (state and memory managers), ``human`` (human callbacks), ``facade``
-(EnhancedFlow).
+``state`` (state and memory managers), ``human`` (human callbacks), ``attempt``
+(idempotency keys), ``facade`` (EnhancedFlow).
 """
 
 from __future__ import annotations
 
+from actorflow.flow.attempt import Attempt, current_attempt, idempotency_key
 from actorflow.flow.executor import EnhancedFlowExecutor
 from actorflow.flow.expressions import Condition, ConditionLimits, evaluate_condition
 from actorflow.flow.facade import EnhancedFlow, create_enhanced_flow, create_interactive_flow
@@ -47,6 +48,7 @@ from actorflow.flow.validation import validate_plan
 __all__ = [
     "AgentTask",
     "AgentTaskDone",
+    "Attempt",
     "Condition",
     "ConditionLimits",
     "EnhancedFlow",
@@ -79,8 +81,10 @@ __all__ = [
     "create_enhanced_flow",
     "create_flow_step",
     "create_interactive_flow",
+    "current_attempt",
     "evaluate_condition",
     "generate_flow_id",
+    "idempotency_key",
     "register_step_type",
     "validate_plan",
 ]

@@ -215,7 +215,8 @@ class StepRecord(NamedTuple):
     live: int = 0
     """The attempt whose outcome is awaited (0: none)."""
     deadline: float | None = None
-    """When the live attempt times out (epoch seconds)."""
+    """When the live attempt times out, or when the scheduled retry is due (epoch
+    seconds)."""
     retrying: bool = False
     """A retry is scheduled (the step keeps its slot)."""
     offset: int = 0

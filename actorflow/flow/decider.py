@@ -204,6 +204,8 @@ def decide(state: FlowCore | None, event: Message, at: float) -> tuple[FlowCore,
             raise FlowError(
                 f"A flow starts with a RunFlow carrying its plan, not {type(event).__name__}."
             )
+        if event.snapshot is not None:
+            return _go_on(event, event.snapshot, at)
         return _start(event, at)
     handler = _HANDLERS.get(type(event))
     if handler is None:
@@ -239,6 +241,45 @@ def _start(run: RunFlow, at: float) -> tuple[FlowCore, list[Command]]:
     for sid in spec.order:
         if draft.steps[sid].status is _PENDING and not spec.steps[sid].dependencies:
             draft.ready.append(sid)
+    _advance(draft)
+    if draft.status is FlowStatus.RUNNING:
+        draft.commands.append(SaveState())
+    return draft.freeze(), draft.commands
+
+
+def _go_on(
+    run: RunFlow, snapshot: Mapping[str, JsonValue], at: float
+) -> tuple[FlowCore, list[Command]]:
+    """Go on from a stored decider state (resume after a crash or a stop)."""
+    core = FlowCore.from_json(snapshot)
+    if core.status is not FlowStatus.RUNNING:
+        raise FlowError(
+            f"Flow {core.flow_id!r} ended ({core.status.value}); there is nothing to resume. "
+            "Read its final state instead."
+        )
+    if core.spec.plan != run.plan:
+        raise FlowError(
+            f"The stored state of flow {core.flow_id!r} belongs to another plan than the "
+            "one given to resume it."
+        )
+    draft = _Draft(core._replace(sweep_at=None), at)
+    settings = core.spec.settings
+    done = sum(r.status is _COMPLETED for r in core.steps.values())
+    draft.commands.append(Emit("flow_resumed", detail={"steps": len(core.steps), "done": done}))
+    draft.commands.append(ScheduleTimer(settings.auto_save_interval, SaveCheckpoint()))
+    if settings.flow_timeout is not None and core.started_at is not None:
+        left = max(0.0, core.started_at + settings.flow_timeout - at)
+        reason = f"the flow timed out after {settings.flow_timeout:g} s (flow_timeout)"
+        draft.commands.append(ScheduleTimer(left, CancelFlow(reason=reason, failed=True)))
+    for sid in core.spec.order:
+        rec = core.steps[sid]
+        if rec.live:  # the attempt under way when the state was stored runs again
+            _start_attempt(draft, sid, again=True)
+        elif rec.retrying:
+            delay = 0.0 if rec.deadline is None else max(0.0, rec.deadline - at)
+            draft.commands.append(
+                ScheduleTimer(delay, RetryStep(step_id=sid, attempt=rec.attempts + 1))
+            )
     _advance(draft)
     if draft.status is FlowStatus.RUNNING:
         draft.commands.append(SaveState())
@@ -296,12 +337,18 @@ def _skip_reason(draft: _Draft, sid: str) -> str | None:
     return None
 
 
-def _start_attempt(draft: _Draft, sid: str) -> None:
+def _start_attempt(draft: _Draft, sid: str, *, again: bool = False) -> None:
+    """Start the step's next attempt; ``again``: its live one once more (resume), under
+    the same number, with the same deadline, in the slot it holds."""
     rec = draft.steps[sid]
-    attempt = rec.attempts + 1
     spec = draft.spec.steps[sid]
     timeout = draft.spec.timeouts[sid]
-    deadline = None if timeout is None else draft.at + timeout
+    if again:
+        attempt, deadline = rec.live, rec.deadline
+        draft.slots -= 1  # taken again below
+    else:
+        attempt = rec.attempts + 1
+        deadline = None if timeout is None else draft.at + timeout
     draft.put(
         sid,
         StepRecord(
@@ -346,7 +393,8 @@ def _start_attempt(draft: _Draft, sid: str) -> None:
         draft.commands.append(StartAttempt(sid, attempt, parameters, names, timeout))
     if deadline is not None and (draft.sweep_at is None or deadline < draft.sweep_at):
         draft.sweep_at = deadline
-        draft.commands.append(ScheduleTimer(timeout or 0.0, SweepTimeouts()))
+        delay = max(0.0, deadline - draft.at) if again else timeout or 0.0
+        draft.commands.append(ScheduleTimer(delay, SweepTimeouts()))
 
 
 def _evaluate_inline(spec: StepSpec, names: Mapping[str, Any]) -> JsonValue:
@@ -427,7 +475,8 @@ def _attempt_over(
     tries = rec.attempts - rec.offset  # attempts under this version of the plan
     if draft.status is FlowStatus.RUNNING and policy.should_retry(error, tries):
         delay = policy.delay_before(tries + 1, seed=draft.spec.seed, key=sid)
-        draft.put(sid, _replace(rec, error=text, live=0, deadline=None, retrying=True))
+        due = draft.at + delay  # kept, so that a resumed flow retries on time
+        draft.put(sid, _replace(rec, error=text, live=0, deadline=due, retrying=True))
         draft.slots += 1  # the step keeps its slot while it waits
         draft.commands.append(
             ScheduleTimer(delay, RetryStep(step_id=sid, attempt=rec.attempts + 1))

@@ -51,6 +51,10 @@ class RunFlow(Message):
     (false when a custom executor must see every step)."""
     resume: dict[str, JsonValue] | None = None
     """Step states of the checkpoint this run resumes from (completed steps are kept)."""
+    snapshot: dict[str, JsonValue] | None = None
+    """The decider state (``FlowCore.to_json()``) this run goes on from, when the store
+    kept one: attempts under way run again under their own numbers (so with the same
+    idempotency keys), retry counts, retry times and deadlines are kept."""
 
 
 class CheckpointSaved(Message):

@@ -18,6 +18,7 @@ from pydantic import JsonValue
 
 from actorflow._trusted import trusted
 from actorflow.errors import ConfigurationError
+from actorflow.flow.attempt import Attempt, run_in_attempt
 from actorflow.flow.checkpoint import Checkpointer, flow_state
 from actorflow.flow.commands import (
     AskHuman,
@@ -278,16 +279,20 @@ class FlowRunner(Behaviour):
         def outcome(result: object, error: BaseException | None) -> None:
             system.send(me, attempt_finished(flow_id, step_id, attempt, result, error), sender=me)
 
+        current = Attempt(flow_id, step_id, attempt)
         self.handles[(step_id, attempt)] = system.effects.submit(
-            lambda: executor.execute_step(step, context), outcome
+            lambda: run_in_attempt(current, lambda: executor.execute_step(step, context)), outcome
         )
 
     def _ask(self, command: AskHuman, core: FlowCore, ctx: Context) -> None:
         flow_id, step_id, attempt = core.flow_id, command.step_id, command.attempt
         system, me, services, request = ctx.system, ctx.path, self.services, command.request
 
-        async def answer() -> object:
+        async def ask() -> object:
             return await ask_human(human_question(step_id, request, flow_id, services), services)
+
+        async def answer() -> object:
+            return await run_in_attempt(Attempt(flow_id, step_id, attempt), ask)
 
         def outcome(result: object, error: BaseException | None) -> None:
             told = attempt_finished(flow_id, step_id, attempt, result, error, message=HumanAnswered)

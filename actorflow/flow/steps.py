@@ -27,6 +27,7 @@ import inspect
 import re
 import threading
 from collections.abc import Awaitable, Callable, Mapping
+from contextvars import copy_context
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Annotated, Any, Literal, cast, final
@@ -466,7 +467,8 @@ async def _call(fn: Callable[[], Any]) -> Any:
         isinstance(fn, partial) and inspect.iscoroutinefunction(fn.func)
     ):
         return await fn()
-    result = await asyncio.get_running_loop().run_in_executor(None, fn)
+    # The worker thread sees the caller's context (the current attempt, for one).
+    result = await asyncio.get_running_loop().run_in_executor(None, copy_context().run, fn)
     if inspect.isawaitable(result):
         return await result
     return result

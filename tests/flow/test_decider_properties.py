@@ -136,7 +136,7 @@ class World:
         elif (
             isinstance(command, Emit)
             and command.event.startswith("flow_")
-            and (command.event != "flow_started")
+            and (command.event not in ("flow_started", "flow_resumed"))
         ):
             self.ends += 1
         elif isinstance(command, Finish):
@@ -209,35 +209,40 @@ def _run(run: RunFlow, data: st.DataObject) -> World:
     for _ in range(80):
         if world.finishes:
             break
-        choices = []
-        if world.running:
-            choices += ["ok", "error"]
-        if world.finished:
-            choices.append("late")
-        if world.timers:
-            choices.append("timer")
-        if world.final_save_pending:
-            choices.append("saved")
-        choices += ["cancel", "replan"]
-        choice = data.draw(st.sampled_from(choices))
-        if choice in ("ok", "error"):
-            key = data.draw(st.sampled_from(sorted(world.running)))
-            world.outcome(key, ok=choice == "ok", error=data.draw(st.sampled_from(_ERRORS)))
-        elif choice == "late":
-            key = data.draw(st.sampled_from(world.finished))
-            world.outcome(key, ok=data.draw(st.booleans()), error=ValueError)
-        elif choice == "timer":
-            world.fire_timer(data.draw(st.integers(0, len(world.timers) - 1)))
-        elif choice == "saved":
-            world.final_save_pending = False
-            world.feed(CheckpointSaved(final=True))
-        elif choice == "replan":
-            assert world.core is not None
-            world.feed(_new_version(world.core.spec.plan, data))
-        elif data.draw(st.integers(0, 9)) == 0:  # cancel, rarely
-            world.feed(CancelFlow(reason="test"))
+        _act(world, data)
     _drain(world)
     return world
+
+
+def _act(world: World, data: st.DataObject) -> None:
+    """Let one random thing happen to the flow."""
+    choices = []
+    if world.running:
+        choices += ["ok", "error"]
+    if world.finished:
+        choices.append("late")
+    if world.timers:
+        choices.append("timer")
+    if world.final_save_pending:
+        choices.append("saved")
+    choices += ["cancel", "replan"]
+    choice = data.draw(st.sampled_from(choices))
+    if choice in ("ok", "error"):
+        key = data.draw(st.sampled_from(sorted(world.running)))
+        world.outcome(key, ok=choice == "ok", error=data.draw(st.sampled_from(_ERRORS)))
+    elif choice == "late":
+        key = data.draw(st.sampled_from(world.finished))
+        world.outcome(key, ok=data.draw(st.booleans()), error=ValueError)
+    elif choice == "timer":
+        world.fire_timer(data.draw(st.integers(0, len(world.timers) - 1)))
+    elif choice == "saved":
+        world.final_save_pending = False
+        world.feed(CheckpointSaved(final=True))
+    elif choice == "replan":
+        assert world.core is not None
+        world.feed(_new_version(world.core.spec.plan, data))
+    elif data.draw(st.integers(0, 9)) == 0:  # cancel, rarely
+        world.feed(CancelFlow(reason="test"))
 
 
 def _new_version(plan: PlanSpec, data: st.DataObject) -> ReplanFlow:
@@ -318,3 +323,34 @@ def test_a_completed_flow_has_a_final_result_and_a_failed_one_has_none(
         assert "final_result" in variables
     else:
         assert "final_result" not in variables
+
+
+@settings(max_examples=100)
+@given(run=plans(), data=st.data())
+def test_a_flow_resumed_from_any_stored_state_runs_again_only_what_was_under_way(
+    run: RunFlow, data: st.DataObject
+) -> None:
+    world = World()
+    world.feed(run)
+    for _ in range(data.draw(st.integers(0, 30))):
+        if world.core is None or not world.core.is_running:
+            break
+        _act(world, data)
+    core = world.core
+    assert core is not None
+    if not core.is_running:
+        return
+    snapshot = json.loads(json.dumps(core.to_json()))  # what a store keeps
+    under_way = {(sid, rec.live) for sid, rec in core.steps.items() if rec.live}
+    completed = {sid for sid, rec in core.steps.items() if rec.status.value == "completed"}
+    plan = core.spec.plan
+    later = World(now=world.now + data.draw(st.sampled_from([0.0, 1.0, 100.0])))
+    later.feed(RunFlow(plan=plan, config=dict(run.config), seed=run.seed, snapshot=snapshot))
+    assert under_way <= set(later.started)  # the same attempt numbers: the same keys
+    _drain(later)
+
+    assert later.finishes == 1
+    assert not {sid for sid, _ in later.started} & completed  # never run again
+    assert later.core is not None
+    for sid in completed:
+        assert later.core.steps[sid].status.value == "completed"

@@ -1,0 +1,76 @@
+"""Which attempt of which step the running code belongs to: idempotency keys for tools.
+
+A tool with side effects (a payment, an e-mail, a row written elsewhere) can be run
+twice for one step: after a retry, or when a resumed flow runs again the attempt that
+was under way when its process died. :func:`current_attempt` tells the tool where it
+runs; its :attr:`Attempt.idempotency_key` is the same for every run of one attempt
+(a resumed flow runs it again under its own number) and differs between attempts::
+
+    def charge(amount: int) -> dict:
+        key = actorflow.idempotency_key()  # "flow-id/step-id/attempt"
+        return payments.charge(amount, idempotency_key=key)
+
+Plain tools (run in a worker thread), async tools, human callbacks and custom
+executors all see it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import TypeVar, final
+
+from actorflow.errors import ConfigurationError
+
+__all__ = ["Attempt", "current_attempt", "idempotency_key", "run_in_attempt"]
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """An attempt of a flow's step."""
+
+    flow_id: str
+    step_id: str
+    number: int
+    """The attempt's number (the first is 1)."""
+
+    @property
+    def idempotency_key(self) -> str:
+        """``flow id/step id/attempt number``: one per attempt, kept across a resume."""
+        return f"{self.flow_id}/{self.step_id}/{self.number}"
+
+
+T = TypeVar("T")
+
+_current: ContextVar[Attempt | None] = ContextVar("actorflow_attempt", default=None)
+
+
+def current_attempt() -> Attempt | None:
+    """Return the attempt the calling code runs in (None outside a step)."""
+    return _current.get()
+
+
+def idempotency_key() -> str:
+    """Return the idempotency key of the attempt the calling code runs in.
+
+    Raises:
+        ConfigurationError: called outside a step of a flow.
+    """
+    attempt = _current.get()
+    if attempt is None:
+        raise ConfigurationError(
+            "idempotency_key() was called outside a flow step; call it from a tool, a "
+            "human callback or an executor while a flow runs it."
+        )
+    return attempt.idempotency_key
+
+
+async def run_in_attempt(attempt: Attempt, work: Callable[[], Awaitable[T]]) -> T:
+    """Await ``work()`` with ``attempt`` as the current attempt (for this task only)."""
+    token = _current.set(attempt)
+    try:
+        return await work()
+    finally:
+        _current.reset(token)
