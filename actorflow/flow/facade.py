@@ -47,12 +47,24 @@ def _run_sync(coro: Coroutine[Any, Any, T]) -> T:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(coro)
-    coro.close()
-    raise ConfigurationError(
-        "A *_sync flow method was called inside a running event loop; await the async "
-        "method instead (for example 'await flow.execute(plan)')."
-    )
+        pass
+    else:
+        coro.close()
+        raise ConfigurationError(
+            "A *_sync flow method was called inside a running event loop; await the async "
+            "method instead (for example 'await flow.execute(plan)')."
+        )
+    # The result leaves through a box, not as the main task's result: on Python 3.11
+    # asyncio.run's SIGINT bookkeeping formats repr(task) twice when it ends (through
+    # signal.getsignal), and a finished task's repr includes its result, so a 100-step
+    # FlowState was rendered twice per call (about 2 ms, half of the calling thread's time).
+    box: list[T] = []
+
+    async def main() -> None:
+        box.append(await coro)
+
+    asyncio.run(main())
+    return box[0]
 
 
 def _context_json(context: dict[str, Any] | None) -> dict[str, Any]:

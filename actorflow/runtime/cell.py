@@ -61,7 +61,7 @@ from actorflow.messages.system import (
 )
 from actorflow.runtime.behaviour import Behaviour, Recipe, handler_for
 from actorflow.runtime.context import Context
-from actorflow.runtime.effects import LoopDispatcher
+from actorflow.runtime.effects import LoopDispatcher, outside_actor
 from actorflow.runtime.mailbox import Mailbox, MailboxConfig, OverflowPolicy, PutResult
 from actorflow.runtime.stats import ActorStatistics
 from actorflow.runtime.supervision import RestartIntensity, RestartType, SupervisorStrategy
@@ -80,7 +80,7 @@ __all__ = [
 
 Action = Literal["resume", "suspend", "terminate", "start"]
 
-_local = threading.local()
+_local = outside_actor
 _DRAIN_ROUNDS = 16
 """Batches an event-loop cell processes per drain before yielding to other callbacks."""
 _ESCALATION = f"{EscalationError.__module__}.{EscalationError.__qualname__}"

@@ -25,7 +25,11 @@ from loguru import logger
 from actorflow.errors import SystemStoppedError
 from actorflow.runtime._pool import BlockingPool, EffectStatistics
 
-__all__ = ["EffectHandle", "EffectRunner", "EffectStatistics", "LoopDispatcher"]
+__all__ = ["EffectHandle", "EffectRunner", "EffectStatistics", "LoopDispatcher", "outside_actor"]
+
+outside_actor = threading.local()
+"""``outside_actor.cell``: the cell whose handler the calling thread runs, if any (read by
+``cell.current_cell()``; it lives here so that an effect's eager first step can clear it)."""
 
 Outcome = Callable[[object, BaseException | None], None]
 """Called on the loop thread with (result, None) or (None, error)."""
@@ -169,16 +173,15 @@ class EffectRunner:
         ``name`` names the task (default: ``work``'s qualified name), as :meth:`close`
         reports an effect that would not stop.
 
-        Called on the loop thread, the task is created at once, and on Python 3.12+ it
-        runs eagerly up to its first suspension (work that never suspends finishes within
-        this call). The outcome is reported from inside the task as it ends (so a message
+        Called on the loop thread, the work starts at once and runs eagerly up to its
+        first suspension (work that never suspends finishes within this call, and costs
+        no task). The outcome is reported from inside the task as it ends (so a message
         it sends is queued in the same loop iteration); a task cancelled before it started
         is reported by its done callback.
         """
         loop = self._ensure_started()
         handle = EffectHandle(self)
         reported = False
-        task_name = name or f"effect {getattr(work, '__qualname__', repr(work))}"
 
         async def run() -> None:
             nonlocal reported
@@ -204,7 +207,7 @@ class EffectRunner:
                 _report(outcome, None, asyncio.CancelledError())
                 return
             task = _start_task(loop, run())
-            task.set_name(task_name)
+            task.set_name(name or f"effect {getattr(work, '__qualname__', repr(work))}")
             handle._task = task
             task.add_done_callback(done)
             if handle.cancel_requested and not task.done():  # cancelled while it ran eagerly
@@ -308,11 +311,47 @@ class EffectRunner:
 def _start_task(
     loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, None]
 ) -> asyncio.Task[None]:
-    """Start ``coro`` as a task (loop thread): eagerly where asyncio can (3.12+), which
-    saves a loop iteration, and a message hop, for work that completes without waiting."""
-    if sys.version_info >= (3, 12):
-        return asyncio.Task(coro, loop=loop, eager_start=True)
-    return loop.create_task(coro)  # type: ignore[unreachable, unused-ignore] # on 3.12+
+    """Start ``coro`` as a task, eagerly (loop thread): its first step runs now, inside
+    the task, as Python 3.12's ``eager_start`` does.
+
+    Work that completes without waiting (an async tool that never suspends, a save to
+    an in-memory store) then reports within this call, and work that waits (a blocking
+    call handed to the pool) is handed over before the caller goes on, so the pool
+    thread wakes while the loop finishes the handler: a loop iteration, and a message
+    hop, saved either way. The first step runs outside any actor (``current_cell()``
+    is None in it, as in any task). From inside another task (an effect starting an
+    effect) the task starts on the next iteration, as asyncio's own tasks do.
+    """
+    cell = getattr(outside_actor, "cell", None)
+    outside_actor.cell = None
+    try:
+        if sys.version_info >= (3, 12):
+            return asyncio.Task(coro, loop=loop, eager_start=True)
+        task = loop.create_task(coro)  # type: ignore[unreachable, unused-ignore] # on 3.12+
+        _step_now(loop, task)
+        return task
+    finally:
+        outside_actor.cell = cell
+
+
+def _step_now(loop: asyncio.AbstractEventLoop, task: asyncio.Task[None]) -> None:
+    """Run the first step of a task just created on this thread's running ``loop`` now
+    rather than on the next iteration (Python 3.11, which has no ``eager_start``).
+
+    The task's constructor queued its first step last on the loop's ready queue; that
+    handle is taken back and run here, in the task's context and as the task (asyncio's
+    step enters it as the current task), exactly as the loop would have run it. Not when
+    another task is running (a step may not run inside another task), nor on a loop
+    that is not asyncio's own: then the step stays queued.
+    """
+    ready = getattr(loop, "_ready", None)
+    if not ready or asyncio.current_task(loop) is not None:
+        return
+    handle = ready[-1]
+    if getattr(getattr(handle, "_callback", None), "__self__", None) is not task:
+        return
+    ready.pop()
+    handle._run()
 
 
 def _report(outcome: Outcome, result: object, error: BaseException | None) -> None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 import threading
 from collections.abc import Iterator
 
 import pytest
 
+from actorflow.runtime.cell import current_cell
 from actorflow.runtime.effects import EffectRunner, Outcome
 from tests.support import Log
 
@@ -91,7 +91,6 @@ def test_work_cancelled_before_it_started_reports_cancellation(runner: EffectRun
     assert log.snapshot() == [("CancelledError", None)]
 
 
-@pytest.mark.skipif(sys.version_info < (3, 12), reason="eager tasks need Python 3.12")
 def test_on_the_loop_thread_work_that_never_waits_finishes_within_submit(
     runner: EffectRunner,
 ) -> None:
@@ -109,6 +108,51 @@ def test_on_the_loop_thread_work_that_never_waits_finishes_within_submit(
 
     log.wait_until(lambda items: len(items) == 1)
     assert seen == [("ok", "done")]
+
+
+def test_work_started_eagerly_runs_as_its_task_and_outside_any_actor(
+    runner: EffectRunner,
+) -> None:
+    log = Log()
+    seen: list[object] = []
+
+    async def probe() -> str:
+        seen.append(asyncio.current_task() is not None)
+        seen.append(current_cell())
+        await asyncio.sleep(0)  # the rest runs in the same task
+        seen.append(asyncio.current_task() is not None)
+        return "done"
+
+    def submit_here() -> None:
+        runner.submit(probe, _recorder(log))
+        seen.append("submitted")
+
+    runner.dispatcher().loop.call_soon_threadsafe(submit_here)
+
+    log.wait_until(lambda items: len(items) == 1)
+    assert log.snapshot() == [("ok", "done")]
+    assert seen == [True, None, "submitted", True]
+
+
+def test_work_submitted_from_inside_a_task_starts_on_a_later_iteration(
+    runner: EffectRunner,
+) -> None:
+    log = Log()
+    seen: list[object] = []
+
+    async def inner() -> str:
+        return "inner"
+
+    async def outer() -> str:
+        runner.submit(inner, _recorder(log))
+        seen.extend(log.snapshot())  # a step cannot run inside this task: not reported yet
+        return "outer"
+
+    runner.submit(outer, _recorder(log))
+
+    log.wait_until(lambda items: len(items) == 2)
+    assert seen == []
+    assert sorted(log.snapshot(), key=str) == [("ok", "inner"), ("ok", "outer")]
 
 
 @pytest.mark.parametrize("exit_error", [SystemExit, KeyboardInterrupt])
