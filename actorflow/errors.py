@@ -42,6 +42,16 @@ Every error actorflow raises on purpose is an :class:`ActorflowError`, so
     ├── EffectError                 outside work (a model, tool or HTTP call) went wrong
     │   ├── EffectPoolExhaustedError  every effects thread is held by an abandoned blocking call
     │   └── EffectResultError       an effect returned a value that is not JSON data
+    ├── StoreError                  a state store cannot be opened, written or read
+    │   ├── StoreSchemaError        not an actorflow store, or a schema this version cannot read
+    │   ├── StoreLockedError        another process (or store object) has the store open
+    │   ├── StoreClosedError        the store was used after close()
+    │   ├── StoreDataError          a value given to the store is not plain JSON data
+    │   ├── StoreTransientError     a write or read failed, and retrying it may succeed
+    │   ├── CheckpointConflictError a checkpoint's expected version is not the stored one
+    │   └── StoreCorruptedError     a stored row failed validation (damaged or tampered)
+    │       └── CheckpointRejectedError  a stored checkpoint cannot be trusted
+    │           └── PlanMismatchError    its stored plan's hash differs from the recorded one
     ├── SystemStoppedError          the actor system is not running
     └── ShutdownTimeoutError        actors that did not stop in time
 
@@ -56,6 +66,8 @@ __all__ = [
     "AskError",
     "AskTimeoutError",
     "BlockingCallError",
+    "CheckpointConflictError",
+    "CheckpointRejectedError",
     "ClockError",
     "CodecError",
     "ConditionError",
@@ -81,12 +93,20 @@ __all__ = [
     "MissingDependencyError",
     "NonRetryableStepError",
     "PlanCycleError",
+    "PlanMismatchError",
     "RetryableStepError",
     "RoutingError",
     "ShutdownTimeoutError",
     "StepFailedError",
     "StepHTTPError",
     "StepResultError",
+    "StoreClosedError",
+    "StoreCorruptedError",
+    "StoreDataError",
+    "StoreError",
+    "StoreLockedError",
+    "StoreSchemaError",
+    "StoreTransientError",
     "SupervisionError",
     "SystemStoppedError",
     "UnknownActorError",
@@ -275,3 +295,52 @@ class JournalCorruptedError(JournalError):
 
 class JournalTornError(JournalError):
     """The log ends in a partial frame (strict mode only; tolerant readers report it)."""
+
+
+class StoreError(ActorflowError):
+    """A state store could not be opened, written or read."""
+
+
+class StoreSchemaError(StoreError):
+    """A store file is not an actorflow store, or has a schema this version cannot read."""
+
+
+class StoreLockedError(StoreError):
+    """Another process (or another store object in this one) has the store open."""
+
+
+class StoreClosedError(StoreError):
+    """A store was used after it was closed."""
+
+
+class StoreDataError(StoreError):
+    """A value given to a store is not plain JSON data (NaN, a set, an object, a cycle)."""
+
+
+class StoreTransientError(StoreError):
+    """A store operation failed in a way that retrying it may cure (I/O, a busy file, an
+    injected fault).
+
+    ``committed`` says whether the write is known to be stored (``True``), known not to
+    be (``False``), or unknown (``None``); retry with the same ``write_id`` to be safe.
+    """
+
+    def __init__(self, message: str, *, committed: bool | None = None) -> None:
+        super().__init__(message)
+        self.committed = committed
+
+
+class CheckpointConflictError(StoreError):
+    """A checkpoint write expected another version than the stored one (a second writer)."""
+
+
+class StoreCorruptedError(StoreError):
+    """A stored row failed validation: damaged, truncated or changed outside actorflow."""
+
+
+class CheckpointRejectedError(StoreCorruptedError):
+    """A stored checkpoint cannot be trusted, so a flow must not resume from it."""
+
+
+class PlanMismatchError(CheckpointRejectedError):
+    """A checkpoint's stored plan does not hash to the plan hash the checkpoint recorded."""

@@ -1,4 +1,5 @@
-"""Helpers for testing code built on actorflow: probes that record what they receive.
+"""Helpers for testing code built on actorflow: probes that record what they receive,
+and a store that fails on purpose (``faults``).
 
 Library code never imports this package.
 """
@@ -14,8 +15,9 @@ from actorflow.messages.envelope import Envelope
 from actorflow.runtime.behaviour import Behaviour, recipe
 from actorflow.runtime.context import Context
 from actorflow.runtime.system import AGENTS_PATH, ActorSystem
+from actorflow.testing.faults import FaultStatistics, FaultyStore
 
-__all__ = ["Probe"]
+__all__ = ["FaultStatistics", "FaultyStore", "Probe"]
 
 M = TypeVar("M", bound=Message)
 

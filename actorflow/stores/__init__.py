@@ -1,0 +1,101 @@
+"""Stores: flow checkpoints, plans, listings and per-flow memory, as plain JSON data.
+
+Layer: above ``runtime``, below ``flow`` (a store knows nothing of flow models).
+
+- :class:`Store` is the protocol every backend implements; :class:`MemoryStore` (tests)
+  and :class:`SqliteStore` (the embedded default) are the backends here.
+- Writes are records (:class:`CheckpointWrite`, :class:`MemoryPut` ...) grouped into
+  transactions; a checkpoint with its memory changes is one transaction.
+- :class:`StoreKeeper` is the store actor that owns a backend at ``/system/store``
+  (:func:`spawn_store`); its requests and replies are in ``actorflow.stores.messages``.
+"""
+
+from __future__ import annotations
+
+from actorflow.stores._crash import CRASH_ENV, CRASH_EXIT_CODE, CRASH_POINTS
+from actorflow.stores.actor import (
+    STORE_PATH,
+    StoreKeeper,
+    failure_reply,
+    spawn_store,
+    store_recipe,
+)
+from actorflow.stores.memory import MemoryStore
+from actorflow.stores.messages import (
+    GetMemoryRequest,
+    GetMemoryResponse,
+    ListFlowsRequest,
+    ListFlowsResponse,
+    ListMemoryRequest,
+    ListMemoryResponse,
+    LoadCheckpointRequest,
+    LoadCheckpointResponse,
+    SaveCheckpointRequest,
+    SaveCheckpointResponse,
+    StoreRequestFailed,
+    WriteRequest,
+    WriteResponse,
+)
+from actorflow.stores.protocol import CommitResult, Store
+from actorflow.stores.records import (
+    Checkpoint,
+    CheckpointWrite,
+    FlowDelete,
+    FlowSummary,
+    JsonObject,
+    MemoryDelete,
+    MemoryEntry,
+    MemoryPurge,
+    MemoryPut,
+    MemoryRelease,
+    StoreStatistics,
+    StoreWrite,
+    Transaction,
+    WriteReceipt,
+)
+from actorflow.stores.sqlite import SCHEMA_VERSION, SqliteStore, Synchronous, open_sqlite_store
+
+__all__ = [
+    "CRASH_ENV",
+    "CRASH_EXIT_CODE",
+    "CRASH_POINTS",
+    "Checkpoint",
+    "CheckpointWrite",
+    "CommitResult",
+    "FlowDelete",
+    "FlowSummary",
+    "GetMemoryRequest",
+    "GetMemoryResponse",
+    "JsonObject",
+    "ListFlowsRequest",
+    "ListFlowsResponse",
+    "ListMemoryRequest",
+    "ListMemoryResponse",
+    "LoadCheckpointRequest",
+    "LoadCheckpointResponse",
+    "MemoryDelete",
+    "MemoryEntry",
+    "MemoryPurge",
+    "MemoryPut",
+    "MemoryRelease",
+    "MemoryStore",
+    "SCHEMA_VERSION",
+    "STORE_PATH",
+    "SaveCheckpointRequest",
+    "SaveCheckpointResponse",
+    "SqliteStore",
+    "Store",
+    "StoreKeeper",
+    "StoreRequestFailed",
+    "StoreStatistics",
+    "StoreWrite",
+    "Synchronous",
+    "Transaction",
+    "WriteReceipt",
+    "WriteRequest",
+    "WriteResponse",
+    "failure_reply",
+    "open_sqlite_store",
+    "spawn_store",
+    "store_recipe",
+]

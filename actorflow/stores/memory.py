@@ -1,0 +1,226 @@
+"""The in-memory store: dicts of JSON text, for tests and short scripts.
+
+It keeps exactly what the SQLite store keeps (the same rows, as JSON text), runs the same
+logic and validation (``_engine``), and passes the same contract suite; only durability
+differs: everything is gone when the process ends.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import TypeVar, final
+
+from actorflow.errors import ConfigurationError, StoreClosedError, StoreError
+from actorflow.stores._engine import (
+    apply_transaction,
+    prepare,
+    read_checkpoint,
+    read_flows,
+    read_memory,
+    read_memory_keys,
+)
+from actorflow.stores._tables import CheckpointRow, FlowRow, MemoryRow
+from actorflow.stores.protocol import CommitResult, Store
+from actorflow.stores.records import (
+    Checkpoint,
+    FlowSummary,
+    MemoryEntry,
+    StoreStatistics,
+    Transaction,
+)
+
+__all__ = ["MemoryStore"]
+
+_MISSING = object()
+K = TypeVar("K")
+V = TypeVar("V")
+T = TypeVar("T")
+Row = tuple[object, ...]
+
+
+class _MemoryTables:
+    """Rows in dicts; every change records its undo, so a refused transaction leaves none."""
+
+    where = "the memory store"
+
+    def __init__(self) -> None:
+        self.flows: dict[str, Row] = {}
+        self.checkpoints: dict[str, dict[int, Row]] = {}
+        self.plans: dict[tuple[str, str], str] = {}
+        self.memory: dict[str, dict[str, Row]] = {}
+        self.expiry: dict[str, float] = {}
+        self.undo: list[Callable[[], object]] = []
+
+    def _set(self, table: dict[K, V], key: K, value: V) -> None:
+        if key in table:
+            old = table[key]
+            self.undo.append(partial(table.__setitem__, key, old))
+        else:
+            self.undo.append(partial(table.pop, key, None))
+        table[key] = value
+
+    def _pop(self, table: dict[K, V], key: K) -> bool:
+        if key not in table:
+            return False
+        old = table.pop(key)
+        self.undo.append(partial(table.__setitem__, key, old))
+        return True
+
+    def _table(self, tables: dict[str, dict[K, V]], flow_id: str) -> dict[K, V]:
+        table = tables.get(flow_id)
+        if table is None:
+            table = tables[flow_id] = {}
+            self.undo.append(partial(tables.pop, flow_id, None))
+        return table
+
+    def rollback(self) -> None:
+        while self.undo:
+            self.undo.pop()()
+
+    def flow_row(self, flow_id: str) -> tuple[object, ...] | None:
+        return self.flows.get(flow_id)
+
+    def flow_rows(self) -> list[tuple[object, ...]]:
+        return [self.flows[k] for k in sorted(self.flows)]
+
+    def put_flow(self, row: FlowRow) -> None:
+        self._set(self.flows, row.flow_id, tuple(row))
+
+    def checkpoint_row(self, flow_id: str, version: int) -> tuple[object, ...] | None:
+        return self.checkpoints.get(flow_id, {}).get(version)
+
+    def put_checkpoint(self, row: CheckpointRow) -> None:
+        versions = self._table(self.checkpoints, row.flow_id)
+        self._set(versions, row.version, tuple(row))
+
+    def prune_checkpoints(self, flow_id: str, below: int) -> None:
+        versions = self.checkpoints.get(flow_id, {})
+        for version in [v for v in versions if v < below]:
+            self._pop(versions, version)
+        used = {row[8] for row in versions.values()}
+        for key in [k for k in self.plans if k[0] == flow_id and k[1] not in used]:
+            self._pop(self.plans, key)
+
+    def plan_text(self, flow_id: str, plan_hash: str) -> object | None:
+        return self.plans.get((flow_id, plan_hash))
+
+    def put_plan(self, flow_id: str, plan_hash: str, text: str) -> None:
+        if (flow_id, plan_hash) not in self.plans:
+            self._set(self.plans, (flow_id, plan_hash), text)
+
+    def delete_flow(self, flow_id: str) -> int:
+        removed = len(self.checkpoints.get(flow_id, {}))
+        self._pop(self.flows, flow_id)
+        self._pop(self.checkpoints, flow_id)
+        for key in [k for k in self.plans if k[0] == flow_id]:
+            self._pop(self.plans, key)
+        return removed
+
+    def memory_row(self, flow_id: str, key: str) -> tuple[object, ...] | None:
+        return self.memory.get(flow_id, {}).get(key)
+
+    def memory_keys(self, flow_id: str) -> Sequence[object]:
+        return sorted(self.memory.get(flow_id, {}))
+
+    def put_memory(self, row: MemoryRow) -> None:
+        entries = self._table(self.memory, row.flow_id)
+        self._set(entries, row.key, tuple(row))
+
+    def delete_memory(self, flow_id: str, key: str | None) -> int:
+        entries = self.memory.get(flow_id)
+        if entries is None:
+            return 0
+        if key is not None:
+            return int(self._pop(entries, key))
+        removed = len(entries)
+        self._pop(self.memory, flow_id)
+        return removed
+
+    def set_expiry(self, flow_id: str, expires_at: float | None) -> None:
+        if expires_at is None:
+            self._pop(self.expiry, flow_id)
+        else:
+            self._set(self.expiry, flow_id, expires_at)
+
+    def expired(self, now: float) -> list[tuple[object, ...]]:
+        return [(f, t) for f, t in sorted(self.expiry.items()) if t <= now]
+
+
+@final
+class MemoryStore(Store):
+    """A store in this process's memory (thread-safe; nothing survives the process).
+
+    Args:
+        keep_versions: how many of each flow's latest checkpoints are kept (at least 1).
+    """
+
+    def __init__(self, *, keep_versions: int = 1) -> None:
+        if keep_versions < 1:
+            raise ConfigurationError(
+                f"keep_versions must be at least 1, got {keep_versions!r}: a store keeps at "
+                "least each flow's latest checkpoint."
+            )
+        self.keep_versions = keep_versions
+        self._tables = _MemoryTables()
+        self._lock = threading.Lock()
+        self._closed = False
+        self._stats = {"transactions": 0, "commits": 0, "reads": 0}
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreClosedError("The memory store was closed; create a new MemoryStore.")
+
+    def commit_many(self, transactions: Sequence[Transaction]) -> list[CommitResult]:
+        """Apply each transaction all-or-nothing; see :meth:`Store.commit_many`."""
+        results: list[CommitResult] = []
+        with self._lock:
+            self._check_open()
+            tables = self._tables
+            for transaction in transactions:
+                try:
+                    prepared = prepare(transaction)
+                    results.append(
+                        apply_transaction(tables, prepared, keep_versions=self.keep_versions)
+                    )
+                except StoreError as exc:
+                    tables.rollback()
+                    results.append(exc)
+                tables.undo.clear()
+            self._stats["transactions"] += len(results)
+            self._stats["commits"] += 1
+        return results
+
+    def _read(self, read: Callable[[_MemoryTables], T]) -> T:
+        with self._lock:
+            self._check_open()
+            self._stats["reads"] += 1
+            return read(self._tables)
+
+    def load_checkpoint(self, flow_id: str, *, version: int | None = None) -> Checkpoint | None:
+        """Return the latest checkpoint (or ``version``); see :meth:`Store.load_checkpoint`."""
+        return self._read(lambda t: read_checkpoint(t, flow_id, version))
+
+    def list_flows(self) -> tuple[FlowSummary, ...]:
+        """Return every stored flow, by flow id."""
+        return self._read(read_flows)
+
+    def get_memory(self, flow_id: str, key: str) -> MemoryEntry | None:
+        """Return a memory entry, or None."""
+        return self._read(lambda t: read_memory(t, flow_id, key))
+
+    def list_memory(self, flow_id: str) -> tuple[str, ...]:
+        """Return the flow's memory keys, sorted."""
+        return self._read(lambda t: read_memory_keys(t, flow_id))
+
+    def statistics(self) -> StoreStatistics:
+        """Return the store's counters."""
+        with self._lock:
+            return StoreStatistics(backend="memory", **self._stats)
+
+    def close(self) -> None:
+        """Close the store (its data is dropped)."""
+        with self._lock:
+            self._closed = True
+            self._tables = _MemoryTables()

@@ -1,0 +1,624 @@
+"""The SQLite store: the embedded default (stdlib ``sqlite3``, WAL, one writer).
+
+One process at a time: opening takes an exclusive ``flock`` on ``<file>.lock`` for the
+store's lifetime, so a second process (or a second store object on the same file) is
+refused with :class:`~actorflow.errors.StoreLockedError` naming the holder's pid.
+
+Every :meth:`SqliteStore.commit_many` is one SQLite transaction (``BEGIN IMMEDIATE`` ...
+``COMMIT``): a group commit of several transactions, each in its own savepoint, made
+durable by one sync. ``synchronous`` chooses what a commit survives (see
+``docs/stores.md``): ``normal`` (the default) survives an application crash and loses at
+most the last commits on power loss; ``full`` survives power loss too; ``off`` survives
+an application crash only.
+
+The file carries its schema version in a ``meta`` table; a file of another schema, or
+with tables or columns this version does not know, is refused with
+:class:`~actorflow.errors.StoreSchemaError`.
+"""
+
+from __future__ import annotations
+
+import enum
+import fcntl
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import TypeVar, final
+
+from loguru import logger
+
+from actorflow.errors import (
+    ConfigurationError,
+    StoreClosedError,
+    StoreCorruptedError,
+    StoreError,
+    StoreLockedError,
+    StoreSchemaError,
+    StoreTransientError,
+)
+from actorflow.stores._crash import CrashPoints
+from actorflow.stores._engine import (
+    Prepared,
+    apply_transaction,
+    prepare,
+    read_checkpoint,
+    read_flows,
+    read_memory,
+    read_memory_keys,
+)
+from actorflow.stores._tables import (
+    CHECKPOINT_COLUMNS,
+    FLOW_COLUMNS,
+    MEMORY_COLUMNS,
+    CheckpointRow,
+    FlowRow,
+    MemoryRow,
+)
+from actorflow.stores.protocol import CommitResult, Store
+from actorflow.stores.records import (
+    Checkpoint,
+    FlowSummary,
+    MemoryEntry,
+    StoreStatistics,
+    Transaction,
+)
+
+__all__ = ["SCHEMA_VERSION", "SqliteStore", "Synchronous", "open_sqlite_store"]
+
+T = TypeVar("T")
+SCHEMA_VERSION = 1
+"""The schema this version writes and reads; files of any other version are refused."""
+_APPLICATION = "actorflow"
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
+CREATE TABLE flows (
+    flow_id TEXT PRIMARY KEY NOT NULL, version INTEGER NOT NULL, status TEXT NOT NULL,
+    steps_done INTEGER NOT NULL, steps_total INTEGER NOT NULL, updated_at REAL NOT NULL,
+    plan_hash TEXT, write_id TEXT NOT NULL
+);
+CREATE TABLE checkpoints (
+    flow_id TEXT NOT NULL, version INTEGER NOT NULL, state TEXT NOT NULL,
+    state_sha256 TEXT NOT NULL, status TEXT NOT NULL, steps_done INTEGER NOT NULL,
+    steps_total INTEGER NOT NULL, at REAL NOT NULL, plan_hash TEXT, write_id TEXT NOT NULL,
+    PRIMARY KEY (flow_id, version)
+);
+CREATE TABLE plans (
+    flow_id TEXT NOT NULL, plan_hash TEXT NOT NULL, plan TEXT NOT NULL,
+    PRIMARY KEY (flow_id, plan_hash)
+);
+CREATE TABLE memory (
+    flow_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+    value_sha256 TEXT NOT NULL, PRIMARY KEY (flow_id, key)
+);
+CREATE TABLE memory_expiry (flow_id TEXT PRIMARY KEY NOT NULL, expires_at REAL NOT NULL);
+"""
+_FLOW_SELECT = f"SELECT {', '.join(FLOW_COLUMNS)} FROM flows"  # noqa: S608 - constant names
+_CHECKPOINT_SELECT = f"SELECT {', '.join(CHECKPOINT_COLUMNS)} FROM checkpoints"  # noqa: S608
+_MEMORY_SELECT = f"SELECT {', '.join(MEMORY_COLUMNS)} FROM memory"  # noqa: S608
+
+
+class Synchronous(enum.StrEnum):
+    """SQLite's ``synchronous`` setting: what a commit survives (WAL mode)."""
+
+    OFF = "off"
+    """No fsync: survives an application crash; a power loss can lose recent commits and,
+    rarely, damage the file."""
+    NORMAL = "normal"
+    """fsync at WAL checkpoints: survives an application crash; a power loss can lose the
+    last commits (the file stays consistent)."""
+    FULL = "full"
+    """fsync at every commit: a commit survives power loss once it returned."""
+
+
+class _SqliteTables:
+    """Row access on the store's connection (called with the store's lock held)."""
+
+    def __init__(self, conn: sqlite3.Connection, where: str) -> None:
+        self.conn = conn
+        self.where = where
+
+    def _one(self, sql: str, args: tuple[object, ...]) -> tuple[object, ...] | None:
+        row: tuple[object, ...] | None = self.conn.execute(sql, args).fetchone()
+        return row
+
+    def flow_row(self, flow_id: str) -> tuple[object, ...] | None:
+        return self._one(f"{_FLOW_SELECT} WHERE flow_id = ?", (flow_id,))
+
+    def flow_rows(self) -> list[tuple[object, ...]]:
+        return self.conn.execute(f"{_FLOW_SELECT} ORDER BY flow_id").fetchall()
+
+    def put_flow(self, row: FlowRow) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO flows VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
+
+    def checkpoint_row(self, flow_id: str, version: int) -> tuple[object, ...] | None:
+        sql = f"{_CHECKPOINT_SELECT} WHERE flow_id = ? AND version = ?"
+        return self._one(sql, (flow_id, version))
+
+    def put_checkpoint(self, row: CheckpointRow) -> None:
+        self.conn.execute("INSERT INTO checkpoints VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+
+    def prune_checkpoints(self, flow_id: str, below: int) -> None:
+        execute = self.conn.execute
+        execute("DELETE FROM checkpoints WHERE flow_id = ? AND version < ?", (flow_id, below))
+        execute(
+            "DELETE FROM plans WHERE flow_id = ? AND plan_hash NOT IN (SELECT plan_hash FROM "
+            "checkpoints WHERE flow_id = ? AND plan_hash IS NOT NULL)",
+            (flow_id, flow_id),
+        )
+
+    def plan_text(self, flow_id: str, plan_hash: str) -> object | None:
+        sql = "SELECT plan FROM plans WHERE flow_id = ? AND plan_hash = ?"
+        row = self._one(sql, (flow_id, plan_hash))
+        return None if row is None else row[0]
+
+    def put_plan(self, flow_id: str, plan_hash: str, text: str) -> None:
+        self.conn.execute(
+            "INSERT OR IGNORE INTO plans VALUES (?, ?, ?)", (flow_id, plan_hash, text)
+        )
+
+    def delete_flow(self, flow_id: str) -> int:
+        execute = self.conn.execute
+        execute("DELETE FROM flows WHERE flow_id = ?", (flow_id,))
+        execute("DELETE FROM plans WHERE flow_id = ?", (flow_id,))
+        return execute("DELETE FROM checkpoints WHERE flow_id = ?", (flow_id,)).rowcount
+
+    def memory_row(self, flow_id: str, key: str) -> tuple[object, ...] | None:
+        return self._one(f"{_MEMORY_SELECT} WHERE flow_id = ? AND key = ?", (flow_id, key))
+
+    def memory_keys(self, flow_id: str) -> Sequence[object]:
+        rows = self.conn.execute(
+            "SELECT key FROM memory WHERE flow_id = ? ORDER BY key", (flow_id,)
+        )
+        return [row[0] for row in rows]
+
+    def put_memory(self, row: MemoryRow) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO memory VALUES (?, ?, ?, ?)", row)
+
+    def delete_memory(self, flow_id: str, key: str | None) -> int:
+        if key is None:
+            return self.conn.execute("DELETE FROM memory WHERE flow_id = ?", (flow_id,)).rowcount
+        sql = "DELETE FROM memory WHERE flow_id = ? AND key = ?"
+        return self.conn.execute(sql, (flow_id, key)).rowcount
+
+    def set_expiry(self, flow_id: str, expires_at: float | None) -> None:
+        if expires_at is None:
+            self.conn.execute("DELETE FROM memory_expiry WHERE flow_id = ?", (flow_id,))
+        else:
+            sql = "INSERT OR REPLACE INTO memory_expiry VALUES (?, ?)"
+            self.conn.execute(sql, (flow_id, expires_at))
+
+    def expired(self, now: float) -> list[tuple[object, ...]]:
+        sql = "SELECT flow_id, expires_at FROM memory_expiry WHERE expires_at <= ? ORDER BY flow_id"
+        return self.conn.execute(sql, (now,)).fetchall()
+
+
+@final
+class SqliteStore(Store):
+    """A store in one SQLite file (WAL), held open by one process at a time.
+
+    Thread-safe (one lock around the connection); the store actor's thread is meant to
+    be its only writer.
+
+    Args:
+        path: the database file (created with its schema if missing or empty).
+        synchronous: ``"normal"`` (default), ``"full"`` or ``"off"``; see
+            :class:`Synchronous` and ``docs/stores.md``.
+        keep_versions: how many of each flow's latest checkpoints are kept (at least 1).
+        busy_timeout: seconds SQLite waits for a lock held by another connection (only
+            tools outside actorflow can hold one).
+
+    Raises:
+        StoreLockedError: another process or store object has the file open.
+        StoreSchemaError: the file is not an actorflow store of this schema version.
+        StoreError: the file cannot be opened (a missing directory, permissions).
+        ConfigurationError: an option is invalid, or ``ACTORFLOW_CRASH_AT`` is.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        synchronous: Synchronous | str = Synchronous.NORMAL,
+        keep_versions: int = 1,
+        busy_timeout: float = 5.0,
+    ) -> None:
+        self.path = Path(path).absolute()
+        self.synchronous = _synchronous(synchronous)
+        if keep_versions < 1:
+            raise ConfigurationError(
+                f"keep_versions must be at least 1, got {keep_versions!r}: a store keeps at "
+                "least each flow's latest checkpoint."
+            )
+        self.keep_versions = keep_versions
+        self._crash = CrashPoints.from_environment()
+        self._lock = threading.Lock()
+        self._stats = {"transactions": 0, "commits": 0, "reads": 0}
+        self._file_lock = _lock_file(self.path)
+        try:
+            self._conn = _connect(self.path, self.synchronous, busy_timeout)
+        except BaseException:
+            _unlock_file(self._file_lock)
+            raise
+        self._tables = _SqliteTables(self._conn, str(self.path))
+        self._closed = False
+        logger.debug("Opened SQLite store {path} ({sync})", path=self.path, sync=self.synchronous)
+
+    def __enter__(self) -> SqliteStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"SqliteStore({str(self.path)!r}, synchronous={self.synchronous.value!r})"
+
+    # -- writing ---------------------------------------------------------------------
+
+    def commit_many(self, transactions: Sequence[Transaction]) -> list[CommitResult]:
+        """Store ``transactions`` in one SQLite transaction; see :meth:`Store.commit_many`."""
+        results: list[CommitResult | None] = []
+        prepared: list[tuple[Prepared, ...] | None] = []
+        for transaction in transactions:  # encoding is done before taking the lock
+            try:
+                prepared.append(prepare(transaction))
+                results.append(None)
+            except StoreError as exc:
+                prepared.append(None)
+                results.append(exc)
+        with self._lock:
+            self._check_open()
+            self._commit(prepared, results)
+            self._stats["transactions"] += len(results)
+            self._stats["commits"] += 1
+        self._crash.reached("store.after_commit")
+        done: list[CommitResult] = [r for r in results if r is not None]
+        assert len(done) == len(results)
+        return done
+
+    def _commit(
+        self, prepared: list[tuple[Prepared, ...] | None], results: list[CommitResult | None]
+    ) -> None:
+        conn, crash = self._conn, self._crash
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            crash.reached("store.after_begin")
+            applied = 0
+            for i, writes in enumerate(prepared):
+                if writes is not None:
+                    results[i] = self._apply(writes)
+                    applied += 1
+                    if applied == 1:
+                        crash.reached("store.mid_batch")
+            crash.reached("store.before_commit")
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise self._transient(exc, "before committing", committed=False) from exc
+        except BaseException:
+            self._rollback()
+            raise
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise self._transient(exc, "while committing", committed=None) from exc
+
+    def _apply(self, writes: tuple[Prepared, ...]) -> CommitResult:
+        execute = self._conn.execute
+        execute("SAVEPOINT tx")
+        try:
+            result: CommitResult = apply_transaction(
+                self._tables, writes, keep_versions=self.keep_versions
+            )
+        except StoreError as exc:
+            result = exc
+        except sqlite3.IntegrityError as exc:  # rows changed outside actorflow collide
+            result = StoreCorruptedError(
+                f"A write to {str(self.path)!r} collided with a stored row ({exc}): the file "
+                "was changed outside actorflow. Restore it from a backup."
+            )
+        if isinstance(result, StoreError):
+            execute("ROLLBACK TO tx")
+        execute("RELEASE tx")
+        return result
+
+    def _rollback(self) -> None:
+        if self._conn.in_transaction:
+            try:
+                self._conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                logger.opt(exception=True).warning("Rollback in {path} failed", path=self.path)
+
+    def _transient(
+        self, exc: sqlite3.Error, when: str, *, committed: bool | None
+    ) -> StoreTransientError:
+        state = "Nothing of it was stored" if committed is False else "It may be stored or not"
+        return StoreTransientError(
+            f"Writing to the SQLite store {str(self.path)!r} failed {when}: {exc}. {state}; "
+            "retry with the same write ids (a stored checkpoint is not stored twice), and "
+            "check the disk (space, permissions) if it keeps failing.",
+            committed=committed,
+        )
+
+    # -- reading ---------------------------------------------------------------------
+
+    def _read(self, read: Callable[[_SqliteTables], T]) -> T:
+        with self._lock:
+            self._check_open()
+            self._stats["reads"] += 1
+            try:
+                return read(self._tables)
+            except sqlite3.DatabaseError as exc:
+                if isinstance(exc, sqlite3.OperationalError):
+                    raise StoreTransientError(
+                        f"Reading the SQLite store {str(self.path)!r} failed: {exc}. Retry; "
+                        "check the disk if it keeps failing.",
+                        committed=None,
+                    ) from exc
+                raise StoreCorruptedError(
+                    f"The SQLite store {str(self.path)!r} cannot be read: {exc}. Restore it "
+                    "from a backup."
+                ) from exc
+
+    def load_checkpoint(self, flow_id: str, *, version: int | None = None) -> Checkpoint | None:
+        """Return the latest checkpoint (or ``version``); see :meth:`Store.load_checkpoint`."""
+        return self._read(lambda t: read_checkpoint(t, flow_id, version))
+
+    def list_flows(self) -> tuple[FlowSummary, ...]:
+        """Return every stored flow, by flow id."""
+        return self._read(read_flows)
+
+    def get_memory(self, flow_id: str, key: str) -> MemoryEntry | None:
+        """Return a memory entry, or None."""
+        return self._read(lambda t: read_memory(t, flow_id, key))
+
+    def list_memory(self, flow_id: str) -> tuple[str, ...]:
+        """Return the flow's memory keys, sorted."""
+        return self._read(lambda t: read_memory_keys(t, flow_id))
+
+    def integrity_check(self) -> str:
+        """Return SQLite's ``PRAGMA integrity_check`` answer (``'ok'`` when all is well)."""
+        return self._read(lambda t: str(t.conn.execute("PRAGMA integrity_check").fetchone()[0]))
+
+    def statistics(self) -> StoreStatistics:
+        """Return the store's counters."""
+        with self._lock:
+            return StoreStatistics(backend="sqlite", **self._stats)
+
+    # -- closing ---------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreClosedError(
+                f"The SQLite store {str(self.path)!r} was closed; open it again to use it."
+            )
+
+    def close(self) -> None:
+        """Close the connection and release the file lock (closing twice is allowed)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            try:
+                self._conn.close()
+            finally:
+                _unlock_file(self._file_lock)
+        logger.debug("Closed SQLite store {path}", path=self.path)
+
+
+def open_sqlite_store(
+    path: str | os.PathLike[str],
+    *,
+    synchronous: Synchronous | str = Synchronous.NORMAL,
+    keep_versions: int = 1,
+) -> SqliteStore:
+    """Open (or create) the SQLite store at ``path``; use it as a context manager.
+
+    Raises:
+        StoreLockedError, StoreSchemaError, StoreError: see :class:`SqliteStore`.
+    """
+    return SqliteStore(path, synchronous=synchronous, keep_versions=keep_versions)
+
+
+# -- opening ---------------------------------------------------------------------------
+
+
+def _synchronous(value: object) -> Synchronous:
+    try:
+        return Synchronous(str(value).lower())
+    except ValueError:
+        raise ConfigurationError(
+            f"synchronous={value!r} is not a SQLite synchronous mode. Use 'normal' (the "
+            "default), 'full' (commits survive power loss) or 'off'."
+        ) from None
+
+
+def _lock_path(path: Path) -> Path:
+    return path.with_name(path.name + ".lock")
+
+
+def _lock_file(path: Path) -> int:
+    lock = _lock_path(path)
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise StoreError(
+            f"Cannot open the SQLite store {str(path)!r}: its lock file {str(lock)!r} cannot be "
+            f"created ({exc.strerror}). Check that the directory exists and is writable."
+        ) from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+        os.close(fd)
+        who = (
+            "another store object in this process"
+            if holder == str(os.getpid())
+            else f"another process (pid {holder})"
+        )
+        raise StoreLockedError(
+            f"The SQLite store {str(path)!r} is in use by {who}: its lock file "
+            f"{str(lock)!r} is held. One process at a time may open a store; stop the other "
+            "process or close the other store first (several processes need a server "
+            "database backend)."
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+    return fd
+
+
+def _unlock_file(fd: int) -> None:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _connect(path: Path, synchronous: Synchronous, busy_timeout: float) -> sqlite3.Connection:
+    try:
+        conn = sqlite3.connect(
+            path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+        )
+    except sqlite3.Error as exc:
+        raise StoreError(
+            f"Cannot open the SQLite store {str(path)!r}: {exc}. Check that the directory "
+            "exists and the file is readable and writable."
+        ) from exc
+    try:
+        _configure(conn, path, synchronous)
+        _check_schema(conn, path)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _configure(conn: sqlite3.Connection, path: Path, synchronous: Synchronous) -> None:
+    try:
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        conn.execute(f"PRAGMA synchronous = {synchronous.value.upper()}")
+    except sqlite3.DatabaseError as exc:
+        raise StoreSchemaError(
+            f"The file {str(path)!r} is not a SQLite database ({exc}), so it is not an "
+            "actorflow store. Point the store at another file."
+        ) from exc
+    if mode != "wal":
+        raise StoreError(
+            f"The SQLite store {str(path)!r} could not switch to WAL mode (got {mode!r}); "
+            "the file system may not support it. Put the store on a local disk."
+        )
+
+
+def _expected_layout() -> dict[str, list[tuple[object, ...]]]:
+    """The tables and columns of the current schema, read from a fresh in-memory copy."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.executescript(_SCHEMA)
+        return _layout(conn)
+    finally:
+        conn.close()
+
+
+def _layout(conn: sqlite3.Connection) -> dict[str, list[tuple[object, ...]]]:
+    names = [
+        row[0]
+        for row in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+            "ORDER BY name"
+        )
+    ]
+    return {
+        name: [tuple(col[1:]) for col in conn.execute(f"PRAGMA table_info({name!r})")]
+        for name in names
+    }
+
+
+_EXPECTED = _expected_layout()
+
+
+def _check_schema(conn: sqlite3.Connection, path: Path) -> None:
+    try:
+        layout = _layout(conn)
+        if not layout:
+            _create(conn)
+            return
+        if "meta" not in layout:
+            raise StoreSchemaError(
+                f"The SQLite file {str(path)!r} has tables ({', '.join(layout)}) but no "
+                "actorflow 'meta' table: it is not an actorflow store. Point the store at "
+                "another file."
+            )
+        _check_meta(conn, path)
+    except sqlite3.DatabaseError as exc:
+        raise StoreSchemaError(
+            f"The SQLite file {str(path)!r} cannot be read as an actorflow store: {exc}. "
+            "Restore it from a backup, or point the store at another file."
+        ) from exc
+    if layout != _EXPECTED:
+        unknown = sorted(set(layout) ^ set(_EXPECTED)) or sorted(
+            t for t in layout if layout[t] != _EXPECTED.get(t)
+        )
+        raise StoreSchemaError(
+            f"The SQLite store {str(path)!r} says schema version {SCHEMA_VERSION}, but its "
+            f"tables differ from that schema (unknown, missing or changed: "
+            f"{', '.join(unknown)}): it was changed outside actorflow. Restore it from a "
+            "backup."
+        )
+
+
+def _create(conn: sqlite3.Connection) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in _SCHEMA.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.executemany(
+            "INSERT INTO meta VALUES (?, ?)",
+            [("application", _APPLICATION), ("schema_version", str(SCHEMA_VERSION))],
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def _check_meta(conn: sqlite3.Connection, path: Path) -> None:
+    rows = conn.execute("SELECT key, value FROM meta").fetchall()
+    meta = dict(rows)
+    where = f"The SQLite store {str(path)!r}"
+    if len(meta) != len(rows) or set(meta) != {"application", "schema_version"}:
+        raise StoreSchemaError(
+            f"{where} has unexpected 'meta' entries ({sorted(map(str, meta))}); expected "
+            "'application' and 'schema_version'. It is not an actorflow store, or it was "
+            "changed outside actorflow."
+        )
+    if meta["application"] != _APPLICATION:
+        raise StoreSchemaError(
+            f"{where} belongs to application {meta['application']!r}, not actorflow. Point the "
+            "store at another file."
+        )
+    version = meta["schema_version"]
+    if not isinstance(version, str) or not version.isdigit():
+        raise StoreSchemaError(
+            f"{where} has schema version {version!r}, which is not a number: the 'meta' "
+            "table was changed outside actorflow. Restore the file from a backup."
+        )
+    if int(version) > SCHEMA_VERSION:
+        raise StoreSchemaError(
+            f"{where} has schema version {int(version)}, newer than the {SCHEMA_VERSION} this "
+            "actorflow reads: it was written by a newer actorflow. Upgrade actorflow to "
+            "open it."
+        )
+    if int(version) < SCHEMA_VERSION:
+        raise StoreSchemaError(
+            f"{where} has schema version {int(version)}, older than {SCHEMA_VERSION}, and "
+            "there is no upgrader for it. Open it with the actorflow that wrote it."
+        )
