@@ -985,13 +985,16 @@ class Cell(pykka.ThreadingActor):
         return True
 
     def _cancel_timers_and_requests(self) -> None:
-        for handle in self._timers.values():
+        # Swapped out, not iterated in place: a timer firing on the clock's thread pops
+        # itself from _timers meanwhile (each cancel below is Python code, between whose
+        # steps that thread may run), which raised "dictionary changed size".
+        timers, self._timers = self._timers, {}
+        for handle in list(timers.values()):
             handle.cancel()
-        self._timers.clear()
-        for cid, handle in self._pending.items():
+        pending, self._pending = self._pending, {}
+        for cid, handle in pending.items():
             handle.cancel()
             self._remember_expired(cid)
-        self._pending.clear()
 
     # -- inspection (any thread) -----------------------------------------------------
 

@@ -24,6 +24,7 @@ from loguru import logger
 
 from actorflow.errors import SystemStoppedError
 from actorflow.runtime._pool import BlockingPool, EffectStatistics
+from actorflow.runtime._wakeups import inbox_for
 
 __all__ = ["EffectHandle", "EffectRunner", "EffectStatistics", "LoopDispatcher", "outside_actor"]
 
@@ -69,13 +70,15 @@ class LoopDispatcher:
     def __init__(self, loop: asyncio.AbstractEventLoop, thread_id: int) -> None:
         self.loop = loop
         self.thread_id = thread_id
+        self._inbox = inbox_for(loop)
 
     def schedule(self, callback: Callable[[], object]) -> None:
-        """Run ``callback`` on the loop soon (any thread)."""
+        """Run ``callback`` on the loop soon (any thread; from others, through the loop's
+        inbox: one wake-up for all that come before the loop takes them)."""
         if threading.get_ident() == self.thread_id:
             self.loop.call_soon(callback)
         else:
-            self.loop.call_soon_threadsafe(callback)
+            self._inbox.put(callback)
 
 
 @final
@@ -218,7 +221,7 @@ class EffectRunner:
         if threading.get_ident() == dispatcher.thread_id:
             start()
         else:
-            loop.call_soon_threadsafe(start)
+            dispatcher.schedule(start)
         return handle
 
     def submit_blocking(self, fn: Callable[[], object], outcome: Outcome) -> EffectHandle:

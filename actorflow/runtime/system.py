@@ -25,6 +25,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from functools import partial
 from types import TracebackType
 from typing import Literal, final
 
@@ -70,6 +71,7 @@ from actorflow.messages.system import (
     SystemEscalated,
     SystemMessage,
 )
+from actorflow.runtime._wakeups import inbox_for
 from actorflow.runtime.behaviour import Behaviour, Recipe, recipe
 from actorflow.runtime.cell import (
     Cell,
@@ -788,9 +790,11 @@ class ActorSystem:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Envelope] = loop.create_future()
 
+        inbox = inbox_for(loop)
+
         def on_reply(env: Envelope | SystemStoppedError) -> None:
             try:
-                loop.call_soon_threadsafe(_resolve, future, env)
+                inbox.put(partial(_resolve, future, env))
             except RuntimeError:
                 logger.debug("Reply to a closed event loop dropped")
 
