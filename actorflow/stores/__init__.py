@@ -36,7 +36,7 @@ from actorflow.stores.messages import (
     WriteRequest,
     WriteResponse,
 )
-from actorflow.stores.protocol import CommitResult, Store
+from actorflow.stores.protocol import CommitResult, Store, build_write
 from actorflow.stores.records import (
     Checkpoint,
     CheckpointWrite,
@@ -94,6 +94,7 @@ __all__ = [
     "WriteReceipt",
     "WriteRequest",
     "WriteResponse",
+    "build_write",
     "failure_reply",
     "open_sqlite_store",
     "spawn_store",

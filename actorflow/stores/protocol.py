@@ -13,11 +13,11 @@ Subclass :class:`Store` to get the one-write helpers (:meth:`Store.save_checkpoi
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
-from pydantic import JsonValue
+from pydantic import BaseModel, JsonValue, ValidationError
 
-from actorflow.errors import StoreError
+from actorflow.errors import StoreDataError, StoreError
 from actorflow.stores.records import (
     Checkpoint,
     CheckpointWrite,
@@ -32,7 +32,30 @@ from actorflow.stores.records import (
     WriteReceipt,
 )
 
-__all__ = ["CommitResult", "Store"]
+__all__ = ["CommitResult", "Store", "build_write"]
+
+W = TypeVar("W", bound=BaseModel)
+
+
+def build_write(cls: type[W], /, **fields: object) -> W:
+    """Build the write ``cls(**fields)``, refusing bad fields with a typed error.
+
+    Raises:
+        StoreDataError: a field has the wrong type or is not JSON data.
+    """
+    try:
+        return cls(**fields)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in exc.errors()[:3]
+        )
+        flow = fields.get("flow_id")
+        whose = f" for flow {flow!r}" if isinstance(flow, str) else ""
+        raise StoreDataError(
+            f"Cannot build a {cls.__name__}{whose}: {problems}. Store only JSON data (dicts "
+            "with str keys, lists, str, int, finite float, bool, None)."
+        ) from exc
+
 
 CommitResult = tuple[WriteReceipt, ...] | StoreError
 """The outcome of one transaction: a receipt per write, or why it was refused."""
@@ -125,11 +148,11 @@ class Store(Protocol):
         Raises:
             StoreDataError: ``value`` is not JSON data.
         """
-        self.commit((MemoryPut(flow_id=flow_id, key=key, value=value),))
+        self.commit((build_write(MemoryPut, flow_id=flow_id, key=key, value=value),))
 
     def delete_memory(self, flow_id: str, key: str) -> None:
         """Forget ``key`` in ``flow_id``'s memory (nothing happens if it is absent)."""
-        self.commit((MemoryDelete(flow_id=flow_id, key=key),))
+        self.commit((build_write(MemoryDelete, flow_id=flow_id, key=key),))
 
     def release_memory(self, flow_id: str, *, at: float, retain_for: float = 0.0) -> int:
         """Delete ``flow_id``'s memory now, or ``retain_for`` seconds after ``at``.
@@ -137,9 +160,9 @@ class Store(Protocol):
         Returns:
             How many entries were deleted now.
         """
-        write = MemoryRelease(flow_id=flow_id, at=at, retain_for=retain_for)
+        write = build_write(MemoryRelease, flow_id=flow_id, at=at, retain_for=retain_for)
         return self.commit((write,))[0].removed
 
     def purge_memory(self, now: float) -> int:
         """Delete the memory whose retention ended by ``now``; return how many entries."""
-        return self.commit((MemoryPurge(now=now),))[0].removed
+        return self.commit((build_write(MemoryPurge, now=now),))[0].removed
