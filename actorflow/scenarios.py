@@ -8,8 +8,10 @@ A scenario is a Python file that defines::
 (or ``async def main(system)``, run with ``asyncio.run`` on the scenario's own thread,
 so it can ``await system.ask_async(...)`` and flows) and optionally
 ``create_system() -> ActorSystem`` (an unstarted system with the options the scenario
-needs; default ``ActorSystem()``). The module docstring's first line is its title.
-``actorflow run FILE`` runs it with live output.
+needs; default ``ActorSystem()``) and ``create_flow(system) -> EnhancedFlow`` (the flow
+with the scenario's tools, so ``actorflow resume`` can go on with its stored flows). The
+module docstring's first line is its title. ``actorflow run FILE`` runs it with live
+output.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import cast, final
+from typing import Any, cast, final
 
 from actorflow.errors import ConfigurationError
 from actorflow.runtime.system import ActorSystem
@@ -46,6 +48,8 @@ class Scenario:
     create_system: Callable[[], ActorSystem]
     is_async: bool = False
     """Whether the file's ``main`` is a coroutine function."""
+    create_flow: Callable[[ActorSystem], Any] | None = None
+    """The file's ``create_flow(system)``: its flow with its tools (for resuming)."""
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -75,6 +79,7 @@ def load_scenario(path: str | Path) -> Scenario:
     create = getattr(module, "create_system", ActorSystem)
     doc = (module.__doc__ or file.stem).strip().splitlines()[0]
     is_async = inspect.iscoroutinefunction(main)
+    create_flow = getattr(module, "create_flow", None)
     return Scenario(
         path=file,
         name=file.stem,
@@ -82,6 +87,7 @@ def load_scenario(path: str | Path) -> Scenario:
         main=_run_async(main) if is_async else cast("ScenarioMain", main),
         create_system=cast("Callable[[], ActorSystem]", create),
         is_async=is_async,
+        create_flow=create_flow if callable(create_flow) else None,
     )
 
 

@@ -23,6 +23,17 @@ def _actor_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith(("actorflow", "Thread"))]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _store_outside_the_work_tree(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Flows that use the default store (``actorflow run``, ``create_enhanced_flow()``)
+    keep it in a temporary folder, not in the folder the tests run from (where another
+    process may hold it)."""
+    store = tmp_path_factory.mktemp("store") / "store.sqlite"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ACTORFLOW_STORE", str(store))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _no_thread_outlives_the_test() -> Iterator[None]:
     """Stop every pykka actor after each test and fail if an actor thread survives."""

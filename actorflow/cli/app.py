@@ -1,4 +1,5 @@
-"""``actorflow`` commands: ``run`` a scenario with live output, ``--version``."""
+"""``actorflow`` commands: ``run`` a scenario with live output, ``flows``, ``resume``,
+``log``, ``--version``."""
 
 from __future__ import annotations
 
@@ -19,12 +20,22 @@ from actorflow._version import __version__
 from actorflow.cli.live import LiveView
 from actorflow.cli.log import log_app
 from actorflow.cli.logs import configure_logging
+from actorflow.cli.stores import (
+    DEFAULT_STORE_NAME,
+    MEMORY,
+    StoreOption,
+    SynchronousOption,
+    open_store,
+)
+from actorflow.cli.stores import register as register_store_commands
 from actorflow.errors import ActorflowError, ConfigurationError, ShutdownTimeoutError
+from actorflow.flow.stored import release_store
 from actorflow.journal import Durability, JournalConfig
 from actorflow.runtime.cell import safe_text
 from actorflow.runtime.stats import SystemStatistics
 from actorflow.runtime.system import ActorSystem
 from actorflow.scenarios import Scenario, load_scenario
+from actorflow.stores import Store, Synchronous, spawn_store
 
 __all__ = ["app", "main"]
 
@@ -36,6 +47,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(log_app, name="log")
+register_store_commands(app)
 console = Console(highlight=False, soft_wrap=True)
 _SHUTDOWN_TIMEOUT = 10.0
 """Most seconds the actors get to stop after the scenario (never more than --timeout)."""
@@ -85,11 +97,40 @@ def run(
     durability: Annotated[
         Durability, typer.Option(help="When journal writes are fsynced.")
     ] = Durability.BATCH,
+    store: StoreOption = DEFAULT_STORE_NAME,
+    synchronous: SynchronousOption = Synchronous.NORMAL,
 ) -> None:
-    """Run a scenario: show what happens live, then a summary."""
+    """Run a scenario: show what happens live, then a summary. Its flows are kept in the
+    store (at /system/store), so they can be listed and resumed."""
     try:
         level = _check_log_level(log_level)
         scenario = load_scenario(path)
+        opened = open_store(store, synchronous)
+    except ActorflowError as exc:
+        errors.print(f"[bold red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(2) from None
+    try:
+        _run(scenario, opened, store, messages=messages, system_messages=system_messages,
+             timeout=timeout, runs_dir=runs_dir, level=level, journal=journal,
+             durability=durability)  # fmt: skip
+    finally:
+        release_store(opened)
+
+
+def _run(
+    scenario: Scenario,
+    opened: Store,
+    store: str,
+    *,
+    messages: bool,
+    system_messages: bool,
+    timeout: float,
+    runs_dir: Path,
+    level: str | None,
+    journal: bool,
+    durability: Durability,
+) -> None:
+    try:
         system = _create_system(scenario)
     except ActorflowError as exc:
         errors.print(f"[bold red]error:[/] {escape(str(exc))}")
@@ -112,8 +153,11 @@ def run(
     started = time.monotonic()
     try:
         system.start()
+        spawn_store(system, opened)
     except ActorflowError as exc:  # e.g. the journal cannot be opened
         errors.print(f"[bold red]error:[/] {escape(str(exc))}")
+        if system.is_running:
+            system.shutdown(timeout=_SHUTDOWN_TIMEOUT)
         raise typer.Exit(2) from None
     _watch(scenario, system, outcome, view, started, timeout)
     stats = system.statistics()
@@ -130,6 +174,8 @@ def run(
     if journal:
         console.print(f"journal: {journal_path}  [dim](actorflow log show {journal_path})[/]")
     console.print(f"[dim]log: {run_dir / 'actorflow.log'}[/]")
+    if store != MEMORY:
+        console.print(f"[dim]store: {store}  (actorflow flows --store {store})[/]")
     if outcome.interrupted:
         raise typer.Exit(130)
     if outcome.failed:

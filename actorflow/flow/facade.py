@@ -24,18 +24,28 @@ from actorflow.errors import (
 from actorflow.flow.checkpoint import resume_data
 from actorflow.flow.executor import EnhancedFlowExecutor
 from actorflow.flow.human import IHumanCallback
-from actorflow.flow.messages import CancelFlow, FlowFinished, RunFlow
+from actorflow.flow.messages import CancelFlow, FlowFinished, PlanChanged, ReplanFlow, RunFlow
 from actorflow.flow.models import FlowConfig, FlowPlan, FlowState, create_default_config
 from actorflow.flow.outcomes import strict_json
 from actorflow.flow.planner import EnhancedFlowPlanner, IFlowPlanner
 from actorflow.flow.runner import FlowRunner
 from actorflow.flow.steps import FlowServices
+from actorflow.flow.stored import (
+    StoredFlow,
+    acquire_store,
+    default_store,
+    has_store,
+    load_stored_flow,
+    release_store,
+)
 from actorflow.flow.validation import validate_plan
+from actorflow.ids import child_path
 from actorflow.messages import freeze
 from actorflow.runtime.behaviour import recipe
 from actorflow.runtime.cell import Cell
 from actorflow.runtime.supervision import RestartType
 from actorflow.runtime.system import FLOWS_PATH, ActorSystem
+from actorflow.stores import Store, spawn_store
 
 __all__ = ["EnhancedFlow", "create_enhanced_flow", "create_interactive_flow"]
 
@@ -93,6 +103,13 @@ class EnhancedFlow:
         executor: runs steps (default: ``EnhancedFlowExecutor``); ``flow.executor`` is
             assignable, and so are ``flow.executor.state_manager`` / ``memory_manager``.
         planner: makes plans (default: the deterministic ``EnhancedFlowPlanner``).
+        store: where the facade's own actor system keeps flows (a SQLite file path,
+            ``"memory"``, or a :class:`~actorflow.stores.Store`); default: none, and
+            checkpoints go to ``executor.state_manager`` only. An attached system keeps
+            flows in the store actor it hosts at ``/system/store``, if any.
+
+    Raises:
+        ConfigurationError: ``store`` is given together with an attached ``system``.
     """
 
     def __init__(
@@ -103,7 +120,15 @@ class EnhancedFlow:
         config: FlowConfig | None = None,
         executor: EnhancedFlowExecutor | None = None,
         planner: IFlowPlanner | None = None,
+        store: Store | str | None = None,
     ) -> None:
+        if store is not None and system is not None:
+            raise ConfigurationError(
+                "EnhancedFlow got both a system and a store: the application's system keeps "
+                "flows in the store actor it hosts (actorflow.stores.spawn_store)."
+            )
+        self._store_spec = store
+        self._store: Store | None = None
         self.config = config or create_default_config()
         self.executor = executor or EnhancedFlowExecutor(mcp_client)
         self.agents: dict[str, list[str]] = {}
@@ -122,7 +147,12 @@ class EnhancedFlow:
     def system(self) -> ActorSystem:
         """The actor system flows run in (started on first use if the facade owns it)."""
         if self._system is None:
-            self._system = ActorSystem().start()
+            system = ActorSystem().start()
+            if self._store_spec is not None:
+                spec = self._store_spec
+                self._store = acquire_store(spec) if isinstance(spec, str) else spec
+                spawn_store(system, self._store)
+            self._system = system
         return self._system
 
     async def initialize(self, config: FlowConfig | None = None) -> None:
@@ -179,7 +209,11 @@ class EnhancedFlow:
         return await self._run(plan, None, context)
 
     async def _run(
-        self, plan: FlowPlan, resume_from: FlowState | None, context: dict[str, Any] | None
+        self,
+        plan: FlowPlan,
+        resume_from: FlowState | None,
+        context: dict[str, Any] | None,
+        stored: StoredFlow | None = None,
     ) -> FlowState:
         spec = plan.freeze(default_max_retries=self.config.default_max_retries)
         services = self._services()
@@ -199,6 +233,8 @@ class EnhancedFlow:
             seed=random.randrange(2**31) if seed is None else seed,
             inline=type(self.executor).execute_step is EnhancedFlowExecutor.execute_step,
             resume=None if resume_from is None else resume_data(resume_from),
+            snapshot=None if stored is None else stored.core.to_json(),
+            snapshot_version=0 if stored is None else stored.version,
         )
         runner = recipe(FlowRunner, self.executor, services, self.config.checkpoint_interval)
         await self._wait_path_free(system, spec.id)
@@ -230,19 +266,44 @@ class EnhancedFlow:
             await asyncio.get_running_loop().run_in_executor(None, cell.terminated.wait, 10.0)
 
     async def get_state(self, flow_id: str | None = None) -> FlowState | None:
-        """Return the latest checkpoint of ``flow_id`` (default: the last flow run)."""
+        """Return the latest checkpoint of ``flow_id`` (default: the last flow run), from
+        the system's store if it has one, else from ``executor.state_manager``.
+
+        Raises:
+            CheckpointRejectedError: the stored checkpoint cannot be trusted.
+        """
         target = flow_id or self._last_flow_id
         if target is None:
             return None
+        if has_store(self.system):
+            stored = await load_stored_flow(self.system, target)
+            return None if stored is None else stored.flow_state()
         return await self.executor.state_manager.load_state(target)
 
     async def resume(self, flow_id: str | None = None) -> FlowState:
-        """Run a flow again from its last checkpoint; completed steps are not re-run.
+        """Run a flow on from its last checkpoint; completed steps are not run again.
+
+        With a store, the flow goes on exactly where it was: attempts under way run again
+        under their own numbers (so with the same idempotency keys), retry counts and
+        deadlines are kept. A flow that already ended is not run: its final state is
+        returned.
 
         Raises:
             FlowError: there is no checkpoint (or no plan in it) for the flow.
+            CheckpointRejectedError: the stored checkpoint cannot be trusted.
         """
         target = flow_id or self._last_flow_id
+        if target is not None and has_store(self.system):
+            stored = await load_stored_flow(self.system, target)
+            if stored is None:
+                raise FlowError(
+                    f"The store has no checkpoint of flow {target!r}; it cannot be resumed. "
+                    "List the stored flows with 'actorflow flows'."
+                )
+            if not stored.core.is_running:
+                return stored.flow_state()
+            plan = stored.core.spec.plan.thaw()
+            return await self._run(plan, None, dict(stored.core.spec.context), stored)
         state = None if target is None else await self.executor.state_manager.load_state(target)
         if state is None or state.plan is None:
             raise FlowError(
@@ -254,6 +315,32 @@ class EnhancedFlow:
             state.plan.thaw(), state, context if isinstance(context, dict) else None
         )
 
+    async def update_plan(self, plan: FlowPlan, flow_id: str | None = None) -> None:
+        """Let a running flow go on by ``plan``, a new version of its plan.
+
+        Completed steps and attempts under way are kept where ``plan`` has the same step
+        (with the same dependencies); other steps start afresh; attempts of steps it
+        changed or dropped are cancelled. ``plan.id`` must be the flow's id and
+        ``plan.version`` above the running plan's (``replan`` gives such a plan).
+
+        Raises:
+            FlowDefinitionError: ``plan`` is invalid (the flow goes on unchanged).
+            FlowError: the flow is not running, or refused the plan (the reason says why).
+        """
+        target = flow_id or plan.id
+        if plan.id != target:
+            raise FlowError(f"The plan's id {plan.id!r} is not the flow's ({target!r}).")
+        spec = plan.freeze(default_max_retries=self.config.default_max_retries)
+        system = self.system
+        order = validate_plan(spec, self._services(), system=system)
+        path = child_path(FLOWS_PATH, target)
+        if system.cell_at(path) is None:
+            raise FlowError(f"Flow {target!r} is not running here; a new plan cannot change it.")
+        reply = await system.ask_async(path, ReplanFlow(plan=spec, order=order), timeout=30.0)
+        assert isinstance(reply, PlanChanged)
+        if not reply.accepted:
+            raise FlowError(f"Flow {target!r} did not take the new plan: {reply.reason}.")
+
     async def replan(self, new_context: dict[str, Any], flow_id: str | None = None) -> FlowPlan:
         """Return the next version of a flow's plan, keeping its completed steps."""
         state = await self.get_state(flow_id)
@@ -262,10 +349,14 @@ class EnhancedFlow:
         return await self.planner.replan(state.flow_id, state, new_context)
 
     async def close(self) -> None:
-        """Stop the owned actor system (an attached one is left running)."""
+        """Stop the owned actor system (an attached one is left running) and give back
+        the store it opened."""
         if self._owns_system and self._system is not None:
             self._system.shutdown()
             self._system = None
+        if self._store is not None and isinstance(self._store_spec, str):
+            release_store(self._store)
+        self._store = None
 
     # -- sync twins (same coroutines) ------------------------------------------------
 
@@ -293,16 +384,27 @@ class EnhancedFlow:
         """Blocking twin of :meth:`resume`."""
         return _run_sync(self.resume(flow_id))
 
+    def update_plan_sync(self, plan: FlowPlan, flow_id: str | None = None) -> None:
+        """Blocking twin of :meth:`update_plan`."""
+        _run_sync(self.update_plan(plan, flow_id))
+
     def close_sync(self) -> None:
         """Blocking twin of :meth:`close`."""
         _run_sync(self.close())
 
 
 def create_enhanced_flow(
-    mcp_client: Any = None, *, system: ActorSystem | None = None
+    mcp_client: Any = None, *, system: ActorSystem | None = None, store: Store | str | None = None
 ) -> EnhancedFlow:
-    """Return a new EnhancedFlow (the seed's factory)."""
-    return EnhancedFlow(mcp_client, system=system)
+    """Return a new EnhancedFlow (the seed's factory).
+
+    Without ``system``, the flow owns one that keeps flows in ``store``: by default the
+    SQLite file ``$ACTORFLOW_STORE``, else ``.actorflow/store.sqlite`` (``"memory"`` keeps
+    nothing), so they can be resumed after a crash.
+    """
+    if system is None and store is None:
+        store = default_store()
+    return EnhancedFlow(mcp_client, system=system, store=store)
 
 
 def create_interactive_flow(

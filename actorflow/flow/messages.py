@@ -19,6 +19,7 @@ __all__ = [
     "HumanAnswered",
     "PlanChanged",
     "ReplanFlow",
+    "RetryCheckpoint",
     "RetryStep",
     "RunFlow",
     "SaveCheckpoint",
@@ -51,6 +52,8 @@ class RunFlow(Message):
     (false when a custom executor must see every step)."""
     resume: dict[str, JsonValue] | None = None
     """Step states of the checkpoint this run resumes from (completed steps are kept)."""
+    snapshot_version: int = 0
+    """The store's version of ``snapshot`` (the next checkpoint must follow it)."""
     snapshot: dict[str, JsonValue] | None = None
     """The decider state (``FlowCore.to_json()``) this run goes on from, when the store
     kept one: attempts under way run again under their own numbers (so with the same
@@ -171,6 +174,13 @@ class SweepTimeouts(Message):
     """Timer tick: time out the attempts whose deadlines have passed."""
 
     kind: Literal["flow.sweep_timeouts"] = "flow.sweep_timeouts"
+
+
+class RetryCheckpoint(Message):
+    """Timer tick: send again the checkpoint write that failed (generation ``generation``)."""
+
+    kind: Literal["flow.retry_checkpoint"] = "flow.retry_checkpoint"
+    generation: int
 
 
 class FlushCheckpoint(Message):

@@ -43,6 +43,7 @@ from actorflow.flow.messages import (
     HumanAnswered,
     PlanChanged,
     ReplanFlow,
+    RetryCheckpoint,
     RetryStep,
     RunFlow,
     SaveCheckpoint,
@@ -51,6 +52,7 @@ from actorflow.flow.messages import (
 )
 from actorflow.flow.models import FlowStep, StepStatus
 from actorflow.flow.outcomes import attempt_finished
+from actorflow.flow.persistence import DurableCheckpoints
 from actorflow.flow.steps import FlowServices, StepContext, ask_human, human_question
 from actorflow.ids import ActorPath, CorrelationId
 from actorflow.messages.base import Message
@@ -59,6 +61,8 @@ from actorflow.messages.system import DeadLetterReason, DeliveryFailed, RequestT
 from actorflow.runtime.behaviour import Behaviour
 from actorflow.runtime.context import Context
 from actorflow.runtime.effects import EffectHandle
+from actorflow.stores import STORE_PATH
+from actorflow.stores.messages import SaveCheckpointResponse, StoreRequestFailed
 
 __all__ = ["FlowRunner"]
 
@@ -85,6 +89,9 @@ class FlowRunner(Behaviour):
         self.handles: dict[tuple[str, int], EffectHandle] = {}
         self.agent_calls: dict[CorrelationId, tuple[str, int]] = {}
         self.checkpointer: Checkpointer | None = None
+        self.durable: DurableCheckpoints | None = None
+        """Checkpoints in the system's store, when it has one (then effects wait for
+        the state that asked for them to be stored)."""
         self.last_seq = -1
         """Sequence number of the last event fed to the decider (to spot reordering)."""
 
@@ -98,6 +105,8 @@ class FlowRunner(Behaviour):
         assert msg.plan is not None
         manager = self.executor.state_manager
         self.checkpointer = Checkpointer(manager, msg.plan.id, self.checkpoint_interval)
+        if ctx.system.cell_at(STORE_PATH) is not None:
+            self.durable = DurableCheckpoints(msg.plan.id, version=msg.snapshot_version)
         self._feed(msg, ctx)
 
     def on_step_attempt_finished(self, msg: StepAttemptFinished, ctx: Context) -> None:
@@ -152,6 +161,25 @@ class FlowRunner(Behaviour):
             saver.saved(ctx)
         self._feed(msg, ctx)
 
+    def on_save_checkpoint_response(self, msg: SaveCheckpointResponse, ctx: Context) -> None:
+        """The store committed a checkpoint: carry out what waited for it."""
+        durable = self.durable
+        if durable is not None and durable.owns(self._correlation(ctx)):
+            at = self._at(ctx)
+            for command in durable.saved(msg, ctx):
+                self._carry_out(command, at, ctx)
+
+    def on_store_request_failed(self, msg: StoreRequestFailed, ctx: Context) -> None:
+        """The store did not commit a checkpoint."""
+        durable = self.durable
+        if durable is not None and durable.owns(self._correlation(ctx)):
+            durable.failed(f"{msg.error_type}: {msg.error}", ctx, transient=msg.transient)
+
+    def on_retry_checkpoint(self, msg: RetryCheckpoint, ctx: Context) -> None:
+        """Send a failed checkpoint write again."""
+        if self.durable is not None:
+            self.durable.retry(msg, ctx)
+
     def on_flush_checkpoint(self, msg: FlushCheckpoint, ctx: Context) -> None:
         """Save the checkpoint that the minimum interval held back (I/O pacing only)."""
         if self.core is not None and self.checkpointer is not None:
@@ -168,14 +196,24 @@ class FlowRunner(Behaviour):
             ctx.tell(ctx.path, attempt_finished(self._flow_id, *call, msg.result, error))
 
     def on_request_timed_out(self, msg: RequestTimedOut, ctx: Context) -> None:
-        """An ``agent`` step's request got no answer in time."""
+        """An ``agent`` step's request, or a checkpoint write, got no answer in time."""
+        durable = self.durable
+        if durable is not None and durable.owns(msg.correlation_id):
+            durable.failed(f"no answer in {msg.timeout:g} s", ctx, transient=True)
+            return
         call = self.agent_calls.pop(msg.correlation_id, None)
         if call is not None:
             error = TimeoutError(f"agent gave no answer in {msg.timeout:g} s")
             ctx.tell(ctx.path, attempt_finished(self._flow_id, *call, None, error))
 
     def on_delivery_failed(self, msg: DeliveryFailed, ctx: Context) -> None:
-        """An ``agent`` step's request could not be delivered, or the agent failed on it."""
+        """An ``agent`` step's request (or a checkpoint write) could not be delivered, or
+        the agent failed on it."""
+        durable = self.durable
+        if durable is not None and durable.owns(self._correlation(ctx)):
+            text = f"the store actor did not take it ({msg.reason.value}: {msg.detail})"
+            durable.failed(text, ctx, transient=True)
+            return
         call = self._agent_call(ctx)
         if call is not None:
             error = _AgentError(f"{msg.reason.value}: {msg.detail}")
@@ -183,10 +221,13 @@ class FlowRunner(Behaviour):
             ctx.tell(ctx.path, attempt_finished(self._flow_id, *call, None, error))
 
     def _agent_call(self, ctx: Context) -> tuple[str, int] | None:
+        cid = self._correlation(ctx)
+        return None if cid is None else self.agent_calls.pop(cid, None)
+
+    @staticmethod
+    def _correlation(ctx: Context) -> CorrelationId | None:
         env = ctx.envelope
-        if env is None or env.correlation_id is None:
-            return None
-        return self.agent_calls.pop(env.correlation_id, None)
+        return None if env is None else env.correlation_id
 
     # -- the fold ----------------------------------------------------------------------
 
@@ -207,8 +248,20 @@ class FlowRunner(Behaviour):
             self.last_seq = env.seq
         at = self._at(ctx)
         self.core, commands = decide(self.core, event, at)
+        durable = self.durable
+        if durable is not None:  # the state goes to the store before its effects start
+            for command in commands:
+                if isinstance(command, SaveState):
+                    durable.save(self.core, at, ctx, final=command.final)
         for command in commands:
-            self._carry_out(command, at, ctx)
+            if durable is None:
+                self._carry_out(command, at, ctx)
+            elif isinstance(command, StartAttempt | AskHuman) and durable.behind:
+                durable.hold(command)
+            elif isinstance(command, CancelAttempt) and durable.drop(command):
+                continue  # it never started
+            elif not isinstance(command, SaveState):
+                self._carry_out(command, at, ctx)
         return commands
 
     def _carry_out(self, command: Command, at: float, ctx: Context) -> None:
@@ -320,10 +373,13 @@ class FlowRunner(Behaviour):
             return
         self.replied = True
         state = flow_state(self.core, self._at(ctx))
-        saver = self.checkpointer
+        saver, durable = self.checkpointer, self.durable
         if saver is not None and saver.errors:  # say so: the stored state may be behind
             state.metadata["checkpoint_errors"] = saver.errors
             state.metadata["checkpoint_error"] = saver.last_error
+        if durable is not None and (durable.failures or durable.broken):
+            state.metadata["checkpoint_errors"] = durable.failures + (1 if durable.broken else 0)
+            state.metadata["checkpoint_error"] = durable.broken or durable.last_error
         dumped: dict[str, JsonValue] = state.model_dump(mode="json", exclude={"plan"})
         # The dump is JSON data (the field's type), so the message is built as it is.
         reply = trusted(
@@ -332,19 +388,23 @@ class FlowRunner(Behaviour):
         ctx.reply(reply, to=self.asker)
 
     def on_stop(self, ctx: Context) -> None:
-        """If the flow actor stops before the flow ended, the flow is cancelled (steps
-        cancelled, a final checkpoint saved) and the waiting caller learns it."""
+        """If the flow actor stops before the flow ended, its steps are cancelled and the
+        waiting caller learns it. Without a store the flow ends FAILED (a final checkpoint
+        is saved); with one, the stored state stays as it was, so the flow can resume."""
         if self.checkpointer is not None:
             self.checkpointer.stopped = True  # no message can reach this actor any more
         try:
             if self.core is not None and self.core.is_running:
                 reason = "the flow actor stopped before the flow ended"
+                if self.durable is not None:
+                    reason += f"; resume it from the store with flow.resume({self._flow_id!r})"
                 at = self._at(ctx)
                 ctx.record_effect(STOP_EFFECT, {"reason": reason, "at": at})
                 event = CancelFlow(reason=reason, failed=True)
                 self.core, commands = decide(self.core, event, at)
                 for command in commands:
-                    self._carry_out(command, at, ctx)
+                    if self.durable is None or isinstance(command, CancelAttempt):
+                        self._carry_out(command, at, ctx)
         finally:
             self._reply(ctx)  # whatever failed above, the caller is answered
 

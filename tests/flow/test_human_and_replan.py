@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
+import pytest
+
+from actorflow import ActorSystem, FlowState
+from actorflow.errors import FlowError
 from actorflow.flow.commands import AskHuman, CancelAttempt, Command, Emit, StartAttempt
 from actorflow.flow.core import FlowCore
 from actorflow.flow.decider import decide
@@ -15,6 +20,8 @@ from actorflow.flow.messages import (
     SweepTimeouts,
 )
 from actorflow.flow.models import FlowPlan, FlowStatus, FlowStep, StepStatus, create_flow_step
+from tests.flow.support import Recorder, new_flow, plan_of
+from tests.flow.support import step as support_step
 
 T0 = 1_800_000_000.0
 
@@ -219,3 +226,57 @@ def test_two_steps_with_one_output_key_leave_it_to_the_later_one_in_the_plan() -
     core, _ = decide(core, answered("first", "A"), T0 + 2)
     assert core.outputs["user_input"] == "B"
     assert FlowCore.from_json(core.to_json()) == core
+
+
+# -- through the facade -----------------------------------------------------------------
+
+
+def test_a_running_flow_takes_a_new_plan_and_keeps_what_it_did(system: ActorSystem) -> None:
+    recorder = Recorder()
+    recorder.gates["b"] = threading.Event()
+    flow = new_flow(system, recorder)
+    plan = plan_of(support_step("a"), support_step("b", deps=["a"]), support_step("c", deps=["b"]))
+    outcome: list[FlowState] = []
+    runner = threading.Thread(target=lambda: outcome.append(flow.execute_sync(plan)))
+    runner.start()
+    recorder.log.wait_for(("start", "b", 1))
+
+    new = plan.model_copy(deep=True)
+    new.version = 2
+    new.steps = [s for s in new.steps if s.id != "c"]
+    new.steps.append(support_step("d", deps=["b"]))
+    flow.update_plan_sync(new)
+    recorder.gates["b"].set()
+    runner.join(10)
+
+    state = outcome[0]
+    assert state.status is FlowStatus.COMPLETED
+    assert recorder.calls == {"a": 1, "b": 1, "d": 1}
+    assert set(state.steps) == {"a", "b", "d"}
+
+
+def test_a_plan_for_a_flow_that_is_not_running_is_refused(system: ActorSystem) -> None:
+    flow = new_flow(system, Recorder())
+    plan = plan_of(support_step("a"))
+    flow.execute_sync(plan)
+    plan.version = 2
+    with pytest.raises(FlowError, match="is not running here"):
+        flow.update_plan_sync(plan)
+
+
+def test_a_running_flow_refuses_a_plan_that_is_not_newer(system: ActorSystem) -> None:
+    recorder = Recorder()
+    recorder.gates["a"] = threading.Event()
+    flow = new_flow(system, recorder)
+    plan = plan_of(support_step("a"))
+    outcome: list[FlowState] = []
+    runner = threading.Thread(target=lambda: outcome.append(flow.execute_sync(plan)))
+    runner.start()
+    recorder.log.wait_for(("start", "a", 1))
+    try:
+        with pytest.raises(FlowError, match="did not take the new plan: the new plan's version 1"):
+            flow.update_plan_sync(plan)
+    finally:
+        recorder.gates["a"].set()
+        runner.join(10)
+    assert outcome[0].status is FlowStatus.COMPLETED

@@ -2,36 +2,48 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from actorflow.stores import SqliteStore
+
 SEED = Path(__file__).parent / "seed"
 
 
-def run(name: str) -> str:
+def run(name: str, cwd: Path) -> str:
     done = subprocess.run(
-        [sys.executable, str(SEED / name)], check=False, capture_output=True, text=True, timeout=120
+        [sys.executable, str(SEED / name)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+        env={k: v for k, v in os.environ.items() if k != "ACTORFLOW_STORE"},
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
 
-def test_the_basic_enhanced_flow_example_runs_with_the_built_in_tools() -> None:
-    out = run("basic_enhanced_flow.py")
+def test_the_basic_enhanced_flow_example_runs_with_the_built_in_tools(tmp_path: Path) -> None:
+    out = run("basic_enhanced_flow.py", tmp_path)
 
     assert "Flow completed with status: completed" in out
     assert "Execution time: " in out
+    # create_enhanced_flow() keeps its flows in the default SQLite store
+    with SqliteStore(tmp_path / ".actorflow" / "store.sqlite") as store:
+        assert [f.status for f in store.list_flows()] == ["completed"]
 
 
-def test_the_state_persistence_example_runs() -> None:
-    assert run("state_persistence.py").strip() == "Retrieved checkpoint: {'progress': 25}"
+def test_the_state_persistence_example_runs(tmp_path: Path) -> None:
+    assert run("state_persistence.py", tmp_path).strip() == "Retrieved checkpoint: {'progress': 25}"
 
 
-def test_the_parallel_execution_example_runs() -> None:
-    out = run("parallel_execution.py")
+def test_the_parallel_execution_example_runs(tmp_path: Path) -> None:
+    out = run("parallel_execution.py", tmp_path)
 
     assert out.startswith("status: completed; joined: ")
 

@@ -91,23 +91,33 @@ def test_retries_and_timeouts_succeed_late_time_out_and_degrade() -> None:
 
 
 def test_every_scenario_file_has_an_end_to_end_test() -> None:
-    tested = {"ping_pong.py", "supervision_tree.py", "flow_basics.py", "retries_and_timeouts.py"}
+    tested = {
+        "ping_pong.py",
+        "supervision_tree.py",
+        "flow_basics.py",
+        "retries_and_timeouts.py",
+        "crash_and_resume.py",
+    }
 
     assert {p.name for p in SCENARIOS.glob("*.py")} == tested
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in SCENARIOS.glob("*.py")))
 def test_actorflow_run_completes_every_scenario(name: str, tmp_path: Path) -> None:
-    result = CliRunner().invoke(
-        app, ["run", str(SCENARIOS / name), "--runs-dir", str(tmp_path)], catch_exceptions=False
-    )
+    store = tmp_path / "store.sqlite"
+    args = ["run", str(SCENARIOS / name), "--runs-dir", str(tmp_path / "runs")]
+    result = CliRunner().invoke(app, [*args, "--store", str(store)], catch_exceptions=False)
 
     assert result.exit_code == 0, result.output
     assert "completed" in result.output
     assert "spawned" in result.output
-    (run_dir,) = tmp_path.iterdir()
+    (run_dir,) = (tmp_path / "runs").iterdir()
     assert (run_dir / "actorflow.log").exists()
     assert (run_dir / "journal").exists()
+    listed = CliRunner().invoke(app, ["flows", "--store", str(store)])
+    assert listed.exit_code == 0, listed.output
+    if name == "flow_basics.py":  # its flows run on the scenario's system: kept in its store
+        assert listed.output.count("completed") == 2
 
 
 def test_a_scenario_may_define_an_async_main(tmp_path: Path) -> None:
@@ -134,3 +144,22 @@ def test_a_scenario_may_define_an_async_main(tmp_path: Path) -> None:
 
     assert scenario.is_async
     assert result == {"echo": "hi"}
+
+
+def test_crash_and_resume_loses_no_effect_and_runs_no_stored_step_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ACTORFLOW_CRASH_SEED", "7")
+    result = run("crash_and_resume.py")
+
+    assert result["worker exit code"] == -9
+    killed_after = result["killed after step"]
+    assert isinstance(killed_after, int)
+    assert result["ledger entries at the kill"] == killed_after
+    done = result["steps stored as completed at the kill"]
+    assert isinstance(done, int)
+    assert killed_after - 1 <= done <= killed_after
+    assert result["resumed flow"] == "completed"
+    assert result["final total"] == 210
+    assert result["ledger entries"] == 20
+    assert result["each step once in the ledger"] is True

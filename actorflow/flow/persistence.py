@@ -1,0 +1,238 @@
+"""Durable checkpoints: a flow's decider state in the system's store, written ahead.
+
+When the actor system hosts a store actor (``/system/store``, see
+:mod:`actorflow.stores`), each flow actor keeps its decider state there: after every
+change it sends the state (``FlowCore.to_json()``, plain JSON, the plan kept once by the
+store) as one checkpoint, one transaction. The effects of a change (starting attempts,
+asking people) wait until the store has committed it, so a step's result is stored
+before any step that depends on it starts, and a flow resumed after a crash never runs
+again a step whose completion was stored.
+
+Saves are pipelined per flow: one write in flight, the newest state replacing older
+unsent ones (the store group-commits the writes of many flows). A write that fails
+for a passing reason (the disk, a timeout) is sent again with the same write id (so
+the store never applies it twice), after a growing pause, while the flow waits: it is
+paused, not lost. A write the store refuses (another process wrote the flow, the data
+is not JSON) fails the flow.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+from pydantic import JsonValue
+
+from actorflow.flow.commands import AskHuman, CancelAttempt, Command, StartAttempt
+from actorflow.flow.core import FlowCore, FlowSpec
+from actorflow.flow.messages import CancelFlow, CheckpointSaved, RetryCheckpoint
+from actorflow.flow.models import TERMINAL_STEP_STATES, PlanSpec
+from actorflow.ids import ActorPath, CorrelationId
+from actorflow.stores import STORE_PATH, CheckpointWrite, SaveCheckpointRequest
+from actorflow.stores.messages import SaveCheckpointResponse
+
+if TYPE_CHECKING:
+    from actorflow.runtime.context import Context
+
+__all__ = ["STATE_FORMAT", "STORE_TIMEOUT", "DurableCheckpoints", "plan_json", "state_json"]
+
+STATE_FORMAT: Final = 1
+"""Format number of a stored flow state (``state["format"]``); bump it when the shape of
+``FlowCore.to_json`` changes, and teach ``actorflow.flow.stored`` to read the old one."""
+
+STORE_TIMEOUT: Final = 30.0
+"""Seconds a checkpoint write may take before it counts as failed (and is sent again)."""
+_FIRST_PAUSE, _MAX_PAUSE = 0.05, 5.0
+_HELD = (StartAttempt, AskHuman)
+
+
+def state_json(core: FlowCore) -> dict[str, JsonValue]:
+    """Return ``core`` as stored: ``FlowCore.to_json()`` without the plan (which the
+    store keeps once per plan, by hash), with the format number."""
+    return {
+        "format": STATE_FORMAT,
+        "spec": spec_json(core.spec),
+        "status": core.status.value,
+        "steps": {sid: rec.to_json() for sid, rec in core.steps.items()},
+        "ready": list(core.ready),
+        "slots": core.slots,
+        "error": core.error,
+        "started_at": core.started_at,
+        "finished_at": core.finished_at,
+        "sweep_at": core.sweep_at,
+        "ignored": core.ignored,
+        "finished": core.finished,
+    }
+
+
+def spec_json(spec: FlowSpec) -> dict[str, JsonValue]:
+    """Return what a stored state keeps of ``spec`` (all but the plan)."""
+    return {
+        "order": list(spec.order),
+        "settings": spec.settings.to_json(),
+        "seed": spec.seed,
+        "context": dict(spec.context),
+        "inline": spec.inline,
+    }
+
+
+def plan_json(plan: PlanSpec) -> dict[str, JsonValue]:
+    """Return ``plan`` as the store keeps it."""
+    dumped: dict[str, JsonValue] = plan.model_dump(mode="json")
+    return dumped
+
+
+class DurableCheckpoints:
+    """Writes one flow's checkpoints to the store actor and holds back what must wait for
+    them (flow actor thread only)."""
+
+    def __init__(self, flow_id: str, *, version: int = 0, store: ActorPath = STORE_PATH) -> None:
+        self.flow_id = flow_id
+        self.store = store
+        self.version = version
+        """The flow's latest stored checkpoint version (0: none yet)."""
+        self.wanted = 0
+        """Generations of the state asked to be saved so far."""
+        self.durable = 0
+        """The newest generation the store committed."""
+        self.latest: tuple[FlowCore, float] | None = None
+        self.final = False
+        self.sent_plan: PlanSpec | None = None
+        self.in_flight: tuple[CorrelationId, int, CheckpointWrite, PlanSpec] | None = None
+        """The write the store has not answered: its correlation id, generation, the
+        write and the plan of its state."""
+        self.held: list[tuple[int, Command]] = []
+        self.failures = 0
+        """Writes that failed and were sent again."""
+        self.last_error: str | None = None
+        """The latest failure (kept after the store recovered, for the final state)."""
+        self.paused = False
+        """Whether the latest write failed and waits to be sent again."""
+        self.broken: str | None = None
+        """Why the store refused this flow's checkpoints (then nothing more is sent)."""
+
+    @property
+    def behind(self) -> bool:
+        """Whether a state change is not yet committed."""
+        return self.durable < self.wanted
+
+    # -- the flow actor's side -----------------------------------------------------------
+
+    def save(self, core: FlowCore, at: float, ctx: Context, *, final: bool) -> None:
+        """Store ``core`` (after the write in flight, if any)."""
+        self.wanted += 1
+        self.latest = (core, at)
+        self.final = self.final or final
+        if self.broken is not None:
+            self._settle_broken(ctx)
+        elif self.in_flight is None:
+            self._send(ctx)
+
+    def hold(self, command: Command) -> None:
+        """Keep ``command`` until the state that asked for it is stored."""
+        self.held.append((self.wanted, command))
+
+    def drop(self, command: CancelAttempt) -> bool:
+        """Forget a held start of the attempt ``command`` cancels; return whether it was
+        held (then it never ran)."""
+        for index, (_, held) in enumerate(self.held):
+            if isinstance(held, _HELD) and (held.step_id, held.attempt) == (
+                command.step_id,
+                command.attempt,
+            ):
+                del self.held[index]
+                return True
+        return False
+
+    def owns(self, correlation_id: CorrelationId | None) -> bool:
+        """Whether a reply with this correlation id answers this flow's write."""
+        return self.in_flight is not None and self.in_flight[0] == correlation_id
+
+    # -- the store's answers ------------------------------------------------------------
+
+    def saved(self, reply: SaveCheckpointResponse, ctx: Context) -> list[Command]:
+        """The write in flight is committed: return the commands it releases."""
+        assert self.in_flight is not None
+        _, generation, _, plan = self.in_flight
+        self.in_flight = None
+        self.version = reply.receipt.version
+        self.sent_plan = plan
+        self.durable = generation
+        if self.paused:
+            ctx.log.info("Flow {flow}: checkpoints are stored again", flow=self.flow_id)
+            self.paused = False
+        released = [command for need, command in self.held if need <= generation]
+        self.held = [(need, command) for need, command in self.held if need > generation]
+        if self.behind:
+            self._send(ctx)
+        elif self.final:
+            ctx.tell(ctx.path, CheckpointSaved(final=True))
+        return released
+
+    def failed(self, reason: str, ctx: Context, *, transient: bool) -> None:
+        """The write in flight failed: send it again later, or give up on the store."""
+        assert self.in_flight is not None
+        self.last_error = reason
+        if transient:
+            self.failures += 1
+            self.paused = True
+            pause = min(_MAX_PAUSE, _FIRST_PAUSE * 2 ** min(self.failures - 1, 16))
+            ctx.log.warning(
+                "Flow {flow} paused: its checkpoint was not stored ({error}); "
+                "trying again in {pause:g} s",
+                flow=self.flow_id,
+                error=reason,
+                pause=pause,
+            )
+            ctx.schedule(pause, RetryCheckpoint(generation=self.in_flight[1]))
+            return
+        self.in_flight = None
+        self.broken = f"the store refused its checkpoint: {reason}"
+        ctx.log.error("Flow {flow} fails: {why}", flow=self.flow_id, why=self.broken)
+        self.held.clear()
+        ctx.tell(ctx.path, CancelFlow(reason=self.broken, failed=True))
+        self._settle_broken(ctx)
+
+    def retry(self, msg: RetryCheckpoint, ctx: Context) -> None:
+        """Send the failed write again (a newer state, if there is one)."""
+        if self.in_flight is None or self.in_flight[1] != msg.generation:
+            return
+        _, generation, write, plan = self.in_flight
+        if generation < self.wanted:  # a newer state came meanwhile: send that instead
+            self.in_flight = None
+            self._send(ctx)
+            return
+        self._request(generation, write, plan, ctx)
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _send(self, ctx: Context) -> None:
+        assert self.latest is not None
+        core, at = self.latest
+        plan = core.spec.plan
+        done = sum(1 for rec in core.steps.values() if rec.status in TERMINAL_STEP_STATES)
+        write = CheckpointWrite(
+            flow_id=self.flow_id,
+            state=state_json(core),
+            status=core.status.value,
+            steps_done=done,
+            steps_total=len(core.steps),
+            at=at,
+            plan=None if plan is self.sent_plan else plan_json(plan),
+            expected_version=self.version,
+            write_id=f"{self.flow_id}@{self.version + 1}",
+        )
+        self._request(self.wanted, write, plan, ctx)
+
+    def _request(
+        self, generation: int, write: CheckpointWrite, plan: PlanSpec, ctx: Context
+    ) -> None:
+        request = SaveCheckpointRequest(write=write)
+        cid = ctx.request(self.store, request, timeout=STORE_TIMEOUT)
+        self.in_flight = (cid, generation, write, plan)
+
+    def _settle_broken(self, ctx: Context) -> None:
+        """Nothing can be stored any more: let the flow end (its final save "ends" with
+        the error, so the caller is answered and told)."""
+        self.durable = self.wanted
+        if self.final:
+            ctx.tell(ctx.path, CheckpointSaved(final=True, error=self.broken or ""))
