@@ -18,6 +18,7 @@ from actorflow._trusted import trusted
 from actorflow.errors import (
     AskTimeoutError,
     ConfigurationError,
+    DeliveryFailedError,
     FlowError,
     StepResultError,
 )
@@ -334,9 +335,13 @@ class EnhancedFlow:
         system = self.system
         order = validate_plan(spec, self._services(), system=system)
         path = child_path(FLOWS_PATH, target)
+        gone = FlowError(f"Flow {target!r} is not running here; a new plan cannot change it.")
         if system.cell_at(path) is None:
-            raise FlowError(f"Flow {target!r} is not running here; a new plan cannot change it.")
-        reply = await system.ask_async(path, ReplanFlow(plan=spec, order=order), timeout=30.0)
+            raise gone
+        try:
+            reply = await system.ask_async(path, ReplanFlow(plan=spec, order=order), timeout=30.0)
+        except DeliveryFailedError:  # its actor stopped meanwhile (the flow ended)
+            raise gone from None
         assert isinstance(reply, PlanChanged)
         if not reply.accepted:
             raise FlowError(f"Flow {target!r} did not take the new plan: {reply.reason}.")

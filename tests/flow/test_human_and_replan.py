@@ -260,7 +260,7 @@ def test_a_plan_for_a_flow_that_is_not_running_is_refused(system: ActorSystem) -
     plan = plan_of(support_step("a"))
     flow.execute_sync(plan)
     plan.version = 2
-    with pytest.raises(FlowError, match="is not running here"):
+    with pytest.raises(FlowError, match="not running"):  # its actor may still be stopping
         flow.update_plan_sync(plan)
 
 
