@@ -30,6 +30,7 @@ from actorflow.flow.models import FlowConfig, FlowPlan, FlowState, create_defaul
 from actorflow.flow.outcomes import strict_json
 from actorflow.flow.planner import EnhancedFlowPlanner, IFlowPlanner
 from actorflow.flow.runner import FlowRunner
+from actorflow.flow.state import SqliteMemoryManager
 from actorflow.flow.steps import FlowServices
 from actorflow.flow.stored import (
     StoredFlow,
@@ -46,7 +47,7 @@ from actorflow.runtime.behaviour import recipe
 from actorflow.runtime.cell import Cell
 from actorflow.runtime.supervision import RestartType
 from actorflow.runtime.system import FLOWS_PATH, ActorSystem
-from actorflow.stores import Store, spawn_store
+from actorflow.stores import SqliteStore, Store, spawn_store
 
 __all__ = ["EnhancedFlow", "create_enhanced_flow", "create_interactive_flow"]
 
@@ -106,8 +107,10 @@ class EnhancedFlow:
         planner: makes plans (default: the deterministic ``EnhancedFlowPlanner``).
         store: where the facade's own actor system keeps flows (a SQLite file path,
             ``"memory"``, or a :class:`~actorflow.stores.Store`); default: none, and
-            checkpoints go to ``executor.state_manager`` only. An attached system keeps
-            flows in the store actor it hosts at ``/system/store``, if any.
+            checkpoints go to ``executor.state_manager`` only. With a SQLite store, flow
+            memory goes there too (``executor.memory_manager``, unless one was given).
+            An attached system keeps flows in the store actor it hosts at
+            ``/system/store``, if any.
 
     Raises:
         ConfigurationError: ``store`` is given together with an attached ``system``.
@@ -132,6 +135,7 @@ class EnhancedFlow:
         self._store: Store | None = None
         self.config = config or create_default_config()
         self.executor = executor or EnhancedFlowExecutor(mcp_client)
+        self._default_memory = self.executor.memory_manager
         self.agents: dict[str, list[str]] = {}
         self.planner: IFlowPlanner = planner or EnhancedFlowPlanner(
             self.executor.tools, self.agents
@@ -153,6 +157,10 @@ class EnhancedFlow:
                 spec = self._store_spec
                 self._store = acquire_store(spec) if isinstance(spec, str) else spec
                 spawn_store(system, self._store)
+                if self.executor.memory_manager is self._default_memory and isinstance(
+                    self._store, SqliteStore
+                ):  # flow memory in the store too, unless the caller chose a manager
+                    self.executor.memory_manager = SqliteMemoryManager(self._store)
             self._system = system
         return self._system
 

@@ -298,6 +298,9 @@ class FlowConfig(BaseModel):
     human_timeout: Annotated[float, Field(gt=0)] = 3600.0
     flow_timeout: Annotated[float, Field(gt=0)] | None = None
     """Seconds the whole flow may take (None: no limit)."""
+    memory_retention: Annotated[float, Field(ge=0)] | None = 0.0
+    """Seconds a flow's memory (in the system's store) is kept after the flow ends: 0
+    deletes it with the flow's final checkpoint, None keeps it."""
 
 
 def create_default_config() -> FlowConfig:

@@ -27,8 +27,17 @@ from actorflow.flow.core import FlowCore, FlowSpec
 from actorflow.flow.messages import CancelFlow, CheckpointSaved, RetryCheckpoint
 from actorflow.flow.models import TERMINAL_STEP_STATES, PlanSpec
 from actorflow.ids import ActorPath, CorrelationId
-from actorflow.stores import STORE_PATH, CheckpointWrite, SaveCheckpointRequest
-from actorflow.stores.messages import SaveCheckpointResponse
+from actorflow.messages.base import Message
+from actorflow.stores import (
+    STORE_PATH,
+    CheckpointWrite,
+    MemoryPurge,
+    MemoryRelease,
+    SaveCheckpointRequest,
+    SaveCheckpointResponse,
+    WriteRequest,
+    WriteResponse,
+)
 
 if TYPE_CHECKING:
     from actorflow.runtime.context import Context
@@ -85,8 +94,17 @@ class DurableCheckpoints:
     """Writes one flow's checkpoints to the store actor and holds back what must wait for
     them (flow actor thread only)."""
 
-    def __init__(self, flow_id: str, *, version: int = 0, store: ActorPath = STORE_PATH) -> None:
+    def __init__(
+        self,
+        flow_id: str,
+        *,
+        version: int = 0,
+        store: ActorPath = STORE_PATH,
+        retention: float | None = 0.0,
+    ) -> None:
         self.flow_id = flow_id
+        self.retention = retention
+        """Seconds the flow's memory is kept after its end (None: kept)."""
         self.store = store
         self.version = version
         """The flow's latest stored checkpoint version (0: none yet)."""
@@ -149,12 +167,13 @@ class DurableCheckpoints:
 
     # -- the store's answers ------------------------------------------------------------
 
-    def saved(self, reply: SaveCheckpointResponse, ctx: Context) -> list[Command]:
+    def saved(self, reply: SaveCheckpointResponse | WriteResponse, ctx: Context) -> list[Command]:
         """The write in flight is committed: return the commands it releases."""
         assert self.in_flight is not None
         _, generation, _, plan = self.in_flight
         self.in_flight = None
-        self.version = reply.receipt.version
+        receipt = reply.receipt if isinstance(reply, SaveCheckpointResponse) else reply.receipts[0]
+        self.version = receipt.version
         self.sent_plan = plan
         self.durable = generation
         if self.paused:
@@ -226,7 +245,12 @@ class DurableCheckpoints:
     def _request(
         self, generation: int, write: CheckpointWrite, plan: PlanSpec, ctx: Context
     ) -> None:
-        request = SaveCheckpointRequest(write=write)
+        request: Message
+        if write.status == "running" or self.retention is None:
+            request = SaveCheckpointRequest(write=write)
+        else:  # the flow's end: its memory goes (or starts its retention) with it
+            release = MemoryRelease(flow_id=self.flow_id, at=write.at, retain_for=self.retention)
+            request = WriteRequest(writes=(write, release, MemoryPurge(now=write.at)))
         cid = ctx.request(self.store, request, timeout=STORE_TIMEOUT)
         self.in_flight = (cid, generation, write, plan)
 

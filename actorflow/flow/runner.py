@@ -62,7 +62,7 @@ from actorflow.runtime.behaviour import Behaviour
 from actorflow.runtime.context import Context
 from actorflow.runtime.effects import EffectHandle
 from actorflow.stores import STORE_PATH
-from actorflow.stores.messages import SaveCheckpointResponse, StoreRequestFailed
+from actorflow.stores.messages import SaveCheckpointResponse, StoreRequestFailed, WriteResponse
 
 __all__ = ["FlowRunner"]
 
@@ -106,7 +106,12 @@ class FlowRunner(Behaviour):
         manager = self.executor.state_manager
         self.checkpointer = Checkpointer(manager, msg.plan.id, self.checkpoint_interval)
         if ctx.system.cell_at(STORE_PATH) is not None:
-            self.durable = DurableCheckpoints(msg.plan.id, version=msg.snapshot_version)
+            retention = msg.config.get("memory_retention", 0.0)
+            self.durable = DurableCheckpoints(
+                msg.plan.id,
+                version=msg.snapshot_version,
+                retention=float(retention) if isinstance(retention, int | float) else None,
+            )
         self._feed(msg, ctx)
 
     def on_step_attempt_finished(self, msg: StepAttemptFinished, ctx: Context) -> None:
@@ -161,7 +166,13 @@ class FlowRunner(Behaviour):
             saver.saved(ctx)
         self._feed(msg, ctx)
 
-    def on_save_checkpoint_response(self, msg: SaveCheckpointResponse, ctx: Context) -> None:
+    def on_write_response(self, msg: WriteResponse, ctx: Context) -> None:
+        """The store committed the final checkpoint (with the flow's memory release)."""
+        self.on_save_checkpoint_response(msg, ctx)
+
+    def on_save_checkpoint_response(
+        self, msg: SaveCheckpointResponse | WriteResponse, ctx: Context
+    ) -> None:
         """The store committed a checkpoint: carry out what waited for it."""
         durable = self.durable
         if durable is not None and durable.owns(self._correlation(ctx)):

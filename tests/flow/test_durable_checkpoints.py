@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import pytest
 
 import actorflow
-from actorflow import ActorSystem, FlowState, FlowStatus
+from actorflow import ActorSystem, EnhancedFlow, FlowState, FlowStatus
 from actorflow.errors import FlowError, StoreTransientError
 from actorflow.flow.core import FlowCore
 from actorflow.flow.persistence import plan_json
+from actorflow.flow.state import SqliteMemoryManager
 from actorflow.flow.stored import core_from_checkpoint
 from actorflow.ids import SequentialIds
-from actorflow.stores import CheckpointWrite, CommitResult, MemoryStore, Transaction, spawn_store
+from actorflow.stores import (
+    CheckpointWrite,
+    CommitResult,
+    MemoryStore,
+    SqliteStore,
+    Transaction,
+    spawn_store,
+)
 from tests.flow.support import Recorder, new_flow, plan_of, step
 
 
@@ -210,3 +219,48 @@ def test_resuming_a_flow_the_store_does_not_have_says_so(stored_system: ActorSys
     flow = new_flow(stored_system)
     with pytest.raises(FlowError, match="has no checkpoint of flow 'ghost'"):
         flow.resume_sync("ghost")
+
+
+@pytest.mark.parametrize(
+    ("retention", "kept"),
+    [(0.0, False), (None, True), (3600.0, True)],
+)
+def test_a_flows_memory_goes_with_its_end_unless_retained(
+    stored_system: ActorSystem, store: GatedStore, retention: float | None, kept: bool
+) -> None:
+    flow = new_flow(stored_system, memory_retention=retention)
+    plan = plan_of(step("a", "remember"))
+
+    def remember(label: str) -> str:
+        store.put_memory(plan.id, "note", {"from": label})
+        return label
+
+    flow.register_tool("remember", remember)
+
+    state = flow.execute_sync(plan)
+
+    assert state.status is FlowStatus.COMPLETED
+    assert (store.get_memory(plan.id, "note") is not None) is kept
+    if retention:  # kept until its retention ends, then purged
+        end = stored_core(store, plan.id).finished_at
+        assert end is not None
+        assert store.purge_memory(end + retention + 1) == 1
+        assert store.get_memory(plan.id, "note") is None
+
+
+def test_a_flow_with_its_own_sqlite_store_keeps_memory_there(tmp_path: Path) -> None:
+    flow = EnhancedFlow(store=str(tmp_path / "store.sqlite"))
+    try:
+        _ = flow.system
+        manager = flow.executor.memory_manager
+        assert isinstance(manager, SqliteMemoryManager)
+        flow.executor.tools.register("noop", lambda label: label)
+        plan = plan_of(step("a", "noop"))
+        flow.execute_sync(plan)
+        listed = flow.get_state_sync(plan.id)
+        assert listed is not None
+        assert listed.status is FlowStatus.COMPLETED
+    finally:
+        flow.close_sync()
+    with SqliteStore(tmp_path / "store.sqlite") as reopened:  # closed: the file is free again
+        assert [f.flow_id for f in reopened.list_flows()] == [plan.id]
