@@ -290,13 +290,20 @@ class SqliteStore(Store):
         try:
             conn.execute("BEGIN IMMEDIATE")
             crash.reached("store.after_begin")
+            # One transaction alone needs no savepoint: if it is refused, all is rolled back.
+            alone = sum(writes is not None for writes in prepared) == 1
             applied = 0
+            refused = False
             for i, writes in enumerate(prepared):
                 if writes is not None:
-                    results[i] = self._apply(writes)
+                    results[i] = self._apply(writes, savepoint=not alone)
+                    refused = isinstance(results[i], StoreError)
                     applied += 1
                     if applied == 1:
                         crash.reached("store.mid_batch")
+            if alone and refused:
+                self._rollback()
+                return
             crash.reached("store.before_commit")
         except sqlite3.Error as exc:
             self._rollback()
@@ -310,9 +317,10 @@ class SqliteStore(Store):
             self._rollback()
             raise self._transient(exc, "while committing", committed=None) from exc
 
-    def _apply(self, writes: tuple[Prepared, ...]) -> CommitResult:
+    def _apply(self, writes: tuple[Prepared, ...], *, savepoint: bool) -> CommitResult:
         execute = self._conn.execute
-        execute("SAVEPOINT tx")
+        if savepoint:
+            execute("SAVEPOINT tx")
         try:
             result: CommitResult = apply_transaction(
                 self._tables, writes, keep_versions=self.keep_versions
@@ -324,9 +332,10 @@ class SqliteStore(Store):
                 f"A write to {str(self.path)!r} collided with a stored row ({exc}): the file "
                 "was changed outside actorflow. Restore it from a backup."
             )
-        if isinstance(result, StoreError):
-            execute("ROLLBACK TO tx")
-        execute("RELEASE tx")
+        if savepoint:
+            if isinstance(result, StoreError):
+                execute("ROLLBACK TO tx")
+            execute("RELEASE tx")
         return result
 
     def _rollback(self) -> None:

@@ -308,3 +308,30 @@ def test_statistics_count_commits_and_transactions(store: Store) -> None:
 def test_every_store_error_is_a_store_error() -> None:
     assert issubclass(CheckpointConflictError, StoreError)
     assert issubclass(StoreDataError, StoreError)
+
+
+def test_a_transaction_refused_before_applying_does_not_undo_its_neighbour(store: Store) -> None:
+    results = store.commit_many(
+        [
+            (MemoryPut(flow_id="f1", key="a", value=1),),
+            (MemoryPut(flow_id="", key="b", value=2),),
+        ]
+    )
+
+    assert isinstance(results[1], StoreDataError)
+    assert results[0] == (WriteReceipt(op="memory_put", flow_id="f1"),)
+    assert store.list_memory("f1") == ("a",)
+
+
+def test_a_lone_refused_transaction_stores_nothing(store: Store) -> None:
+    store.save_checkpoint(checkpoint(n=1))
+
+    (result,) = store.commit_many(
+        [(MemoryPut(flow_id="f1", key="a", value=1), checkpoint(expected_version=0))]
+    )
+
+    assert isinstance(result, CheckpointConflictError)
+    assert store.list_memory("f1") == ()
+    loaded = store.load_checkpoint("f1")
+    assert loaded is not None
+    assert loaded.version == 1

@@ -63,6 +63,7 @@ writes: st.SearchStrategy[StoreWrite] = st.one_of(
     st.builds(MemoryRelease, flow_id=FLOWS, at=TIMES, retain_for=st.sampled_from([0.0, 5.0])),
     st.builds(MemoryPurge, now=TIMES),
     st.builds(FlowDelete, flow_id=FLOWS),
+    st.just(MemoryPut(flow_id="", key="a", value=1)),  # refused before it is applied
 )
 transactions: st.SearchStrategy[Transaction] = st.lists(writes, min_size=1, max_size=2).map(tuple)
 batches = st.lists(st.lists(transactions, min_size=1, max_size=3), min_size=1, max_size=8)
