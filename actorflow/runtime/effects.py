@@ -177,32 +177,31 @@ class EffectRunner:
         reports an effect that would not stop.
 
         Called on the loop thread, the work starts at once and runs eagerly up to its
-        first suspension (work that never suspends finishes within this call, and costs
-        no task). The outcome is reported from inside the task as it ends (so a message
-        it sends is queued in the same loop iteration); a task cancelled before it started
-        is reported by its done callback.
+        first suspension (work that never suspends finishes within this call). The
+        outcome is reported from inside the task as it ends (so a message it sends is
+        queued in the same loop iteration); a task cancelled before its first step is
+        reported by its done callback. A task that finished in its first step is not
+        named (only unfinished ones are ever reported by name).
         """
         loop = self._ensure_started()
         handle = EffectHandle(self)
-        reported = False
+        started = False
 
         async def run() -> None:
-            nonlocal reported
+            nonlocal started
+            started = True  # from here on, every way out reports
             try:
                 result = await work()
             except asyncio.CancelledError as exc:
-                reported = True
                 _report(outcome, None, exc)
                 raise  # the task ends cancelled
             except BaseException as exc:  # noqa: BLE001 - exit requests too: the work's failure
-                reported = True  # (re-raised, SystemExit would end the loop for every actor)
-                _report(outcome, None, exc)
+                _report(outcome, None, exc)  # (re-raised, SystemExit would end the loop)
             else:
-                reported = True
                 _report(outcome, result, None)
 
         def done(_task: asyncio.Task[None]) -> None:
-            if not reported:  # cancelled before its first step: run() never ran
+            if not started:  # cancelled before its first step: run() never ran
                 _report(outcome, None, asyncio.CancelledError())
 
         def start() -> None:
@@ -210,10 +209,13 @@ class EffectRunner:
                 _report(outcome, None, asyncio.CancelledError())
                 return
             task = _start_task(loop, run())
-            task.set_name(name or f"effect {getattr(work, '__qualname__', repr(work))}")
             handle._task = task
-            task.add_done_callback(done)
-            if handle.cancel_requested and not task.done():  # cancelled while it ran eagerly
+            if task.done():  # finished in its first step, which reported
+                return
+            task.set_name(name or f"effect {getattr(work, '__qualname__', repr(work))}")
+            if not started:  # its first step waits for a later iteration
+                task.add_done_callback(done)
+            if handle.cancel_requested:  # cancelled while it ran eagerly
                 task.cancel()
 
         dispatcher = self._dispatcher
