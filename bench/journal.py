@@ -1,7 +1,8 @@
 """Journal benchmark: append rates per durability policy, and tell throughput with the journal.
 
 Run ``python bench/journal.py`` (full), ``--quick`` (smoke run), ``--append-only`` (skip
-the tell part) or ``--profile POLICY`` (cProfile of both threads of one journal run).
+the tell part), ``--policy POLICY`` (append rows of that policy only) or ``--profile
+POLICY`` (cProfile of the appending and writer threads of one journal run).
 One run measures:
 
 1. append rate for ``none`` / ``batch`` / ``every``, three ways, with the same records,
@@ -10,6 +11,9 @@ One run measures:
 
    - *raw, pre-encoded*: a buffered file write of frames encoded before the clock
      starts — the I/O floor, no encoding at all;
+   - *raw, pre-encoded batches* (information): the same frames joined per batch before
+     the clock starts, one write per batch as the journal does (the row above pays a
+     buffered write call per frame);
    - *raw, encode + write*: the same loop, encoding each record first
      (``frame(encode_body(r))``) — the same work as the journal, on the caller's thread;
    - *journal*: ``JournalWriter.append`` of every record until ``flush()`` returns
@@ -71,12 +75,21 @@ def _median(runs: int, measure: Callable[..., float], *args: object) -> float:
 
 
 def raw_append(
-    directory: Path, records: list[Envelope], policy: Durability, batch: int, *, encode: bool
+    directory: Path,
+    records: list[Envelope],
+    policy: Durability,
+    batch: int,
+    *,
+    encode: bool,
+    joined: bool = False,
 ) -> float:
     """Seconds to append the records' frames to a buffered file with the policy's fsyncs.
 
     With ``encode``, each record is encoded inside the timed loop; without, before it.
+    With ``joined`` (not with ``encode``), the frames are joined per batch beforehand.
     """
+    if joined:
+        return _raw_append_batches(directory, records, policy, batch)
     path = directory / f"raw-{policy}"
     encoded = None if encode else [frame(encode_body(r)) for r in records]
     with path.open("wb") as f:
@@ -92,6 +105,29 @@ def raw_append(
                 f.flush()
                 if policy is Durability.BATCH:
                     os.fsync(f.fileno())
+        f.flush()
+        os.fsync(f.fileno())
+        elapsed = perf() - start
+    path.unlink()
+    return elapsed
+
+
+def _raw_append_batches(
+    directory: Path, records: list[Envelope], policy: Durability, batch: int
+) -> float:
+    """Seconds to write pre-encoded frames one batch per write, with the policy's fsyncs."""
+    path = directory / f"raw-joined-{policy}"
+    size = 1 if policy is Durability.EVERY else batch
+    frames = [frame(encode_body(r)) for r in records]
+    chunks = [b"".join(frames[i : i + size]) for i in range(0, len(frames), size)]
+    with path.open("wb") as f:
+        f.write(MAGIC)
+        start = perf()
+        for chunk in chunks:
+            f.write(chunk)
+            f.flush()
+            if policy is not Durability.NONE:
+                os.fsync(f.fileno())
         f.flush()
         os.fsync(f.fileno())
         elapsed = perf() - start
@@ -122,12 +158,14 @@ def append_rows(
 ) -> tuple[str, ...]:
     """One table row: the three sides in alternating rounds, medians and ratios."""
     records = _envelopes(n)
-    pre, enc, ours = [], [], []
+    pre, joined, enc, ours = [], [], [], []
     for _ in range(runs):
         pre.append(raw_append(directory, records, policy, batch, encode=False))
         enc.append(raw_append(directory, records, policy, batch, encode=True))
         ours.append(journal_append(directory, records, policy, batch))
+        joined.append(raw_append(directory, records, policy, batch, encode=False, joined=True))
     vs_pre = sorted(p / o for p, o in zip(pre, ours, strict=True))
+    vs_joined = sorted(j / o for j, o in zip(joined, ours, strict=True))
     vs_enc = sorted(e / o for e, o in zip(enc, ours, strict=True))
     med = statistics.median
 
@@ -142,6 +180,8 @@ def append_rows(
         f"{n / med(ours):,.0f}",
         ratio(vs_pre),
         ratio(vs_enc),
+        f"{n / med(joined):,.0f}",
+        ratio(vs_joined),
     )
 
 
@@ -236,13 +276,19 @@ def main() -> None:
     parser.add_argument(
         "--profile", choices=[d.value for d in Durability], help="profile one journal run"
     )
+    parser.add_argument(
+        "--policy",
+        action="append",
+        choices=[d.value for d in Durability],
+        help="append benchmark for this policy only (repeatable; default: all)",
+    )
     args = parser.parse_args()
     n_append = 20_000 if args.quick else 200_000
     n_every = 500 if args.quick else 3_000
     n_tell = 20_000 if args.quick else 200_000
     runs = 3 if args.quick else 5
     batch = 512
-    console = Console(width=150)
+    console = Console(width=200)
     console.print(
         f"python {platform.python_version()}, {os.cpu_count()} cores, {platform.machine()}"
     )
@@ -256,6 +302,8 @@ def main() -> None:
         "journal",
         "journal / pre-encoded",
         "journal / encode + write",
+        "raw, pre-encoded batches (info)",
+        "journal / pre-encoded batches",
     ):
         table.add_column(col, justify="right")
     with tempfile.TemporaryDirectory(dir=".") as tmp:
@@ -264,6 +312,8 @@ def main() -> None:
             profile(directory, Durability(args.profile), n_append, batch)
             return
         for policy in Durability:
+            if args.policy and policy.value not in args.policy:
+                continue
             n = n_every if policy is Durability.EVERY else n_append
             table.add_row(*append_rows(directory, policy, n, runs, batch))
         console.print(table)

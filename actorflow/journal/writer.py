@@ -11,7 +11,10 @@ process kill cannot undo:
   had not yet put on disk.
 - ``batch`` (default): as ``none``, and every batch is fsynced right after its write,
   so a power loss loses no more than a kill plus the batch being synced. A ``flush()``
-  that returned True is a durable point.
+  that returned True is a durable point. Batches are written and fsynced on a second
+  thread (the I/O thread) while the writer thread encodes the next batch, which is
+  written only once that fsync has completed: one fsync per batch, in order, as if on
+  one thread.
 - ``every``: ``append()`` returns only once its record is written and fsynced (group
   commit: appenders that wait together share one fsync). A kill or a power loss loses
   only records whose ``append()`` had not returned (unless it gave up after
@@ -40,6 +43,8 @@ import threading
 import time
 from collections import deque
 from enum import StrEnum
+from itertools import repeat
+from operator import call
 from pathlib import Path
 from typing import Annotated, BinaryIO, final
 
@@ -50,6 +55,7 @@ from actorflow._version import __version__
 from actorflow.errors import ConfigurationError, JournalError
 from actorflow.journal._counters import DropCause, WriterCounters
 from actorflow.journal._files import check_regular_file
+from actorflow.journal._io_thread import IoThread
 from actorflow.journal.format import (
     FORMAT_VERSION,
     MAGIC,
@@ -179,6 +185,12 @@ class JournalWriter:
         """Everything appended before close() was written and synced."""
         self._failure: JournalError | None = None
         self.frames = self.bytes = self.fsyncs = 0
+        self._io: IoThread | None = None
+        """Under ``batch``: writes each batch, then syncs it while this thread encodes the
+        next one."""
+        self._in_flight: tuple[int, int, list[_Flush]] | None = None
+        """The batch the I/O thread may still be syncing: its frames, bytes and flush
+        markers."""
         self._file = self._open(config.path)
         header = JournalHeader(
             format_version=FORMAT_VERSION,
@@ -188,6 +200,8 @@ class JournalWriter:
             entry_point=config.entry_point,
         )
         self._write(frame(encode_body(header)), 1, sync=self._sync_batches)
+        if config.durability is Durability.BATCH:  # ``every`` writes at once: latency first
+            self._io = IoThread("actorflow-journal-io")
         self._thread = threading.Thread(target=self._run, name="actorflow-journal", daemon=True)
         self._thread.start()
 
@@ -403,6 +417,14 @@ class JournalWriter:
     def _finish(self) -> None:
         """Close the file, drop what is still queued (counted), release every waiter."""
         try:
+            self._settle()  # after a bug in a drain, a batch may still be in flight
+        except JournalError as exc:
+            self._failure = self._failure or exc
+        except Exception:  # noqa: BLE001 - a bug in an I/O step; its batch counted unwritten
+            logger.opt(exception=True).critical("Journal {path}: unexpected error", path=self.path)
+        if self._io is not None:
+            self._io.stop()
+        try:
             self._file.close()
         except OSError as exc:
             if self._failure is None:
@@ -429,7 +451,7 @@ class JournalWriter:
         while left:
             take = min(left, self.config.batch_frames)
             left -= take
-            items = [popleft() for _ in range(take)]
+            items = list(map(call, repeat(popleft, take)))  # a C loop: no bytecode per record
             if self._waiting and len(pending) <= self._low_water:
                 with self._room:
                     self._room.notify_all()
@@ -437,23 +459,35 @@ class JournalWriter:
                 self._drop_items(items, "unwritten")
                 continue
             self._write_batch(items)
+        self._settle()
 
     def _write_batch(self, items: list[JournalRecord | _Flush]) -> None:
-        """Encode and write one batch, then release its flush markers. If the write fails
-        (or a bug strikes), its records are counted as unwritten and its markers say so."""
-        markers = [item for item in items if type(item) is _Flush]
-        records = [item for item in items if type(item) is not _Flush] if markers else items
+        """Encode and write one batch, then release its flush markers (under ``batch``
+        the I/O thread writes and syncs it, and its markers are released once the next
+        hand-over or :meth:`_settle` finds it synced). If the write fails (or a bug
+        strikes), its records are counted as unwritten and its markers say so."""
+        if _Flush in map(type, items):
+            markers = [item for item in items if type(item) is _Flush]
+            records = [item for item in items if type(item) is not _Flush]
+        else:  # the usual case, found without bytecode per record
+            markers, records = [], items
         lost = len(records)
         try:
+            data = bytearray()
+            count = 0
             if records:
-                data = bytearray()
                 count, failed = encode_frames(records, data)  # type: ignore[arg-type]
                 lost = count
                 for record, exc in failed:
                     self._counters.drop("invalid", 1)
                     logger.opt(exception=exc).error("Journal could not encode {r!r}", r=record)
-                if count:
-                    self._write(data, count, sync=self._sync_batches)
+            if self._io is not None and count:  # the encoding overlapped the last fsync
+                self._hand_over(data, count)
+                self._in_flight, markers = (count, len(data), markers), []
+            elif self._io is not None:
+                self._settle()  # for this batch's markers: all before them is synced
+            elif count:
+                self._write(data, count, sync=self._sync_batches)
             lost = 0
         finally:
             if lost:
@@ -473,6 +507,47 @@ class JournalWriter:
             raise JournalError(f"Cannot write journal {str(self.path)!r}: {exc}.") from exc
         self.frames += count
         self.bytes += len(data)
+
+    def _hand_over(self, data: bytearray, count: int) -> None:
+        """Have the I/O thread write ``data`` (``count`` frames, maybe none), once the
+        batch before is synced, and settle that batch; the I/O thread then syncs this one.
+
+        Raises:
+            JournalError: the write, or the fsync of the batch before, failed.
+        """
+        assert self._io is not None
+        write = (lambda: self._write(data, count, sync=False)) if count else None
+        synced_error, write_error = self._io.hand_over(write, self._sync if count else None)
+        self._settle_in_flight(synced_error)
+        if write_error is not None:
+            raise write_error
+
+    def _settle(self) -> None:
+        """Wait until the batch the I/O thread may still be syncing is synced, and
+        release its flush markers (see :meth:`_settle_in_flight`)."""
+        if self._in_flight is not None:
+            self._hand_over(bytearray(), 0)
+
+    def _settle_in_flight(self, error: Exception | None) -> None:
+        """Release the flush markers of the batch whose fsync has ended, with ``error``.
+
+        Raises:
+            JournalError: the fsync failed (or what a bug raised there): the batch's
+                records are counted as unwritten.
+        """
+        if self._in_flight is None:
+            return
+        count, size, markers = self._in_flight
+        self._in_flight = None
+        if error is not None:  # as if the write had failed: the frames are not counted
+            self.frames -= count
+            self.bytes -= size
+            self._counters.drop("unwritten", count)
+        for marker in markers:
+            marker.written = error is None
+            marker.done.set()
+        if error is not None:
+            raise error
 
     def _sync(self) -> None:
         try:

@@ -10,8 +10,9 @@ is built, and every field is validated, so hostile input yields a
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
-from typing import Annotated, Any, final
+from typing import Annotated, Any, Final, final
 
 import msgpack
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -54,12 +55,27 @@ class CodecLimits(BaseModel):
 DEFAULT_LIMITS = CodecLimits()
 
 
+_local = threading.local()  # one Packer per thread: a Packer is not thread-safe
+_PACKER_BUFFER: Final = 4096
+"""A thread's Packer starts with this buffer; it grows with the largest object packed."""
+_PACKER_KEEP: Final = 1 << 16
+"""A Packer that packed more than this many bytes is dropped, so that one large object
+does not leave a thread holding a large buffer."""
+
+
 def pack(obj: object) -> bytes:
     """Encode plain data (dicts, lists, str, int, float, bool, None, bytes) as msgpack."""
+    # A reused Packer: msgpack.packb builds one per call, with a 256 KiB buffer, which
+    # costs about as much as packing a small envelope.
+    packer: msgpack.Packer | None = getattr(_local, "packer", None)
+    if packer is None:
+        packer = _local.packer = msgpack.Packer(use_bin_type=True, buf_size=_PACKER_BUFFER)
     try:
-        data: bytes = msgpack.packb(obj, use_bin_type=True)
+        data: bytes = packer.pack(obj)  # resets the Packer if it raises
     except (TypeError, ValueError, OverflowError) as exc:
         raise CodecError(f"Cannot encode {type(obj).__name__} as msgpack: {exc}.") from exc
+    if len(data) > _PACKER_KEEP:
+        _local.packer = None
     return data
 
 

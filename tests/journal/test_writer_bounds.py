@@ -41,16 +41,17 @@ def written(path: Path) -> list[JournalEntry]:
 
 
 class Gate:
-    """Holds the writer thread inside its next write until opened."""
+    """Holds the writer's next batch write until opened (on the writer thread, or under
+    ``batch`` on its I/O thread)."""
 
     def __init__(self, writer: JournalWriter, monkeypatch: pytest.MonkeyPatch) -> None:
         self.opened = threading.Event()
         self.entered = threading.Event()
         real_write = writer._write
-        writer_thread = writer._thread
+        batch_threads = {writer._thread} | ({writer._io.thread} if writer._io else set())
 
         def slow_write(data: Any, count: int, *, sync: bool) -> None:
-            if threading.current_thread() is writer_thread:
+            if threading.current_thread() in batch_threads:
                 self.entered.set()
                 assert self.opened.wait(30), "the test never opened the gate"
             real_write(data, count, sync=sync)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import contextlib
 from typing import Literal
 
+import msgpack
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -178,3 +179,31 @@ def test_messages_are_frozen_and_refuse_extra_fields() -> None:
         stop.reason = "y"  # type: ignore[misc]
     with pytest.raises(ValidationError):
         StopActor(reason="x", extra=1)  # type: ignore[call-arg]
+
+
+_PLAIN = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.floats() | st.text()
+    | st.binary(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)  # fmt: skip
+
+
+@given(st.lists(_PLAIN, max_size=5))
+def test_pack_gives_the_bytes_of_msgpack_packb(values: list[object]) -> None:
+    """The reused per-thread Packer encodes as a fresh one would, object after object."""
+    for value in values:
+        assert pack(value) == msgpack.packb(value, use_bin_type=True)
+
+
+def test_a_failed_or_large_pack_leaves_nothing_behind_for_the_next() -> None:
+    for first in ({"a": 1, "b": object()}, [1, 2**64], "x" * 100_000):
+        with contextlib.suppress(CodecError):
+            pack(first)
+
+        assert pack({"ok": [1, "two"]}) == msgpack.packb({"ok": [1, "two"]}, use_bin_type=True)
+
+
+def test_unencodable_data_is_a_codec_error_naming_its_type() -> None:
+    with pytest.raises(CodecError, match=r"^Cannot encode dict as msgpack: "):
+        pack({"when": object()})
