@@ -48,7 +48,7 @@ Every error actorflow raises on purpose is an :class:`ActorflowError`, so
     │   ├── StoreClosedError        the store was used after close()
     │   ├── StoreDataError          a value given to the store is not plain JSON data
     │   ├── StoreTransientError     a write or read failed, and retrying it may succeed
-    │   ├── CheckpointConflictError a checkpoint's expected version is not the stored one
+    │   ├── CheckpointConflictError  a checkpoint's expected version is not the stored one
     │   └── StoreCorruptedError     a stored row failed validation (damaged or tampered)
     │       └── CheckpointRejectedError  a stored checkpoint cannot be trusted
     │           └── PlanMismatchError    its stored plan's hash differs from the recorded one

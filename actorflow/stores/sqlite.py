@@ -1,6 +1,6 @@
 """The SQLite store: the embedded default (stdlib ``sqlite3``, WAL, one writer).
 
-One process at a time: opening takes an exclusive ``flock`` on ``<file>.lock`` for the
+One process at a time: opening takes an exclusive lock on ``<file>.lock`` for the
 store's lifetime, so a second process (or a second store object on the same file) is
 refused with :class:`~actorflow.errors.StoreLockedError` naming the holder's pid.
 
@@ -19,7 +19,6 @@ with tables or columns this version does not know, is refused with
 from __future__ import annotations
 
 import enum
-import fcntl
 import os
 import sqlite3
 import threading
@@ -39,6 +38,7 @@ from actorflow.errors import (
     StoreSchemaError,
     StoreTransientError,
 )
+from actorflow.stores import _filelock
 from actorflow.stores._crash import CrashPoints
 from actorflow.stores._engine import (
     Prepared,
@@ -462,10 +462,8 @@ def _lock_file(path: Path) -> int:
             f"Cannot open the SQLite store {str(path)!r}: its lock file {str(lock)!r} cannot be "
             f"created ({exc.strerror}). Check that the directory exists and is writable."
         ) from exc
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+    if not _filelock.try_lock(fd):
+        holder = _filelock.read_holder(fd) or "unknown"
         os.close(fd)
         who = (
             "another store object in this process"
@@ -477,15 +475,14 @@ def _lock_file(path: Path) -> int:
             f"{str(lock)!r} is held. One process at a time may open a store; stop the other "
             "process or close the other store first (several processes need a server "
             "database backend)."
-        ) from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        )
+    _filelock.write_holder(fd)
     return fd
 
 
 def _unlock_file(fd: int) -> None:
     try:
-        fcntl.flock(fd, fcntl.LOCK_UN)
+        _filelock.unlock(fd)
     finally:
         os.close(fd)
 
