@@ -6,9 +6,19 @@ import ast
 import inspect
 from pathlib import Path
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 import actorflow.stores
 from actorflow.errors import StoreError
-from actorflow.messages import registered_kinds
+from actorflow.messages import (
+    Message,
+    decode_message,
+    encode_message,
+    message_class,
+    registered_kinds,
+)
+from tests.message_strategies import for_message
 
 PACKAGE = Path(actorflow.stores.__file__).parent
 
@@ -75,3 +85,13 @@ def test_store_errors_share_one_base() -> None:
 
     assert len(store_errors) == 10
     assert all(issubclass(e, StoreError) for e in store_errors)
+
+
+STORE_KINDS = sorted(
+    k for k, c in registered_kinds().items() if c.__module__ == "actorflow.stores.messages"
+)
+
+
+@given(st.sampled_from(STORE_KINDS).flatmap(lambda kind: for_message(message_class(kind))))
+def test_store_messages_survive_the_msgpack_round_trip(message: Message) -> None:
+    assert decode_message(encode_message(message)) == message
