@@ -18,7 +18,6 @@ with tables or columns this version does not know, is refused with
 
 from __future__ import annotations
 
-import enum
 import os
 import sqlite3
 import threading
@@ -34,11 +33,8 @@ from actorflow.errors import (
     StoreClosedError,
     StoreCorruptedError,
     StoreError,
-    StoreLockedError,
-    StoreSchemaError,
     StoreTransientError,
 )
-from actorflow.stores import _filelock
 from actorflow.stores._crash import CrashPoints
 from actorflow.stores._engine import (
     Prepared,
@@ -48,6 +44,14 @@ from actorflow.stores._engine import (
     read_flows,
     read_memory,
     read_memory_keys,
+)
+from actorflow.stores._schema import (
+    SCHEMA_VERSION,
+    Synchronous,
+    connect,
+    lock_file,
+    synchronous_mode,
+    unlock_file,
 )
 from actorflow.stores._tables import (
     CHECKPOINT_COLUMNS,
@@ -69,48 +73,9 @@ from actorflow.stores.records import (
 __all__ = ["SCHEMA_VERSION", "SqliteStore", "Synchronous", "open_sqlite_store"]
 
 T = TypeVar("T")
-SCHEMA_VERSION = 1
-"""The schema this version writes and reads; files of any other version are refused."""
-_APPLICATION = "actorflow"
-_SCHEMA = """
-CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
-CREATE TABLE flows (
-    flow_id TEXT PRIMARY KEY NOT NULL, version INTEGER NOT NULL, status TEXT NOT NULL,
-    steps_done INTEGER NOT NULL, steps_total INTEGER NOT NULL, updated_at REAL NOT NULL,
-    plan_hash TEXT, write_id TEXT NOT NULL
-);
-CREATE TABLE checkpoints (
-    flow_id TEXT NOT NULL, version INTEGER NOT NULL, state TEXT NOT NULL,
-    state_sha256 TEXT NOT NULL, status TEXT NOT NULL, steps_done INTEGER NOT NULL,
-    steps_total INTEGER NOT NULL, at REAL NOT NULL, plan_hash TEXT, write_id TEXT NOT NULL,
-    PRIMARY KEY (flow_id, version)
-);
-CREATE TABLE plans (
-    flow_id TEXT NOT NULL, plan_hash TEXT NOT NULL, plan TEXT NOT NULL,
-    PRIMARY KEY (flow_id, plan_hash)
-);
-CREATE TABLE memory (
-    flow_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
-    value_sha256 TEXT NOT NULL, PRIMARY KEY (flow_id, key)
-);
-CREATE TABLE memory_expiry (flow_id TEXT PRIMARY KEY NOT NULL, expires_at REAL NOT NULL);
-"""
 _FLOW_SELECT = f"SELECT {', '.join(FLOW_COLUMNS)} FROM flows"  # noqa: S608 - constant names
 _CHECKPOINT_SELECT = f"SELECT {', '.join(CHECKPOINT_COLUMNS)} FROM checkpoints"  # noqa: S608
 _MEMORY_SELECT = f"SELECT {', '.join(MEMORY_COLUMNS)} FROM memory"  # noqa: S608
-
-
-class Synchronous(enum.StrEnum):
-    """SQLite's ``synchronous`` setting: what a commit survives (WAL mode)."""
-
-    OFF = "off"
-    """No fsync: survives an application crash; a power loss can lose recent commits and,
-    rarely, damage the file."""
-    NORMAL = "normal"
-    """fsync at WAL checkpoints: survives an application crash; a power loss can lose the
-    last commits (the file stays consistent)."""
-    FULL = "full"
-    """fsync at every commit: a commit survives power loss once it returned."""
 
 
 class _SqliteTables:
@@ -226,7 +191,7 @@ class SqliteStore(Store):
         busy_timeout: float = 5.0,
     ) -> None:
         self.path = Path(path).absolute()
-        self.synchronous = _synchronous(synchronous)
+        self.synchronous = synchronous_mode(synchronous)
         if keep_versions < 1:
             raise ConfigurationError(
                 f"keep_versions must be at least 1, got {keep_versions!r}: a store keeps at "
@@ -236,11 +201,11 @@ class SqliteStore(Store):
         self._crash = CrashPoints.from_environment()
         self._lock = threading.Lock()
         self._stats = {"transactions": 0, "commits": 0, "reads": 0}
-        self._file_lock = _lock_file(self.path)
+        self._file_lock = lock_file(self.path)
         try:
-            self._conn = _connect(self.path, self.synchronous, busy_timeout)
+            self._conn = connect(self.path, self.synchronous, busy_timeout)
         except BaseException:
-            _unlock_file(self._file_lock)
+            unlock_file(self._file_lock)
             raise
         self._tables = _SqliteTables(self._conn, str(self.path))
         self._closed = False
@@ -418,7 +383,7 @@ class SqliteStore(Store):
             try:
                 self._conn.close()
             finally:
-                _unlock_file(self._file_lock)
+                unlock_file(self._file_lock)
         logger.debug("Closed SQLite store {path}", path=self.path)
 
 
@@ -434,197 +399,3 @@ def open_sqlite_store(
         StoreLockedError, StoreSchemaError, StoreError: see :class:`SqliteStore`.
     """
     return SqliteStore(path, synchronous=synchronous, keep_versions=keep_versions)
-
-
-# -- opening ---------------------------------------------------------------------------
-
-
-def _synchronous(value: object) -> Synchronous:
-    try:
-        return Synchronous(str(value).lower())
-    except ValueError:
-        raise ConfigurationError(
-            f"synchronous={value!r} is not a SQLite synchronous mode. Use 'normal' (the "
-            "default), 'full' (commits survive power loss) or 'off'."
-        ) from None
-
-
-def _lock_path(path: Path) -> Path:
-    return path.with_name(path.name + ".lock")
-
-
-def _lock_file(path: Path) -> int:
-    lock = _lock_path(path)
-    try:
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise StoreError(
-            f"Cannot open the SQLite store {str(path)!r}: its lock file {str(lock)!r} cannot be "
-            f"created ({exc.strerror}). Check that the directory exists and is writable."
-        ) from exc
-    if not _filelock.try_lock(fd):
-        holder = _filelock.read_holder(fd) or "unknown"
-        os.close(fd)
-        who = (
-            "another store object in this process"
-            if holder == str(os.getpid())
-            else f"another process (pid {holder})"
-        )
-        raise StoreLockedError(
-            f"The SQLite store {str(path)!r} is in use by {who}: its lock file "
-            f"{str(lock)!r} is held. One process at a time may open a store; stop the other "
-            "process or close the other store first (several processes need a server "
-            "database backend)."
-        )
-    _filelock.write_holder(fd)
-    return fd
-
-
-def _unlock_file(fd: int) -> None:
-    try:
-        _filelock.unlock(fd)
-    finally:
-        os.close(fd)
-
-
-def _connect(path: Path, synchronous: Synchronous, busy_timeout: float) -> sqlite3.Connection:
-    try:
-        conn = sqlite3.connect(
-            path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
-        )
-    except sqlite3.Error as exc:
-        raise StoreError(
-            f"Cannot open the SQLite store {str(path)!r}: {exc}. Check that the directory "
-            "exists and the file is readable and writable."
-        ) from exc
-    try:
-        _configure(conn, path, synchronous)
-        _check_schema(conn, path)
-    except BaseException:
-        conn.close()
-        raise
-    return conn
-
-
-def _configure(conn: sqlite3.Connection, path: Path, synchronous: Synchronous) -> None:
-    try:
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        conn.execute(f"PRAGMA synchronous = {synchronous.value.upper()}")
-    except sqlite3.DatabaseError as exc:
-        raise StoreSchemaError(
-            f"The file {str(path)!r} is not a SQLite database ({exc}), so it is not an "
-            "actorflow store. Point the store at another file."
-        ) from exc
-    if mode != "wal":
-        raise StoreError(
-            f"The SQLite store {str(path)!r} could not switch to WAL mode (got {mode!r}); "
-            "the file system may not support it. Put the store on a local disk."
-        )
-
-
-def _expected_layout() -> dict[str, list[tuple[object, ...]]]:
-    """The tables and columns of the current schema, read from a fresh in-memory copy."""
-    conn = sqlite3.connect(":memory:")
-    try:
-        conn.executescript(_SCHEMA)
-        return _layout(conn)
-    finally:
-        conn.close()
-
-
-def _layout(conn: sqlite3.Connection) -> dict[str, list[tuple[object, ...]]]:
-    names = [
-        row[0]
-        for row in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
-            "ORDER BY name"
-        )
-    ]
-    return {
-        name: [tuple(col[1:]) for col in conn.execute(f"PRAGMA table_info({name!r})")]
-        for name in names
-    }
-
-
-_EXPECTED = _expected_layout()
-
-
-def _check_schema(conn: sqlite3.Connection, path: Path) -> None:
-    try:
-        layout = _layout(conn)
-        if not layout:
-            _create(conn)
-            return
-        if "meta" not in layout:
-            raise StoreSchemaError(
-                f"The SQLite file {str(path)!r} has tables ({', '.join(layout)}) but no "
-                "actorflow 'meta' table: it is not an actorflow store. Point the store at "
-                "another file."
-            )
-        _check_meta(conn, path)
-    except sqlite3.DatabaseError as exc:
-        raise StoreSchemaError(
-            f"The SQLite file {str(path)!r} cannot be read as an actorflow store: {exc}. "
-            "Restore it from a backup, or point the store at another file."
-        ) from exc
-    if layout != _EXPECTED:
-        unknown = sorted(set(layout) ^ set(_EXPECTED)) or sorted(
-            t for t in layout if layout[t] != _EXPECTED.get(t)
-        )
-        raise StoreSchemaError(
-            f"The SQLite store {str(path)!r} says schema version {SCHEMA_VERSION}, but its "
-            f"tables differ from that schema (unknown, missing or changed: "
-            f"{', '.join(unknown)}): it was changed outside actorflow. Restore it from a "
-            "backup."
-        )
-
-
-def _create(conn: sqlite3.Connection) -> None:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        for statement in _SCHEMA.split(";"):
-            if statement.strip():
-                conn.execute(statement)
-        conn.executemany(
-            "INSERT INTO meta VALUES (?, ?)",
-            [("application", _APPLICATION), ("schema_version", str(SCHEMA_VERSION))],
-        )
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-
-
-def _check_meta(conn: sqlite3.Connection, path: Path) -> None:
-    rows = conn.execute("SELECT key, value FROM meta").fetchall()
-    meta = dict(rows)
-    where = f"The SQLite store {str(path)!r}"
-    if len(meta) != len(rows) or set(meta) != {"application", "schema_version"}:
-        raise StoreSchemaError(
-            f"{where} has unexpected 'meta' entries ({sorted(map(str, meta))}); expected "
-            "'application' and 'schema_version'. It is not an actorflow store, or it was "
-            "changed outside actorflow."
-        )
-    if meta["application"] != _APPLICATION:
-        raise StoreSchemaError(
-            f"{where} belongs to application {meta['application']!r}, not actorflow. Point the "
-            "store at another file."
-        )
-    version = meta["schema_version"]
-    if not isinstance(version, str) or not version.isdigit():
-        raise StoreSchemaError(
-            f"{where} has schema version {version!r}, which is not a number: the 'meta' "
-            "table was changed outside actorflow. Restore the file from a backup."
-        )
-    if int(version) > SCHEMA_VERSION:
-        raise StoreSchemaError(
-            f"{where} has schema version {int(version)}, newer than the {SCHEMA_VERSION} this "
-            "actorflow reads: it was written by a newer actorflow. Upgrade actorflow to "
-            "open it."
-        )
-    if int(version) < SCHEMA_VERSION:
-        raise StoreSchemaError(
-            f"{where} has schema version {int(version)}, older than {SCHEMA_VERSION}, and "
-            "there is no upgrader for it. Open it with the actorflow that wrote it."
-        )
