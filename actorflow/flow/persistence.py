@@ -18,14 +18,16 @@ is not JSON) fails the flow.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from pydantic import JsonValue
 
+from actorflow._trusted import trusted
 from actorflow.flow.commands import AskHuman, CancelAttempt, Command, StartAttempt
 from actorflow.flow.core import FlowCore, FlowSpec
 from actorflow.flow.messages import CancelFlow, CheckpointSaved, RetryCheckpoint
-from actorflow.flow.models import TERMINAL_STEP_STATES, PlanSpec
+from actorflow.flow.models import TERMINAL_STEP_STATES, FlowStatus, PlanSpec
 from actorflow.ids import ActorPath, CorrelationId
 from actorflow.messages.base import Message
 from actorflow.stores import (
@@ -90,9 +92,26 @@ def plan_json(plan: PlanSpec) -> dict[str, JsonValue]:
     return dumped
 
 
+@dataclass(frozen=True, slots=True)
+class _Write:
+    """A checkpoint write the store has not answered yet."""
+
+    correlation_id: CorrelationId
+    generation: int
+    request: Message
+    core: FlowCore
+    """The state it stores (the base of the next patch once it is committed)."""
+    patch: bool
+
+
 class DurableCheckpoints:
     """Writes one flow's checkpoints to the store actor and holds back what must wait for
-    them (flow actor thread only)."""
+    them (flow actor thread only).
+
+    After the first write of a plan, a write carries only what changed (a patch on the
+    stored version: the step records that changed and the flow's own fields), so a
+    checkpoint costs the same at step 10 as at step 1,000.
+    """
 
     def __init__(
         self,
@@ -114,10 +133,9 @@ class DurableCheckpoints:
         """The newest generation the store committed."""
         self.latest: tuple[FlowCore, float] | None = None
         self.final = False
-        self.sent_plan: PlanSpec | None = None
-        self.in_flight: tuple[CorrelationId, int, CheckpointWrite, PlanSpec] | None = None
-        """The write the store has not answered: its correlation id, generation, the
-        write and the plan of its state."""
+        self.base: FlowCore | None = None
+        """The state of the latest committed write (None: send the whole state)."""
+        self.in_flight: _Write | None = None
         self.held: list[tuple[int, Command]] = []
         self.failures = 0
         """Writes that failed and were sent again."""
@@ -163,34 +181,41 @@ class DurableCheckpoints:
 
     def owns(self, correlation_id: CorrelationId | None) -> bool:
         """Whether a reply with this correlation id answers this flow's write."""
-        return self.in_flight is not None and self.in_flight[0] == correlation_id
+        return self.in_flight is not None and self.in_flight.correlation_id == correlation_id
 
     # -- the store's answers ------------------------------------------------------------
 
     def saved(self, reply: SaveCheckpointResponse | WriteResponse, ctx: Context) -> list[Command]:
         """The write in flight is committed: return the commands it releases."""
         assert self.in_flight is not None
-        _, generation, _, plan = self.in_flight
-        self.in_flight = None
+        written, self.in_flight = self.in_flight, None
         receipt = reply.receipt if isinstance(reply, SaveCheckpointResponse) else reply.receipts[0]
         self.version = receipt.version
-        self.sent_plan = plan
-        self.durable = generation
+        self.base = written.core
+        self.durable = written.generation
         if self.paused:
             ctx.log.info("Flow {flow}: checkpoints are stored again", flow=self.flow_id)
             self.paused = False
-        released = [command for need, command in self.held if need <= generation]
-        self.held = [(need, command) for need, command in self.held if need > generation]
+        released = [command for need, command in self.held if need <= written.generation]
+        self.held = [(need, command) for need, command in self.held if need > written.generation]
         if self.behind:
             self._send(ctx)
         elif self.final:
             ctx.tell(ctx.path, CheckpointSaved(final=True))
         return released
 
-    def failed(self, reason: str, ctx: Context, *, transient: bool) -> None:
-        """The write in flight failed: send it again later, or give up on the store."""
+    def failed(self, reason: str, ctx: Context, *, transient: bool, conflict: bool = False) -> None:
+        """The write in flight failed: send it again later, or give up on the store.
+
+        A patch the store could not apply (``conflict``) is sent again whole at once: if
+        the whole state is refused too, another process writes the flow.
+        """
         assert self.in_flight is not None
         self.last_error = reason
+        if conflict and self.in_flight.patch:
+            self.in_flight, self.base = None, None
+            self._send(ctx)
+            return
         if transient:
             self.failures += 1
             self.paused = True
@@ -202,7 +227,7 @@ class DurableCheckpoints:
                 error=reason,
                 pause=pause,
             )
-            ctx.schedule(pause, RetryCheckpoint(generation=self.in_flight[1]))
+            ctx.schedule(pause, RetryCheckpoint(generation=self.in_flight.generation))
             return
         self.in_flight = None
         self.broken = f"the store refused its checkpoint: {reason}"
@@ -213,46 +238,52 @@ class DurableCheckpoints:
 
     def retry(self, msg: RetryCheckpoint, ctx: Context) -> None:
         """Send the failed write again (a newer state, if there is one)."""
-        if self.in_flight is None or self.in_flight[1] != msg.generation:
+        written = self.in_flight
+        if written is None or written.generation != msg.generation:
             return
-        _, generation, write, plan = self.in_flight
-        if generation < self.wanted:  # a newer state came meanwhile: send that instead
+        if written.generation < self.wanted:  # a newer state came meanwhile: send that
             self.in_flight = None
             self._send(ctx)
             return
-        self._request(generation, write, plan, ctx)
+        cid = ctx.request(self.store, written.request, timeout=STORE_TIMEOUT)
+        self.in_flight = _Write(cid, written.generation, written.request, written.core,
+                                written.patch)  # fmt: skip
 
     # -- internals ----------------------------------------------------------------------
 
     def _send(self, ctx: Context) -> None:
         assert self.latest is not None
         core, at = self.latest
+        base = self.base
+        running = core.status is FlowStatus.RUNNING
+        patch = base is not None and base.spec is core.spec and running
         plan = core.spec.plan
         done = sum(1 for rec in core.steps.values() if rec.status in TERMINAL_STEP_STATES)
-        write = CheckpointWrite(
+        write = trusted(
+            CheckpointWrite,
+            op="checkpoint",
             flow_id=self.flow_id,
-            state=state_json(core),
+            state=_changes(base, core) if patch else state_json(core),
             status=core.status.value,
             steps_done=done,
             steps_total=len(core.steps),
             at=at,
-            plan=None if plan is self.sent_plan else plan_json(plan),
+            plan=None if base is not None and base.spec.plan is plan else plan_json(plan),
             expected_version=self.version,
             write_id=f"{self.flow_id}@{self.version + 1}",
+            memory_put={},
+            memory_delete=(),
         )
-        self._request(self.wanted, write, plan, ctx)
-
-    def _request(
-        self, generation: int, write: CheckpointWrite, plan: PlanSpec, ctx: Context
-    ) -> None:
         request: Message
-        if write.status == "running" or self.retention is None:
+        if patch:
+            request = SaveCheckpointRequest(write=write, patch_of=self.version, merge=("steps",))
+        elif running or self.retention is None:
             request = SaveCheckpointRequest(write=write)
         else:  # the flow's end: its memory goes (or starts its retention) with it
-            release = MemoryRelease(flow_id=self.flow_id, at=write.at, retain_for=self.retention)
-            request = WriteRequest(writes=(write, release, MemoryPurge(now=write.at)))
+            release = MemoryRelease(flow_id=self.flow_id, at=at, retain_for=self.retention)
+            request = WriteRequest(writes=(write, release, MemoryPurge(now=at)))
         cid = ctx.request(self.store, request, timeout=STORE_TIMEOUT)
-        self.in_flight = (cid, generation, write, plan)
+        self.in_flight = _Write(cid, self.wanted, request, core, patch)
 
     def _settle_broken(self, ctx: Context) -> None:
         """Nothing can be stored any more: let the flow end (its final save "ends" with
@@ -260,3 +291,22 @@ class DurableCheckpoints:
         self.durable = self.wanted
         if self.final:
             ctx.tell(ctx.path, CheckpointSaved(final=True, error=self.broken or ""))
+
+
+def _changes(base: FlowCore | None, core: FlowCore) -> dict[str, JsonValue]:
+    """What of ``core`` differs from ``base`` (same spec): the flow's own fields and the
+    step records that are not the base's (records are never changed in place)."""
+    assert base is not None
+    old = base.steps
+    return {
+        "status": core.status.value,
+        "steps": {sid: rec.to_json() for sid, rec in core.steps.items() if old.get(sid) is not rec},
+        "ready": list(core.ready),
+        "slots": core.slots,
+        "error": core.error,
+        "started_at": core.started_at,
+        "finished_at": core.finished_at,
+        "sweep_at": core.sweep_at,
+        "ignored": core.ignored,
+        "finished": core.finished,
+    }

@@ -184,7 +184,9 @@ class FlowRunner(Behaviour):
         """The store did not commit a checkpoint."""
         durable = self.durable
         if durable is not None and durable.owns(self._correlation(ctx)):
-            durable.failed(f"{msg.error_type}: {msg.error}", ctx, transient=msg.transient)
+            conflict = msg.error_type == "CheckpointConflictError"
+            text = f"{msg.error_type}: {msg.error}"
+            durable.failed(text, ctx, transient=msg.transient, conflict=conflict)
 
     def on_retry_checkpoint(self, msg: RetryCheckpoint, ctx: Context) -> None:
         """Send a failed checkpoint write again."""

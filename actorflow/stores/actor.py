@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import final
 
-from actorflow.errors import StoreError, StoreTransientError
+from actorflow.errors import CheckpointConflictError, StoreError, StoreTransientError
 from actorflow.ids import ActorPath
 from actorflow.messages.base import Message
 from actorflow.messages.envelope import Envelope
@@ -43,7 +43,7 @@ from actorflow.stores.messages import (
     WriteResponse,
 )
 from actorflow.stores.protocol import CommitResult, Store
-from actorflow.stores.records import Transaction
+from actorflow.stores.records import CheckpointWrite, JsonObject, Transaction
 
 __all__ = ["STORE_PATH", "StoreKeeper", "failure_reply", "spawn_store", "store_recipe"]
 
@@ -78,12 +78,47 @@ class StoreKeeper(Behaviour):
         self.max_batch = max(1, max_batch)
         self.pending: list[tuple[Envelope, Transaction]] = []
         self.flush_queued = False
+        self.states: dict[str, tuple[int, JsonObject]] = {}
+        """The latest committed state of each running flow (version, state), for patches."""
 
     # -- writes ------------------------------------------------------------------------
 
     def on_save_checkpoint_request(self, msg: SaveCheckpointRequest, ctx: Context) -> None:
-        """Hold a checkpoint for the next group commit."""
-        self._hold((msg.write,), ctx)
+        """Hold a checkpoint for the next group commit (a patch made whole first)."""
+        write = msg.write
+        if msg.patch_of is not None:
+            try:
+                write = self._whole(msg, ctx)
+            except StoreError as exc:
+                assert ctx.envelope is not None
+                self._answer(ctx.envelope, failure_reply(msg.kind_tag or "?", exc), ctx)
+                return
+        self._hold((write,), ctx)
+
+    def _whole(self, msg: SaveCheckpointRequest, ctx: Context) -> CheckpointWrite:
+        """The write of ``msg`` with the whole state: its patch applied to the stored one."""
+        flow_id, base_version = msg.write.flow_id, msg.patch_of
+        cached = self.states.get(flow_id)
+        if cached is not None and cached[0] == base_version:
+            base = cached[1]
+        else:
+            self._flush(ctx)  # a held write of the flow would be the base
+            stored = self.store.load_checkpoint(flow_id)
+            if stored is None or stored.version != base_version:
+                held = "no checkpoint" if stored is None else f"checkpoint {stored.version}"
+                raise CheckpointConflictError(
+                    f"A change to checkpoint {base_version} of flow {flow_id!r} came, but the "
+                    f"store holds {held}: another process wrote the flow, or a write was "
+                    "lost. Send the whole state."
+                )
+            base = stored.state
+        patch = msg.write.state
+        state: JsonObject = {**base, **patch}
+        for key in msg.merge:
+            inner, old = patch.get(key), base.get(key)
+            if isinstance(inner, dict) and isinstance(old, dict):
+                state[key] = {**old, **inner}
+        return msg.write.model_copy(update={"state": state})
 
     def on_write_request(self, msg: WriteRequest, ctx: Context) -> None:
         """Hold a transaction for the next group commit."""
@@ -121,8 +156,20 @@ class StoreKeeper(Behaviour):
             self._fail_all(batch, exc, ctx)
             raise
         ctx.log.debug("Committed {n} requests in one transaction", n=len(batch))
-        for (env, _), result in zip(batch, results, strict=True):
+        for (env, transaction), result in zip(batch, results, strict=True):
+            self._remember(transaction, result)
             self._answer(env, _write_reply(env.message, result), ctx)
+
+    def _remember(self, transaction: Transaction, result: CommitResult) -> None:
+        """Keep the latest state of each running flow, for the patches that follow."""
+        if isinstance(result, StoreError):
+            return
+        for write, receipt in zip(transaction, result, strict=True):
+            if isinstance(write, CheckpointWrite):
+                if write.status == "running":
+                    self.states[write.flow_id] = (receipt.version, write.state)
+                else:
+                    self.states.pop(write.flow_id, None)
 
     def _fail_all(
         self, batch: list[tuple[Envelope, Transaction]], error: BaseException, ctx: Context

@@ -40,10 +40,21 @@ __all__ = [
 
 
 class SaveCheckpointRequest(Message):
-    """Store a flow's checkpoint (with its memory changes) as one transaction."""
+    """Store a flow's checkpoint (with its memory changes) as one transaction.
+
+    With ``patch_of``, ``write.state`` holds only what changed since the flow's checkpoint
+    ``patch_of``: its top-level keys replace the stored ones, and each key named in
+    ``merge`` holds an object whose entries replace the stored object's entries. The store
+    writes the whole state; a patch on another version than the stored one is refused
+    (``CheckpointConflictError``), so the sender sends the whole state again.
+    """
 
     kind: Literal["store.save_checkpoint"] = "store.save_checkpoint"
     write: CheckpointWrite
+    patch_of: int | None = None
+    """The checkpoint version ``write.state`` changes, or None: it is the whole state."""
+    merge: tuple[str, ...] = ()
+    """Top-level keys whose objects are merged entry by entry (with ``patch_of``)."""
 
 
 class SaveCheckpointResponse(Message):
