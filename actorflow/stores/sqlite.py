@@ -310,9 +310,14 @@ class SqliteStore(Store):
             except sqlite3.Error:
                 logger.opt(exception=True).warning("Rollback in {path} failed", path=self.path)
 
-    def _transient(
-        self, exc: sqlite3.Error, when: str, *, committed: bool | None
-    ) -> StoreTransientError:
+    def _transient(self, exc: sqlite3.Error, when: str, *, committed: bool | None) -> StoreError:
+        """The error to raise for a failed write: transient (I/O, a full disk, a busy file),
+        or corrupted when SQLite finds the file itself damaged."""
+        if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
+            return StoreCorruptedError(
+                f"Writing to the SQLite store {str(self.path)!r} failed {when}: {exc}. The "
+                "file is damaged; restore it from a backup."
+            )
         state = "Nothing of it was stored" if committed is False else "It may be stored or not"
         return StoreTransientError(
             f"Writing to the SQLite store {str(self.path)!r} failed {when}: {exc}. {state}; "

@@ -17,6 +17,7 @@ from actorflow.errors import (
     StoreDataError,
     StoreError,
     StoreSchemaError,
+    StoreTransientError,
 )
 from actorflow.stores import SCHEMA_VERSION, CheckpointWrite, SqliteStore
 from tests.stores.support import PLAN, checkpoint
@@ -253,3 +254,21 @@ def test_write_values_outside_the_rules_are_refused(tmp_path: Path) -> None:
             store.save_checkpoint(bad)
         with pytest.raises(StoreDataError, match=r"has flow_id '', which must be 1 to 512"):
             store.save_checkpoint(bad.model_copy(update={"flow_id": ""}))
+
+
+def test_a_write_blocked_by_an_outside_writer_is_a_transient_error(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    with SqliteStore(path, busy_timeout=0.05) as store:
+        outside = sqlite3.connect(path, isolation_level=None)
+        outside.execute("BEGIN IMMEDIATE")  # a tool that ignores the lock file
+        try:
+            with pytest.raises(
+                StoreTransientError, match=r"failed before committing: database is locked\. Nothing"
+            ) as caught:
+                store.save_checkpoint(checkpoint())
+        finally:
+            outside.execute("ROLLBACK")
+            outside.close()
+
+        assert caught.value.committed is False
+        assert store.save_checkpoint(checkpoint()).version == 1
