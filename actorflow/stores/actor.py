@@ -10,6 +10,11 @@ ended: with its ``…Response``, or :class:`StoreRequestFailed` naming the typed
 No request is left unanswered: an unexpected error answers the whole batch before it
 reaches the actor's supervisor.
 
+A checkpoint may come as a patch on the flow's previous version (``patch_of``, see
+:class:`~actorflow.stores.messages.SaveCheckpointRequest`): the actor makes it whole from
+its cache of running flows' latest committed states, or from the stored checkpoint, so
+backends only ever store whole states.
+
 The actor's thread is the backend's only writer. The caller owns the backend: close it
 after the actor system has shut down.
 """
