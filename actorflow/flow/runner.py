@@ -2,11 +2,11 @@
 
 Each message the flow receives is an event for :func:`~actorflow.flow.decider.decide`,
 timed by its delivery's wall time (which the journal records); the shell keeps the
-state the decider returns and carries out its commands: attempts run on the effects
-runner through ``executor.execute_step`` (``agent`` steps are requests to agent
-actors), timers go to the system's clock, checkpoints to the state manager. Replies of
-agents are turned into the same ``StepAttemptFinished`` events as tool results, sent to
-the flow itself, so the journal holds every event the decider saw.
+state the decider returns and carries out its commands: attempts start through its
+:class:`~actorflow.flow.launcher.Launcher` (whose outcomes come back as events), timers
+go to the system's clock, checkpoints to the store actor (written ahead: the effects of
+a change wait until it is stored, see :mod:`actorflow.flow.persistence`) or to the
+state manager.
 
 There is no flow logic here: what runs, when, and what follows a result is decided
 by the decider alone. All state belongs to the flow actor's thread.
@@ -18,7 +18,6 @@ from pydantic import JsonValue
 
 from actorflow._trusted import trusted
 from actorflow.errors import ConfigurationError
-from actorflow.flow.attempt import Attempt, run_in_attempt
 from actorflow.flow.checkpoint import Checkpointer, flow_state
 from actorflow.flow.commands import (
     AskHuman,
@@ -33,8 +32,8 @@ from actorflow.flow.commands import (
 from actorflow.flow.decider import FlowCore, decide
 from actorflow.flow.executor import EnhancedFlowExecutor
 from actorflow.flow.fold import ORDER_EFFECT, STOP_EFFECT
+from actorflow.flow.launcher import Launcher
 from actorflow.flow.messages import (
-    AgentTask,
     AgentTaskDone,
     CancelFlow,
     CheckpointSaved,
@@ -50,25 +49,19 @@ from actorflow.flow.messages import (
     StepAttemptFinished,
     SweepTimeouts,
 )
-from actorflow.flow.models import FlowStep, StepStatus
-from actorflow.flow.outcomes import attempt_finished
 from actorflow.flow.persistence import DurableCheckpoints
-from actorflow.flow.steps import FlowServices, StepContext, ask_human, human_question
-from actorflow.ids import ActorPath, CorrelationId
+from actorflow.flow.steps import FlowServices
+from actorflow.ids import CorrelationId
 from actorflow.messages.base import Message
 from actorflow.messages.envelope import Envelope
-from actorflow.messages.system import DeadLetterReason, DeliveryFailed, RequestTimedOut
+from actorflow.messages.system import DeliveryFailed, RequestTimedOut
 from actorflow.runtime.behaviour import Behaviour
 from actorflow.runtime.context import Context
-from actorflow.runtime.effects import EffectHandle
 from actorflow.stores import STORE_PATH
 from actorflow.stores.messages import SaveCheckpointResponse, StoreRequestFailed, WriteResponse
 
 __all__ = ["FlowRunner"]
 
-_AGENT_TIMEOUT = 3600.0
-_AGENT_MARGIN = 1.0
-"""An agent request outlives the step's own timeout, which the decider enforces."""
 _LEVELS = {"step_started": "DEBUG", "step_completed": "DEBUG", "step_skipped": "INFO",
            "retry_scheduled": "WARNING", "step_failed": "WARNING",
            "plan_refused": "WARNING"}  # fmt: skip
@@ -81,13 +74,11 @@ class FlowRunner(Behaviour):
         self, executor: EnhancedFlowExecutor, services: FlowServices, checkpoint_interval: float
     ) -> None:
         self.executor = executor
-        self.services = services
+        self.launcher = Launcher(executor, services)
         self.checkpoint_interval = checkpoint_interval
         self.core: FlowCore | None = None
         self.asker: Envelope | None = None
         self.replied = False
-        self.handles: dict[tuple[str, int], EffectHandle] = {}
-        self.agent_calls: dict[CorrelationId, tuple[str, int]] = {}
         self.checkpointer: Checkpointer | None = None
         self.durable: DurableCheckpoints | None = None
         """Checkpoints in the system's store, when it has one (then effects wait for
@@ -116,12 +107,12 @@ class FlowRunner(Behaviour):
 
     def on_step_attempt_finished(self, msg: StepAttemptFinished, ctx: Context) -> None:
         """An attempt ended with a result or an error."""
-        self.handles.pop((msg.step_id, msg.attempt), None)
+        self.launcher.ended(msg.step_id, msg.attempt)
         self._feed(msg, ctx)
 
     def on_human_answered(self, msg: HumanAnswered, ctx: Context) -> None:
         """A person answered a ``human_input`` step (or asking failed)."""
-        self.handles.pop((msg.step_id, msg.attempt), None)
+        self.launcher.ended(msg.step_id, msg.attempt)
         self._feed(msg, ctx)
 
     def on_replan_flow(self, msg: ReplanFlow, ctx: Context) -> None:
@@ -198,26 +189,19 @@ class FlowRunner(Behaviour):
         if self.core is not None and self.checkpointer is not None:
             self.checkpointer.flush(self.core, self._at(ctx), ctx)
 
-    # -- agent replies become attempt outcomes, told to the flow itself (so the journal
-    # -- holds the very event the decider takes) -----------------------------------------
+    # -- agent replies ---------------------------------------------------------------
 
     def on_agent_task_done(self, msg: AgentTaskDone, ctx: Context) -> None:
         """An agent answered an ``agent`` step."""
-        call = self._agent_call(ctx)
-        if call is not None:
-            error = _AgentError(msg.error) if msg.error else None
-            ctx.tell(ctx.path, attempt_finished(self._flow_id, *call, msg.result, error))
+        self.launcher.agent_answered(msg, self._flow_id, ctx)
 
     def on_request_timed_out(self, msg: RequestTimedOut, ctx: Context) -> None:
         """An ``agent`` step's request, or a checkpoint write, got no answer in time."""
         durable = self.durable
         if durable is not None and durable.owns(msg.correlation_id):
             durable.failed(f"no answer in {msg.timeout:g} s", ctx, transient=True)
-            return
-        call = self.agent_calls.pop(msg.correlation_id, None)
-        if call is not None:
-            error = TimeoutError(f"agent gave no answer in {msg.timeout:g} s")
-            ctx.tell(ctx.path, attempt_finished(self._flow_id, *call, None, error))
+        else:
+            self.launcher.agent_timed_out(msg, self._flow_id, ctx)
 
     def on_delivery_failed(self, msg: DeliveryFailed, ctx: Context) -> None:
         """An ``agent`` step's request (or a checkpoint write) could not be delivered, or
@@ -226,16 +210,8 @@ class FlowRunner(Behaviour):
         if durable is not None and durable.owns(self._correlation(ctx)):
             text = f"the store actor did not take it ({msg.reason.value}: {msg.detail})"
             durable.failed(text, ctx, transient=True)
-            return
-        call = self._agent_call(ctx)
-        if call is not None:
-            error = _AgentError(f"{msg.reason.value}: {msg.detail}")
-            error.retryable = False if msg.reason is DeadLetterReason.UNKNOWN_RECIPIENT else None
-            ctx.tell(ctx.path, attempt_finished(self._flow_id, *call, None, error))
-
-    def _agent_call(self, ctx: Context) -> tuple[str, int] | None:
-        cid = self._correlation(ctx)
-        return None if cid is None else self.agent_calls.pop(cid, None)
+        else:
+            self.launcher.agent_unreached(msg, self._flow_id, ctx)
 
     @staticmethod
     def _correlation(ctx: Context) -> CorrelationId | None:
@@ -282,89 +258,20 @@ class FlowRunner(Behaviour):
         assert core is not None
         assert self.checkpointer is not None
         if isinstance(command, StartAttempt):
-            self._start(command, core, ctx)
+            self.launcher.start(command, core, ctx)
         elif isinstance(command, AskHuman):
-            self._ask(command, core, ctx)
+            self.launcher.ask(command, core, ctx)
         elif isinstance(command, SaveState):
             self.checkpointer.save(core, at, ctx, final=command.final)
         elif isinstance(command, ScheduleTimer):
             ctx.schedule(command.delay, command.message)
         elif isinstance(command, CancelAttempt):
-            handle = self.handles.pop((command.step_id, command.attempt), None)
-            if handle is not None:
-                handle.cancel()
+            self.launcher.cancel(command.step_id, command.attempt)
         elif isinstance(command, Emit):
             self._emit(command, ctx)
         elif isinstance(command, Finish):
             self._reply(ctx)
             ctx.stop()
-
-    def _start(self, command: StartAttempt, core: FlowCore, ctx: Context) -> None:
-        spec = core.spec.steps[command.step_id]
-        flow_id, step_id, attempt = core.flow_id, command.step_id, command.attempt
-        if spec.type == "agent":
-            params = command.parameters
-            request = AgentTask(
-                flow_id=flow_id,
-                step_id=step_id,
-                task=str(params["task"]),
-                parameters=params.get("arguments") or {},
-                attempt=attempt,
-            )
-            timeout = (command.timeout or _AGENT_TIMEOUT) + _AGENT_MARGIN
-            cid = ctx.request(ActorPath(str(params["agent"])), request, timeout=timeout)
-            self.agent_calls[cid] = (step_id, attempt)
-            return
-        step = trusted(  # every field comes from a validated StepSpec and the decider
-            FlowStep,
-            id=spec.id,
-            name=spec.name,
-            type=spec.type,
-            parameters=dict(command.parameters),
-            dependencies=list(spec.dependencies),
-            timeout=spec.timeout,
-            retry_count=attempt - 1,
-            max_retries=spec.max_retries,
-            status=StepStatus.RUNNING,
-            metadata=dict(spec.metadata),
-            result=None,
-            error=None,
-            started_at=None,
-            completed_at=None,
-        )
-        context = StepContext(
-            command.names,
-            flow_id=flow_id,
-            step_id=step_id,
-            attempt=attempt,
-            results=command.names["results"],
-            services=self.services,
-        )
-        system, me, executor = ctx.system, ctx.path, self.executor
-
-        def outcome(result: object, error: BaseException | None) -> None:
-            system.send(me, attempt_finished(flow_id, step_id, attempt, result, error), sender=me)
-
-        current = Attempt(flow_id, step_id, attempt)
-        self.handles[(step_id, attempt)] = system.effects.submit(
-            lambda: run_in_attempt(current, lambda: executor.execute_step(step, context)), outcome
-        )
-
-    def _ask(self, command: AskHuman, core: FlowCore, ctx: Context) -> None:
-        flow_id, step_id, attempt = core.flow_id, command.step_id, command.attempt
-        system, me, services, request = ctx.system, ctx.path, self.services, command.request
-
-        async def ask() -> object:
-            return await ask_human(human_question(step_id, request, flow_id, services), services)
-
-        async def answer() -> object:
-            return await run_in_attempt(Attempt(flow_id, step_id, attempt), ask)
-
-        def outcome(result: object, error: BaseException | None) -> None:
-            told = attempt_finished(flow_id, step_id, attempt, result, error, message=HumanAnswered)
-            system.send(me, told, sender=me)
-
-        self.handles[(step_id, attempt)] = system.effects.submit(answer, outcome)
 
     def _emit(self, command: Emit, ctx: Context) -> None:
         level = _LEVELS.get(command.event, "INFO")
@@ -420,9 +327,3 @@ class FlowRunner(Behaviour):
                         self._carry_out(command, at, ctx)
         finally:
             self._reply(ctx)  # whatever failed above, the caller is answered
-
-
-class _AgentError(Exception):
-    """An agent answered an ``agent`` step with an error."""
-
-    retryable: bool | None = None

@@ -1,0 +1,160 @@
+"""Starting the attempts a flow's decider asks for, and hearing how they end.
+
+The flow actor's :class:`Launcher` carries out ``StartAttempt`` and ``AskHuman``: a
+tool or other step runs on the effects runner through ``executor.execute_step``, a
+person is asked through the flow's human callback, an ``agent`` step is a request to
+the agent actor. However an attempt ends, its outcome comes back to the flow actor as
+the event the decider takes (``StepAttemptFinished`` or ``HumanAnswered``), told to the
+flow itself, so the journal holds every event the decider saw. Flow actor thread only.
+"""
+
+from __future__ import annotations
+
+from actorflow._trusted import trusted
+from actorflow.flow.attempt import Attempt, run_in_attempt
+from actorflow.flow.commands import AskHuman, StartAttempt
+from actorflow.flow.core import FlowCore
+from actorflow.flow.executor import EnhancedFlowExecutor
+from actorflow.flow.messages import AgentTask, AgentTaskDone, HumanAnswered
+from actorflow.flow.models import FlowStep, StepStatus
+from actorflow.flow.outcomes import attempt_finished
+from actorflow.flow.steps import FlowServices, StepContext, ask_human, human_question
+from actorflow.ids import ActorPath, CorrelationId
+from actorflow.messages.system import DeadLetterReason, DeliveryFailed, RequestTimedOut
+from actorflow.runtime.context import Context
+from actorflow.runtime.effects import EffectHandle
+
+__all__ = ["Launcher"]
+
+_AGENT_TIMEOUT = 3600.0
+_AGENT_MARGIN = 1.0
+"""An agent request outlives the step's own timeout, which the decider enforces."""
+
+
+class Launcher:
+    """Runs one flow's attempts (flow actor thread only)."""
+
+    def __init__(self, executor: EnhancedFlowExecutor, services: FlowServices) -> None:
+        self.executor = executor
+        self.services = services
+        self.handles: dict[tuple[str, int], EffectHandle] = {}
+        self.agent_calls: dict[CorrelationId, tuple[str, int]] = {}
+
+    def start(self, command: StartAttempt, core: FlowCore, ctx: Context) -> None:
+        """Run attempt ``command.attempt`` of a step."""
+        spec = core.spec.steps[command.step_id]
+        flow_id, step_id, attempt = core.flow_id, command.step_id, command.attempt
+        if spec.type == "agent":
+            params = command.parameters
+            request = AgentTask(
+                flow_id=flow_id,
+                step_id=step_id,
+                task=str(params["task"]),
+                parameters=params.get("arguments") or {},
+                attempt=attempt,
+            )
+            timeout = (command.timeout or _AGENT_TIMEOUT) + _AGENT_MARGIN
+            cid = ctx.request(ActorPath(str(params["agent"])), request, timeout=timeout)
+            self.agent_calls[cid] = (step_id, attempt)
+            return
+        step = trusted(  # every field comes from a validated StepSpec and the decider
+            FlowStep,
+            id=spec.id,
+            name=spec.name,
+            type=spec.type,
+            parameters=dict(command.parameters),
+            dependencies=list(spec.dependencies),
+            timeout=spec.timeout,
+            retry_count=attempt - 1,
+            max_retries=spec.max_retries,
+            status=StepStatus.RUNNING,
+            metadata=dict(spec.metadata),
+            result=None,
+            error=None,
+            started_at=None,
+            completed_at=None,
+        )
+        context = StepContext(
+            command.names,
+            flow_id=flow_id,
+            step_id=step_id,
+            attempt=attempt,
+            results=command.names["results"],
+            services=self.services,
+        )
+        system, me, executor = ctx.system, ctx.path, self.executor
+
+        def outcome(result: object, error: BaseException | None) -> None:
+            system.send(me, attempt_finished(flow_id, step_id, attempt, result, error), sender=me)
+
+        current = Attempt(flow_id, step_id, attempt)
+        self.handles[(step_id, attempt)] = system.effects.submit(
+            lambda: run_in_attempt(current, lambda: executor.execute_step(step, context)), outcome
+        )
+
+    def ask(self, command: AskHuman, core: FlowCore, ctx: Context) -> None:
+        """Ask a person for attempt ``command.attempt`` of a ``human_input`` step."""
+        flow_id, step_id, attempt = core.flow_id, command.step_id, command.attempt
+        system, me, services, request = ctx.system, ctx.path, self.services, command.request
+
+        async def ask() -> object:
+            return await ask_human(human_question(step_id, request, flow_id, services), services)
+
+        async def answer() -> object:
+            return await run_in_attempt(Attempt(flow_id, step_id, attempt), ask)
+
+        def outcome(result: object, error: BaseException | None) -> None:
+            told = attempt_finished(flow_id, step_id, attempt, result, error, message=HumanAnswered)
+            system.send(me, told, sender=me)
+
+        self.handles[(step_id, attempt)] = system.effects.submit(answer, outcome)
+
+    def ended(self, step_id: str, attempt: int) -> None:
+        """An attempt's outcome arrived: forget its handle."""
+        self.handles.pop((step_id, attempt), None)
+
+    def cancel(self, step_id: str, attempt: int) -> None:
+        """Cancel an attempt (its outcome, if one still comes, is ignored by the decider)."""
+        handle = self.handles.pop((step_id, attempt), None)
+        if handle is not None:
+            handle.cancel()
+
+    # -- agent replies become attempt outcomes ----------------------------------------
+
+    def agent_answered(self, msg: AgentTaskDone, flow_id: str, ctx: Context) -> None:
+        """An agent answered an ``agent`` step (the reply's correlation id says which)."""
+        call = self._call(ctx)
+        if call is not None:
+            error = _AgentError(msg.error) if msg.error else None
+            ctx.tell(ctx.path, attempt_finished(flow_id, *call, msg.result, error))
+
+    def agent_timed_out(self, msg: RequestTimedOut, flow_id: str, ctx: Context) -> bool:
+        """An agent gave no answer in time; return whether the request was an agent step's."""
+        call = self.agent_calls.pop(msg.correlation_id, None)
+        if call is None:
+            return False
+        error = TimeoutError(f"agent gave no answer in {msg.timeout:g} s")
+        ctx.tell(ctx.path, attempt_finished(flow_id, *call, None, error))
+        return True
+
+    def agent_unreached(self, msg: DeliveryFailed, flow_id: str, ctx: Context) -> bool:
+        """An agent step's request could not be delivered, or the agent failed on it;
+        return whether it was an agent step's."""
+        call = self._call(ctx)
+        if call is None:
+            return False
+        error = _AgentError(f"{msg.reason.value}: {msg.detail}")
+        error.retryable = False if msg.reason is DeadLetterReason.UNKNOWN_RECIPIENT else None
+        ctx.tell(ctx.path, attempt_finished(flow_id, *call, None, error))
+        return True
+
+    def _call(self, ctx: Context) -> tuple[str, int] | None:
+        env = ctx.envelope
+        cid = None if env is None else env.correlation_id
+        return None if cid is None else self.agent_calls.pop(cid, None)
+
+
+class _AgentError(Exception):
+    """An agent answered an ``agent`` step with an error."""
+
+    retryable: bool | None = None
