@@ -15,7 +15,11 @@ def test_top_level_all_is_pinned_and_sorted() -> None:
     assert set(actorflow.__all__) == {
         "AGENTS_PATH", "ActorNameTakenError", "ActorPath", "ActorStatistics", "ActorSystem",
         "ActorflowError", "AnyMessage", "Backoff", "GUARDIAN_STRATEGY", "AskError",
-        "AskTimeoutError", "Attempt", "Behaviour",
+        "AskTimeoutError", "Attempt", "Behaviour", "CheckpointConflictError",
+        "CheckpointRejectedError", "MemoryStore", "PlanMismatchError", "SqliteMemoryManager",
+        "SqliteStateManager", "SqliteStore", "Store", "StoreClosedError", "StoreCorruptedError",
+        "StoreDataError", "StoreError", "StoreLockedError", "StoreSchemaError",
+        "StoreTransientError", "Synchronous", "open_sqlite_store", "spawn_store",
         "BlockingCallError", "Clock", "ClockError", "CodecError", "ConditionError",
         "ConditionEvaluationError", "ConfigurationError", "Context", "CorrelationId",
         "DeadLetter", "DeadLetterReason", "DeliveryFailed", "DeliveryFailedError", "Directive",

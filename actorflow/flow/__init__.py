@@ -41,6 +41,8 @@ from actorflow.flow.state import (
     InMemoryMemoryManager,
     InMemoryStateManager,
     IStateManager,
+    SqliteMemoryManager,
+    SqliteStateManager,
 )
 from actorflow.flow.steps import StepContext, StepType, ToolRegistry, register_step_type
 from actorflow.flow.validation import validate_plan
@@ -71,6 +73,8 @@ __all__ = [
     "PlanSpec",
     "PlanningError",
     "ScriptedHumanCallback",
+    "SqliteMemoryManager",
+    "SqliteStateManager",
     "StepContext",
     "StepSpec",
     "StepState",

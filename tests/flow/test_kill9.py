@@ -73,7 +73,7 @@ def _killed_run(seed: int, folder: Path) -> Run:
                 if done >= kill_after:
                     proc.send_signal(signal.SIGKILL)
                     break
-        exit_code = proc.wait(timeout=60)
+        exit_code = proc.wait(timeout=300)  # generous: CI machines are slow
     integrity_at_kill = _integrity(store)
     stored_done: set[str] = set()
     if store.exists():
@@ -83,7 +83,7 @@ def _killed_run(seed: int, folder: Path) -> Run:
             core = core_from_checkpoint(checkpoint)
             stored_done = {s for s, r in core.steps.items() if r.status.value == "completed"}
     with _worker(store, ledger) as again:
-        out, err = again.communicate(timeout=120)
+        out, err = again.communicate(timeout=300)
         assert again.returncode == 0, err
     ran_after = [f"s{line.split()[1]}" for line in out.splitlines() if line.startswith("step ")]
     with SqliteStore(store) as opened:
