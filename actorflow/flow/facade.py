@@ -136,6 +136,7 @@ class EnhancedFlow:
         self.config = config or create_default_config()
         self.executor = executor or EnhancedFlowExecutor(mcp_client)
         self._default_memory = self.executor.memory_manager
+        self._default_state = self.executor.state_manager
         self.agents: dict[str, list[str]] = {}
         self.planner: IFlowPlanner = planner or EnhancedFlowPlanner(
             self.executor.tools, self.agents
@@ -245,7 +246,9 @@ class EnhancedFlow:
             snapshot=None if stored is None else stored.core.to_json(),
             snapshot_version=0 if stored is None else stored.version,
         )
-        runner = recipe(FlowRunner, self.executor, services, self.config.checkpoint_interval)
+        mirror = self.executor.state_manager is not self._default_state  # the caller's own
+        interval = self.config.checkpoint_interval
+        runner = recipe(FlowRunner, self.executor, services, interval, mirror=mirror)
         await self._wait_path_free(system, spec.id)
         path = system.spawn(
             runner, spec.id, parent=FLOWS_PATH, restart=RestartType.TEMPORARY, dispatcher="loop"

@@ -68,6 +68,8 @@ class CheckpointSaved(Message):
     """Whether it was the checkpoint of the flow's end (the reply waits for it)."""
     error: str = ""
     """Why it was not saved, if it was not (the final save timed out)."""
+    from_store: bool = False
+    """Whether the system's store saved it (then a state manager's saves only mirror it)."""
 
 
 class CancelFlow(Message):

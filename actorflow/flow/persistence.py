@@ -201,7 +201,7 @@ class DurableCheckpoints:
         if self.behind:
             self._send(ctx)
         elif self.final:
-            ctx.tell(ctx.path, CheckpointSaved(final=True))
+            ctx.tell(ctx.path, CheckpointSaved(final=True, from_store=True))
         return released
 
     def failed(self, reason: str, ctx: Context, *, transient: bool, conflict: bool = False) -> None:
@@ -290,7 +290,9 @@ class DurableCheckpoints:
         the error, so the caller is answered and told)."""
         self.durable = self.wanted
         if self.final:
-            ctx.tell(ctx.path, CheckpointSaved(final=True, error=self.broken or ""))
+            ctx.tell(
+                ctx.path, CheckpointSaved(final=True, error=self.broken or "", from_store=True)
+            )
 
 
 def _changes(base: FlowCore | None, core: FlowCore) -> dict[str, JsonValue]:

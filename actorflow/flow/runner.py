@@ -71,8 +71,16 @@ class FlowRunner(Behaviour):
     """Behaviour of a flow actor (one per running flow)."""
 
     def __init__(
-        self, executor: EnhancedFlowExecutor, services: FlowServices, checkpoint_interval: float
+        self,
+        executor: EnhancedFlowExecutor,
+        services: FlowServices,
+        checkpoint_interval: float,
+        *,
+        mirror: bool = False,
     ) -> None:
+        self.mirror = mirror
+        """With a store, also save checkpoints to ``executor.state_manager`` (one the
+        caller assigned: the seed's API)."""
         self.executor = executor
         self.launcher = Launcher(executor, services)
         self.checkpoint_interval = checkpoint_interval
@@ -150,11 +158,15 @@ class FlowRunner(Behaviour):
     def on_checkpoint_saved(self, msg: CheckpointSaved, ctx: Context) -> None:
         """A checkpoint save ended."""
         saver = self.checkpointer
-        if saver is not None and msg.error:  # the final save's deadline passed
+        if msg.from_store:
+            pass
+        elif saver is not None and msg.error:  # the final save's deadline passed
             saver.errors += 1
             saver.last_error = msg.error
         elif saver is not None and not saver.nowait:
             saver.saved(ctx)
+        if self.durable is not None and not msg.from_store:
+            return  # a mirrored state manager's save: the store's decides the end
         self._feed(msg, ctx)
 
     def on_write_response(self, msg: WriteResponse, ctx: Context) -> None:
@@ -249,7 +261,7 @@ class FlowRunner(Behaviour):
                 durable.hold(command)
             elif isinstance(command, CancelAttempt) and durable.drop(command):
                 continue  # it never started
-            elif not isinstance(command, SaveState):
+            elif not isinstance(command, SaveState) or self.mirror:
                 self._carry_out(command, at, ctx)
         return commands
 

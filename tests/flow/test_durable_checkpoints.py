@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import actorflow
-from actorflow import ActorSystem, EnhancedFlow, FlowState, FlowStatus
+from actorflow import ActorSystem, EnhancedFlow, FlowState, FlowStatus, InMemoryStateManager
 from actorflow.errors import FlowError, StoreTransientError
 from actorflow.flow.core import FlowCore
 from actorflow.flow.persistence import plan_json
@@ -264,3 +265,20 @@ def test_a_flow_with_its_own_sqlite_store_keeps_memory_there(tmp_path: Path) -> 
         flow.close_sync()
     with SqliteStore(tmp_path / "store.sqlite") as reopened:  # closed: the file is free again
         assert [f.flow_id for f in reopened.list_flows()] == [plan.id]
+
+
+def test_a_state_manager_the_caller_assigned_still_gets_the_checkpoints(
+    stored_system: ActorSystem, store: GatedStore
+) -> None:
+    manager = InMemoryStateManager()
+    flow = new_flow(stored_system, Recorder())
+    flow.executor.state_manager = manager  # the seed's API
+    plan = plan_of(step("a"), step("b", deps=["a"]))
+
+    state = flow.execute_sync(plan)
+
+    assert state.status is FlowStatus.COMPLETED
+    mirrored = asyncio.run(manager.load_state(plan.id))
+    assert mirrored is not None
+    assert mirrored.status is FlowStatus.COMPLETED
+    assert stored_core(store, plan.id).status is FlowStatus.COMPLETED
