@@ -7,9 +7,10 @@ payment or an e-mail would: a key already in the ledger is not written twice.
 
 The scenario starts the worker, and once it has written a random number of ledger
 entries (``ACTORFLOW_CRASH_SEED`` picks it; by default it differs every run) kills it
-with SIGKILL: no clean-up runs. Then it resumes the flow from the store in this
-process and shows the ledger: each step ran once, except the step under way at the
-kill, which ran again under the same idempotency key (so the ledger holds it once).
+with SIGKILL: no clean-up runs. Then it resumes the flow from the worker's store in
+this process and shows the ledger: each step ran once, except the step under way at the
+kill, which ran again under the same idempotency key (so the ledger holds it once). The
+worker's store and ledger stay in ``.actorflow/crash-and-resume/<run>/`` to look at.
 
 Run it: ``actorflow run scenarios/crash_and_resume.py``; resume a flow of your own with
 ``actorflow resume FLOW_ID --scenario scenarios/crash_and_resume.py --store FILE``.
@@ -23,8 +24,8 @@ import random
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -140,21 +141,24 @@ def main(system: ActorSystem) -> Mapping[str, object]:
     """Kill the worker mid-flow, resume, show the ledger."""
     seed = os.environ.get("ACTORFLOW_CRASH_SEED")
     kill_after = random.Random(seed).randint(1, STEPS - 1)
-    with tempfile.TemporaryDirectory(prefix="actorflow-crash-") as folder:
-        store, ledger = Path(folder) / "store.sqlite", Path(folder) / "ledger.jsonl"
-        code = run_worker_until(store, ledger, kill_after)
-        before = Ledger(ledger).entries()
-        flow = flow_for(None, Ledger(ledger), str(store))
-        try:
-            stored = flow.get_state_sync(FLOW_ID)
-            assert stored is not None, "the worker stored nothing before it was killed"
-            done_before = sum(s.status.value == "completed" for s in stored.steps.values())
-            state: FlowState = flow.resume_sync(FLOW_ID)
-        finally:
-            flow.close_sync()
-        entries = Ledger(ledger).entries()
+    folder = Path(".actorflow") / "crash-and-resume" / uuid.uuid4().hex[:8]
+    folder.mkdir(parents=True)
+    store, ledger = folder / "store.sqlite", folder / "ledger.jsonl"
+    code = run_worker_until(store, ledger, kill_after)
+    before = Ledger(ledger).entries()
+    flow = flow_for(None, Ledger(ledger), str(store))
+    try:
+        stored = flow.get_state_sync(FLOW_ID)
+        assert stored is not None, "the worker stored nothing before it was killed"
+        done_before = sum(s.status.value == "completed" for s in stored.steps.values())
+        state: FlowState = flow.resume_sync(FLOW_ID)
+    finally:
+        flow.close_sync()
+    entries = Ledger(ledger).entries()
     steps = [e["step"] for e in entries]
     return {
+        "worker's store": f"{store} (actorflow flows --store {store})",
+        "ledger": str(ledger),
         "killed after step": kill_after,
         "worker exit code": code,
         "ledger entries at the kill": len(before),

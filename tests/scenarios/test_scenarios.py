@@ -103,7 +103,10 @@ def test_every_scenario_file_has_an_end_to_end_test() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in SCENARIOS.glob("*.py")))
-def test_actorflow_run_completes_every_scenario(name: str, tmp_path: Path) -> None:
+def test_actorflow_run_completes_every_scenario(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
     store = tmp_path / "store.sqlite"
     args = ["run", str(SCENARIOS / name), "--runs-dir", str(tmp_path / "runs")]
     result = CliRunner().invoke(app, [*args, "--store", str(store)], catch_exceptions=False)
@@ -147,9 +150,10 @@ def test_a_scenario_may_define_an_async_main(tmp_path: Path) -> None:
 
 
 def test_crash_and_resume_loses_no_effect_and_runs_no_stored_step_again(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("ACTORFLOW_CRASH_SEED", "7")
+    monkeypatch.chdir(tmp_path)  # its worker's store and ledger go to .actorflow/ here
     result = run("crash_and_resume.py")
 
     assert result["worker exit code"] == -9
