@@ -372,7 +372,11 @@ class _MeasuringStore(MemoryStore):  # type: ignore[misc]  # a test double wrapp
         return super().commit_many(transactions)
 
 
-@pytest.mark.xfail(strict=True, reason="F5")
+@pytest.mark.xfail(
+    "patch_of" not in CheckpointWrite.model_fields,
+    strict=True,
+    reason="F5 (fixed by backends that store patches: CheckpointWrite.patch_of)",
+)
 def test_checkpoints_of_a_long_chain_cost_in_proportion_to_its_length() -> None:
     """A chain of 400 steps: each checkpoint (two per step) stores the records of all
     400 steps, so the flow writes ~N^2 record encodings (10 MB here; a 2,000-step chain
