@@ -22,7 +22,12 @@ from actorflow import ActorSystem, EnhancedFlow, FlowStatus
 from actorflow.errors import CheckpointRejectedError, FlowError, StoreTransientError
 from actorflow.flow.decider import decide
 from actorflow.flow.fold import fold_journal
-from actorflow.flow.messages import RetryCheckpoint, RunFlow, StepAttemptFinished
+from actorflow.flow.messages import (
+    RetryCheckpoint,
+    RunFlow,
+    SaveCheckpoint,
+    StepAttemptFinished,
+)
 from actorflow.flow.models import FlowConfig, FlowPlan, create_flow_step
 from actorflow.flow.persistence import DurableCheckpoints, plan_json, state_json
 from actorflow.flow.stored import core_from_checkpoint
@@ -585,3 +590,29 @@ def test_a_flow_whose_result_cannot_be_stored_reports_what_the_store_holds(
 
     assert stored is not None
     assert stored.status is state.status
+
+
+# -- F11: an idle flow writes a new checkpoint version at every auto-save tick ----------
+
+
+@pytest.mark.xfail(strict=True, reason="F11")
+def test_an_auto_save_of_an_unchanged_state_writes_nothing(
+    unsure_system: ActorSystem, unsure: _UnsureStore
+) -> None:
+    """With a store every change is saved already, yet each SaveCheckpoint tick (every
+    auto_save_interval, 30 s) of an unchanged state is one more transaction and version:
+    a flow waiting an hour for a person writes 120 empty checkpoints, 10,000 such flows
+    333 commits a second."""
+    run = RunFlow(plan=_plan(_tool_step("a")).freeze(), seed=1)
+    core, _ = decide(None, run, T0)
+    ctx = _Ctx(unsure_system)
+    durable = DurableCheckpoints("f")
+    durable.save(core, T0, ctx, final=False)  # type: ignore[arg-type]
+    _answer(durable, ctx)
+    ticked, _ = decide(core, SaveCheckpoint(), T0 + 30)
+    durable.save(ticked, T0 + 30, ctx, final=False)  # type: ignore[arg-type]
+
+    assert len(ctx.replies) == 1
+    stored = unsure.load_checkpoint("f")
+    assert stored is not None
+    assert stored.version == 1
