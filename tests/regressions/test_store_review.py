@@ -20,6 +20,7 @@ from loguru import logger
 import actorflow
 from actorflow import ActorSystem, EnhancedFlow, FlowStatus
 from actorflow.errors import CheckpointRejectedError, FlowError, StoreTransientError
+from actorflow.flow.commands import Emit
 from actorflow.flow.decider import decide
 from actorflow.flow.fold import fold_journal
 from actorflow.flow.messages import (
@@ -352,7 +353,13 @@ def test_folding_a_flow_stopped_and_resumed_in_one_journal_gives_its_live_final_
         system.shutdown()
     folded = fold_journal(journal, "f")
 
+    resumed = [
+        step
+        for step in folded.steps
+        if any(isinstance(c, Emit) and c.event == "flow_resumed" for c in step.commands)
+    ]
     assert live.status is FlowStatus.COMPLETED
+    assert len(resumed) == 1  # the resume's flow.run is folded as a resume
     assert folded.state is not None
     assert folded.state.status is FlowStatus.COMPLETED
 
