@@ -35,6 +35,7 @@ from actorflow.flow.steps import FlowServices
 from actorflow.flow.stored import (
     StoredFlow,
     acquire_store,
+    claim_flow,
     default_store,
     has_store,
     load_stored_flow,
@@ -153,15 +154,24 @@ class EnhancedFlow:
     def system(self) -> ActorSystem:
         """The actor system flows run in (started on first use if the facade owns it)."""
         if self._system is None:
+            spec = self._store_spec
+            # The store first: if it cannot be opened, no actor system is left behind.
+            store = acquire_store(spec) if isinstance(spec, str) else spec
             system = ActorSystem().start()
-            if self._store_spec is not None:
-                spec = self._store_spec
-                self._store = acquire_store(spec) if isinstance(spec, str) else spec
-                spawn_store(system, self._store)
-                if self.executor.memory_manager is self._default_memory and isinstance(
-                    self._store, SqliteStore
-                ):  # flow memory in the store too, unless the caller chose a manager
-                    self.executor.memory_manager = SqliteMemoryManager(self._store)
+            try:
+                if store is not None:
+                    spawn_store(system, store)
+            except BaseException:
+                system.shutdown()
+                if isinstance(spec, str) and store is not None:
+                    release_store(store)
+                raise
+            self._store = store
+            if (
+                isinstance(store, SqliteStore)
+                and self.executor.memory_manager is self._default_memory
+            ):  # flow memory in the store too, unless the caller chose a manager
+                self.executor.memory_manager = SqliteMemoryManager(store)
             self._system = system
         return self._system
 
@@ -229,6 +239,9 @@ class EnhancedFlow:
         services = self._services()
         system = self.system
         order = validate_plan(spec, services, system=system)
+        stored_version = 0 if stored is None else stored.version
+        if stored is None and resume_from is None and has_store(system):
+            stored_version = await self._stored_version(system, spec.id)
         config = cast("dict[str, Any]", freeze(self.config.model_dump(mode="json")))
         seed = self.config.random_seed
         # Built without validation: the plan was frozen just now (its JSON data copied from
@@ -244,28 +257,52 @@ class EnhancedFlow:
             inline=type(self.executor).execute_step is EnhancedFlowExecutor.execute_step,
             resume=None if resume_from is None else resume_data(resume_from),
             snapshot=None if stored is None else stored.core.to_json(),
-            snapshot_version=0 if stored is None else stored.version,
+            snapshot_version=stored_version,
         )
         mirror = self.executor.state_manager is not self._default_state  # the caller's own
         interval = self.config.checkpoint_interval
         runner = recipe(FlowRunner, self.executor, services, interval, mirror=mirror)
         await self._wait_path_free(system, spec.id)
-        path = system.spawn(
-            runner, spec.id, parent=FLOWS_PATH, restart=RestartType.TEMPORARY, dispatcher="loop"
-        )
-        cell = system.cell_at(path)
-        self._last_flow_id = spec.id
-        limit = self.config.flow_timeout
-        timeout = min(limit * 2, _WAIT_FOREVER) if limit else _WAIT_FOREVER
+        claim = claim_flow(self._store, spec.id)
         try:
-            reply = await system.ask_async(path, run, timeout=timeout)
-        except (AskTimeoutError, asyncio.CancelledError):
-            # The caller stopped waiting (a timeout, or its task was cancelled): so does the flow.
-            system.tell(path, CancelFlow(reason="the caller stopped waiting for the flow"))
-            raise
+            path = system.spawn(
+                runner, spec.id, parent=FLOWS_PATH, restart=RestartType.TEMPORARY,
+                dispatcher="loop",
+            )  # fmt: skip
+            cell = system.cell_at(path)
+            self._last_flow_id = spec.id
+            limit = self.config.flow_timeout
+            timeout = min(limit * 2, _WAIT_FOREVER) if limit else _WAIT_FOREVER
+            try:
+                reply = await system.ask_async(path, run, timeout=timeout)
+            except (AskTimeoutError, asyncio.CancelledError):
+                # The caller stopped waiting (a timeout, or its task was cancelled): so does
+                # the flow.
+                system.tell(path, CancelFlow(reason="the caller stopped waiting for the flow"))
+                raise
+        finally:
+            claim.release()
         assert isinstance(reply, FlowFinished)
         self._finishing[spec.id] = cell
         return FlowState.model_validate({**reply.state, "plan": spec})
+
+    async def _stored_version(self, system: ActorSystem, flow_id: str) -> int:
+        """The store's version of a flow about to run anew under ``flow_id`` (0: none):
+        an ended flow of that id is replaced, one stored as running is not.
+
+        Raises:
+            FlowError: the store holds the flow as running (a crashed run: resume it).
+        """
+        existing = await load_stored_flow(system, flow_id)
+        if existing is None:
+            return 0
+        if existing.core.is_running:
+            raise FlowError(
+                f"The store holds flow {flow_id!r} as running (its process stopped before "
+                f"it ended). Resume it with flow.resume({flow_id!r}), or run the plan under "
+                "a new id."
+            )
+        return existing.version
 
     async def _wait_path_free(self, system: ActorSystem, flow_id: str) -> None:
         """The actor of a flow that ran before under this id stops right after replying:

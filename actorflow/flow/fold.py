@@ -116,7 +116,6 @@ def flow_events(
     path = f"/flows/{flow_id}"
     events: list[tuple[int | None, Message, float]] = []
     moves: list[tuple[int, int]] = []
-    stops: list[tuple[int | None, Message, float]] = []
     for record in records:
         if isinstance(record, Envelope):
             if record.recipient == path and type(record.message) in EVENT_TYPES:
@@ -133,7 +132,8 @@ def flow_events(
                 reason = str(effect.value.get("reason", "stopped"))
                 at = effect.value.get("at")
                 when = float(at) if isinstance(at, int | float) else record.wall_time
-                stops.append((None, CancelFlow(reason=reason, failed=True), when))
+                # Where the actor stopped: before a later run (a resume) of the flow.
+                events.append((None, CancelFlow(reason=reason, failed=True), when))
     for seq, after in moves:  # processed right after ``after`` instead of in send order
         index = next((i for i, e in enumerate(events) if e[0] == seq), None)
         if index is None:
@@ -141,7 +141,7 @@ def flow_events(
         moved = events.pop(index)
         target = next((i for i, e in enumerate(events) if e[0] == after), len(events) - 1)
         events.insert(target + 1, moved)
-    return events + stops
+    return events
 
 
 def fold(
@@ -162,8 +162,10 @@ def fold(
     flow_id = ""
     for seq, recorded, at in events:
         event = recorded
-        if state is None and isinstance(recorded, RunFlow) and plan is not None:
-            event = recorded.model_copy(update={"plan": plan})
+        if isinstance(recorded, RunFlow):
+            state = None  # every run (a resume, a run again) starts from its own RunFlow
+            if plan is not None and recorded.snapshot is None:
+                event = recorded.model_copy(update={"plan": plan})
         state, commands = decide(state, event, at)
         flow_id = state.flow_id
         steps.append(FoldStep(seq, event, at, state, tuple(commands)))

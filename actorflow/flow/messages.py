@@ -25,6 +25,7 @@ __all__ = [
     "SaveCheckpoint",
     "StepAttemptFinished",
     "StepAttemptTimedOut",
+    "StopFlowActor",
     "SweepTimeouts",
 ]
 
@@ -183,6 +184,13 @@ class RetryCheckpoint(Message):
 
     kind: Literal["flow.retry_checkpoint"] = "flow.retry_checkpoint"
     generation: int
+
+
+class StopFlowActor(Message):
+    """Timer tick: the flow ended and answered; stop its actor even though its final
+    state could not be stored."""
+
+    kind: Literal["flow.stop_actor"] = "flow.stop_actor"
 
 
 class FlushCheckpoint(Message):

@@ -145,6 +145,8 @@ class DurableCheckpoints:
         """Whether the latest write failed and waits to be sent again."""
         self.broken: str | None = None
         """Why the store refused this flow's checkpoints (then nothing more is sent)."""
+        self.final_told = False
+        """Whether the flow was told its final save ended (stored, or failing)."""
 
     @property
     def behind(self) -> bool:
@@ -154,7 +156,10 @@ class DurableCheckpoints:
     # -- the flow actor's side -----------------------------------------------------------
 
     def save(self, core: FlowCore, at: float, ctx: Context, *, final: bool) -> None:
-        """Store ``core`` (after the write in flight, if any)."""
+        """Store ``core`` (after the write in flight, if any); a state that changed
+        nothing since the last one asked for (an auto-save tick) is not written again."""
+        if not final and self.latest is not None and _unchanged(self.latest[0], core):
+            return
         self.wanted += 1
         self.latest = (core, at)
         self.final = self.final or final
@@ -162,6 +167,8 @@ class DurableCheckpoints:
             self._settle_broken(ctx)
         elif self.in_flight is None:
             self._send(ctx)
+        elif final and self.paused:  # the store is failing: answer the caller now
+            self._tell_final_failing(ctx)
 
     def hold(self, command: Command) -> None:
         """Keep ``command`` until the state that asked for it is stored."""
@@ -200,9 +207,15 @@ class DurableCheckpoints:
         self.held = [(need, command) for need, command in self.held if need > written.generation]
         if self.behind:
             self._send(ctx)
-        elif self.final:
+        elif self.final and not self.final_told:
+            self.final_told = True
             ctx.tell(ctx.path, CheckpointSaved(final=True, from_store=True))
         return released
+
+    @property
+    def settled(self) -> bool:
+        """Whether nothing waits to be stored (or nothing can be any more)."""
+        return self.broken is not None or (not self.behind and self.in_flight is None)
 
     def failed(self, reason: str, ctx: Context, *, transient: bool, conflict: bool = False) -> None:
         """The write in flight failed: send it again later, or give up on the store.
@@ -219,6 +232,8 @@ class DurableCheckpoints:
         if transient:
             self.failures += 1
             self.paused = True
+            if self.final:  # the flow ended: answer its caller now
+                self._tell_final_failing(ctx)
             pause = min(_MAX_PAUSE, _FIRST_PAUSE * 2 ** min(self.failures - 1, 16))
             ctx.log.warning(
                 "Flow {flow} paused: its checkpoint was not stored ({error}); "
@@ -237,13 +252,11 @@ class DurableCheckpoints:
         self._settle_broken(ctx)
 
     def retry(self, msg: RetryCheckpoint, ctx: Context) -> None:
-        """Send the failed write again (a newer state, if there is one)."""
+        """Send the failed write again, as it was: the store may have committed it (its
+        answer was lost), and only the same write id tells it so; a newer state follows
+        once it is answered."""
         written = self.in_flight
         if written is None or written.generation != msg.generation:
-            return
-        if written.generation < self.wanted:  # a newer state came meanwhile: send that
-            self.in_flight = None
-            self._send(ctx)
             return
         cid = ctx.request(self.store, written.request, timeout=STORE_TIMEOUT)
         self.in_flight = _Write(cid, written.generation, written.request, written.core,
@@ -285,6 +298,12 @@ class DurableCheckpoints:
         cid = ctx.request(self.store, request, timeout=STORE_TIMEOUT)
         self.in_flight = _Write(cid, self.wanted, request, core, patch)
 
+    def _tell_final_failing(self, ctx: Context) -> None:
+        if not self.final_told:
+            self.final_told = True
+            text = f"its final state is not stored yet ({self.last_error}); still trying"
+            ctx.tell(ctx.path, CheckpointSaved(final=True, error=text, from_store=True))
+
     def _settle_broken(self, ctx: Context) -> None:
         """Nothing can be stored any more: let the flow end (its final save "ends" with
         the error, so the caller is answered and told)."""
@@ -293,6 +312,21 @@ class DurableCheckpoints:
             ctx.tell(
                 ctx.path, CheckpointSaved(final=True, error=self.broken or "", from_store=True)
             )
+
+
+def _unchanged(old: FlowCore, new: FlowCore) -> bool:
+    """Whether ``new`` stores as ``old`` does (records are never changed in place)."""
+    return (
+        old.spec is new.spec
+        and old.steps is new.steps
+        and old.status is new.status
+        and old.ready == new.ready
+        and old.slots == new.slots
+        and old.error == new.error
+        and old.sweep_at == new.sweep_at
+        and old.ignored == new.ignored
+        and old.finished == new.finished
+    )
 
 
 def _changes(base: FlowCore | None, core: FlowCore) -> dict[str, JsonValue]:

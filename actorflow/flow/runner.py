@@ -17,8 +17,8 @@ from __future__ import annotations
 from pydantic import JsonValue
 
 from actorflow._trusted import trusted
-from actorflow.errors import ConfigurationError
-from actorflow.flow.checkpoint import Checkpointer, flow_state
+from actorflow.errors import ConfigurationError, StoreError
+from actorflow.flow.checkpoint import FINAL_SAVE_TIMEOUT, Checkpointer, flow_state
 from actorflow.flow.commands import (
     AskHuman,
     CancelAttempt,
@@ -47,6 +47,7 @@ from actorflow.flow.messages import (
     RunFlow,
     SaveCheckpoint,
     StepAttemptFinished,
+    StopFlowActor,
     SweepTimeouts,
 )
 from actorflow.flow.persistence import DurableCheckpoints
@@ -91,6 +92,8 @@ class FlowRunner(Behaviour):
         self.durable: DurableCheckpoints | None = None
         """Checkpoints in the system's store, when it has one (then effects wait for
         the state that asked for them to be stored)."""
+        self.stopping = False
+        """The flow ended and answered; the actor stops once its final state is stored."""
         self.last_seq = -1
         """Sequence number of the last event fed to the decider (to spot reordering)."""
 
@@ -182,14 +185,31 @@ class FlowRunner(Behaviour):
             at = self._at(ctx)
             for command in durable.saved(msg, ctx):
                 self._carry_out(command, at, ctx)
+            if self.stopping and durable.settled:
+                ctx.stop()
 
     def on_store_request_failed(self, msg: StoreRequestFailed, ctx: Context) -> None:
         """The store did not commit a checkpoint."""
         durable = self.durable
         if durable is not None and durable.owns(self._correlation(ctx)):
             conflict = msg.error_type == "CheckpointConflictError"
+            # An error that is no store error is the store's bug or a passing trouble (it
+            # restarts): pause and try again, as for a transient one.
+            unexpected = type(msg.to_error()) is StoreError
             text = f"{msg.error_type}: {msg.error}"
-            durable.failed(text, ctx, transient=msg.transient, conflict=conflict)
+            durable.failed(text, ctx, transient=msg.transient or unexpected, conflict=conflict)
+            if self.stopping and durable.settled:
+                ctx.stop()
+
+    def on_stop_flow_actor(self, msg: StopFlowActor, ctx: Context) -> None:
+        """The flow ended long ago and its final state still could not be stored."""
+        ctx.log.error(
+            "Flow {flow}: its final state was not stored within {s:g} s; the store keeps "
+            "an earlier one",
+            flow=self._flow_id,
+            s=FINAL_SAVE_TIMEOUT,
+        )
+        ctx.stop()
 
     def on_retry_checkpoint(self, msg: RetryCheckpoint, ctx: Context) -> None:
         """Send a failed checkpoint write again."""
@@ -283,7 +303,12 @@ class FlowRunner(Behaviour):
             self._emit(command, ctx)
         elif isinstance(command, Finish):
             self._reply(ctx)
-            ctx.stop()
+            durable = self.durable
+            if durable is None or durable.settled:
+                ctx.stop()
+            else:  # its final state is not stored yet: keep trying, for a while
+                self.stopping = True
+                ctx.schedule(FINAL_SAVE_TIMEOUT, StopFlowActor())
 
     def _emit(self, command: Emit, ctx: Context) -> None:
         level = _LEVELS.get(command.event, "INFO")

@@ -14,15 +14,16 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Final, final
 
 from pydantic import JsonValue, ValidationError
 
-from actorflow.errors import CheckpointRejectedError
+from actorflow.errors import CheckpointRejectedError, FlowError
 from actorflow.flow.core import FlowCore, FlowSpec, Settings, StepRecord
-from actorflow.flow.models import FlowState, FlowStatus, PlanSpec, StepStatus
+from actorflow.flow.invariants import state_problem
+from actorflow.flow.models import FlowConfig, FlowState, FlowStatus, PlanSpec, StepStatus
 from actorflow.flow.persistence import STATE_FORMAT
 from actorflow.ids import ActorPath
 from actorflow.messages.base import Message
@@ -46,10 +47,12 @@ from actorflow.stores.messages import (
 
 __all__ = [
     "DEFAULT_STORE",
+    "FlowClaim",
     "MEMORY",
     "STORE_ENV",
     "StoredFlow",
     "acquire_store",
+    "claim_flow",
     "core_from_checkpoint",
     "default_store",
     "has_store",
@@ -64,6 +67,7 @@ _STATE_KEYS: Final = frozenset(
 )  # fmt: skip
 _SPEC_KEYS: Final = frozenset({"order", "settings", "seed", "context", "inline"})
 _RECORD_LENGTH: Final = len(StepRecord._fields)
+_SETTINGS: Final = frozenset(f.name for f in fields(Settings))
 _READ_TIMEOUT: Final = 30.0
 
 
@@ -175,10 +179,18 @@ def core_from_checkpoint(checkpoint: Checkpoint) -> FlowCore:
 
 
 def _rebuild(state: Mapping[str, Any], spec: Mapping[str, Any], plan: PlanSpec) -> FlowCore:
+    settings = spec["settings"]
+    if not isinstance(settings, dict) or set(settings) != _SETTINGS:
+        raise ValueError(f"the settings are not {sorted(_SETTINGS)}")
+    try:  # within FlowConfig's limits, with their own types
+        FlowConfig.model_validate(settings, strict=True)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ValueError(f"setting {first['loc'][0]!r}: {first['msg']}") from None
     flow_spec = FlowSpec(
         plan,
         tuple(_strings(spec["order"])),
-        Settings(**spec["settings"]),
+        Settings(**settings),
         seed=_integer(spec["seed"]),
         context=dict(spec["context"]),
         inline=_boolean(spec["inline"]),
@@ -186,7 +198,7 @@ def _rebuild(state: Mapping[str, Any], spec: Mapping[str, Any], plan: PlanSpec) 
     if set(flow_spec.order) != set(flow_spec.steps):
         raise ValueError("the step order does not name the plan's steps")
     steps = {sid: _record(rec) for sid, rec in state["steps"].items()}
-    return FlowCore.create(
+    core = FlowCore.create(
         flow_spec,
         FlowStatus(state["status"]),
         steps,
@@ -199,6 +211,10 @@ def _rebuild(state: Mapping[str, Any], spec: Mapping[str, Any], plan: PlanSpec) 
         ignored=_integer(state["ignored"]),
         finished=_boolean(state["finished"]),
     )
+    problem = state_problem(core)
+    if problem is not None:
+        raise ValueError(problem)
+    return core
 
 
 def _record(data: list[Any]) -> StepRecord:
@@ -328,3 +344,51 @@ def release_store(store: Store) -> None:
             return
         del _open[store.path]
     store.close()
+
+
+# -- one run of a flow at a time, among the facades of one process ---------------------------
+
+_claims_lock = threading.Lock()
+_claims: dict[int, set[str]] = {}
+
+
+@final
+class FlowClaim:
+    """A flow id held by one run in this process (see :func:`claim_flow`)."""
+
+    def __init__(self, key: int | None, flow_id: str) -> None:
+        self.key = key
+        self.flow_id = flow_id
+
+    def release(self) -> None:
+        """Let another run take the flow id (calling it twice is harmless)."""
+        if self.key is None:
+            return
+        with _claims_lock:
+            held = _claims.get(self.key)
+            if held is not None:
+                held.discard(self.flow_id)
+                if not held:
+                    del _claims[self.key]
+        self.key = None
+
+
+def claim_flow(store: Store | None, flow_id: str) -> FlowClaim:
+    """Hold ``flow_id`` in ``store`` for one run: facades sharing a store object (two
+    ``EnhancedFlow(store=path)`` on one file share it) never run one flow twice at once.
+
+    Raises:
+        FlowError: another run in this process holds the flow.
+    """
+    if store is None:
+        return FlowClaim(None, flow_id)
+    key = id(store)
+    with _claims_lock:
+        held = _claims.setdefault(key, set())
+        if flow_id in held:
+            raise FlowError(
+                f"Flow {flow_id!r} is running in this process already (another EnhancedFlow "
+                "on the same store); wait for it to end before running or resuming it."
+            )
+        held.add(flow_id)
+    return FlowClaim(key, flow_id)

@@ -20,6 +20,7 @@ from actorflow.flow.commands import (
     StartAttempt,
 )
 from actorflow.flow.decider import FlowCore, decide
+from actorflow.flow.invariants import state_problem
 from actorflow.flow.messages import (
     CancelFlow,
     CheckpointSaved,
@@ -36,8 +37,11 @@ from actorflow.flow.models import (
     StepSpec,
     create_flow_step,
 )
+from actorflow.flow.persistence import plan_json, state_json
 from actorflow.flow.retry import error_hierarchy
+from actorflow.flow.stored import core_from_checkpoint
 from actorflow.messages.base import Message
+from actorflow.stores import Checkpoint
 
 T0 = 1_800_000_000.0
 
@@ -146,6 +150,8 @@ class World:
         spec = core.spec
         # state -> JSON -> state is the identity
         assert FlowCore.from_json(json.loads(json.dumps(core.to_json()))) == core
+        # every state the decider makes keeps the rules stored states are checked by
+        assert state_problem(core) is None, state_problem(core)
         if previous is not None and core.spec is not previous.spec:  # a new plan
             for sid, rec in core.steps.items():
                 if rec.status not in TERMINAL_STEP_STATES:
@@ -341,6 +347,10 @@ def test_a_flow_resumed_from_any_stored_state_runs_again_only_what_was_under_way
     if not core.is_running:
         return
     snapshot = json.loads(json.dumps(core.to_json()))  # what a store keeps
+    stored = Checkpoint(flow_id="f", version=1, state=json.loads(json.dumps(state_json(core))),
+                        status="running", steps_done=0, steps_total=len(core.steps), at=world.now,
+                        plan_hash="h", plan=plan_json(core.spec.plan), write_id="")  # fmt: skip
+    assert core_from_checkpoint(stored) == core  # what resume reads back, checked
     under_way = {(sid, rec.live) for sid, rec in core.steps.items() if rec.live}
     completed = {sid for sid, rec in core.steps.items() if rec.status.value == "completed"}
     plan = core.spec.plan

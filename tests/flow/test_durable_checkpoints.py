@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -38,8 +38,12 @@ class GatedStore(MemoryStore):
         self.gate.set()
         self.waiting = threading.Event()
         self.fail_next = 0
+        self.before_commit: Callable[[], object] | None = None
 
     def commit_many(self, transactions: Sequence[Transaction]) -> list[CommitResult]:
+        if self.before_commit is not None:
+            hook, self.before_commit = self.before_commit, None
+            hook()
         if not self.gate.is_set():
             self.waiting.set()
             assert self.gate.wait(10), "the test never opened the gate"
@@ -146,8 +150,8 @@ def test_a_store_that_refuses_the_flows_checkpoints_fails_the_flow_loudly(
     recorder = Recorder()
     flow = new_flow(stored_system, recorder)
     plan = plan_of(step("a"), step("b", deps=["a"]))
-    # Another writer stored this flow already: the flow's first write expects none.
-    store.save_checkpoint(stored_write(plan.id))  # version 1 exists
+    # Another writer stores this flow just before its first write: that write expects none.
+    store.before_commit = lambda: MemoryStore.commit_many(store, [(stored_write(plan.id),)])
 
     state = flow.execute_sync(plan)
 

@@ -128,7 +128,6 @@ def _answer(durable: DurableCheckpoints, ctx: _Ctx) -> None:
         durable.saved(reply, ctx)  # type: ignore[arg-type]
 
 
-@pytest.mark.xfail(strict=True, reason="F1")
 def test_a_newer_state_sent_after_an_unacknowledged_commit_is_stored_not_dropped(
     unsure_system: ActorSystem, unsure: _UnsureStore
 ) -> None:
@@ -153,7 +152,8 @@ def test_a_newer_state_sent_after_an_unacknowledged_commit_is_stored_not_dropped
     retry = ctx.scheduled[-1]
     assert isinstance(retry, RetryCheckpoint)
     durable.retry(retry, ctx)  # type: ignore[arg-type]
-    _answer(durable, ctx)
+    _answer(durable, ctx)  # the same write again: the store says it has it
+    _answer(durable, ctx)  # then the newer state, under its own write id
     assert not durable.behind  # the flow believes its final state is stored
 
     stored = unsure.load_checkpoint("f")
@@ -203,7 +203,6 @@ def _settings(**changes: object) -> Callable[[dict[str, Any]], object]:
     return lambda state: state["spec"]["settings"].update(changes)
 
 
-@pytest.mark.xfail(strict=True, reason="F2")
 @pytest.mark.parametrize(
     "change",
     [
@@ -258,7 +257,6 @@ def _resume(path: Path, *, within: float) -> Any:
     return asyncio.run(main())
 
 
-@pytest.mark.xfail(strict=True, reason="F2")
 def test_resuming_a_stored_flow_with_nothing_left_to_start_does_not_hang(tmp_path: Path) -> None:
     """'a' and 'b' are stored as running, without a live attempt or a retry: the resumed
     flow waits for nothing, forever (resume() returns after a week)."""
@@ -269,7 +267,6 @@ def test_resuming_a_stored_flow_with_nothing_left_to_start_does_not_hang(tmp_pat
         _resume(path, within=2.0)
 
 
-@pytest.mark.xfail(strict=True, reason="F2")
 def test_resuming_a_stored_flow_whose_ready_list_names_an_unknown_step_is_rejected(
     tmp_path: Path,
 ) -> None:
@@ -292,7 +289,6 @@ class _DownStore(MemoryStore):  # type: ignore[misc]  # a test double wrapping c
         raise StoreTransientError("disk I/O error (injected, for good)", committed=False)
 
 
-@pytest.mark.xfail(strict=True, reason="F3")
 def test_a_flow_whose_store_keeps_failing_still_ends_at_its_flow_timeout() -> None:
     """flow_timeout is 0.3 s. The final checkpoint can never be committed, so the flow
     never replies: execute() raises AskTimeoutError after 2 x flow_timeout, and the flow
@@ -315,7 +311,6 @@ def test_a_flow_whose_store_keeps_failing_still_ends_at_its_flow_timeout() -> No
 # -- F4: folding the journal of a flow stopped and resumed in one run --------------------
 
 
-@pytest.mark.xfail(strict=True, reason="F4")
 def test_folding_a_flow_stopped_and_resumed_in_one_journal_gives_its_live_final_state(
     tmp_path: Path,
 ) -> None:
@@ -409,7 +404,6 @@ def test_checkpoints_of_a_long_chain_cost_in_proportion_to_its_length() -> None:
 # -- F6: two facades on one store file in one process run one flow twice at once ------
 
 
-@pytest.mark.xfail(strict=True, reason="F6")
 def test_a_flow_running_in_one_facade_cannot_be_resumed_by_another_on_the_same_file(
     tmp_path: Path,
 ) -> None:
@@ -452,7 +446,6 @@ def test_a_flow_running_in_one_facade_cannot_be_resumed_by_another_on_the_same_f
 # -- F7: a plan whose id the store knows cannot run again --------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="F7")
 def test_a_plan_run_again_under_its_id_completes_with_a_store() -> None:
     """Running a plan with a fixed id twice (two runs of one script with the default
     store of create_enhanced_flow(), or twice in one facade) fails the second run before
@@ -495,7 +488,6 @@ class _HiccupStore(MemoryStore):  # type: ignore[misc]  # a test double wrapping
         return super().commit_many(transactions)
 
 
-@pytest.mark.xfail(strict=True, reason="F8")
 def test_a_one_off_unexpected_store_error_pauses_the_flow_instead_of_failing_it() -> None:
     """failure_reply marks every error but StoreTransientError as not transient, so the
     flow takes a RuntimeError for 'the store refused its checkpoint' and fails, though
@@ -515,7 +507,6 @@ def test_a_one_off_unexpected_store_error_pauses_the_flow_instead_of_failing_it(
 # -- F9: a store that cannot be opened leaks the facade's started actor system ----------
 
 
-@pytest.mark.xfail(strict=True, reason="F9")
 def test_a_facade_whose_store_cannot_be_opened_leaves_no_actor_system_running(
     tmp_path: Path,
 ) -> None:
@@ -575,7 +566,6 @@ def test_one_unencodable_checkpoint_does_not_sink_the_other_flows_of_its_group_c
     assert good is not None
 
 
-@pytest.mark.xfail(strict=True, reason="F10")
 def test_a_flow_whose_result_cannot_be_stored_reports_what_the_store_holds(
     tmp_path: Path,
 ) -> None:
@@ -602,7 +592,6 @@ def test_a_flow_whose_result_cannot_be_stored_reports_what_the_store_holds(
 # -- F11: an idle flow writes a new checkpoint version at every auto-save tick ----------
 
 
-@pytest.mark.xfail(strict=True, reason="F11")
 def test_an_auto_save_of_an_unchanged_state_writes_nothing(
     unsure_system: ActorSystem, unsure: _UnsureStore
 ) -> None:
