@@ -11,7 +11,8 @@ runs; its :attr:`Attempt.idempotency_key` is the same for every run of one attem
         return payments.charge(amount, idempotency_key=key)
 
 Plain tools (run in a worker thread), async tools, human callbacks and custom
-executors all see it.
+executors all see it. Threads or executors a tool starts itself do not (context
+variables do not follow them): read the key in the tool and pass it on.
 """
 
 from __future__ import annotations

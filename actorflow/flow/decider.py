@@ -611,7 +611,7 @@ def _on_checkpoint_saved(draft: _Draft, msg: CheckpointSaved) -> None:
 def _on_replan(draft: _Draft, msg: ReplanFlow) -> None:
     """Go on by a new version of the plan (see :class:`ReplanFlow` for what is kept)."""
     old, plan = draft.spec, msg.plan
-    reason = _replan_refusal(draft, plan)
+    reason = _replan_refusal(draft, plan, msg.order)
     if reason is not None:
         draft.commands.append(Emit("plan_refused", None, {"reason": reason}))
         return
@@ -654,7 +654,7 @@ def _on_replan(draft: _Draft, msg: ReplanFlow) -> None:
     _advance(draft)
 
 
-def _replan_refusal(draft: _Draft, plan: Any) -> str | None:
+def _replan_refusal(draft: _Draft, plan: Any, order: tuple[str, ...]) -> str | None:
     current = draft.spec.plan
     if draft.status is not FlowStatus.RUNNING:
         return f"the flow is {draft.status.value}, not running: a new plan cannot change it"
@@ -665,6 +665,24 @@ def _replan_refusal(draft: _Draft, plan: Any) -> str | None:
             f"the new plan's version {plan.version} is not above the running plan's "
             f"({current.version}): give the new plan a higher version"
         )
+    return _plan_problem(plan, order)
+
+
+def _plan_problem(plan: Any, order: tuple[str, ...]) -> str | None:
+    """Why a plan cannot run in ``order`` (its senders validate it; a flow checks again)."""
+    ids = [step.id for step in plan.steps]
+    if len(set(ids)) != len(ids):
+        return "the new plan has two steps with one id: validate it first"
+    position = {sid: index for index, sid in enumerate(order or ids)}
+    if sorted(position) != sorted(ids):
+        return "the new plan's step order does not name its steps: validate it first"
+    for step in plan.steps:
+        for dep in step.dependencies:
+            if dep not in position or position[dep] >= position[step.id]:
+                return (
+                    f"step {step.id!r} of the new plan depends on {dep!r}, which is missing "
+                    "or not before it: validate the plan first"
+                )
     return None
 
 

@@ -280,3 +280,16 @@ def test_a_running_flow_refuses_a_plan_that_is_not_newer(system: ActorSystem) ->
         recorder.gates["a"].set()
         runner.join(10)
     assert outcome[0].status is FlowStatus.COMPLETED
+
+
+def test_a_new_plan_that_does_not_hold_together_is_refused_not_run() -> None:
+    core, _ = start(tool("a"))
+    dangling = FlowPlan(id="f", name="p", steps=[tool("b", ["ghost"])], version=2).freeze()
+    backwards = FlowPlan(id="f", name="p", steps=[tool("b"), tool("c", ["b"])], version=2)
+    for bad in (
+        ReplanFlow(plan=dangling),
+        ReplanFlow(plan=backwards.freeze(), order=("c", "b")),
+    ):
+        after, commands = decide(core, bad, T0 + 1)
+        assert after == core
+        assert events(commands) == ["plan_refused"]
