@@ -424,6 +424,9 @@ class JournalWriter:
             logger.opt(exception=True).critical("Journal {path}: unexpected error", path=self.path)
         if self._io is not None:
             self._io.stop()
+            # Ended before the writer reports itself done, so that no thread of a closed
+            # journal outlives close() (bounded: an fsync that never returns is left).
+            self._io.thread.join(min(5.0, max(0.1, self._deadline - time.monotonic())))
         try:
             self._file.close()
         except OSError as exc:
