@@ -1,46 +1,39 @@
-"""Store logic shared by every backend: applying writes and validating what is read.
+"""Store logic shared by every backend: preparing and applying writes.
 
 Writes are prepared first (:func:`prepare`: JSON encoded, hashed, refused if not JSON
 data) outside any transaction, then applied through a backend's :class:`Tables` inside
-one. Every row read back is checked like network input: its shape, each field's type,
-the checksums of JSON blobs, the JSON itself, that a checkpoint's plan hashes to the
-hash it recorded, and that a flow's listing row agrees with its latest checkpoint.
-Nothing missing is ever replaced by a default.
+one: versions, idempotency, patches and snapshots, plans, pruning. A checkpoint that is a
+patch is stored as its change; once the patches since the last whole state outweigh a
+share of it, the state is stored whole again. Reading back (and validating what is
+read) is in ``_reading``, re-exported here.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import NoReturn
 
 from actorflow._trusted import trusted
-from actorflow.errors import (
-    CheckpointConflictError,
-    CheckpointRejectedError,
-    PlanMismatchError,
-    StoreCorruptedError,
-    StoreDataError,
+from actorflow.errors import CheckpointConflictError, StoreDataError
+from actorflow.stores._codec import canonical, digest, encode
+from actorflow.stores._reading import (
+    apply_patch,
+    checkpoint_row,
+    expiry_flow,
+    flow_row,
+    read_checkpoint,
+    read_flows,
+    read_memory,
+    read_memory_keys,
+    reject,
+    state_of,
 )
-from actorflow.stores._codec import canonical, decode, digest, encode
-from actorflow.stores._tables import (
-    CHECKPOINT_COLUMNS,
-    EXPIRY_COLUMNS,
-    FLOW_COLUMNS,
-    MEMORY_COLUMNS,
-    CheckpointRow,
-    FlowRow,
-    MemoryRow,
-    Tables,
-)
+from actorflow.stores._tables import CheckpointRow, FlowRow, MemoryRow, Tables
 from actorflow.stores.records import (
-    Checkpoint,
     CheckpointWrite,
     FlowDelete,
-    FlowSummary,
     JsonObject,
     MemoryDelete,
-    MemoryEntry,
     MemoryPurge,
     MemoryPut,
     MemoryRelease,
@@ -59,11 +52,6 @@ __all__ = [
     "read_memory_keys",
 ]
 
-_CHECKPOINT_FIX = (
-    "Do not resume the flow from it: restore the store file from a backup, or delete the "
-    "flow (FlowDelete) to run it again from the start."
-)
-_MEMORY_FIX = "Restore the store file from a backup, or delete the entry and store it again."
 _WRITES = (CheckpointWrite, MemoryPut, MemoryDelete, MemoryRelease, MemoryPurge, FlowDelete)
 
 
@@ -73,7 +61,9 @@ class Prepared:
 
     write: StoreWrite
     text: str = ""
-    """The checkpoint state's or memory value's JSON."""
+    """A checkpoint's row JSON: its whole state, or its patch (``[base, merge, changes]``)."""
+    checksum: str = ""
+    """The SHA-256 of ``text``."""
     plan_text: str | None = None
     plan_hash: str | None = None
     memory: tuple[MemoryRow, ...] = ()
@@ -104,9 +94,13 @@ def _prepare_one(write: object) -> Prepared:
         if write.plan is not None:
             plan_text = canonical(write.plan, what=f"The plan of flow {write.flow_id!r}")
         memory = tuple(_memory_row(write.flow_id, k, v) for k, v in write.memory_put.items())
+        text = encode(write.state, what=what)
+        if write.patch_of is not None:  # only the change is encoded and hashed
+            text = f"[{write.patch_of},{encode(list(write.merge), what=what)},{text}]"
         return Prepared(
             write,
-            encode(write.state, what=what),
+            text,
+            digest(text),
             plan_text,
             None if plan_text is None else digest(plan_text),
             memory,
@@ -155,7 +149,12 @@ def _problem(write: StoreWrite) -> str:  # noqa: PLR0911 - one check per rule
         return f"of flow {w.flow_id!r} has at={w.at!r}, expected_version={w.expected_version!r}"
     if len(w.write_id) > 256:
         return f"of flow {w.flow_id!r} has a write_id longer than 256 characters"
-    keys = [*w.memory_put, *w.memory_delete]
+    if w.patch_of is None and w.merge:
+        merge = list(w.merge)
+        return f"of flow {w.flow_id!r} names keys to merge {merge!r} but is not a patch"
+    if w.patch_of is not None and w.patch_of < 0:
+        return f"of flow {w.flow_id!r} has patch_of={w.patch_of!r}, not a version"
+    keys = [*w.memory_put, *w.memory_delete, *w.merge]
     return next((p for k in keys if (p := _text_problem(k, "memory key", _MAX_KEY))), "")
 
 
@@ -194,7 +193,7 @@ def _apply(tables: Tables, p: Prepared, keep_versions: int) -> WriteReceipt:
     if isinstance(w, MemoryPurge):
         removed = 0
         for raw in tables.expired(w.now):
-            flow_id = _expiry_flow(raw, tables.where)
+            flow_id = expiry_flow(raw, tables.where)
             removed += tables.delete_memory(flow_id, None)
             tables.set_expiry(flow_id, None)
         return WriteReceipt(op=w.op, removed=removed)
@@ -206,7 +205,7 @@ def _apply_checkpoint(
     tables: Tables, p: Prepared, w: CheckpointWrite, keep_versions: int
 ) -> WriteReceipt:
     raw = tables.flow_row(w.flow_id)
-    flow = None if raw is None else _flow_row(raw, w.flow_id, tables.where)
+    flow = None if raw is None else flow_row(raw, w.flow_id, tables.where)
     current = 0 if flow is None else flow.version
     if flow is not None and w.write_id and flow.write_id == w.write_id:
         return WriteReceipt(
@@ -219,29 +218,104 @@ def _apply_checkpoint(
             "meanwhile. Reload its latest checkpoint and go on from there; never overwrite "
             "it blindly."
         )
+    version = current + 1
+    text, checksum, snapshot = _body(tables, p, w, flow)
     if p.plan_text is not None and p.plan_hash is not None:
         plan_hash: str | None = p.plan_hash
         tables.put_plan(w.flow_id, p.plan_hash, p.plan_text)
     else:
         plan_hash = None if flow is None else flow.plan_hash
-    version = current + 1
     row = CheckpointRow(
-        w.flow_id, version, p.text, digest(p.text), w.status, w.steps_done,
+        w.flow_id, version, snapshot, text, checksum, w.status, w.steps_done,
         w.steps_total, w.at, plan_hash, w.write_id,
     )  # fmt: skip
     tables.put_checkpoint(row)
-    tables.put_flow(
-        FlowRow(
-            w.flow_id, version, w.status, w.steps_done, w.steps_total, w.at, plan_hash, w.write_id
-        )
-    )
+    if snapshot == version or flow is None:
+        sizes = (len(text), 0)
+    else:
+        sizes = (flow.snapshot_size, flow.patch_size + len(text))
+    listing = FlowRow(
+        w.flow_id, version, w.status, w.steps_done, w.steps_total, w.at, plan_hash,
+        w.write_id, snapshot, *sizes,
+    )  # fmt: skip
+    tables.put_flow(listing)
     for entry in p.memory:
         tables.put_memory(entry)
     for key in w.memory_delete:
         tables.delete_memory(w.flow_id, key)
     if version > keep_versions:
-        tables.prune_checkpoints(w.flow_id, version - keep_versions + 1)
-    return WriteReceipt(op=w.op, flow_id=w.flow_id, version=version, plan_hash=plan_hash)
+        _prune(tables, w.flow_id, version - keep_versions + 1, row)
+    return trusted(WriteReceipt, op=w.op, flow_id=w.flow_id, version=version, plan_hash=plan_hash)
+
+
+def _body(
+    tables: Tables, p: Prepared, w: CheckpointWrite, flow: FlowRow | None
+) -> tuple[str, str, int]:
+    """The new row's ``(state, state_sha256, snapshot)``: the prepared JSON, or for a
+    patch that is due to become a snapshot, the whole state.
+
+    Raises:
+        CheckpointConflictError: a patch on another version than the stored one.
+    """
+    version = 1 if flow is None else flow.version + 1
+    if w.patch_of is None:
+        return p.text, p.checksum, version
+    if flow is None or w.patch_of != flow.version:
+        held = "no checkpoint" if flow is None else f"checkpoint {flow.version}"
+        raise CheckpointConflictError(
+            f"A change to checkpoint {w.patch_of} of flow {w.flow_id!r} came, but "
+            f"{tables.where} holds {held}: another process wrote the flow, or a write "
+            "was lost. Send the whole state."
+        )
+    if _patch_fits(flow, len(p.text), version):
+        return p.text, p.checksum, flow.snapshot
+    # The patches outweigh the state: store it whole (its cost amortised over them).
+    text = encode(_patched_latest(tables, flow, w), what=f"The state of flow {w.flow_id!r}")
+    return text, digest(text), version
+
+
+MAX_CHAIN = 256
+"""Most patches a checkpoint builds on: a reader applies at most this many."""
+PATCH_SHARE = 4
+"""A new snapshot is due once the patches since the last one outweigh 1/PATCH_SHARE of
+its size: writing whole states then costs a bounded multiple of the patches written
+meanwhile (O(change) per checkpoint, amortised), and a reader decodes at most
+(1 + 1/PATCH_SHARE) states' worth of JSON."""
+MIN_PATCHES_SIZE = 4096
+"""Characters of patches allowed since a snapshot however small it is (so a small state
+is not stored whole at every change)."""
+
+
+def _patch_fits(flow: FlowRow, size: int, version: int) -> bool:
+    """Whether a patch of ``size`` characters may be stored as a patch (else whole)."""
+    allowed = max(flow.snapshot_size // PATCH_SHARE, MIN_PATCHES_SIZE)
+    return version - flow.snapshot <= MAX_CHAIN and flow.patch_size + size <= allowed
+
+
+def _patched_latest(tables: Tables, flow: FlowRow, w: CheckpointWrite) -> JsonObject:
+    """The state of ``flow``'s latest checkpoint (read and validated) with ``w`` applied."""
+    where = f"checkpoint {flow.version} of flow {flow.flow_id!r} in {tables.where}"
+    raw = tables.checkpoint_row(flow.flow_id, flow.version)
+    if raw is None:
+        reject(
+            f"Flow {flow.flow_id!r} in {tables.where} lists checkpoint {flow.version} as its "
+            "latest, but no such checkpoint is stored"
+        )
+    row = checkpoint_row(raw, flow.flow_id, flow.version, where)
+    return apply_patch(state_of(tables, row, where), w.state, w.merge)
+
+
+def _prune(tables: Tables, flow_id: str, oldest: int, latest: CheckpointRow) -> None:
+    """Delete the checkpoints older than ``oldest`` that no kept checkpoint builds on."""
+    if oldest == latest.version:
+        below = latest.snapshot
+    else:
+        raw = tables.checkpoint_row(flow_id, oldest)
+        if raw is None:
+            return  # pruned before (the store kept fewer versions then)
+        where = f"checkpoint {oldest} of flow {flow_id!r} in {tables.where}"
+        below = checkpoint_row(raw, flow_id, oldest, where).snapshot
+    tables.prune_checkpoints(flow_id, below)
 
 
 def _apply_release(tables: Tables, w: MemoryRelease) -> WriteReceipt:
@@ -251,241 +325,3 @@ def _apply_release(tables: Tables, w: MemoryRelease) -> WriteReceipt:
     removed = tables.delete_memory(w.flow_id, None)
     tables.set_expiry(w.flow_id, None)
     return WriteReceipt(op=w.op, flow_id=w.flow_id, removed=removed)
-
-
-# -- reading ---------------------------------------------------------------------------
-
-
-def read_checkpoint(tables: Tables, flow_id: str, version: int | None) -> Checkpoint | None:
-    """Return the validated latest checkpoint (or ``version``) of ``flow_id``, or None.
-
-    Raises:
-        CheckpointRejectedError: a row fails validation (``PlanMismatchError`` for the plan).
-    """
-    raw = tables.flow_row(flow_id)
-    if raw is None:
-        return None
-    flow = _flow_row(raw, flow_id, tables.where)
-    wanted = flow.version if version is None else version
-    if wanted > flow.version or wanted < 1:
-        return None
-    raw_checkpoint = tables.checkpoint_row(flow_id, wanted)
-    where = f"checkpoint {wanted} of flow {flow_id!r} in {tables.where}"
-    if raw_checkpoint is None:
-        if version is not None:
-            return None  # an older version that was pruned
-        _reject(
-            f"Flow {flow_id!r} in {tables.where} lists checkpoint {wanted} as its latest, but "
-            "no such checkpoint is stored"
-        )
-    row = _checkpoint_row(raw_checkpoint, flow_id, wanted, where)
-    if version is None:
-        _check_listing_agrees(flow, row, where)
-    state = _state(row, where)
-    plan = None if row.plan_hash is None else _plan(tables, flow_id, row.plan_hash, where)
-    return trusted(
-        Checkpoint,
-        flow_id=flow_id,
-        version=wanted,
-        state=state,
-        status=row.status,
-        steps_done=row.steps_done,
-        steps_total=row.steps_total,
-        at=row.at,
-        plan_hash=row.plan_hash,
-        plan=plan,
-        write_id=row.write_id,
-    )
-
-
-def read_flows(tables: Tables) -> tuple[FlowSummary, ...]:
-    """Return every flow's validated listing.
-
-    Raises:
-        CheckpointRejectedError: a listing row fails validation.
-    """
-    out = []
-    for raw in tables.flow_rows():
-        flow_id = raw[0] if raw and isinstance(raw[0], str) else "?"
-        row = _flow_row(raw, flow_id, tables.where)
-        out.append(
-            trusted(
-                FlowSummary,
-                flow_id=row.flow_id,
-                status=row.status,
-                steps_done=row.steps_done,
-                steps_total=row.steps_total,
-                updated_at=row.updated_at,
-                version=row.version,
-            )
-        )
-    return tuple(out)
-
-
-def read_memory(tables: Tables, flow_id: str, key: str) -> MemoryEntry | None:
-    """Return the validated memory entry, or None.
-
-    Raises:
-        StoreCorruptedError: the row fails validation.
-    """
-    raw = tables.memory_row(flow_id, key)
-    if raw is None:
-        return None
-    where = f"the memory entry {key!r} of flow {flow_id!r} in {tables.where}"
-    _shape(raw, MEMORY_COLUMNS, where, StoreCorruptedError, _MEMORY_FIX)
-    _expect(raw[0] == flow_id and raw[1] == key, where, "its key columns", StoreCorruptedError)
-    text, checksum = raw[2], raw[3]
-    _check_sum(text, checksum, where, StoreCorruptedError, _MEMORY_FIX)
-    value = decode(text, where=where, error=StoreCorruptedError, fix=_MEMORY_FIX)
-    return trusted(MemoryEntry, flow_id=flow_id, key=key, value=value)
-
-
-def read_memory_keys(tables: Tables, flow_id: str) -> tuple[str, ...]:
-    """Return the flow's memory keys (each checked to be text)."""
-    keys = tables.memory_keys(flow_id)
-    for key in keys:
-        if not isinstance(key, str) or not key:
-            raise StoreCorruptedError(
-                f"A memory key of flow {flow_id!r} in {tables.where} is {key!r}, not a "
-                f"non-empty text. {_MEMORY_FIX}"
-            )
-    return tuple(keys)  # type: ignore[arg-type] # each checked to be a str above
-
-
-# -- validation ------------------------------------------------------------------------
-
-
-def _reject(text: str, error: type[StoreCorruptedError] = CheckpointRejectedError) -> NoReturn:
-    fix = _MEMORY_FIX if error is StoreCorruptedError else _CHECKPOINT_FIX
-    raise error(f"{text}. {fix}")
-
-
-def _shape(
-    raw: tuple[object, ...],
-    columns: tuple[str, ...],
-    where: str,
-    error: type[StoreCorruptedError],
-    fix: str,
-) -> None:
-    if len(raw) != len(columns):
-        raise error(
-            f"The row of {where} has {len(raw)} fields, expected {len(columns)} "
-            f"({', '.join(columns)}). {fix}"
-        )
-
-
-def _expect(ok: bool, where: str, what: str, error: type[StoreCorruptedError]) -> None:
-    if not ok:
-        _reject(f"The row of {where} has invalid {what}: it was changed outside actorflow", error)
-
-
-def _is_int(value: object, minimum: int) -> bool:
-    return type(value) is int and value >= minimum
-
-
-def _is_time(value: object) -> bool:
-    return type(value) in (int, float) and math.isfinite(value)  # type: ignore[arg-type] # int or float
-
-
-def _is_hash(value: object) -> bool:
-    return isinstance(value, str) and len(value) == 64
-
-
-def _flow_row(raw: tuple[object, ...], flow_id: str, where_store: str) -> FlowRow:
-    where = f"the listing of flow {flow_id!r} in {where_store}"
-    _shape(raw, FLOW_COLUMNS, where, CheckpointRejectedError, _CHECKPOINT_FIX)
-    fid, version, status, done, total, updated, plan_hash, write_id = raw
-    checks = (
-        (fid == flow_id and isinstance(fid, str), "flow_id"),
-        (_is_int(version, 1), "version"),
-        (isinstance(status, str) and bool(status), "status"),
-        (_is_int(done, 0), "steps_done"),
-        (_is_int(total, 0) and type(done) is int and done <= total, "steps_total"),  # type: ignore[operator] # both int
-        (_is_time(updated), "updated_at"),
-        (plan_hash is None or _is_hash(plan_hash), "plan_hash"),
-        (isinstance(write_id, str), "write_id"),
-    )
-    for ok, name in checks:
-        _expect(ok, where, name, CheckpointRejectedError)
-    return FlowRow(*raw)  # type: ignore[arg-type] # every field checked above
-
-
-def _checkpoint_row(
-    raw: tuple[object, ...], flow_id: str, version: int, where: str
-) -> CheckpointRow:
-    _shape(raw, CHECKPOINT_COLUMNS, where, CheckpointRejectedError, _CHECKPOINT_FIX)
-    fid, ver, state, checksum, status, done, total, at, plan_hash, write_id = raw
-    checks = (
-        (fid == flow_id, "flow_id"),
-        (ver == version and type(ver) is int, "version"),
-        (isinstance(state, str), "state"),
-        (_is_hash(checksum), "state_sha256"),
-        (isinstance(status, str) and bool(status), "status"),
-        (_is_int(done, 0), "steps_done"),
-        (_is_int(total, 0) and type(done) is int and done <= total, "steps_total"),  # type: ignore[operator] # both int
-        (_is_time(at), "at"),
-        (plan_hash is None or _is_hash(plan_hash), "plan_hash"),
-        (isinstance(write_id, str), "write_id"),
-    )
-    for ok, name in checks:
-        _expect(ok, where, name, CheckpointRejectedError)
-    return CheckpointRow(*raw)  # type: ignore[arg-type] # every field checked above
-
-
-def _check_listing_agrees(flow: FlowRow, row: CheckpointRow, where: str) -> None:
-    listed = (flow.status, flow.steps_done, flow.steps_total, flow.updated_at, flow.plan_hash)
-    stored = (row.status, row.steps_done, row.steps_total, row.at, row.plan_hash)
-    if listed != stored or flow.write_id != row.write_id:
-        _reject(
-            f"The listing of flow {flow.flow_id!r} does not match {where} "
-            f"(listed {listed!r}, stored {stored!r}): one of them was changed outside actorflow"
-        )
-
-
-def _check_sum(
-    text: object, checksum: object, where: str, error: type[StoreCorruptedError], fix: str
-) -> None:
-    if not isinstance(text, str):
-        return  # decode() names the type
-    if digest(text) != checksum:
-        raise error(
-            f"The stored JSON of {where} does not match its checksum: it is truncated, "
-            f"damaged or was changed outside actorflow. {fix}"
-        )
-
-
-def _state(row: CheckpointRow, where: str) -> JsonObject:
-    _check_sum(row.state, row.state_sha256, where, CheckpointRejectedError, _CHECKPOINT_FIX)
-    state = decode(row.state, where=where, error=CheckpointRejectedError, fix=_CHECKPOINT_FIX)
-    if not isinstance(state, dict):
-        _reject(f"The stored state of {where} is a JSON {type(state).__name__}, not an object")
-    return state
-
-
-def _plan(tables: Tables, flow_id: str, plan_hash: str, where: str) -> JsonObject:
-    text = tables.plan_text(flow_id, plan_hash)
-    if text is None:
-        _reject(
-            f"{where[0].upper()}{where[1:]} records plan hash {plan_hash[:12]!r}..., but no "
-            "stored plan of the flow has that hash",
-            PlanMismatchError,
-        )
-    if not isinstance(text, str) or digest(text) != plan_hash:
-        _reject(
-            f"The stored plan of {where} does not hash to the plan hash "
-            f"{plan_hash[:12]!r}... the checkpoint recorded: the plan was changed outside "
-            "actorflow",
-            PlanMismatchError,
-        )
-    plan = decode(text, where=f"the plan of {where}", error=PlanMismatchError, fix=_CHECKPOINT_FIX)
-    if not isinstance(plan, dict):
-        _reject(f"The stored plan of {where} is a JSON {type(plan).__name__}, not an object")
-    return plan
-
-
-def _expiry_flow(raw: tuple[object, ...], where_store: str) -> str:
-    where = f"a memory retention row in {where_store}"
-    _shape(raw, EXPIRY_COLUMNS, where, StoreCorruptedError, _MEMORY_FIX)
-    flow_id, expires_at = raw
-    _expect(isinstance(flow_id, str) and _is_time(expires_at), where, "fields", StoreCorruptedError)
-    return flow_id  # type: ignore[return-value] # checked to be a str above

@@ -26,18 +26,23 @@ __all__ = [
     "unlock_file",
 ]
 
-SCHEMA_VERSION = 1
-"""The schema this version writes and reads; files of any other version are refused."""
+SCHEMA_VERSION = 2
+"""The schema this version writes and reads; files of any other version are refused.
+
+2: checkpoints may be stored as patches on the previous version (``snapshot`` columns
+in ``flows`` and ``checkpoints``, ``patch_size`` and ``snapshot_size`` in ``flows``)."""
 _APPLICATION = "actorflow"
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
 CREATE TABLE flows (
     flow_id TEXT PRIMARY KEY NOT NULL, version INTEGER NOT NULL, status TEXT NOT NULL,
     steps_done INTEGER NOT NULL, steps_total INTEGER NOT NULL, updated_at REAL NOT NULL,
-    plan_hash TEXT, write_id TEXT NOT NULL
+    plan_hash TEXT, write_id TEXT NOT NULL, snapshot INTEGER NOT NULL,
+    snapshot_size INTEGER NOT NULL, patch_size INTEGER NOT NULL
 );
 CREATE TABLE checkpoints (
-    flow_id TEXT NOT NULL, version INTEGER NOT NULL, state TEXT NOT NULL,
+    flow_id TEXT NOT NULL, version INTEGER NOT NULL, snapshot INTEGER NOT NULL,
+    state TEXT NOT NULL,
     state_sha256 TEXT NOT NULL, status TEXT NOT NULL, steps_done INTEGER NOT NULL,
     steps_total INTEGER NOT NULL, at REAL NOT NULL, plan_hash TEXT, write_id TEXT NOT NULL,
     PRIMARY KEY (flow_id, version)
@@ -254,5 +259,6 @@ def _check_meta(conn: sqlite3.Connection, path: Path) -> None:
     if int(version) < SCHEMA_VERSION:
         raise StoreSchemaError(
             f"{where} has schema version {int(version)}, older than {SCHEMA_VERSION}, and "
-            "there is no upgrader for it. Open it with the actorflow that wrote it."
+            "there is no upgrader for it. Open it with the actorflow that wrote it, or move "
+            "it aside and start a new store (its flows cannot be resumed by this version)."
         )

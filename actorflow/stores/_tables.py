@@ -15,11 +15,11 @@ __all__ = ["CheckpointRow", "FlowRow", "MemoryRow", "Tables"]
 
 FLOW_COLUMNS = (
     "flow_id", "version", "status", "steps_done", "steps_total", "updated_at", "plan_hash",
-    "write_id",
+    "write_id", "snapshot", "snapshot_size", "patch_size",
 )  # fmt: skip
 CHECKPOINT_COLUMNS = (
-    "flow_id", "version", "state", "state_sha256", "status", "steps_done", "steps_total", "at",
-    "plan_hash", "write_id",
+    "flow_id", "version", "snapshot", "state", "state_sha256", "status", "steps_done",
+    "steps_total", "at", "plan_hash", "write_id",
 )  # fmt: skip
 PLAN_COLUMNS = ("flow_id", "plan_hash", "plan")
 MEMORY_COLUMNS = ("flow_id", "key", "value", "value_sha256")
@@ -37,13 +37,28 @@ class FlowRow(NamedTuple):
     updated_at: float
     plan_hash: str | None
     write_id: str
+    snapshot: int
+    """The version of the latest checkpoint stored whole (the latest builds on it)."""
+    snapshot_size: int
+    """Characters of that whole state's JSON."""
+    patch_size: int
+    """Characters of the patches stored since it (a new snapshot is due when they
+    outweigh it)."""
 
 
 class CheckpointRow(NamedTuple):
-    """A checkpoint row to write (its JSON already encoded)."""
+    """A checkpoint row to write (its JSON already encoded).
+
+    A row either holds the whole state (``snapshot == version``; ``state`` is a JSON
+    object) or a patch on the previous version (``state`` is the JSON array
+    ``[version - 1, merge keys, changes]``); the state of a patch row is its snapshot's
+    state with the patches of every version up to it applied in order.
+    """
 
     flow_id: str
     version: int
+    snapshot: int
+    """The version of the whole-state row this row's state builds on (its own if whole)."""
     state: str
     state_sha256: str
     status: str
@@ -85,13 +100,18 @@ class Tables(Protocol):
         """Return a checkpoints row as stored (``CHECKPOINT_COLUMNS``), or None."""
         ...
 
+    def checkpoint_rows(self, flow_id: str, first: int, last: int) -> list[tuple[object, ...]]:
+        """Return the flow's checkpoints rows with versions ``first`` to ``last``, by
+        version (the ones stored: missing rows are left out, not filled in)."""
+        ...
+
     def put_checkpoint(self, row: CheckpointRow) -> None:
         """Insert a checkpoints row (its key is new)."""
         ...
 
-    def prune_checkpoints(self, flow_id: str, below: int) -> None:
-        """Delete the flow's checkpoints with a version below ``below``, and its plans no
-        remaining checkpoint refers to."""
+    def prune_checkpoints(self, flow_id: str, below: int) -> int:
+        """Delete the flow's checkpoints with a version below ``below`` and, if there were
+        any, its plans no remaining checkpoint refers to; return how many rows went."""
         ...
 
     def plan_text(self, flow_id: str, plan_hash: str) -> object | None:
@@ -103,7 +123,8 @@ class Tables(Protocol):
         ...
 
     def delete_flow(self, flow_id: str) -> int:
-        """Delete the flow's listing row, checkpoints and plans; return checkpoints removed."""
+        """Delete the flow's listing row, checkpoints and plans; return checkpoint rows
+        removed."""
         ...
 
     def memory_row(self, flow_id: str, key: str) -> tuple[object, ...] | None:

@@ -11,9 +11,10 @@ No request is left unanswered: an unexpected error answers the whole batch befor
 reaches the actor's supervisor.
 
 A checkpoint may come as a patch on the flow's previous version (``patch_of``, see
-:class:`~actorflow.stores.messages.SaveCheckpointRequest`): the actor makes it whole from
-its cache of running flows' latest committed states, or from the stored checkpoint, so
-backends only ever store whole states.
+:class:`~actorflow.stores.messages.SaveCheckpointRequest`): the actor hands it to the
+backend as a patch (``CheckpointWrite.patch_of``), which stores only the change and
+refuses a patch on another version than the stored one, so a checkpoint costs what
+changed, not the whole state.
 
 The actor's thread is the backend's only writer. The caller owns the backend: close it
 after the actor system has shut down.
@@ -24,7 +25,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import final
 
-from actorflow.errors import CheckpointConflictError, StoreError, StoreTransientError
+from actorflow._trusted import trusted
+from actorflow.errors import StoreError, StoreTransientError
 from actorflow.ids import ActorPath
 from actorflow.messages.base import Message
 from actorflow.messages.envelope import Envelope
@@ -48,7 +50,7 @@ from actorflow.stores.messages import (
     WriteResponse,
 )
 from actorflow.stores.protocol import CommitResult, Store
-from actorflow.stores.records import CheckpointWrite, JsonObject, Transaction
+from actorflow.stores.records import CheckpointWrite, Transaction
 
 __all__ = ["STORE_PATH", "StoreKeeper", "failure_reply", "spawn_store", "store_recipe"]
 
@@ -83,47 +85,18 @@ class StoreKeeper(Behaviour):
         self.max_batch = max(1, max_batch)
         self.pending: list[tuple[Envelope, Transaction]] = []
         self.flush_queued = False
-        self.states: dict[str, tuple[int, JsonObject]] = {}
-        """The latest committed state of each running flow (version, state), for patches."""
 
     # -- writes ------------------------------------------------------------------------
 
     def on_save_checkpoint_request(self, msg: SaveCheckpointRequest, ctx: Context) -> None:
-        """Hold a checkpoint for the next group commit (a patch made whole first)."""
+        """Hold a checkpoint for the next group commit (a patch stays a patch: the backend
+        stores only the change)."""
         write = msg.write
-        if msg.patch_of is not None:
-            try:
-                write = self._whole(msg, ctx)
-            except StoreError as exc:
-                assert ctx.envelope is not None
-                self._answer(ctx.envelope, failure_reply(msg.kind_tag or "?", exc), ctx)
-                return
+        if msg.patch_of is not None and write.patch_of is None:
+            # The request was validated when it was built: copy its fields as they are.
+            fields = {**write.__dict__, "patch_of": msg.patch_of, "merge": msg.merge}
+            write = trusted(CheckpointWrite, **fields)
         self._hold((write,), ctx)
-
-    def _whole(self, msg: SaveCheckpointRequest, ctx: Context) -> CheckpointWrite:
-        """The write of ``msg`` with the whole state: its patch applied to the stored one."""
-        flow_id, base_version = msg.write.flow_id, msg.patch_of
-        cached = self.states.get(flow_id)
-        if cached is not None and cached[0] == base_version:
-            base = cached[1]
-        else:
-            self._flush(ctx)  # a held write of the flow would be the base
-            stored = self.store.load_checkpoint(flow_id)
-            if stored is None or stored.version != base_version:
-                held = "no checkpoint" if stored is None else f"checkpoint {stored.version}"
-                raise CheckpointConflictError(
-                    f"A change to checkpoint {base_version} of flow {flow_id!r} came, but the "
-                    f"store holds {held}: another process wrote the flow, or a write was "
-                    "lost. Send the whole state."
-                )
-            base = stored.state
-        patch = msg.write.state
-        state: JsonObject = {**base, **patch}
-        for key in msg.merge:
-            inner, old = patch.get(key), base.get(key)
-            if isinstance(inner, dict) and isinstance(old, dict):
-                state[key] = {**old, **inner}
-        return msg.write.model_copy(update={"state": state})
 
     def on_write_request(self, msg: WriteRequest, ctx: Context) -> None:
         """Hold a transaction for the next group commit."""
@@ -161,20 +134,8 @@ class StoreKeeper(Behaviour):
             self._fail_all(batch, exc, ctx)
             raise
         ctx.log.debug("Committed {n} requests in one transaction", n=len(batch))
-        for (env, transaction), result in zip(batch, results, strict=True):
-            self._remember(transaction, result)
+        for (env, _), result in zip(batch, results, strict=True):
             self._answer(env, _write_reply(env.message, result), ctx)
-
-    def _remember(self, transaction: Transaction, result: CommitResult) -> None:
-        """Keep the latest state of each running flow, for the patches that follow."""
-        if isinstance(result, StoreError):
-            return
-        for write, receipt in zip(transaction, result, strict=True):
-            if isinstance(write, CheckpointWrite):
-                if write.status == "running":
-                    self.states[write.flow_id] = (receipt.version, write.state)
-                else:
-                    self.states.pop(write.flow_id, None)
 
     def _fail_all(
         self, batch: list[tuple[Envelope, Transaction]], error: BaseException, ctx: Context
@@ -234,9 +195,10 @@ class StoreKeeper(Behaviour):
 def _write_reply(request: Message, result: CommitResult) -> Message:
     if isinstance(result, StoreError):
         return failure_reply(request.kind_tag or "?", result)
+    # The receipts were made by the backend in this process: no need to validate them.
     if isinstance(request, SaveCheckpointRequest):
-        return SaveCheckpointResponse(receipt=result[0])
-    return WriteResponse(receipts=result)
+        return trusted(SaveCheckpointResponse, receipt=result[0])
+    return trusted(WriteResponse, receipts=result)
 
 
 def store_recipe(store: Store, *, max_batch: int = DEFAULT_MAX_BATCH) -> Recipe:

@@ -7,6 +7,7 @@ differs: everything is gone when the process ends.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -48,7 +49,8 @@ class _MemoryTables:
     def __init__(self) -> None:
         self.flows: dict[str, Row] = {}
         self.checkpoints: dict[str, dict[int, Row]] = {}
-        self.plans: dict[tuple[str, str], str] = {}
+        """Each flow's rows by version, in version order (versions only grow)."""
+        self.plans: dict[str, dict[str, str]] = {}
         self.memory: dict[str, dict[str, Row]] = {}
         self.expiry: dict[str, float] = {}
         self.undo: list[Callable[[], object]] = []
@@ -91,31 +93,39 @@ class _MemoryTables:
     def checkpoint_row(self, flow_id: str, version: int) -> tuple[object, ...] | None:
         return self.checkpoints.get(flow_id, {}).get(version)
 
+    def checkpoint_rows(self, flow_id: str, first: int, last: int) -> list[tuple[object, ...]]:
+        versions = self.checkpoints.get(flow_id, {})
+        return [row for v in range(first, last + 1) if (row := versions.get(v)) is not None]
+
     def put_checkpoint(self, row: CheckpointRow) -> None:
         versions = self._table(self.checkpoints, row.flow_id)
         self._set(versions, row.version, tuple(row))
 
-    def prune_checkpoints(self, flow_id: str, below: int) -> None:
+    def prune_checkpoints(self, flow_id: str, below: int) -> int:
         versions = self.checkpoints.get(flow_id, {})
-        for version in [v for v in versions if v < below]:
+        old = list(itertools.takewhile(lambda v: v < below, versions))  # oldest first
+        for version in old:
             self._pop(versions, version)
-        used = {row[8] for row in versions.values()}
-        for key in [k for k in self.plans if k[0] == flow_id and k[1] not in used]:
-            self._pop(self.plans, key)
+        if old:
+            used = {row[9] for row in versions.values()}
+            plans = self.plans.get(flow_id, {})
+            for key in [k for k in plans if k not in used]:
+                self._pop(plans, key)
+        return len(old)
 
     def plan_text(self, flow_id: str, plan_hash: str) -> object | None:
-        return self.plans.get((flow_id, plan_hash))
+        return self.plans.get(flow_id, {}).get(plan_hash)
 
     def put_plan(self, flow_id: str, plan_hash: str, text: str) -> None:
-        if (flow_id, plan_hash) not in self.plans:
-            self._set(self.plans, (flow_id, plan_hash), text)
+        plans = self._table(self.plans, flow_id)
+        if plan_hash not in plans:
+            self._set(plans, plan_hash, text)
 
     def delete_flow(self, flow_id: str) -> int:
         removed = len(self.checkpoints.get(flow_id, {}))
         self._pop(self.flows, flow_id)
         self._pop(self.checkpoints, flow_id)
-        for key in [k for k in self.plans if k[0] == flow_id]:
-            self._pop(self.plans, key)
+        self._pop(self.plans, flow_id)
         return removed
 
     def memory_row(self, flow_id: str, key: str) -> tuple[object, ...] | None:
@@ -200,7 +210,8 @@ class MemoryStore(Store):
 
     def load_checkpoint(self, flow_id: str, *, version: int | None = None) -> Checkpoint | None:
         """Return the latest checkpoint (or ``version``); see :meth:`Store.load_checkpoint`."""
-        return self._read(lambda t: read_checkpoint(t, flow_id, version))
+        keep = self.keep_versions
+        return self._read(lambda t: read_checkpoint(t, flow_id, version, keep_versions=keep))
 
     def list_flows(self) -> tuple[FlowSummary, ...]:
         """Return every stored flow, by flow id."""

@@ -82,6 +82,8 @@ class Store(Protocol):
     def load_checkpoint(self, flow_id: str, *, version: int | None = None) -> Checkpoint | None:
         """Return the latest checkpoint of ``flow_id`` (or the kept ``version``), or None.
 
+        The checkpoint holds the whole state, also when it was stored as a patch.
+
         Raises:
             CheckpointRejectedError: the stored checkpoint or its plan fails validation.
             StoreCorruptedError, StoreSchemaError: the store itself is damaged.
@@ -136,7 +138,8 @@ class Store(Protocol):
         """Store a checkpoint (one transaction) and return its receipt.
 
         Raises:
-            CheckpointConflictError: ``write.expected_version`` is not the stored version.
+            CheckpointConflictError: ``write.expected_version`` (or ``write.patch_of``, for
+                a patch) is not the stored version.
             StoreDataError: the state, plan or memory values are not JSON data.
             StoreTransientError: the commit failed.
         """

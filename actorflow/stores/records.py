@@ -6,7 +6,10 @@ object, kept once per distinct plan and recorded in each checkpoint by its hash)
 
 Writes are grouped into transactions (a tuple of writes that is stored all together or
 not at all). A flow's checkpoint is one :class:`CheckpointWrite`, which may carry the
-flow's memory changes too, so "one checkpoint = one transaction".
+flow's memory changes too, so "one checkpoint = one transaction". A checkpoint write may
+hold only what changed since the flow's previous version (``patch_of``); the store keeps
+it as a patch, so its cost follows the change, not the state, and a checkpoint read back
+always holds the whole state.
 """
 
 from __future__ import annotations
@@ -72,6 +75,13 @@ class CheckpointWrite(BaseModel):
     """Memory entries of the flow stored in the same transaction."""
     memory_delete: tuple[Key, ...] = ()
     """Memory keys of the flow deleted in the same transaction."""
+    patch_of: int | None = None
+    """The version whose state ``state`` changes (a patch), or ``None``: ``state`` is the
+    whole state. A patch's top-level keys replace the stored ones, and each key named in
+    ``merge`` holds an object whose entries replace the stored object's entries. A patch
+    on another version than the flow's latest is refused (``CheckpointConflictError``)."""
+    merge: tuple[Key, ...] = ()
+    """Top-level keys of a patch whose objects are merged entry by entry."""
 
 
 class MemoryPut(BaseModel):

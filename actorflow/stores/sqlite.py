@@ -76,6 +76,8 @@ T = TypeVar("T")
 _FLOW_SELECT = f"SELECT {', '.join(FLOW_COLUMNS)} FROM flows"  # noqa: S608 - constant names
 _CHECKPOINT_SELECT = f"SELECT {', '.join(CHECKPOINT_COLUMNS)} FROM checkpoints"  # noqa: S608
 _MEMORY_SELECT = f"SELECT {', '.join(MEMORY_COLUMNS)} FROM memory"  # noqa: S608
+_PUT_FLOW = f"INSERT OR REPLACE INTO flows VALUES ({', '.join('?' * len(FLOW_COLUMNS))})"  # noqa: S608
+_PUT_CHECKPOINT = f"INSERT INTO checkpoints VALUES ({', '.join('?' * len(CHECKPOINT_COLUMNS))})"  # noqa: S608
 
 
 class _SqliteTables:
@@ -96,23 +98,31 @@ class _SqliteTables:
         return self.conn.execute(f"{_FLOW_SELECT} ORDER BY flow_id").fetchall()
 
     def put_flow(self, row: FlowRow) -> None:
-        self.conn.execute("INSERT OR REPLACE INTO flows VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
+        self.conn.execute(_PUT_FLOW, row)
 
     def checkpoint_row(self, flow_id: str, version: int) -> tuple[object, ...] | None:
         sql = f"{_CHECKPOINT_SELECT} WHERE flow_id = ? AND version = ?"
         return self._one(sql, (flow_id, version))
 
-    def put_checkpoint(self, row: CheckpointRow) -> None:
-        self.conn.execute("INSERT INTO checkpoints VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+    def checkpoint_rows(self, flow_id: str, first: int, last: int) -> list[tuple[object, ...]]:
+        sql = f"{_CHECKPOINT_SELECT} WHERE flow_id = ? AND version BETWEEN ? AND ? ORDER BY version"
+        return self.conn.execute(sql, (flow_id, first, last)).fetchall()
 
-    def prune_checkpoints(self, flow_id: str, below: int) -> None:
+    def put_checkpoint(self, row: CheckpointRow) -> None:
+        self.conn.execute(_PUT_CHECKPOINT, row)
+
+    def prune_checkpoints(self, flow_id: str, below: int) -> int:
         execute = self.conn.execute
-        execute("DELETE FROM checkpoints WHERE flow_id = ? AND version < ?", (flow_id, below))
+        sql = "DELETE FROM checkpoints WHERE flow_id = ? AND version < ?"
+        removed: int = execute(sql, (flow_id, below)).rowcount
+        if not removed:
+            return 0
         execute(
             "DELETE FROM plans WHERE flow_id = ? AND plan_hash NOT IN (SELECT plan_hash FROM "
             "checkpoints WHERE flow_id = ? AND plan_hash IS NOT NULL)",
             (flow_id, flow_id),
         )
+        return removed
 
     def plan_text(self, flow_id: str, plan_hash: str) -> object | None:
         sql = "SELECT plan FROM plans WHERE flow_id = ? AND plan_hash = ?"
@@ -348,7 +358,8 @@ class SqliteStore(Store):
 
     def load_checkpoint(self, flow_id: str, *, version: int | None = None) -> Checkpoint | None:
         """Return the latest checkpoint (or ``version``); see :meth:`Store.load_checkpoint`."""
-        return self._read(lambda t: read_checkpoint(t, flow_id, version))
+        keep = self.keep_versions
+        return self._read(lambda t: read_checkpoint(t, flow_id, version, keep_versions=keep))
 
     def list_flows(self) -> tuple[FlowSummary, ...]:
         """Return every stored flow, by flow id."""

@@ -1,7 +1,8 @@
-"""Checkpoint patches: the store actor makes a patch whole before it stores it."""
+"""Checkpoint patches through the store actor: it hands them to the backend as patches."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -10,13 +11,15 @@ from actorflow import ActorSystem
 from actorflow.stores import (
     STORE_PATH,
     CheckpointWrite,
+    CommitResult,
     MemoryStore,
     SaveCheckpointRequest,
     SaveCheckpointResponse,
     StoreRequestFailed,
+    Transaction,
     spawn_store,
 )
-from tests.stores.support import PLAN
+from tests.stores.support import PLAN, DelegatingStore
 
 
 def write(state: dict[str, Any], version: int) -> CheckpointWrite:
@@ -91,5 +94,33 @@ def test_a_patch_after_the_store_actor_lost_its_cache_is_made_whole_from_the_sto
 
     assert isinstance(reply, SaveCheckpointResponse)
     stored = memory.load_checkpoint("f")
+    assert stored is not None
+    assert stored.state == {**WHOLE, "slots": 0}
+
+
+class _Recording(DelegatingStore):
+    """Keeps the checkpoint writes the backend was given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[CheckpointWrite] = []
+
+    def commit_many(self, transactions: Sequence[Transaction]) -> list[CommitResult]:
+        self.writes += [w for t in transactions for w in t if isinstance(w, CheckpointWrite)]
+        return super().commit_many(transactions)
+
+
+def test_the_backend_gets_a_patch_as_a_patch(system: ActorSystem) -> None:
+    backend = _Recording()
+    spawn_store(system, backend)
+    system.ask(STORE_PATH, SaveCheckpointRequest(write=write(WHOLE, 0)))
+    request = SaveCheckpointRequest(write=write({"slots": 0}, 1), patch_of=1, merge=("steps",))
+
+    reply = system.ask(STORE_PATH, request)
+
+    assert isinstance(reply, SaveCheckpointResponse)
+    sent = backend.writes[-1]
+    assert (sent.state, sent.patch_of, sent.merge) == ({"slots": 0}, 1, ("steps",))
+    stored = backend.load_checkpoint("f")
     assert stored is not None
     assert stored.state == {**WHOLE, "slots": 0}

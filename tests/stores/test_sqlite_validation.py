@@ -179,15 +179,60 @@ def test_a_newer_schema_is_refused(path: Path) -> None:
         args=(str(SCHEMA_VERSION + 1),),
     )
 
-    with pytest.raises(StoreSchemaError, match=r"newer than the 1 this actorflow reads: .*Upgrade"):
+    with pytest.raises(
+        StoreSchemaError, match=rf"newer than the {SCHEMA_VERSION} this actorflow reads: .*Upgrade"
+    ):
         SqliteStore(path)
 
 
 def test_an_older_schema_is_refused(path: Path) -> None:
     tamper(path, "UPDATE meta SET value = '0' WHERE key = 'schema_version'")
 
-    with pytest.raises(StoreSchemaError, match=r"older than 1, and there is no upgrader"):
+    with pytest.raises(
+        StoreSchemaError, match=rf"older than {SCHEMA_VERSION}, and there is no upgrader"
+    ):
         SqliteStore(path)
+
+
+SCHEMA_1 = """
+CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
+CREATE TABLE flows (
+    flow_id TEXT PRIMARY KEY NOT NULL, version INTEGER NOT NULL, status TEXT NOT NULL,
+    steps_done INTEGER NOT NULL, steps_total INTEGER NOT NULL, updated_at REAL NOT NULL,
+    plan_hash TEXT, write_id TEXT NOT NULL
+);
+CREATE TABLE checkpoints (
+    flow_id TEXT NOT NULL, version INTEGER NOT NULL, state TEXT NOT NULL,
+    state_sha256 TEXT NOT NULL, status TEXT NOT NULL, steps_done INTEGER NOT NULL,
+    steps_total INTEGER NOT NULL, at REAL NOT NULL, plan_hash TEXT, write_id TEXT NOT NULL,
+    PRIMARY KEY (flow_id, version)
+);
+CREATE TABLE plans (
+    flow_id TEXT NOT NULL, plan_hash TEXT NOT NULL, plan TEXT NOT NULL,
+    PRIMARY KEY (flow_id, plan_hash)
+);
+CREATE TABLE memory (
+    flow_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+    value_sha256 TEXT NOT NULL, PRIMARY KEY (flow_id, key)
+);
+CREATE TABLE memory_expiry (flow_id TEXT PRIMARY KEY NOT NULL, expires_at REAL NOT NULL);
+INSERT INTO meta VALUES ('application', 'actorflow'), ('schema_version', '1');
+"""
+
+
+def test_a_store_of_schema_1_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    """Schema 1 (every checkpoint stored whole) has no upgrader: there are no users yet."""
+    old = tmp_path / "old.db"
+    conn = sqlite3.connect(old)
+    conn.executescript(SCHEMA_1)
+    conn.close()
+
+    with pytest.raises(
+        StoreSchemaError,
+        match=r"^The SQLite store .* has schema version 1, older than 2, .* move it aside and "
+        r"start a new store",
+    ):
+        SqliteStore(old)
 
 
 def test_a_schema_version_that_is_not_a_number_is_refused(path: Path) -> None:
