@@ -15,6 +15,9 @@ blocking calls with ``EffectPoolExhaustedError`` (see :mod:`actorflow.runtime._p
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextvars
+import inspect
 import sys
 import threading
 from collections.abc import Callable, Coroutine
@@ -33,7 +36,8 @@ outside_actor = threading.local()
 ``cell.current_cell()``; it lives here so that an effect's eager first step can clear it)."""
 
 Outcome = Callable[[object, BaseException | None], None]
-"""Called on the loop thread with (result, None) or (None, error)."""
+"""Called with (result, None) or (None, error): on the loop thread, except for
+:meth:`EffectRunner.call_blocking`, which calls it on the pool thread."""
 
 
 @final
@@ -43,6 +47,7 @@ class EffectHandle:
     def __init__(self, runner: EffectRunner) -> None:
         self._runner = runner
         self._task: asyncio.Task[Any] | None = None
+        self._call: _BlockingCall | None = None
         self._cancelled = False
 
     @property
@@ -54,6 +59,10 @@ class EffectHandle:
         """Cancel the effect (any thread); its callback then gets CancelledError, or nothing
         if it already finished."""
         self._cancelled = True
+        call = self._call
+        if call is not None:
+            call.cancel()
+            return
         task = self._task
         if task is None or task.done() or self._runner._closed:
             return
@@ -239,6 +248,34 @@ class EffectRunner:
 
         return self.submit(work, outcome)
 
+    def call_blocking(self, fn: Callable[[], object], outcome: Outcome) -> EffectHandle:
+        """Run the blocking callable ``fn`` in the pool, in a copy of the caller's context,
+        and call ``outcome`` exactly once **on the thread that ran it** (any thread may
+        call this; ``outcome`` must be safe to call from any thread, as ``system.send``
+        is).
+
+        Unlike :meth:`submit_blocking`, no task and no loop iteration stand between the
+        call's end and its outcome: a flow step's sync tool reports straight from the
+        pool thread into the flow's mailbox, one hand-off back to the loop instead of
+        three loop iterations. An awaitable that ``fn`` returns is awaited on the loop
+        (as :meth:`submit_blocking` does). Cancelling the handle reports ``CancelledError`` at once
+        (on the cancelling thread) and abandons a call that has started (its result is
+        dropped when it returns). A refused call (``EffectPoolExhaustedError``, or a
+        closed runner's ``SystemStoppedError``) is reported before this returns.
+        """
+        handle = EffectHandle(self)
+        call = _BlockingCall(self, outcome)
+        handle._call = call
+        context = contextvars.copy_context()
+        try:
+            future = self._pool.submit(context.run, fn)
+        except BaseException as exc:  # noqa: BLE001 - refused: the caller learns it as an outcome
+            call.report(None, exc)
+            return handle
+        call.future = future
+        future.add_done_callback(call.done)
+        return handle
+
     def statistics(self) -> EffectStatistics:
         """Return a snapshot of the blocking-call pool (any thread)."""
         return self._pool.statistics()
@@ -357,6 +394,68 @@ def _step_now(loop: asyncio.AbstractEventLoop, task: asyncio.Task[None]) -> None
         return
     ready.pop()
     handle._run()
+
+
+@final
+class _BlockingCall:
+    """One :meth:`EffectRunner.call_blocking`: reports its outcome exactly once, whether
+    the call ends or is cancelled first (either thread may win)."""
+
+    __slots__ = ("cancelled", "follow", "future", "outcome", "runner")
+
+    def __init__(self, runner: EffectRunner, outcome: Outcome) -> None:
+        self.runner = runner
+        self.outcome: list[Outcome] = [outcome]
+        """Taken by whoever reports (``list.pop`` is atomic): the call's end or a cancel."""
+        self.future: concurrent.futures.Future[object] | None = None
+        self.follow: EffectHandle | None = None
+        """The effect awaiting an awaitable the call returned, if it did."""
+        self.cancelled = False
+
+    def report(self, result: object, error: BaseException | None) -> None:
+        try:
+            outcome = self.outcome.pop()
+        except IndexError:  # reported already (a cancel beat the call's end, or the reverse)
+            return
+        _report(outcome, result, error)
+
+    def done(self, future: concurrent.futures.Future[object]) -> None:
+        """The future ended (the pool thread that ran the call, or a cancel of a queued
+        call): report its result, error or cancellation. An awaitable result (a sync
+        function that returned a coroutine) is awaited on the loop first, as
+        :meth:`EffectRunner.submit_blocking` does, under the same handle."""
+        if future.cancelled():
+            self.report(None, asyncio.CancelledError())
+            return
+        error = future.exception()
+        result = None if error is not None else future.result()
+        if error is not None or not inspect.isawaitable(result):
+            self.report(result, error)
+            return
+        awaitable = result
+
+        async def finish() -> object:
+            return await awaitable
+
+        try:
+            follow = self.runner.submit(finish, self.report)
+        except BaseException as exc:  # noqa: BLE001 - the runner closed: report why
+            self.report(None, exc)
+            return
+        self.follow = follow
+        if self.cancelled:  # a cancel that ran before self.follow was set missed it
+            follow.cancel()
+
+    def cancel(self) -> None:
+        """Dequeue the call, or abandon it if it runs (or cancel what awaits its result);
+        report ``CancelledError`` now."""
+        self.cancelled = True
+        future, follow = self.future, self.follow
+        if future is not None:
+            future.cancel()  # a queued call's done() reports; a running one is abandoned
+        if follow is not None:
+            follow.cancel()
+        self.report(None, asyncio.CancelledError())
 
 
 def _report(outcome: Outcome, result: object, error: BaseException | None) -> None:

@@ -5,6 +5,7 @@ typed error instead of queueing forever."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -26,6 +27,7 @@ from actorflow import (
 from actorflow.runtime.effects import EffectHandle, EffectRunner, Outcome
 from tests.support import Log
 
+_WHO: contextvars.ContextVar[str] = contextvars.ContextVar("who", default="nobody")
 EXHAUSTED = r"^The effects thread pool is exhausted: all 2 of its threads are held by blocking"
 
 
@@ -163,6 +165,119 @@ def test_the_pool_serves_calls_again_once_abandoned_calls_return(blocker: Blocke
         stats = runner.statistics()
         assert (stats.abandoned, stats.abandoned_total, stats.threads) == (0, 2, 1)
     finally:
+        runner.close()
+
+
+def test_call_blocking_reports_result_and_error_on_the_thread_that_ran_the_call() -> None:
+    runner = EffectRunner(max_threads=2)
+    outcomes = Log()
+    threads: list[str] = []
+
+    def work() -> str:
+        threads.append(threading.current_thread().name)
+        return "done"
+
+    def fail() -> str:
+        raise ValueError("no")
+
+    def record(label: str) -> Outcome:
+        def outcome(result: object, error: BaseException | None) -> None:
+            threads.append(f"{label}:{threading.current_thread().name}")
+            outcomes.add((label, error if error is not None else result))
+
+        return outcome
+
+    try:
+        runner.call_blocking(work, record("ok"))
+        runner.call_blocking(fail, record("err"))
+
+        assert _outcome_of(outcomes, "ok") == "done"
+        assert isinstance(_outcome_of(outcomes, "err"), ValueError)
+        assert f"ok:{threads[0]}" in threads  # the outcome came from the pool thread
+        assert len(outcomes.snapshot()) == 2
+    finally:
+        runner.close()
+
+
+def test_a_cancelled_call_blocking_reports_once_and_drops_the_late_result(
+    blocker: Blocker,
+) -> None:
+    runner = EffectRunner(max_threads=1, thread_limit=4)
+    outcomes = Log()
+    try:
+        running = runner.call_blocking(partial(blocker, "running"), _recorder(outcomes, "running"))
+        blocker.log.wait_for(("start", "running"))
+        queued = runner.call_blocking(lambda: "never", _recorder(outcomes, "queued"))
+        queued.cancel()
+        running.cancel()
+        blocker.release.set()
+        assert runner.wait_no_abandoned_calls(timeout=5)
+        runner.call_blocking(lambda: "after", _recorder(outcomes, "after"))
+
+        assert _outcome_of(outcomes, "after") == "after"
+        assert isinstance(_outcome_of(outcomes, "running"), asyncio.CancelledError)
+        assert isinstance(_outcome_of(outcomes, "queued"), asyncio.CancelledError)
+        assert len(outcomes.snapshot()) == 3  # the running call's late result was dropped
+        assert runner.statistics().abandoned_total == 1
+    finally:
+        blocker.release.set()
+        runner.close()
+
+
+def test_call_blocking_awaits_a_returned_coroutine_and_cancel_reaches_it() -> None:
+    runner = EffectRunner(max_threads=1)
+    outcomes = Log()
+    started, cancelled = threading.Event(), threading.Event()
+
+    async def waits() -> str:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        return "never"
+
+    async def quick() -> str:
+        return "awaited"
+
+    try:
+        runner.call_blocking(quick, _recorder(outcomes, "quick"))  # a function returning one
+        handle = runner.call_blocking(waits, _recorder(outcomes, "waits"))
+        assert started.wait(5)
+        handle.cancel()
+
+        assert _outcome_of(outcomes, "quick") == "awaited"
+        assert isinstance(_outcome_of(outcomes, "waits"), asyncio.CancelledError)
+        assert cancelled.wait(5)
+        assert len(outcomes.snapshot()) == 2
+    finally:
+        runner.close()
+
+
+def test_call_blocking_past_the_thread_limit_reports_a_typed_error(blocker: Blocker) -> None:
+    runner = EffectRunner(max_threads=1, thread_limit=1)
+    outcomes = Log()
+    try:
+        _abandon(runner, blocker, outcomes, "stuck")
+        runner.call_blocking(lambda: "refused", _recorder(outcomes, "late"))
+
+        assert isinstance(_outcome_of(outcomes, "late"), EffectPoolExhaustedError)
+    finally:
+        blocker.release.set()
+        runner.close()
+
+
+def test_call_blocking_runs_in_a_copy_of_the_callers_context() -> None:
+    runner = EffectRunner(max_threads=1)
+    outcomes = Log()
+    token = _WHO.set("caller")
+    try:
+        runner.call_blocking(_WHO.get, _recorder(outcomes, "who"))
+
+        assert _outcome_of(outcomes, "who") == "caller"
+    finally:
+        _WHO.reset(token)
         runner.close()
 
 
