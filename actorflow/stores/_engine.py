@@ -281,7 +281,7 @@ PATCH_SHARE = 4
 its size: writing whole states then costs a bounded multiple of the patches written
 meanwhile (O(change) per checkpoint, amortised), and a reader decodes at most
 (1 + 1/PATCH_SHARE) states' worth of JSON."""
-MIN_PATCHES_SIZE = 4096
+MIN_PATCHES_SIZE = 1024
 """Characters of patches allowed since a snapshot however small it is (so a small state
 is not stored whole at every change)."""
 
