@@ -16,7 +16,15 @@ from hypothesis import strategies as st
 from pydantic import JsonValue
 
 from actorflow.errors import CheckpointConflictError, CheckpointRejectedError, StoreDataError
-from actorflow.stores import CheckpointWrite, MemoryStore, SqliteStore, Store, _engine
+from actorflow.stores import (
+    CheckpointWrite,
+    MemoryPut,
+    MemoryStore,
+    SqliteStore,
+    Store,
+    Transaction,
+    _engine,
+)
 from tests.stores.support import PLAN
 
 WHOLE: dict[str, JsonValue] = {"status": "running", "steps": {"a": [1], "b": [2]}, "slots": 1}
@@ -179,6 +187,54 @@ def test_a_patch_is_stored_as_its_change_not_the_whole_state(tmp_path: Path) -> 
     assert (version, snapshot) == (2, 1)
     assert patch < 100
     assert whole > 4000
+
+
+@pytest.mark.parametrize("grouped", [False, True])
+def test_a_refused_patch_leaves_no_trace_in_the_next_whole_state(
+    store: Store, monkeypatch: pytest.MonkeyPatch, grouped: bool
+) -> None:
+    """A patch applied, then undone with its refused transaction (alone, or next to
+    another in a group commit), is not part of the state the store later writes whole."""
+    monkeypatch.setattr(_engine, "MIN_PATCHES_SIZE", 50)  # room for one small patch
+    store.save_checkpoint(write(WHOLE, 0, patch=False))
+    refused: Transaction = (write({"slots": 100}, 1), write({}, 5, patch=False, flow_id="f2"))
+    batch: list[Transaction] = [refused]
+    if grouped:
+        batch.insert(0, (MemoryPut(flow_id="f1", key="k", value=1),))
+
+    assert isinstance(store.commit_many(batch)[-1], CheckpointConflictError)
+    store.save_checkpoint(write({"slots": 2}, 1))
+    store.save_checkpoint(write({"steps": {"c": [5]}}, 2))  # due: stored whole
+
+    loaded = store.load_checkpoint("f1")
+    assert loaded is not None
+    assert loaded.state == {
+        "status": "running",
+        "steps": {"a": [1], "b": [2], "c": [5]},
+        "slots": 2,
+    }
+
+
+def test_a_reopened_store_writes_whole_states_from_its_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new store object knows no flow's latest state: it reads it back to store it whole."""
+    monkeypatch.setattr(_engine, "MIN_PATCHES_SIZE", 50)
+    with SqliteStore(tmp_path / "s.db") as store:
+        store.save_checkpoint(write(WHOLE, 0, patch=False))
+        store.save_checkpoint(write({"slots": 2}, 1))
+    with SqliteStore(tmp_path / "s.db") as store:
+        store.save_checkpoint(write({"steps": {"c": [5]}}, 2))
+        rows = store._tables.conn.execute("SELECT version, snapshot FROM checkpoints").fetchall()
+        loaded = store.load_checkpoint("f1")
+
+    assert rows == [(3, 3)]
+    assert loaded is not None
+    assert loaded.state == {
+        "status": "running",
+        "steps": {"a": [1], "b": [2], "c": [5]},
+        "slots": 2,
+    }
 
 
 # -- property: any sequence of whole writes and patches reads back merged ---------------
