@@ -49,9 +49,23 @@ def encode(value: object, *, what: str) -> str:
         StoreDataError: ``value`` is not JSON data (NaN, a set, an object, a cycle).
     """
     try:
-        return _ENCODER.encode(value)
+        text = _ENCODER.encode(value)
     except (TypeError, ValueError, RecursionError) as exc:
         raise StoreDataError(f"{what} is not plain JSON data: {exc}. {_FIX}") from exc
+    return _storable(text, what)
+
+
+def _storable(text: str, what: str) -> str:
+    """``text``, if UTF-8 can hold it (a lone surrogate cannot, and SQLite stores UTF-8)."""
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise StoreDataError(
+                f"{what} holds a lone surrogate ({exc.object[exc.start:exc.end]!r}), which "
+                f"no UTF-8 text can hold. {_FIX}"
+            ) from exc
+    return text
 
 
 def canonical(value: object, *, what: str) -> str:
@@ -61,9 +75,10 @@ def canonical(value: object, *, what: str) -> str:
         StoreDataError: ``value`` is not JSON data.
     """
     try:
-        return _CANONICAL.encode(value)
+        text = _CANONICAL.encode(value)
     except (TypeError, ValueError, RecursionError) as exc:
         raise StoreDataError(f"{what} is not plain JSON data: {exc}. {_FIX}") from exc
+    return _storable(text, what)
 
 
 def digest(text: str) -> str:

@@ -546,7 +546,6 @@ def _write(flow_id: str, state: dict[str, Any]) -> CheckpointWrite:
     )
 
 
-@pytest.mark.xfail(strict=True, reason="F10")
 def test_one_unencodable_checkpoint_does_not_sink_the_other_flows_of_its_group_commit(
     tmp_path: Path,
 ) -> None:
