@@ -75,3 +75,13 @@ async def run_in_attempt(attempt: Attempt, work: Callable[[], Awaitable[T]]) -> 
         return await work()
     finally:
         _current.reset(token)
+
+
+def call_in_attempt(attempt: Attempt, work: Callable[[], T]) -> T:
+    """Call ``work()`` with ``attempt`` as the current attempt (a sync tool on a pool
+    thread, which runs in its own copy of the caller's context)."""
+    token = _current.set(attempt)
+    try:
+        return work()
+    finally:
+        _current.reset(token)

@@ -1,7 +1,9 @@
 """Starting the attempts a flow's decider asks for, and hearing how they end.
 
 The flow actor's :class:`Launcher` carries out ``StartAttempt`` and ``AskHuman``: a
-tool or other step runs on the effects runner through ``executor.execute_step``, a
+tool or other step runs on the effects runner through ``executor.execute_step`` (a
+registered sync tool, under the default executor, runs in the effects pool and reports
+from the pool thread: ``EffectRunner.call_blocking``), a
 person is asked through the flow's human callback, an ``agent`` step is a request to
 the agent actor. However an attempt ends, its outcome comes back to the flow actor as
 the event the decider takes (``StepAttemptFinished`` or ``HumanAnswered``), told to the
@@ -11,14 +13,20 @@ flow itself, so the journal holds every event the decider saw. Flow actor thread
 from __future__ import annotations
 
 from actorflow._trusted import trusted
-from actorflow.flow.attempt import Attempt, run_in_attempt
+from actorflow.flow.attempt import Attempt, call_in_attempt, run_in_attempt
 from actorflow.flow.commands import AskHuman, StartAttempt
 from actorflow.flow.core import FlowCore
 from actorflow.flow.executor import EnhancedFlowExecutor
 from actorflow.flow.messages import AgentTask, AgentTaskDone, HumanAnswered
 from actorflow.flow.models import FlowStep, StepStatus
 from actorflow.flow.outcomes import attempt_finished
-from actorflow.flow.steps import FlowServices, StepContext, ask_human, human_question
+from actorflow.flow.steps import (
+    FlowServices,
+    StepContext,
+    ask_human,
+    blocking_tool_call,
+    human_question,
+)
 from actorflow.ids import ActorPath, CorrelationId
 from actorflow.messages.system import DeadLetterReason, DeliveryFailed, RequestTimedOut
 from actorflow.runtime.context import Context
@@ -57,6 +65,21 @@ class Launcher:
             cid = ctx.request(ActorPath(str(params["agent"])), request, timeout=timeout)
             self.agent_calls[cid] = (step_id, attempt)
             return
+        system, me, executor = ctx.system, ctx.path, self.executor
+        call = None
+        if type(executor).execute_step is EnhancedFlowExecutor.execute_step:
+            call = blocking_tool_call(spec.type, command.parameters, self.services, step_id=step_id)
+        if call is not None:  # a plain sync tool: from the pool thread straight to the mailbox
+            current = Attempt(flow_id, step_id, attempt)
+
+            def told(result: object, error: BaseException | None) -> None:  # any thread
+                finished = attempt_finished(flow_id, step_id, attempt, result, error)
+                system.send(me, finished, sender=me)
+
+            self.handles[(step_id, attempt)] = system.effects.call_blocking(
+                lambda: call_in_attempt(current, call), told
+            )
+            return
         step = trusted(  # every field comes from a validated StepSpec and the decider
             FlowStep,
             id=spec.id,
@@ -82,7 +105,6 @@ class Launcher:
             results=command.names["results"],
             services=self.services,
         )
-        system, me, executor = ctx.system, ctx.path, self.executor
 
         def outcome(result: object, error: BaseException | None) -> None:
             system.send(me, attempt_finished(flow_id, step_id, attempt, result, error), sender=me)

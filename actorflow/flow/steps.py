@@ -462,6 +462,35 @@ async def call_tool(name: str, arguments: Mapping[str, Any], context: StepContex
     return await client.call_tool(name, dict(arguments))
 
 
+def blocking_tool_call(
+    step_type_name: str, parameters: Mapping[str, Any], services: FlowServices, *, step_id: str
+) -> Callable[[], object] | None:
+    """Return the call of an ``mcp_tool`` step whose tool is a registered sync tool that
+    runs in the pool (not inline), ready to run on a pool thread with the semantics of
+    :func:`call_tool`; None for any other step (it runs through ``execute_step``)."""
+    registered = _registry.get(step_type_name)
+    if step_type_name != "mcp_tool" or registered is None or registered.handler is not _mcp_tool:
+        return None
+    name = parameters.get("tool_name")
+    arguments = parameters.get("arguments", {})
+    if not isinstance(name, str) or not isinstance(arguments, Mapping):
+        return None  # execute_step raises the step's error
+    tools = services.tools
+    fn = tools.get(name)
+    if fn is None or tools.is_async(name) or tools.is_inline(name):
+        return None
+    own = cast("dict[str, Any]", thaw(arguments))  # the tool's own copy
+
+    def call() -> object:
+        try:
+            return fn(**own)
+        except TypeError:
+            tools.check_arguments(name, own, step_id=step_id)  # not binding: the step's
+            raise
+
+    return call
+
+
 async def _call(fn: Callable[[], Any]) -> Any:
     if inspect.iscoroutinefunction(fn) or (
         isinstance(fn, partial) and inspect.iscoroutinefunction(fn.func)
