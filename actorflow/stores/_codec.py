@@ -62,7 +62,7 @@ def _storable(text: str, what: str) -> str:
             text.encode("utf-8")
         except UnicodeEncodeError as exc:
             raise StoreDataError(
-                f"{what} holds a lone surrogate ({exc.object[exc.start:exc.end]!r}), which "
+                f"{what} holds a lone surrogate ({exc.object[exc.start : exc.end]!r}), which "
                 f"no UTF-8 text can hold. {_FIX}"
             ) from exc
     return text
