@@ -16,6 +16,7 @@ from typing import Any, TypeVar, cast
 
 from actorflow._trusted import trusted
 from actorflow.errors import (
+    ActorNameTakenError,
     AskTimeoutError,
     ConfigurationError,
     DeliveryFailedError,
@@ -25,6 +26,7 @@ from actorflow.errors import (
 from actorflow.flow.checkpoint import resume_data
 from actorflow.flow.executor import EnhancedFlowExecutor
 from actorflow.flow.human import IHumanCallback
+from actorflow.flow.launcher import is_default_executor
 from actorflow.flow.messages import CancelFlow, FlowFinished, PlanChanged, ReplanFlow, RunFlow
 from actorflow.flow.models import FlowConfig, FlowPlan, FlowState, create_default_config
 from actorflow.flow.outcomes import strict_json
@@ -146,6 +148,8 @@ class EnhancedFlow:
         self._system = system
         self._owns_system = system is None
         self._last_flow_id: str | None = None
+        self._running: set[str] = set()
+        """Flows this facade started and waits for."""
         self._finishing: dict[str, Cell | None] = {}
         """Actors of flows that replied, by flow id, until they are seen stopped."""
         self._initialized = False
@@ -239,6 +243,8 @@ class EnhancedFlow:
         services = self._services()
         system = self.system
         order = validate_plan(spec, services, system=system)
+        # An earlier actor of this flow id may still be storing its end: let it finish.
+        await self._wait_path_free(system, spec.id)
         stored_version = 0 if stored is None else stored.version
         if stored is None and resume_from is None and has_store(system):
             stored_version = await self._stored_version(system, spec.id)
@@ -254,7 +260,7 @@ class EnhancedFlow:
             context=_context_json(context),
             config=config,
             seed=random.randrange(2**31) if seed is None else seed,
-            inline=type(self.executor).execute_step is EnhancedFlowExecutor.execute_step,
+            inline=is_default_executor(self.executor),
             resume=None if resume_from is None else resume_data(resume_from),
             snapshot=None if stored is None else stored.core.to_json(),
             snapshot_version=stored_version,
@@ -262,17 +268,24 @@ class EnhancedFlow:
         mirror = self.executor.state_manager is not self._default_state  # the caller's own
         interval = self.config.checkpoint_interval
         runner = recipe(FlowRunner, self.executor, services, interval, mirror=mirror)
-        await self._wait_path_free(system, spec.id)
         claim = claim_flow(self._store, spec.id)
         try:
-            path = system.spawn(
-                runner, spec.id, parent=FLOWS_PATH, restart=RestartType.TEMPORARY,
-                dispatcher="loop",
-            )  # fmt: skip
+            try:
+                path = system.spawn(
+                    runner, spec.id, parent=FLOWS_PATH, restart=RestartType.TEMPORARY,
+                    dispatcher="loop",
+                )  # fmt: skip
+            except ActorNameTakenError:
+                raise FlowError(
+                    f"Flow {spec.id!r} is running already in this actor system; wait for "
+                    "it to end before running or resuming it."
+                ) from None
             cell = system.cell_at(path)
+            self._finishing[spec.id] = cell  # a later run of this id waits for it to stop
             self._last_flow_id = spec.id
             limit = self.config.flow_timeout
             timeout = min(limit * 2, _WAIT_FOREVER) if limit else _WAIT_FOREVER
+            self._running.add(spec.id)
             try:
                 reply = await system.ask_async(path, run, timeout=timeout)
             except (AskTimeoutError, asyncio.CancelledError):
@@ -280,10 +293,11 @@ class EnhancedFlow:
                 # the flow.
                 system.tell(path, CancelFlow(reason="the caller stopped waiting for the flow"))
                 raise
+            finally:
+                self._running.discard(spec.id)
         finally:
             claim.release()
         assert isinstance(reply, FlowFinished)
-        self._finishing[spec.id] = cell
         return FlowState.model_validate({**reply.state, "plan": spec})
 
     async def _stored_version(self, system: ActorSystem, flow_id: str) -> int:
@@ -305,6 +319,14 @@ class EnhancedFlow:
         return existing.version
 
     async def _wait_path_free(self, system: ActorSystem, flow_id: str) -> None:
+        if flow_id in self._running:
+            raise FlowError(
+                f"Flow {flow_id!r} is running already (started by this EnhancedFlow); wait "
+                "for it to end before running or resuming it."
+            )
+        await self._wait_stopped(system, flow_id)
+
+    async def _wait_stopped(self, system: ActorSystem, flow_id: str) -> None:
         """The actor of a flow that ran before under this id stops right after replying:
         before the id is used again, let it release its path (waited for only then, so
         that finishing flows cost no thread hop each)."""
@@ -343,6 +365,7 @@ class EnhancedFlow:
         """
         target = flow_id or self._last_flow_id
         if target is not None and has_store(self.system):
+            await self._wait_path_free(self.system, target)  # an ended run storing its end
             stored = await load_stored_flow(self.system, target)
             if stored is None:
                 raise FlowError(

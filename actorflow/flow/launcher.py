@@ -12,6 +12,8 @@ flow itself, so the journal holds every event the decider saw. Flow actor thread
 
 from __future__ import annotations
 
+import inspect
+
 from actorflow._trusted import trusted
 from actorflow.flow.attempt import Attempt, call_in_attempt, run_in_attempt
 from actorflow.flow.commands import AskHuman, StartAttempt
@@ -32,11 +34,19 @@ from actorflow.messages.system import DeadLetterReason, DeliveryFailed, RequestT
 from actorflow.runtime.context import Context
 from actorflow.runtime.effects import EffectHandle
 
-__all__ = ["Launcher"]
+__all__ = ["Launcher", "is_default_executor"]
 
 _AGENT_TIMEOUT = 3600.0
 _AGENT_MARGIN = 1.0
 """An agent request outlives the step's own timeout, which the decider enforces."""
+
+
+def is_default_executor(executor: EnhancedFlowExecutor) -> bool:
+    """Whether ``executor`` runs steps as ``EnhancedFlowExecutor`` does (no subclass and no
+    instance attribute replaces its ``execute_step``)."""
+    return type(
+        executor
+    ).execute_step is EnhancedFlowExecutor.execute_step and "execute_step" not in vars(executor)
 
 
 class Launcher:
@@ -67,7 +77,7 @@ class Launcher:
             return
         system, me, executor = ctx.system, ctx.path, self.executor
         call = None
-        if type(executor).execute_step is EnhancedFlowExecutor.execute_step:
+        if is_default_executor(executor):
             call = blocking_tool_call(spec.type, command.parameters, self.services, step_id=step_id)
         if call is not None:  # a plain sync tool: from the pool thread straight to the mailbox
             current = Attempt(flow_id, step_id, attempt)
@@ -76,9 +86,13 @@ class Launcher:
                 finished = attempt_finished(flow_id, step_id, attempt, result, error)
                 system.send(me, finished, sender=me)
 
-            self.handles[(step_id, attempt)] = system.effects.call_blocking(
-                lambda: call_in_attempt(current, call), told
-            )
+            def in_attempt() -> object:
+                result = call_in_attempt(current, call)
+                if inspect.isawaitable(result):  # awaited on the loop: in the attempt too
+                    return run_in_attempt(current, lambda: result)
+                return result
+
+            self.handles[(step_id, attempt)] = system.effects.call_blocking(in_attempt, told)
             return
         step = trusted(  # every field comes from a validated StepSpec and the decider
             FlowStep,

@@ -120,8 +120,11 @@ class DurableCheckpoints:
         version: int = 0,
         store: ActorPath = STORE_PATH,
         retention: float | None = 0.0,
+        writer: str = "",
     ) -> None:
         self.flow_id = flow_id
+        self.writer = writer
+        """Who writes (one id per run of the flow): part of every write id."""
         self.retention = retention
         """Seconds the flow's memory is kept after its end (None: kept)."""
         self.store = store
@@ -283,7 +286,9 @@ class DurableCheckpoints:
             at=at,
             plan=None if base is not None and base.spec.plan is plan else plan_json(plan),
             expected_version=self.version,
-            write_id=f"{self.flow_id}@{self.version + 1}",
+            # Per writer: a write of another run of the flow from the same version is a
+            # conflict, never taken for this one's duplicate.
+            write_id=f"{self.flow_id}@{self.version + 1}/{self.writer}",
             memory_put={},
             memory_delete=(),
         )

@@ -112,6 +112,7 @@ class FlowRunner(Behaviour):
             self.durable = DurableCheckpoints(
                 msg.plan.id,
                 version=msg.snapshot_version,
+                writer=ctx.new_id("run"),
                 retention=float(retention) if isinstance(retention, int | float) else None,
             )
         self._feed(msg, ctx)

@@ -38,9 +38,7 @@ class _Wrapped(EnhancedFlowExecutor):
         return await super().execute_step(step, context)
 
 
-@pytest.mark.parametrize(
-    "direct", [pytest.param(True, marks=pytest.mark.xfail(strict=True, reason="L1")), False]
-)
+@pytest.mark.parametrize("direct", [True, False])
 def test_a_sync_tool_returning_a_coroutine_sees_its_attempts_key(
     system: ActorSystem, direct: bool
 ) -> None:
@@ -203,7 +201,6 @@ def test_pool_exhaustion_fails_the_step_and_the_flow_answers() -> None:
         assert "EffectPoolExhaustedError" in (second.steps["b"].error or "")
 
 
-@pytest.mark.xfail(strict=True, reason="L3")
 def test_execute_again_after_a_cancelled_execute_of_the_same_id(system: ActorSystem) -> None:
     """L3: a cancelled execute does not record its actor in _finishing, so the next run
     of the id does not wait for it and spawning fails with ActorNameTakenError."""
@@ -299,7 +296,6 @@ def _finish_with_final_write_gated(flow: Any, gated: _GatedStore) -> Any:
     return plan
 
 
-@pytest.mark.xfail(strict=True, reason="L2")
 def test_resume_while_the_ended_flows_actor_still_stores_its_end(
     stored_system: ActorSystem, gated: _GatedStore
 ) -> None:
@@ -320,7 +316,6 @@ def test_resume_while_the_ended_flows_actor_still_stores_its_end(
     assert state.status is FlowStatus.COMPLETED
 
 
-@pytest.mark.xfail(strict=True, reason="L4")
 def test_execute_again_while_the_ended_flows_actor_still_stores_its_end(
     stored_system: ActorSystem, gated: _GatedStore
 ) -> None:
@@ -336,7 +331,6 @@ def test_execute_again_while_the_ended_flows_actor_still_stores_its_end(
     assert state.status is FlowStatus.COMPLETED
 
 
-@pytest.mark.xfail(strict=True, reason="L5")
 def test_resume_racing_a_running_execute_is_refused_with_a_flow_error(
     stored_system: ActorSystem, gated: _GatedStore
 ) -> None:
@@ -397,7 +391,6 @@ def test_a_failing_step_cancels_a_blocking_sibling_and_the_flow_answers(
     assert system.effects.wait_no_abandoned_calls(_WAIT)
 
 
-@pytest.mark.xfail(strict=True, reason="L6")
 def test_an_execute_step_set_on_the_executor_instance_runs_plain_tool_steps(
     system: ActorSystem,
 ) -> None:
