@@ -10,8 +10,8 @@ none missing. Nothing missing is ever replaced by a default.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import NoReturn
+from collections.abc import Callable, Sequence
+from typing import NoReturn, TypeVar
 
 from actorflow._trusted import trusted
 from actorflow.errors import CheckpointRejectedError, PlanMismatchError, StoreCorruptedError
@@ -28,6 +28,7 @@ from actorflow.stores._tables import (
 from actorflow.stores.records import Checkpoint, FlowSummary, JsonObject, MemoryEntry
 
 __all__ = [
+    "TableReads",
     "apply_patch",
     "checkpoint_row",
     "expiry_flow",
@@ -45,6 +46,37 @@ _CHECKPOINT_FIX = (
     "flow (FlowDelete) to run it again from the start."
 )
 _MEMORY_FIX = "Restore the store file from a backup, or delete the entry and store it again."
+
+
+T = TypeVar("T")
+
+
+class TableReads:
+    """The reads every backend answers alike over its tables: a mixin placed before
+    :class:`~actorflow.stores.protocol.Store`, for a backend that defines ``_read``."""
+
+    keep_versions: int
+
+    def _read(self, read: Callable[[Tables], T]) -> T:
+        """Run ``read`` on the backend's tables (under its lock, counted as a read)."""
+        raise NotImplementedError
+
+    def load_checkpoint(self, flow_id: str, *, version: int | None = None) -> Checkpoint | None:
+        """Return the latest checkpoint (or ``version``); see ``Store.load_checkpoint``."""
+        keep = self.keep_versions
+        return self._read(lambda t: read_checkpoint(t, flow_id, version, keep_versions=keep))
+
+    def list_flows(self) -> tuple[FlowSummary, ...]:
+        """Return every stored flow, by flow id."""
+        return self._read(read_flows)
+
+    def get_memory(self, flow_id: str, key: str) -> MemoryEntry | None:
+        """Return a memory entry, or None."""
+        return self._read(lambda t: read_memory(t, flow_id, key))
+
+    def list_memory(self, flow_id: str) -> tuple[str, ...]:
+        """Return the flow's memory keys, sorted."""
+        return self._read(lambda t: read_memory_keys(t, flow_id))
 
 
 # -- reading ----------------------------------------------------------------------------

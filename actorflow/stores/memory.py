@@ -17,17 +17,11 @@ from actorflow.errors import ConfigurationError, StoreClosedError, StoreError
 from actorflow.stores._engine import (
     apply_transaction,
     prepare,
-    read_checkpoint,
-    read_flows,
-    read_memory,
-    read_memory_keys,
 )
+from actorflow.stores._reading import TableReads
 from actorflow.stores._tables import CheckpointRow, FlowRow, MemoryRow
 from actorflow.stores.protocol import CommitResult, Store
 from actorflow.stores.records import (
-    Checkpoint,
-    FlowSummary,
-    MemoryEntry,
     StoreStatistics,
     Transaction,
 )
@@ -159,7 +153,7 @@ class _MemoryTables:
 
 
 @final
-class MemoryStore(Store):
+class MemoryStore(TableReads, Store):
     """A store in this process's memory (thread-safe; nothing survives the process).
 
     Args:
@@ -207,23 +201,6 @@ class MemoryStore(Store):
             self._check_open()
             self._stats["reads"] += 1
             return read(self._tables)
-
-    def load_checkpoint(self, flow_id: str, *, version: int | None = None) -> Checkpoint | None:
-        """Return the latest checkpoint (or ``version``); see :meth:`Store.load_checkpoint`."""
-        keep = self.keep_versions
-        return self._read(lambda t: read_checkpoint(t, flow_id, version, keep_versions=keep))
-
-    def list_flows(self) -> tuple[FlowSummary, ...]:
-        """Return every stored flow, by flow id."""
-        return self._read(read_flows)
-
-    def get_memory(self, flow_id: str, key: str) -> MemoryEntry | None:
-        """Return a memory entry, or None."""
-        return self._read(lambda t: read_memory(t, flow_id, key))
-
-    def list_memory(self, flow_id: str) -> tuple[str, ...]:
-        """Return the flow's memory keys, sorted."""
-        return self._read(lambda t: read_memory_keys(t, flow_id))
 
     def statistics(self) -> StoreStatistics:
         """Return the store's counters."""

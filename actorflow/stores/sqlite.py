@@ -40,11 +40,8 @@ from actorflow.stores._engine import (
     Prepared,
     apply_transaction,
     prepare,
-    read_checkpoint,
-    read_flows,
-    read_memory,
-    read_memory_keys,
 )
+from actorflow.stores._reading import TableReads
 from actorflow.stores._schema import (
     SCHEMA_VERSION,
     Synchronous,
@@ -63,9 +60,6 @@ from actorflow.stores._tables import (
 )
 from actorflow.stores.protocol import CommitResult, Store
 from actorflow.stores.records import (
-    Checkpoint,
-    FlowSummary,
-    MemoryEntry,
     StoreStatistics,
     Transaction,
 )
@@ -171,7 +165,7 @@ class _SqliteTables:
 
 
 @final
-class SqliteStore(Store):
+class SqliteStore(TableReads, Store):
     """A store in one SQLite file (WAL), held open by one process at a time.
 
     Thread-safe (one lock around the connection); the store actor's thread is meant to
@@ -355,23 +349,6 @@ class SqliteStore(Store):
                     f"The SQLite store {str(self.path)!r} cannot be read: {exc}. Restore it "
                     "from a backup."
                 ) from exc
-
-    def load_checkpoint(self, flow_id: str, *, version: int | None = None) -> Checkpoint | None:
-        """Return the latest checkpoint (or ``version``); see :meth:`Store.load_checkpoint`."""
-        keep = self.keep_versions
-        return self._read(lambda t: read_checkpoint(t, flow_id, version, keep_versions=keep))
-
-    def list_flows(self) -> tuple[FlowSummary, ...]:
-        """Return every stored flow, by flow id."""
-        return self._read(read_flows)
-
-    def get_memory(self, flow_id: str, key: str) -> MemoryEntry | None:
-        """Return a memory entry, or None."""
-        return self._read(lambda t: read_memory(t, flow_id, key))
-
-    def list_memory(self, flow_id: str) -> tuple[str, ...]:
-        """Return the flow's memory keys, sorted."""
-        return self._read(lambda t: read_memory_keys(t, flow_id))
 
     def integrity_check(self) -> str:
         """Return SQLite's ``PRAGMA integrity_check`` answer (``'ok'`` when all is well)."""
