@@ -62,8 +62,15 @@ def state_json(core: FlowCore) -> dict[str, JsonValue]:
     return {
         "format": STATE_FORMAT,
         "spec": spec_json(core.spec),
-        "status": core.status.value,
         "steps": {sid: rec.to_json() for sid, rec in core.steps.items()},
+        **_own_fields(core),
+    }
+
+
+def _own_fields(core: FlowCore) -> dict[str, JsonValue]:
+    """The flow's own fields of a stored state (all but its spec and step records)."""
+    return {
+        "status": core.status.value,
         "ready": list(core.ready),
         "slots": core.slots,
         "error": core.error,
@@ -339,15 +346,7 @@ def _changes(base: FlowCore | None, core: FlowCore) -> dict[str, JsonValue]:
     step records that are not the base's (records are never changed in place)."""
     assert base is not None
     old = base.steps
-    return {
-        "status": core.status.value,
-        "steps": {sid: rec.to_json() for sid, rec in core.steps.items() if old.get(sid) is not rec},
-        "ready": list(core.ready),
-        "slots": core.slots,
-        "error": core.error,
-        "started_at": core.started_at,
-        "finished_at": core.finished_at,
-        "sweep_at": core.sweep_at,
-        "ignored": core.ignored,
-        "finished": core.finished,
+    changed: dict[str, JsonValue] = {
+        sid: rec.to_json() for sid, rec in core.steps.items() if old.get(sid) is not rec
     }
+    return {"steps": changed, **_own_fields(core)}

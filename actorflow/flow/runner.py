@@ -162,15 +162,14 @@ class FlowRunner(Behaviour):
     def on_checkpoint_saved(self, msg: CheckpointSaved, ctx: Context) -> None:
         """A checkpoint save ended."""
         saver = self.checkpointer
-        if msg.from_store:
-            pass
-        elif saver is not None and msg.error:  # the final save's deadline passed
-            saver.errors += 1
-            saver.last_error = msg.error
-        elif saver is not None and not saver.nowait:
-            saver.saved(ctx)
-        if self.durable is not None and not msg.from_store:
-            return  # a mirrored state manager's save: the store's decides the end
+        if not msg.from_store:  # the state manager's save
+            if saver is not None and msg.error:  # the final save's deadline passed
+                saver.errors += 1
+                saver.last_error = msg.error
+            elif saver is not None and not saver.nowait:
+                saver.saved(ctx)
+            if self.durable is not None:
+                return  # a mirrored state manager's save: the store's decides the end
         self._feed(msg, ctx)
 
     def on_write_response(self, msg: WriteResponse, ctx: Context) -> None:
