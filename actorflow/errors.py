@@ -31,6 +31,7 @@ Every error actorflow raises on purpose is an :class:`ActorflowError`, so
     │   │   ├── InvalidStepParametersError
     │   │   └── ConditionError      a condition expression is malformed or unsafe
     │   ├── ConditionEvaluationError  a valid condition failed on the flow's data
+    │   ├── FlowFailedError         a flow ended failed or cancelled (told to listeners)
     │   ├── StepFailedError         a step failed (after its retries)
     │   ├── StepResultError         a step returned a value that cannot be stored as JSON
     │   ├── RetryableStepError      raise it from a tool: the attempt is worth a retry
@@ -82,6 +83,7 @@ __all__ = [
     "EscalationError",
     "FlowDefinitionError",
     "FlowError",
+    "FlowFailedError",
     "InvalidMessageError",
     "InvalidStepParametersError",
     "JournalCorruptedError",
@@ -249,6 +251,10 @@ class ConditionError(FlowDefinitionError):
 
 class ConditionEvaluationError(FlowError):
     """A well-formed condition failed on the flow's data (missing key, wrong type, limit)."""
+
+
+class FlowFailedError(FlowError):
+    """A flow ended failed or cancelled (what flow event listeners are told)."""
 
 
 class StepFailedError(FlowError):

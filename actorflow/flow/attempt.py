@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
-from dataclasses import dataclass
-from typing import TypeVar, final
+from dataclasses import dataclass, field
+from typing import Any, TypeVar, final
 
 from actorflow.errors import ConfigurationError
 
@@ -36,6 +36,9 @@ class Attempt:
     step_id: str
     number: int
     """The attempt's number (the first is 1)."""
+    emit: Callable[[Any], None] | None = field(default=None, compare=False, repr=False)
+    """Tells a stream event (a ``StreamCallbackData``) to the stream hub as the step's
+    flow (None: the flow's streams are off). Use :func:`actorflow.emit_stream`."""
 
     @property
     def idempotency_key(self) -> str:

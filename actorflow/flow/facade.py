@@ -43,6 +43,7 @@ from actorflow.flow.stored import (
     load_stored_flow,
     release_store,
 )
+from actorflow.flow.streamed import FlowStreams
 from actorflow.flow.validation import validate_plan
 from actorflow.ids import child_path
 from actorflow.messages import freeze
@@ -51,6 +52,7 @@ from actorflow.runtime.cell import Cell
 from actorflow.runtime.supervision import RestartType
 from actorflow.runtime.system import FLOWS_PATH, ActorSystem
 from actorflow.stores import SqliteStore, Store, spawn_store
+from actorflow.streams import streams_of
 
 __all__ = ["EnhancedFlow", "create_enhanced_flow", "create_interactive_flow"]
 
@@ -98,8 +100,11 @@ def _context_json(context: dict[str, Any] | None) -> dict[str, Any]:
     return cast("dict[str, Any]", freeze(data))
 
 
-class EnhancedFlow:
+class EnhancedFlow(FlowStreams):
     """Plans and runs flows as actors.
+
+    Stream callbacks, event listeners and ``stream_execute`` come from
+    :class:`~actorflow.flow.streamed.FlowStreams`.
 
     Args:
         mcp_client: used by ``mcp_tool`` steps for tools not registered in-process.
@@ -134,8 +139,11 @@ class EnhancedFlow:
                 "EnhancedFlow got both a system and a store: the application's system keeps "
                 "flows in the store actor it hosts (actorflow.stores.spawn_store)."
             )
+        super().__init__()
         self._store_spec = store
         self._store: Store | None = None
+        self.current_plan: FlowPlan | None = None
+        """The plan last planned or run (what ``stream_execute()`` runs by default)."""
         self.config = config or create_default_config()
         self.executor = executor or EnhancedFlowExecutor(mcp_client)
         self._default_memory = self.executor.memory_manager
@@ -221,8 +229,11 @@ class EnhancedFlow:
         )
 
     async def plan(self, goal: str, context: dict[str, Any] | None = None) -> FlowPlan:
-        """Return a plan for ``goal`` from the planner."""
-        return await self.planner.create_plan(goal, dict(context or {}))
+        """Return a plan for ``goal`` from the planner (a WORKFLOW ``plan_created``
+        stream event tells it)."""
+        plan = await self.planner.create_plan(goal, dict(context or {}))
+        self._plan_created(plan)
+        return plan
 
     async def execute(self, plan: FlowPlan, context: dict[str, Any] | None = None) -> FlowState:
         """Validate ``plan``, run it as a flow actor, and return its final state.
@@ -243,6 +254,7 @@ class EnhancedFlow:
         services = self._services()
         system = self.system
         order = validate_plan(spec, services, system=system)
+        self.current_plan = plan
         # An earlier actor of this flow id may still be storing its end: let it finish.
         await self._wait_path_free(system, spec.id)
         stored_version = 0 if stored is None else stored.version
@@ -267,7 +279,10 @@ class EnhancedFlow:
         )
         mirror = self.executor.state_manager is not self._default_state  # the caller's own
         interval = self.config.checkpoint_interval
-        runner = recipe(FlowRunner, self.executor, services, interval, mirror=mirror)
+        topic = self._expect(spec.id, plan, spec)
+        if topic is not None:
+            streams_of(system)  # the hub, so that the flow's events have somewhere to go
+        runner = recipe(FlowRunner, self.executor, services, interval, mirror=mirror, topic=topic)
         claim = claim_flow(self._store, spec.id)
         try:
             try:

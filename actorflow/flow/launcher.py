@@ -33,6 +33,7 @@ from actorflow.ids import ActorPath, CorrelationId
 from actorflow.messages.system import DeadLetterReason, DeliveryFailed, RequestTimedOut
 from actorflow.runtime.context import Context
 from actorflow.runtime.effects import EffectHandle
+from actorflow.streams import STREAMS_PATH, StreamCallbackData, StreamEvents
 
 __all__ = ["Launcher", "is_default_executor"]
 
@@ -52,9 +53,13 @@ def is_default_executor(executor: EnhancedFlowExecutor) -> bool:
 class Launcher:
     """Runs one flow's attempts (flow actor thread only)."""
 
-    def __init__(self, executor: EnhancedFlowExecutor, services: FlowServices) -> None:
+    def __init__(
+        self, executor: EnhancedFlowExecutor, services: FlowServices, topic: str | None = None
+    ) -> None:
         self.executor = executor
         self.services = services
+        self.topic = topic
+        """Stream topic of the flow's events (None: its streams are off)."""
         self.handles: dict[tuple[str, int], EffectHandle] = {}
         self.agent_calls: dict[CorrelationId, tuple[str, int]] = {}
 
@@ -80,7 +85,7 @@ class Launcher:
         if is_default_executor(executor):
             call = blocking_tool_call(spec.type, command.parameters, self.services, step_id=step_id)
         if call is not None:  # a plain sync tool: from the pool thread straight to the mailbox
-            current = Attempt(flow_id, step_id, attempt)
+            current = self._attempt(flow_id, step_id, attempt, ctx)
 
             def told(result: object, error: BaseException | None) -> None:  # any thread
                 finished = attempt_finished(flow_id, step_id, attempt, result, error)
@@ -123,7 +128,7 @@ class Launcher:
         def outcome(result: object, error: BaseException | None) -> None:
             system.send(me, attempt_finished(flow_id, step_id, attempt, result, error), sender=me)
 
-        current = Attempt(flow_id, step_id, attempt)
+        current = self._attempt(flow_id, step_id, attempt, ctx)
         self.handles[(step_id, attempt)] = system.effects.submit(
             lambda: run_in_attempt(current, lambda: executor.execute_step(step, context)), outcome
         )
@@ -136,14 +141,27 @@ class Launcher:
         async def ask() -> object:
             return await ask_human(human_question(step_id, request, flow_id, services), services)
 
+        current = self._attempt(flow_id, step_id, attempt, ctx)
+
         async def answer() -> object:
-            return await run_in_attempt(Attempt(flow_id, step_id, attempt), ask)
+            return await run_in_attempt(current, ask)
 
         def outcome(result: object, error: BaseException | None) -> None:
             told = attempt_finished(flow_id, step_id, attempt, result, error, message=HumanAnswered)
             system.send(me, told, sender=me)
 
         self.handles[(step_id, attempt)] = system.effects.submit(answer, outcome)
+
+    def _attempt(self, flow_id: str, step_id: str, number: int, ctx: Context) -> Attempt:
+        topic = self.topic
+        if topic is None:
+            return Attempt(flow_id, step_id, number)
+        system, me = ctx.system, ctx.path
+
+        def emit(item: StreamCallbackData) -> None:  # any thread
+            system.send(STREAMS_PATH, StreamEvents(items=(item,), topic=topic), sender=me)
+
+        return Attempt(flow_id, step_id, number, emit)
 
     def ended(self, step_id: str, attempt: int) -> None:
         """An attempt's outcome arrived: forget its handle."""

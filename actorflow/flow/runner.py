@@ -14,6 +14,8 @@ by the decider alone. All state belongs to the flow actor's thread.
 
 from __future__ import annotations
 
+from typing import cast
+
 from pydantic import JsonValue
 
 from actorflow._trusted import trusted
@@ -30,6 +32,7 @@ from actorflow.flow.commands import (
     StartAttempt,
 )
 from actorflow.flow.decider import FlowCore, decide
+from actorflow.flow.events import stream_items
 from actorflow.flow.executor import EnhancedFlowExecutor
 from actorflow.flow.fold import ORDER_EFFECT, STOP_EFFECT
 from actorflow.flow.launcher import Launcher
@@ -53,6 +56,7 @@ from actorflow.flow.messages import (
 from actorflow.flow.persistence import DurableCheckpoints
 from actorflow.flow.steps import FlowServices
 from actorflow.ids import CorrelationId
+from actorflow.messages._frozen import freeze
 from actorflow.messages.base import Message
 from actorflow.messages.envelope import Envelope
 from actorflow.messages.system import DeliveryFailed, RequestTimedOut
@@ -60,6 +64,7 @@ from actorflow.runtime.behaviour import Behaviour
 from actorflow.runtime.context import Context
 from actorflow.stores import STORE_PATH
 from actorflow.stores.messages import SaveCheckpointResponse, StoreRequestFailed, WriteResponse
+from actorflow.streams import STREAMS_PATH, StreamEvents
 
 __all__ = ["FlowRunner"]
 
@@ -78,12 +83,18 @@ class FlowRunner(Behaviour):
         checkpoint_interval: float,
         *,
         mirror: bool = False,
+        topic: str | None = None,
     ) -> None:
         self.mirror = mirror
+        self.topic = topic
+        """Tell stream events to the hub for this topic (None: streams are off)."""
+        self.final: dict[str, JsonValue] | None = None
+        """The final state as JSON, once the flow ended (shared by its last stream event
+        and the reply)."""
         """With a store, also save checkpoints to ``executor.state_manager`` (one the
         caller assigned: the seed's API)."""
         self.executor = executor
-        self.launcher = Launcher(executor, services)
+        self.launcher = Launcher(executor, services, topic)
         self.checkpoint_interval = checkpoint_interval
         self.core: FlowCore | None = None
         self.asker: Envelope | None = None
@@ -115,6 +126,8 @@ class FlowRunner(Behaviour):
                 writer=ctx.new_id("run"),
                 retention=float(retention) if isinstance(retention, int | float) else None,
             )
+        if self.topic is not None and ctx.system.cell_at(STREAMS_PATH) is None:
+            self.topic = self.launcher.topic = None  # no hub: nobody could listen
         self._feed(msg, ctx)
 
     def on_step_attempt_finished(self, msg: StepAttemptFinished, ctx: Context) -> None:
@@ -269,6 +282,8 @@ class FlowRunner(Behaviour):
             self.last_seq = env.seq
         at = self._at(ctx)
         self.core, commands = decide(self.core, event, at)
+        if self.topic is not None:
+            self._publish(commands, at, ctx)
         durable = self.durable
         if durable is not None:  # the state goes to the store before its effects start
             for command in commands:
@@ -310,6 +325,20 @@ class FlowRunner(Behaviour):
                 self.stopping = True
                 ctx.schedule(FINAL_SAVE_TIMEOUT, StopFlowActor())
 
+    def _publish(self, commands: list[Command], at: float, ctx: Context) -> None:
+        """Tell the stream hub the events of one decision (one message), before any
+        attempt it starts can emit its own."""
+        emits = [c for c in commands if isinstance(c, Emit)]
+        if not emits:
+            return
+        core = self.core
+        assert core is not None
+        if core.finished_at is not None and self.final is None:
+            dumped = flow_state(core, at).model_dump(mode="json", exclude={"plan"})
+            self.final = cast("dict[str, JsonValue]", freeze(dumped))
+        items = tuple(stream_items(emits, core, at, self.final, commands))
+        ctx.tell(STREAMS_PATH, trusted(StreamEvents, items=items, topic=self.topic))
+
     def _emit(self, command: Emit, ctx: Context) -> None:
         level = _LEVELS.get(command.event, "INFO")
         if level == "DEBUG":  # every step's start and end: the journal shows them already
@@ -337,7 +366,11 @@ class FlowRunner(Behaviour):
         if durable is not None and (durable.failures or durable.broken):
             state.metadata["checkpoint_errors"] = durable.failures + (1 if durable.broken else 0)
             state.metadata["checkpoint_error"] = durable.broken or durable.last_error
-        dumped: dict[str, JsonValue] = state.model_dump(mode="json", exclude={"plan"})
+        dumped: dict[str, JsonValue]
+        if self.final is not None:  # made for the last stream event: the same, with metadata
+            dumped = {**self.final, "metadata": state.model_dump(mode="json")["metadata"]}
+        else:
+            dumped = state.model_dump(mode="json", exclude={"plan"})
         # The dump is JSON data (the field's type), so the message is built as it is.
         reply = trusted(
             FlowFinished, flow_id=self.core.flow_id, status=state.status.value, state=dumped
@@ -359,6 +392,8 @@ class FlowRunner(Behaviour):
                 ctx.record_effect(STOP_EFFECT, {"reason": reason, "at": at})
                 event = CancelFlow(reason=reason, failed=True)
                 self.core, commands = decide(self.core, event, at)
+                if self.topic is not None:
+                    self._publish(commands, at, ctx)
                 for command in commands:
                     if self.durable is None or isinstance(command, CancelAttempt):
                         self._carry_out(command, at, ctx)

@@ -46,6 +46,7 @@ from actorflow.flow.expressions import Condition
 from actorflow.flow.human import HumanCallbackData, HumanCallbackType, IHumanCallback
 from actorflow.flow.models import FlowStep, StepSpec
 from actorflow.flow.references import resolve_references
+from actorflow.flow.streaming import collect_async, collect_sync
 from actorflow.messages import thaw
 
 __all__ = [
@@ -178,7 +179,7 @@ class ToolRegistry:
         """
         if not callable(fn):
             raise ConfigurationError(f"Tool {name!r} must be callable, got {fn!r}.")
-        if inline and inspect.iscoroutinefunction(fn):
+        if inline and (inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn)):
             raise ConfigurationError(
                 f"Tool {name!r} is async: it runs on the event loop already. Drop inline=True."
             )
@@ -188,7 +189,7 @@ class ToolRegistry:
                     f"Tool {name!r} is already registered. Pass replace=True to replace it."
                 )
             self._tools[name] = (fn, description or (fn.__doc__ or "").strip())
-            if inspect.iscoroutinefunction(fn):
+            if inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn):
                 self._async.add(name)
             else:
                 self._async.discard(name)
@@ -445,10 +446,11 @@ async def call_tool(name: str, arguments: Mapping[str, Any], context: StepContex
     if fn is not None:
         try:
             if tools.is_async(name):
-                return await fn(**arguments)
+                made = fn(**arguments)
+                return await (collect_async(made) if inspect.isasyncgen(made) else made)
             if tools.is_inline(name):
-                return fn(**arguments)
-            return await _call(partial(fn, **arguments))
+                return streamed(fn(**arguments))
+            return await _call(lambda: streamed(fn(**arguments)))
         except TypeError:
             # Arguments that do not bind are the step's mistake (never retried); a
             # TypeError from inside the tool is the tool's own and goes on as it is.
@@ -483,12 +485,20 @@ def blocking_tool_call(
 
     def call() -> object:
         try:
-            return fn(**own)
+            return streamed(fn(**own))
         except TypeError:
             tools.check_arguments(name, own, step_id=step_id)  # not binding: the step's
             raise
 
     return call
+
+
+def streamed(result: object) -> object:
+    """A sync tool's result; a generator's items are run through here, each a
+    TOOL_STREAMING event (see :mod:`actorflow.flow.streaming`)."""
+    if inspect.isgenerator(result):
+        return collect_sync(result)
+    return result
 
 
 async def _call(fn: Callable[[], Any]) -> Any:

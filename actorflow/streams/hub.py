@@ -1,0 +1,149 @@
+"""The stream hub at ``/system/streams``: numbers stream events and fans them out.
+
+Emitters (flow actors, their tools, agents, the flow facade) tell the hub
+:class:`~actorflow.streams.messages.StreamEvents`; the journal records them like any
+delivery. The hub stamps each event with its sender's path and its per-flow sequence
+number, then offers it to every subscription whose filter it passes. Offering never
+blocks: each subscription has its own bounded queue and its own consumer (a subscriber
+actor, or a task on an event loop), so a slow subscriber falls behind alone, never
+holding the hub, the flows or the other subscribers.
+
+Subscriptions live in the system's :class:`StreamRegistry`, shared by the hub and
+whoever subscribes, so a subscription made before a flow starts sees all its events.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import final
+
+from actorflow._trusted import trusted
+from actorflow.errors import ActorNameTakenError
+from actorflow.ids import ActorPath
+from actorflow.runtime.behaviour import Behaviour, recipe
+from actorflow.runtime.context import Context
+from actorflow.runtime.system import SYSTEM_PATH, ActorSystem
+from actorflow.streams._queue import EventQueue
+from actorflow.streams.messages import StreamEvents
+from actorflow.streams.types import StreamCallbackData
+
+__all__ = ["STREAMS_PATH", "StreamHub", "StreamRegistry", "Route", "spawn_streams", "streams_of"]
+
+STREAMS_PATH = ActorPath("/system/streams")
+"""Where the actor system hosts its stream hub."""
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where the hub sends the events that pass a filter: a subscription's queue."""
+
+    queue: EventQueue
+    flow_id: str | None = None
+    """Only this flow's events (None: every flow's)."""
+    topic: str | None = None
+    """Only events for this topic (a flow facade's; None: every topic)."""
+
+    def wants(self, item: StreamCallbackData, topic: str) -> bool:
+        """Whether the events pass the filter."""
+        return (self.flow_id is None or item.flow_id == self.flow_id) and (
+            self.topic is None or self.topic == topic
+        )
+
+
+@final
+class StreamRegistry:
+    """The system's subscriptions (any thread; the hub reads a snapshot per batch)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.routes: tuple[Route, ...] = ()
+        """The current subscriptions (replaced, never changed in place)."""
+        self.numbered = 0
+        """Events the hub numbered."""
+
+    def add(self, route: Route) -> Callable[[], None]:
+        """Start routing events to ``route``; return what stops it."""
+        with self._lock:
+            self.routes = (*self.routes, route)
+
+        def remove() -> None:
+            with self._lock:
+                self.routes = tuple(r for r in self.routes if r is not route)
+
+        return remove
+
+
+class StreamHub(Behaviour):
+    """Behaviour of ``/system/streams``."""
+
+    def __init__(self, registry: StreamRegistry) -> None:
+        self.registry = registry
+        self.seqs: dict[str | None, int] = {}
+        """The last sequence number of each flow under way (None: events of no flow)."""
+
+    def on_stream_events(self, msg: StreamEvents, ctx: Context) -> None:
+        """Number the events, then offer them to every subscription that wants them."""
+        env = ctx.envelope
+        sender = "" if env is None or env.sender is None else str(env.sender)
+        seqs, numbered = self.seqs, []
+        for item in msg.items:
+            seq = seqs.get(item.flow_id, 0) + 1
+            if item.is_last:
+                seqs.pop(item.flow_id, None)  # a flow id run again counts afresh
+            else:
+                seqs[item.flow_id] = seq
+            numbered.append(_numbered(item, seq, item.source or sender))
+        self.registry.numbered += len(numbered)
+        topic = msg.topic
+        for route in self.registry.routes:
+            if route.flow_id is None and route.topic is None:
+                route.queue.offer(numbered)
+            else:
+                route.queue.offer([i for i in numbered if route.wants(i, topic)])
+
+
+def _numbered(item: StreamCallbackData, seq: int, source: str) -> StreamCallbackData:
+    return trusted(
+        StreamCallbackData,
+        type=item.type,
+        content=item.content,
+        metadata=item.metadata,
+        flow_id=item.flow_id,
+        step_id=item.step_id,
+        timestamp=item.timestamp,
+        source=source,
+        seq=seq,
+    )
+
+
+_registries: weakref.WeakKeyDictionary[ActorSystem, StreamRegistry] = weakref.WeakKeyDictionary()
+_registries_lock = threading.Lock()
+
+
+def streams_of(system: ActorSystem) -> StreamRegistry:
+    """Return ``system``'s stream registry, spawning its hub at ``/system/streams`` on
+    first use (any thread; a second call returns the same registry).
+
+    Raises:
+        SystemStoppedError: the system is not running.
+    """
+    with _registries_lock:
+        registry = _registries.get(system)
+        if registry is not None and system.cell_at(STREAMS_PATH) is not None:
+            return registry
+        registry = registry or StreamRegistry()
+        _registries[system] = registry
+        with contextlib.suppress(ActorNameTakenError):  # spawned meanwhile by another thread
+            system.spawn(recipe(StreamHub, registry), "streams", parent=SYSTEM_PATH)
+        return registry
+
+
+def spawn_streams(system: ActorSystem) -> ActorPath:
+    """Spawn the stream hub at ``/system/streams`` if it is not there; return its path."""
+    streams_of(system)
+    return STREAMS_PATH

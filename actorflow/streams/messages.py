@@ -1,0 +1,29 @@
+"""Messages of the stream hub: events in, nudges to subscriber actors."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from actorflow.messages.base import Message
+from actorflow.streams.types import StreamCallbackData
+
+__all__ = ["DrainStream", "StreamEvents"]
+
+
+class StreamEvents(Message):
+    """Stream events for the hub at ``/system/streams`` (in the order they happened).
+
+    The hub numbers each flow's events, stamps them with the sender's path and hands
+    them to every subscriber whose filter they pass.
+    """
+
+    kind: Literal["streams.events"] = "streams.events"
+    items: tuple[StreamCallbackData, ...]
+    topic: str = ""
+    """Who the events are for besides everyone (the flow facade that ran the flow)."""
+
+
+class DrainStream(Message):
+    """To a subscriber actor: events are waiting in your queue (sent when it was idle)."""
+
+    kind: Literal["streams.drain"] = "streams.drain"
