@@ -4,7 +4,9 @@ Modules: ``models`` (FlowStep, FlowPlan, FlowState, FlowConfig), ``conditions`` 
 safe expression language), ``steps`` (step types, tools, references), ``validation``,
 ``executor`` (EnhancedFlowExecutor), ``runner`` (the flow actor), ``planner``,
 ``state`` (state and memory managers), ``human`` (human callbacks), ``attempt``
-(idempotency keys), ``facade`` (EnhancedFlow).
+(idempotency keys), ``events`` (flow events as stream events), ``listeners`` (flow
+event listeners), ``streaming`` (events from inside steps), ``streamed`` (the facade's
+callbacks and ``stream_execute``), ``facade`` (EnhancedFlow).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from actorflow.flow.human import (
     IHumanCallback,
     ScriptedHumanCallback,
 )
+from actorflow.flow.listeners import IFlowEventListener
 from actorflow.flow.messages import AgentTask, AgentTaskDone
 from actorflow.flow.models import (
     FlowConfig,
@@ -45,7 +48,17 @@ from actorflow.flow.state import (
     SqliteStateManager,
 )
 from actorflow.flow.steps import StepContext, StepType, ToolRegistry, register_step_type
+from actorflow.flow.streaming import emit_stream, report_file, report_progress
 from actorflow.flow.validation import validate_plan
+from actorflow.streams import (
+    IStreamCallback,
+    LoggingStreamCallback,
+    StreamCallbackData,
+    StreamCallbackType,
+    StreamOverflow,
+    Subscription,
+)
+from actorflow.streams.manager import StreamCallbackManager
 
 __all__ = [
     "AgentTask",
@@ -64,12 +77,15 @@ __all__ = [
     "HumanCallbackData",
     "HumanCallbackResponse",
     "HumanCallbackType",
+    "IFlowEventListener",
     "IFlowPlanner",
     "IHumanCallback",
     "IMemoryManager",
     "IStateManager",
+    "IStreamCallback",
     "InMemoryMemoryManager",
     "InMemoryStateManager",
+    "LoggingStreamCallback",
     "PlanSpec",
     "PlanningError",
     "ScriptedHumanCallback",
@@ -80,15 +96,23 @@ __all__ = [
     "StepState",
     "StepStatus",
     "StepType",
+    "StreamCallbackData",
+    "StreamCallbackManager",
+    "StreamCallbackType",
+    "StreamOverflow",
+    "Subscription",
     "ToolRegistry",
     "create_default_config",
     "create_enhanced_flow",
     "create_flow_step",
     "create_interactive_flow",
     "current_attempt",
+    "emit_stream",
     "evaluate_condition",
     "generate_flow_id",
     "idempotency_key",
     "register_step_type",
+    "report_file",
+    "report_progress",
     "validate_plan",
 ]

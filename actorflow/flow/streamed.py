@@ -8,8 +8,9 @@ topic, and the callbacks and listeners added here subscribe to that topic.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from typing import TYPE_CHECKING, Any
 
 from actorflow.errors import ConfigurationError
@@ -36,6 +37,8 @@ STREAM_CAPACITY = 100_000
 """Events ``stream_execute`` queues at most (its reader fell that far behind)."""
 _LAST_EVENT_GRACE = 5.0
 """Seconds ``stream_execute`` waits for the last event once the flow answered."""
+_STOP_WAIT = 10.0
+"""Seconds a stream left early waits for its flow to end cancelled."""
 _topics = itertools.count(1)
 
 
@@ -161,8 +164,9 @@ class FlowStreams:
         Runs ``plan``; else plans ``goal`` first (its plan_created event comes first);
         else runs the facade's current plan (the last one planned or run). The loop
         ends once the flow has ended; the run's own errors (an invalid plan) are raised
-        from it. Leaving the loop early (``break``, an exception) cancels the flow: it
-        ends CANCELLED, and with a store it can be resumed.
+        from it. Leaving the loop early (``break``, an exception) cancels the flow:
+        closing the iterator (at once with ``aclose()``, else when the loop collects
+        it) waits until the flow has ended CANCELLED.
 
         Raises:
             ConfigurationError: no plan to run (pass ``plan`` or ``goal``), or stream
@@ -178,7 +182,11 @@ class FlowStreams:
         sub: Subscription | None = None
         if plan is None and goal is not None:
             sub = subscribe_receiver(system, receiver, topic=self.stream_topic, capacity=capacity)
-            plan = await self.plan(goal, context)
+            try:
+                plan = await self.plan(goal, context)
+            except BaseException:
+                sub.close()
+                raise
         plan = plan or self.current_plan
         if plan is None:
             if sub is not None:
@@ -189,8 +197,16 @@ class FlowStreams:
             )
         if sub is None:
             sub = subscribe_receiver(system, receiver, topic=self.stream_topic, capacity=capacity)
-        async for item in _run_streamed(self.execute(plan, context), receiver, sub, plan.id):
-            yield item
+        path = child_path(FLOWS_PATH, plan.id)
+        reason = "the stream_execute() loop was left before the flow ended"
+
+        def stop() -> None:
+            system.send(path, CancelFlow(reason=reason), quiet=True)
+
+        run = self.execute(plan, context)
+        async with contextlib.aclosing(_run_streamed(run, receiver, sub, plan.id, stop)) as items:
+            async for item in items:
+                yield item
 
     def stream_execute_sync(
         self,
@@ -226,8 +242,8 @@ class FlowStreams:
 
 
 async def _run_streamed(
-    run: Any, receiver: LoopReceiver, sub: Subscription, flow_id: str
-) -> AsyncIterator[StreamCallbackData]:
+    run: Any, receiver: LoopReceiver, sub: Subscription, flow_id: str, stop: Any
+) -> AsyncGenerator[StreamCallbackData, None]:
     task: asyncio.Task[FlowState] = asyncio.ensure_future(run)
     try:
         async for batch in receiver.batches(until=task, grace=_LAST_EVENT_GRACE):
@@ -235,12 +251,15 @@ async def _run_streamed(
                 if item.flow_id != flow_id:
                     continue  # another flow of this facade
                 yield item
-                if item.flow_id == flow_id and item.is_last:
+                if item.is_last:
                     await task  # the run is over (its final state stored) when we end
                     return
         await task  # no last event: the run failed before its flow started (raises)
     finally:
         sub.close()
-        if not task.done():  # the caller left the loop early: so does the flow
-            task.cancel()
+        if not task.done():  # the caller left the loop early: the flow ends, cancelled
+            stop()
+            done, _ = await asyncio.wait({task}, timeout=_STOP_WAIT)
+            if not done:  # the flow had not started yet: stop waiting for it
+                task.cancel()
             await asyncio.gather(task, return_exceptions=True)
