@@ -6,7 +6,7 @@ layer emits events and adapts them to flow listeners.
 """
 
 from actorflow.streams.hub import STREAMS_PATH, StreamHub, StreamRegistry, spawn_streams, streams_of
-from actorflow.streams.messages import DrainStream, StreamEvents
+from actorflow.streams.messages import DrainStream, StartRoute, StreamEvents
 from actorflow.streams.subscribers import (
     DEFAULT_CAPACITY,
     StreamCallback,
@@ -34,6 +34,7 @@ __all__ = [
     "StreamEvents",
     "StreamHub",
     "StreamOverflow",
+    "StartRoute",
     "StreamRegistry",
     "Subscription",
     "SubscriptionStatistics",

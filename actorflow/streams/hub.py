@@ -15,6 +15,7 @@ whoever subscribes, so a subscription made before a flow starts sees all its eve
 from __future__ import annotations
 
 import contextlib
+import itertools
 import threading
 import weakref
 from collections.abc import Callable
@@ -28,7 +29,7 @@ from actorflow.runtime.behaviour import Behaviour, recipe
 from actorflow.runtime.context import Context
 from actorflow.runtime.system import SYSTEM_PATH, ActorSystem
 from actorflow.streams._queue import EventQueue
-from actorflow.streams.messages import StreamEvents
+from actorflow.streams.messages import StartRoute, StreamEvents
 from actorflow.streams.types import StreamCallbackData
 
 __all__ = ["STREAMS_PATH", "StreamHub", "StreamRegistry", "Route", "spawn_streams", "streams_of"]
@@ -57,25 +58,43 @@ class Route:
 
 @final
 class StreamRegistry:
-    """The system's subscriptions (any thread; the hub reads a snapshot per batch)."""
+    """The system's subscriptions (any thread; the hub reads a snapshot per batch).
 
-    def __init__(self) -> None:
+    A route added here starts when the hub takes the :class:`StartRoute` message that
+    :meth:`add` sends: it gets exactly the events told to the hub after it was added.
+    """
+
+    def __init__(self, system: ActorSystem) -> None:
+        self._system = system
         self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self.waiting: dict[int, Route] = {}
+        """Routes added whose StartRoute the hub has not taken yet."""
         self.routes: tuple[Route, ...] = ()
-        """The current subscriptions (replaced, never changed in place)."""
+        """The routes the hub offers events to (replaced, never changed in place)."""
         self.numbered = 0
         """Events the hub numbered."""
 
     def add(self, route: Route) -> Callable[[], None]:
-        """Start routing events to ``route``; return what stops it."""
+        """Route the events emitted from now on to ``route``; return what stops it."""
         with self._lock:
-            self.routes = (*self.routes, route)
+            route_id = next(self._ids)
+            self.waiting[route_id] = route
+        self._system.tell(STREAMS_PATH, StartRoute(route_id=route_id))
 
         def remove() -> None:
             with self._lock:
+                self.waiting.pop(route_id, None)
                 self.routes = tuple(r for r in self.routes if r is not route)
 
         return remove
+
+    def start(self, route_id: int) -> None:
+        """Start routing to a route added before (the hub's thread)."""
+        with self._lock:
+            route = self.waiting.pop(route_id, None)
+            if route is not None:
+                self.routes = (*self.routes, route)
 
 
 class StreamHub(Behaviour):
@@ -85,6 +104,10 @@ class StreamHub(Behaviour):
         self.registry = registry
         self.seqs: dict[str | None, int] = {}
         """The last sequence number of each flow under way (None: events of no flow)."""
+
+    def on_start_route(self, msg: StartRoute, ctx: Context) -> None:
+        """A subscription was made: the events from here on are its."""
+        self.registry.start(msg.route_id)
 
     def on_stream_events(self, msg: StreamEvents, ctx: Context) -> None:
         """Number the events, then offer them to every subscription that wants them."""
@@ -136,7 +159,7 @@ def streams_of(system: ActorSystem) -> StreamRegistry:
         registry = _registries.get(system)
         if registry is not None and system.cell_at(STREAMS_PATH) is not None:
             return registry
-        registry = registry or StreamRegistry()
+        registry = registry or StreamRegistry(system)
         _registries[system] = registry
         with contextlib.suppress(ActorNameTakenError):  # spawned meanwhile by another thread
             system.spawn(recipe(StreamHub, registry), "streams", parent=SYSTEM_PATH)

@@ -7,7 +7,7 @@ from typing import Literal
 from actorflow.messages.base import Message
 from actorflow.streams.types import StreamCallbackData
 
-__all__ = ["DrainStream", "StreamEvents"]
+__all__ = ["DrainStream", "StartRoute", "StreamEvents"]
 
 
 class StreamEvents(Message):
@@ -27,3 +27,14 @@ class DrainStream(Message):
     """To a subscriber actor: events are waiting in your queue (sent when it was idle)."""
 
     kind: Literal["streams.drain"] = "streams.drain"
+
+
+class StartRoute(Message):
+    """To the hub: start routing events to subscription ``route_id``.
+
+    Sent when a subscription is made, so it gets exactly the events the hub receives
+    after this message: those emitted after the subscription was made.
+    """
+
+    kind: Literal["streams.start_route"] = "streams.start_route"
+    route_id: int

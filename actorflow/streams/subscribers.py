@@ -188,6 +188,7 @@ class SubscriberActor(Behaviour):
 
     def on_stop(self, ctx: Context) -> None:
         """The actor stopped (the system shuts down): the subscription ends too."""
+        self.subscription._waker = _nothing  # nobody to wake any more
         self.subscription.close()
 
 
@@ -248,7 +249,9 @@ def subscribe(
         path = system.spawn(recipe(SubscriberActor, sub), sub.name, parent=SYSTEM_PATH)
 
         def nudge() -> None:
-            system.send(path, DrainStream())
+            # Quiet: once the actor stopped, its on_stop closed the queue (what was left
+            # is counted as discarded), so a nudge that finds no actor loses nothing.
+            system.send(path, DrainStream(), quiet=True)
 
         sub._waker = nudge
     sub._unroute = registry.add(Route(sub.queue, flow_id, topic))

@@ -54,3 +54,24 @@ def test_seed_examples_import_only_from_actorflow(name: str) -> None:
 
     assert "app." not in text
     assert "from actorflow import" in text
+
+
+def test_the_flow_event_listeners_example_runs(tmp_path: Path) -> None:
+    assert run("flow_event_listeners.py", tmp_path) == ""  # it only adds the monitor
+
+
+def test_the_stream_callback_integration_example_says_what_to_pass(tmp_path: Path) -> None:
+    # The seed calls flow.stream_execute() on a flow that has no plan: there is nothing
+    # to run, so it fails at once with what to pass (scenarios/streaming.py plans first).
+    done = subprocess.run(
+        [sys.executable, str(SEED / "stream_callback_integration.py")],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if k != "ACTORFLOW_STORE"},
+    )
+
+    assert done.returncode == 1
+    assert "ConfigurationError: stream_execute has no plan to run: pass plan=" in done.stderr

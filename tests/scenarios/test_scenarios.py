@@ -90,8 +90,39 @@ def test_retries_and_timeouts_succeed_late_time_out_and_degrade() -> None:
     }
 
 
+def test_streaming_shows_the_run_to_every_kind_of_subscriber_in_order() -> None:
+    result = run("streaming.py")
+
+    assert result["status"] == "completed"
+    assert result["in order"] is True
+    assert result["first event"] == "flow_started"
+    assert result["last event"] == "finish"
+    assert result["event types"] == {
+        "finish": 1,
+        "tool_result": 4,
+        "tool_running": 3,
+        "tool_streaming": 5,
+        "tool_use": 5,
+        "workflow": 4,
+    }
+    assert "attempt 1 failed: builtins.ConnectionError: quote feed dropped" in str(result["retry"])
+    assert "retrying in 0.05 s" in str(result["retry"])
+    assert result["streamed summary"] == (
+        "3 quotes in. ACME trades at 104.00. INITECH trades at 107.00. "
+        "UMBRELLA trades at 108.00. End of summary."
+    )
+    assert result["callback notes"] == 5  # the seed's callback noted each TOOL_USE
+    monitor = result["monitor"]
+    assert isinstance(monitor, list)
+    assert monitor[0].startswith("📊 Flow started: Plan for: Analyze market trends")
+    assert monitor[-1].startswith("✅ Flow completed: ")
+    assert sum(line.startswith("🔄 Step started") for line in monitor) == 6
+    assert sum(line.startswith("✓ Step completed") for line in monitor) == 5
+
+
 def test_every_scenario_file_has_an_end_to_end_test() -> None:
     tested = {
+        "streaming.py",
         "ping_pong.py",
         "supervision_tree.py",
         "flow_basics.py",
