@@ -42,6 +42,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
+import msgpack
+import ormsgpack
 import pykka
 from rich.console import Console
 from rich.table import Table
@@ -290,7 +292,9 @@ def main() -> None:
     batch = 512
     console = Console(width=200)
     console.print(
-        f"python {platform.python_version()}, {os.cpu_count()} cores, {platform.machine()}"
+        f"python {platform.python_version()}, {os.cpu_count()} cores, {platform.machine()}; "
+        f"bodies packed by ormsgpack {ormsgpack.__version__} (msgpack "
+        f"{'.'.join(map(str, msgpack.version))} for the values ormsgpack refuses)"
     )
 
     table = Table(title="journal append (records/s); ratios: median (range) of the rounds")

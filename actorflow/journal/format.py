@@ -14,15 +14,20 @@ See ``docs/journal-format.md`` for the record schemas.
 from __future__ import annotations
 
 import struct
-import threading
 import zlib
 from collections.abc import Iterable, Mapping
 from typing import Any, Final, Literal, NamedTuple, final
 
-import msgpack
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from actorflow.errors import CodecError, MessageError
+from actorflow.journal._packing import (
+    FAST_OPTIONS,
+    FastPackError,
+    fast_pack,
+    msgpack_pack,
+    pack_body,
+)
 from actorflow.messages.base import Message, message_record, message_record_view
 from actorflow.messages.codec import (
     CodecLimits,
@@ -65,7 +70,6 @@ it, so every record the writer writes is one its reader decodes."""
 _CONTAINER_MARKERS: Final = bytes([*range(0x80, 0xA0), 0xDC, 0xDD, 0xDE, 0xDF])
 """First byte of a msgpack map or array: each level of nesting takes one."""
 _NOT_CONTAINER_MARKERS: Final = bytes(b for b in range(256) if b not in _CONTAINER_MARKERS)
-_local = threading.local()  # one msgpack Packer per thread: a Packer is not thread-safe
 
 
 @final
@@ -167,8 +171,7 @@ def encode_body(record: JournalRecord) -> bytes:
         }
     else:
         body = record.model_dump(mode="json")
-    data: bytes = _packer().pack(body)
-    return data
+    return pack_body(body)
 
 
 _CRC_SEEDS: dict[int, int] = {}
@@ -206,7 +209,7 @@ def _encode_bodies(
     records: Iterable[JournalRecord],
 ) -> tuple[list[bytes], list[tuple[JournalRecord, Exception]]]:
     """The bodies of the records the writer accepts, and the others with their errors."""
-    pack = _packer().pack
+    fast, options, fast_error = fast_pack, FAST_OPTIONS, FastPackError
     plain = _PLAIN_CLASSES
     # One dict for every delivery, refilled per record: cheaper than building a dict each
     # time (it is packed before the next record refills it, so nothing keeps it).
@@ -234,7 +237,10 @@ def _encode_bodies(
                     delivery["message"] = message.__dict__
                 else:
                     delivery["message"] = _message_view(message)
-                body: bytes = pack(delivery)
+                try:
+                    body: bytes = fast(delivery, None, options)
+                except fast_error:  # msgpack packs it as before, or raises its own error
+                    body = msgpack_pack(delivery)
             else:
                 body = encode_body(record)
         except Exception as exc:  # noqa: BLE001 - e.g. msgpack OverflowError for ints >= 2**64
@@ -281,13 +287,6 @@ def _refusal(body: bytes) -> CodecError | None:
 
 _DELIVERY_KEYS: Final = (*Envelope._fields, "type")
 """A delivery body's keys in the order envelope_to_record() gives them, then ``type``."""
-
-
-def _packer() -> msgpack.Packer:
-    packer = getattr(_local, "packer", None)
-    if packer is None:
-        packer = _local.packer = msgpack.Packer(use_bin_type=True)
-    return packer
 
 
 def frame(body: bytes) -> bytes:

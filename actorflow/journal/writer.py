@@ -42,100 +42,29 @@ import os
 import threading
 import time
 from collections import deque
-from enum import StrEnum
 from itertools import repeat
 from operator import call
 from pathlib import Path
-from typing import Annotated, BinaryIO, final
+from typing import final
 
 from loguru import logger
-from pydantic import BaseModel, ConfigDict, Field
 
 from actorflow._version import __version__
-from actorflow.errors import ConfigurationError, JournalError
+from actorflow.errors import JournalError
+from actorflow.journal._append_file import open_for_append
+from actorflow.journal._config import Durability, JournalConfig, JournalStatistics
 from actorflow.journal._counters import DropCause, WriterCounters
-from actorflow.journal._files import check_regular_file
 from actorflow.journal._io_thread import IoThread
 from actorflow.journal.format import (
     FORMAT_VERSION,
-    MAGIC,
     JournalHeader,
     JournalRecord,
     encode_body,
     encode_frames,
     frame,
 )
-from actorflow.journal.reader import append_offset
 
 __all__ = ["Durability", "JournalConfig", "JournalStatistics", "JournalWriter"]
-
-
-class Durability(StrEnum):
-    """When written records are forced to disk (see the module docstring for guarantees)."""
-
-    NONE = "none"
-    """Written to the OS per batch, never fsynced: a kill loses the queued records, a
-    power loss also what the OS had not stored."""
-    BATCH = "batch"
-    """Written and fsynced per batch (``batch_frames`` records or ``batch_interval``
-    seconds): a kill loses the queued records, a power loss also the batch being synced."""
-    EVERY = "every"
-    """``append()`` returns once its record is written and fsynced (appenders waiting at
-    the same time share an fsync): nothing whose append() returned is lost."""
-
-
-@final
-class JournalConfig(BaseModel):
-    """Where and how an actor system writes its journal."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    path: Path
-    """The journal file; created with its folders if missing, appended to if present."""
-    durability: Durability = Durability.BATCH
-    batch_frames: Annotated[int, Field(gt=0, le=1_000_000)] = 512
-    batch_interval: Annotated[float, Field(gt=0, le=60)] = 0.05
-    """Seconds between writes when fewer than ``batch_frames`` records wait."""
-    max_pending: Annotated[int, Field(gt=0, le=10_000_000)] = 10_000
-    """Most records waiting to be written; bounds the writer's memory (about this many
-    times a record's size). An append() that finds the queue full waits for room."""
-    append_timeout: Annotated[float, Field(ge=0, le=3600)] = 5.0
-    """Longest an append() waits for room in a full queue before its record is dropped
-    (counted and logged); under ``every``, also the longest it waits for its record to
-    be synced before it returns anyway (counted in ``sync_timeouts``)."""
-    entry_point: str = ""
-    """The scenario or program, for the header."""
-
-
-@final
-class JournalStatistics(BaseModel):
-    """Counters of a journal writer."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    path: Path
-    frames: int
-    """Frames written, the segment header included."""
-    bytes: int
-    fsyncs: int
-    pending: int
-    """Records queued and not yet taken by the writer thread."""
-    max_pending: int
-    waits: int
-    """Appends that found the queue full and waited for room."""
-    sync_timeouts: int
-    """Under ``every``: appends that returned after ``append_timeout`` before their
-    record was synced (the record stays queued)."""
-    dropped: int
-    """Records not written, all causes: the sum of the four counts below."""
-    dropped_full: int
-    """The queue stayed full for ``append_timeout``."""
-    dropped_invalid: int
-    """The record could not be encoded (a value msgpack cannot hold, over the frame cap)."""
-    dropped_closed: int
-    """Appended once ``close()`` had begun."""
-    dropped_unwritten: int
-    """Queued, but ``close()``'s timeout ran out or the disk failed before it was written."""
 
 
 class _Flush:
@@ -191,7 +120,7 @@ class JournalWriter:
         self._in_flight: tuple[int, int, list[_Flush]] | None = None
         """The batch the I/O thread may still be syncing: its frames, bytes and flush
         markers."""
-        self._file = self._open(config.path)
+        self._file = open_for_append(config.path)
         header = JournalHeader(
             format_version=FORMAT_VERSION,
             run_id=run_id,
@@ -204,35 +133,6 @@ class JournalWriter:
             self._io = IoThread("actorflow-journal-io")
         self._thread = threading.Thread(target=self._run, name="actorflow-journal", daemon=True)
         self._thread.start()
-
-    @staticmethod
-    def _open(path: Path) -> BinaryIO:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            exists = check_regular_file(path, missing_ok=True)  # never open a FIFO
-            size = path.stat().st_size if exists else 0
-            if size > 0 and not (size < len(MAGIC) and MAGIC.startswith(path.read_bytes())):
-                keep = append_offset(path)  # raises rather than cut a valid frame
-                existing = path.open("r+b")
-                if keep < size:
-                    logger.warning(
-                        "Journal {path} had a torn tail of {lost} bytes at offset {keep} "
-                        "(no valid frame after it); cut it",
-                        path=path,
-                        lost=size - keep,
-                        keep=keep,
-                    )
-                    existing.truncate(keep)
-                existing.seek(keep)
-                return existing
-            fresh = path.open("wb")
-            fresh.write(MAGIC)
-            return fresh
-        except OSError as exc:
-            raise ConfigurationError(
-                f"Cannot open journal {str(path)!r} for writing: {exc.strerror}. "
-                "Choose a writable path, or turn the journal off."
-            ) from exc
 
     @property
     def path(self) -> Path:
