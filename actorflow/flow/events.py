@@ -30,7 +30,7 @@ the plan); ``flow_started`` and ``plan_changed`` hold the plan's name and versio
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from pydantic import JsonValue
@@ -56,17 +56,16 @@ def stream_items(
     core: FlowCore,
     at: float,
     final_state: JsonValue = None,
-    commands: Iterable[Command] = (),
+    commands: Sequence[Command] = (),
 ) -> list[StreamCallbackData]:
     """Return the stream events of one decision's ``Emit`` commands, in order.
 
     ``final_state`` is the flow's final state as JSON (needed only when the flow ended);
     ``commands`` are the decision's commands (for the arguments attempts start with).
     """
-    starts = {c.step_id: c for c in commands if isinstance(c, StartAttempt)}
     items = []
     for command in emits:
-        kind, content, meta = _describe(command, core, starts, final_state)
+        kind, content, meta = _describe(command, core, commands, final_state)
         meta["event"] = command.event
         items.append(
             trusted(  # frozen here: every subscriber gets the same event
@@ -85,7 +84,7 @@ def stream_items(
 
 
 def _describe(
-    emit: Emit, core: FlowCore, starts: Mapping[str, StartAttempt], final_state: JsonValue
+    emit: Emit, core: FlowCore, commands: Sequence[Command], final_state: JsonValue
 ) -> tuple[StreamCallbackType, JsonValue, dict[str, JsonValue]]:
     event, sid, detail = emit.event, emit.step_id, dict(emit.detail)
     plan = core.spec.plan
@@ -101,13 +100,13 @@ def _describe(
     if sid is None:
         return _T.WORKFLOW, _flow_text(event, detail, core), {
             **detail, "plan_name": plan.name, "plan_version": plan.version}  # fmt: skip
-    return _step_event(event, sid, detail, core, starts)
+    return _step_event(event, sid, detail, core, commands)
 
 
 def _flow_text(event: str, detail: Mapping[str, Any], core: FlowCore) -> str:
     name, plan = core.spec.plan.name, core.spec.plan
     if event == "flow_started":
-        return f"flow {name!r} started: {len(plan.steps)} steps"
+        return f"flow {name!r} started: {_steps(len(plan.steps))}"
     if event == "flow_resumed":
         return f"flow {name!r} resumed: {detail.get('done', 0)} of {len(plan.steps)} steps done"
     if event == "plan_changed":
@@ -117,12 +116,16 @@ def _flow_text(event: str, detail: Mapping[str, Any], core: FlowCore) -> str:
     return event.replace("_", " ")
 
 
+def _steps(count: int) -> str:
+    return f"{count} step" if count == 1 else f"{count} steps"
+
+
 def _step_event(  # noqa: PLR0911 - one return per event
     event: str,
     sid: str,
     detail: dict[str, JsonValue],
     core: FlowCore,
-    starts: Mapping[str, StartAttempt],
+    commands: Sequence[Command],
 ) -> tuple[StreamCallbackType, JsonValue, dict[str, JsonValue]]:
     spec = core.spec.steps[sid]
     rec = core.steps[sid]
@@ -131,7 +134,8 @@ def _step_event(  # noqa: PLR0911 - one return per event
     tool = spec.parameters.get("tool_name") if spec.type in TOOL_STEP_TYPES else None
     if event == "step_started":
         if isinstance(tool, str):
-            start = starts.get(sid)
+            start = next((c for c in commands if isinstance(c, StartAttempt) and c.step_id == sid),
+                         None)  # fmt: skip
             params = start.parameters if start is not None else spec.parameters
             return _T.TOOL_USE, {"tool": tool, "arguments": params.get("arguments", {})}, detail
         return _T.WORKFLOW, f"step {sid!r} started (attempt {detail.get('attempt')})", detail

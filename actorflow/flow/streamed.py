@@ -138,7 +138,8 @@ class FlowStreams:
         if self.config.enable_stream_callbacks:
             self.stream_callbacks.emit_nowait(
                 StreamCallbackType.WORKFLOW,
-                f"plan {plan.name!r} created: {len(plan.steps)} steps",
+                f"plan {plan.name!r} created: {len(plan.steps)} step"
+                + ("" if len(plan.steps) == 1 else "s"),
                 flow_id=plan.id,
                 metadata={
                     "event": "plan_created",

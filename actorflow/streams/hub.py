@@ -162,7 +162,9 @@ def streams_of(system: ActorSystem) -> StreamRegistry:
         registry = registry or StreamRegistry(system)
         _registries[system] = registry
         with contextlib.suppress(ActorNameTakenError):  # spawned meanwhile by another thread
-            system.spawn(recipe(StreamHub, registry), "streams", parent=SYSTEM_PATH)
+            system.spawn(
+                recipe(StreamHub, registry), "streams", parent=SYSTEM_PATH, dispatcher="loop"
+            )
         return registry
 
 
