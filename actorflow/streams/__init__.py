@@ -5,7 +5,14 @@ Layering: imports ``errors``, ``ids``, ``messages`` and ``runtime`` only; the fl
 layer emits events and adapts them to flow listeners.
 """
 
-from actorflow.streams.hub import STREAMS_PATH, StreamHub, StreamRegistry, spawn_streams, streams_of
+from actorflow.streams.hub import (
+    STREAMS_PATH,
+    StreamHub,
+    StreamRegistry,
+    emit_event,
+    spawn_streams,
+    streams_of,
+)
 from actorflow.streams.messages import DrainStream, StartRoute, StreamEvents
 from actorflow.streams.subscribers import (
     DEFAULT_CAPACITY,
@@ -38,6 +45,7 @@ __all__ = [
     "StreamRegistry",
     "Subscription",
     "SubscriptionStatistics",
+    "emit_event",
     "spawn_streams",
     "streams_of",
     "subscribe",

@@ -22,17 +22,27 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import final
 
+from pydantic import JsonValue, ValidationError
+
 from actorflow._trusted import trusted
-from actorflow.errors import ActorNameTakenError
+from actorflow.errors import ActorNameTakenError, InvalidMessageError
 from actorflow.ids import ActorPath
 from actorflow.runtime.behaviour import Behaviour, recipe
 from actorflow.runtime.context import Context
 from actorflow.runtime.system import SYSTEM_PATH, ActorSystem
 from actorflow.streams._queue import EventQueue
 from actorflow.streams.messages import StartRoute, StreamEvents
-from actorflow.streams.types import StreamCallbackData
+from actorflow.streams.types import StreamCallbackData, StreamCallbackType
 
-__all__ = ["STREAMS_PATH", "StreamHub", "StreamRegistry", "Route", "spawn_streams", "streams_of"]
+__all__ = [
+    "STREAMS_PATH",
+    "Route",
+    "StreamHub",
+    "StreamRegistry",
+    "emit_event",
+    "spawn_streams",
+    "streams_of",
+]
 
 STREAMS_PATH = ActorPath("/system/streams")
 """Where the actor system hosts its stream hub."""
@@ -104,6 +114,9 @@ class StreamHub(Behaviour):
         self.registry = registry
         self.seqs: dict[str | None, int] = {}
         """The last sequence number of each flow under way (None: events of no flow)."""
+        self.topics: dict[str, str] = {}
+        """The topic of each flow under way (its own events name it), so that events
+        others emit for the flow (its agents') reach the flow's subscribers."""
 
     def on_start_route(self, msg: StartRoute, ctx: Context) -> None:
         """A subscription was made: the events from here on are its."""
@@ -113,16 +126,24 @@ class StreamHub(Behaviour):
         """Number the events, then offer them to every subscription that wants them."""
         env = ctx.envelope
         sender = "" if env is None or env.sender is None else str(env.sender)
-        seqs, numbered = self.seqs, []
+        seqs, topics, numbered = self.seqs, self.topics, []
+        topic = msg.topic
         for item in msg.items:
-            seq = seqs.get(item.flow_id, 0) + 1
+            flow_id = item.flow_id
+            seq = seqs.get(flow_id, 0) + 1
+            if flow_id is not None:
+                if topic:
+                    topics[flow_id] = topic
+                else:
+                    topic = topics.get(flow_id, "")
             if item.is_last:
-                seqs.pop(item.flow_id, None)  # a flow id run again counts afresh
+                seqs.pop(flow_id, None)  # a flow id run again counts afresh
+                if flow_id is not None:
+                    topics.pop(flow_id, None)
             else:
-                seqs[item.flow_id] = seq
+                seqs[flow_id] = seq
             numbered.append(_numbered(item, seq, item.source or sender))
         self.registry.numbered += len(numbered)
-        topic = msg.topic
         for route in self.registry.routes:
             if route.flow_id is None and route.topic is None:
                 route.queue.offer(numbered)
@@ -166,6 +187,40 @@ def streams_of(system: ActorSystem) -> StreamRegistry:
                 recipe(StreamHub, registry), "streams", parent=SYSTEM_PATH, dispatcher="loop"
             )
         return registry
+
+
+def emit_event(
+    ctx: Context,
+    type: StreamCallbackType | str,
+    content: JsonValue = None,
+    *,
+    flow_id: str | None = None,
+    step_id: str | None = None,
+    **metadata: JsonValue,
+) -> None:
+    """Tell a stream event from an actor's handler (an agent's THINKING or TEXT while it
+    works on a flow's step: pass the task's ``flow_id`` and ``step_id``, and the event
+    reaches that flow's subscribers). Never blocks.
+
+    Raises:
+        InvalidMessageError: the type is unknown, or content or metadata is not JSON.
+    """
+    try:
+        item = StreamCallbackData(
+            type=StreamCallbackType(type),
+            content=content,
+            metadata=metadata,
+            flow_id=flow_id,
+            step_id=step_id,
+            timestamp=ctx.clock.now().timestamp(),
+        )
+    except (ValidationError, ValueError) as exc:
+        raise InvalidMessageError(
+            f"{ctx.path} emitted an invalid stream event ({type!r}): "
+            f"{str(exc).strip().splitlines()[-1]}. Pass a StreamCallbackType and JSON data."
+        ) from None
+    streams_of(ctx.system)
+    ctx.tell(STREAMS_PATH, StreamEvents(items=(item,)))
 
 
 def spawn_streams(system: ActorSystem) -> ActorPath:

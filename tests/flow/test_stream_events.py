@@ -28,6 +28,9 @@ from actorflow import (
     report_file,
     report_progress,
 )
+from actorflow.flow.messages import AgentTask, AgentTaskDone
+from actorflow.runtime import Behaviour, Context
+from actorflow.streams import emit_event
 from tests.flow.support import Recorder, new_flow, plan_of, step
 
 T = StreamCallbackType
@@ -454,3 +457,29 @@ def test_emitting_outside_a_step_does_nothing_and_bad_content_is_refused(
     assert state.status is FlowStatus.FAILED
     assert "InvalidMessageError" in str(state.error)
     assert InvalidMessageError.__name__ in str(state.steps["b"].error)
+
+
+class ThinkingAgent(Behaviour):
+    """An agent that thinks aloud (THINKING, TEXT) while it works on a flow's step."""
+
+    def on_agent_task(self, msg: AgentTask, ctx: Context) -> None:
+        where = {"flow_id": msg.flow_id, "step_id": msg.step_id}
+        emit_event(ctx, T.THINKING, f"how to research {msg.task}?", **where)
+        emit_event(ctx, T.TEXT, "Here is what I found.", **where)
+        ctx.reply(AgentTaskDone(result="found"))
+
+
+def test_an_agents_thinking_reaches_the_flows_subscribers_in_place(system: ActorSystem) -> None:
+    agent = system.spawn(ThinkingAgent, "thinker")
+    flow = new_flow(system)
+    plan = plan_of(create_flow_step("ask", "agent", {"agent": agent, "task": "LLMs"}, id="ask"))
+    items = list(flow.stream_execute_sync(plan))
+    kinds = [(i.type, i.source) for i in items]
+    flow_path = f"/flows/{plan.id}"
+    assert kinds == [
+        (T.WORKFLOW, flow_path), (T.WORKFLOW, flow_path), (T.THINKING, str(agent)),
+        (T.TEXT, str(agent)), (T.WORKFLOW, flow_path), (T.FINISH, flow_path),
+    ]  # fmt: skip
+    assert items[2].content == "how to research LLMs?"
+    assert items[2].step_id == "ask"
+    assert [i.seq for i in items] == list(range(1, 7))
