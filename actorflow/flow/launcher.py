@@ -33,7 +33,7 @@ from actorflow.ids import ActorPath, CorrelationId
 from actorflow.messages.system import DeadLetterReason, DeliveryFailed, RequestTimedOut
 from actorflow.runtime.context import Context
 from actorflow.runtime.effects import EffectHandle
-from actorflow.streams import STREAMS_PATH, StreamCallbackData, StreamEvents
+from actorflow.streams import STREAMS_PATH, StreamCallbackData, StreamEvents, streams_of
 
 __all__ = ["Launcher", "is_default_executor"]
 
@@ -157,9 +157,11 @@ class Launcher:
         if topic is None:
             return Attempt(flow_id, step_id, number)
         system, me = ctx.system, ctx.path
+        streams = streams_of(system)
 
         def emit(item: StreamCallbackData) -> None:  # any thread
-            system.send(STREAMS_PATH, StreamEvents(items=(item,), topic=topic), sender=me)
+            if streams.is_heard(system):
+                system.send(STREAMS_PATH, StreamEvents(items=(item,), topic=topic), sender=me)
 
         return Attempt(flow_id, step_id, number, emit)
 

@@ -64,7 +64,7 @@ from actorflow.runtime.behaviour import Behaviour
 from actorflow.runtime.context import Context
 from actorflow.stores import STORE_PATH
 from actorflow.stores.messages import SaveCheckpointResponse, StoreRequestFailed, WriteResponse
-from actorflow.streams import STREAMS_PATH, StreamEvents
+from actorflow.streams import STREAMS_PATH, StreamEvents, StreamRegistry, streams_of
 
 __all__ = ["FlowRunner"]
 
@@ -88,6 +88,8 @@ class FlowRunner(Behaviour):
         self.mirror = mirror
         self.topic = topic
         """Tell stream events to the hub for this topic (None: streams are off)."""
+        self.streams: StreamRegistry | None = None
+        """The system's stream registry (when this flow tells stream events)."""
         self.final: dict[str, JsonValue] | None = None
         """The final state as JSON, once the flow ended (shared by its last stream event
         and the reply)."""
@@ -128,6 +130,8 @@ class FlowRunner(Behaviour):
             )
         if self.topic is not None and ctx.system.cell_at(STREAMS_PATH) is None:
             self.topic = self.launcher.topic = None  # no hub: nobody could listen
+        if self.topic is not None:
+            self.streams = streams_of(ctx.system)
         self._feed(msg, ctx)
 
     def on_step_attempt_finished(self, msg: StepAttemptFinished, ctx: Context) -> None:
@@ -329,7 +333,8 @@ class FlowRunner(Behaviour):
         """Tell the stream hub the events of one decision (one message), before any
         attempt it starts can emit its own."""
         emits = [c for c in commands if isinstance(c, Emit)]
-        if not emits:
+        streams = self.streams
+        if not emits or streams is None or not streams.is_heard(ctx.system):
             return
         core = self.core
         assert core is not None

@@ -99,6 +99,11 @@ class StreamRegistry:
 
         return remove
 
+    def is_heard(self, system: ActorSystem) -> bool:
+        """Whether an event told now would reach anyone: a subscription, or ``system``'s
+        journal (emitters skip building events nobody would get)."""
+        return bool(self.routes or self.waiting) or system.journal is not None
+
     def start(self, route_id: int) -> None:
         """Start routing to a route added before (the hub's thread)."""
         with self._lock:

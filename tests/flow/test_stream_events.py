@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,8 +30,10 @@ from actorflow import (
     report_progress,
 )
 from actorflow.flow.messages import AgentTask, AgentTaskDone
+from actorflow.journal import JournalConfig, open_journal
+from actorflow.messages import Envelope
 from actorflow.runtime import Behaviour, Context
-from actorflow.streams import emit_event
+from actorflow.streams import StreamEvents, emit_event, streams_of
 from tests.flow.support import Recorder, new_flow, plan_of, step
 
 T = StreamCallbackType
@@ -483,3 +486,30 @@ def test_an_agents_thinking_reaches_the_flows_subscribers_in_place(system: Actor
     assert items[2].content == "how to research LLMs?"
     assert items[2].step_id == "ask"
     assert [i.seq for i in items] == list(range(1, 7))
+
+
+def test_events_nobody_would_get_are_not_built(system: ActorSystem, recorder: Recorder) -> None:
+    flow = new_flow(system, recorder)
+    flow.execute_sync(plan_of(step("a"), step("b", deps=["a"])))
+    assert streams_of(system).numbered == 0  # no subscriber, no journal
+
+
+def test_with_a_journal_every_event_is_recorded_even_unheard(
+    tmp_path: Path, recorder: Recorder
+) -> None:
+    path = tmp_path / "journal"
+    with ActorSystem(journal=JournalConfig(path=path)) as system:
+        flow = new_flow(system, recorder)
+        state = flow.execute_sync(plan_of(step("a"), step("b", deps=["a"])))
+    with open_journal(path) as journal:
+        told = [
+            item
+            for record in journal
+            if isinstance(record, Envelope) and isinstance(record.message, StreamEvents)
+            for item in record.message.items
+        ]
+    assert [i.metadata["event"] for i in told] == [
+        "flow_started", "step_started", "step_completed", "step_started", "step_completed",
+        "flow_completed",
+    ]  # fmt: skip
+    assert {i.flow_id for i in told} == {state.flow_id}
