@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
@@ -18,6 +19,7 @@ from rich.table import Table
 
 from actorflow._version import __version__
 from actorflow.cli.live import LiveView
+from actorflow.cli.liveflows import FlowRecord
 from actorflow.cli.log import log_app
 from actorflow.cli.logs import configure_logging
 from actorflow.cli.stores import (
@@ -33,9 +35,10 @@ from actorflow.flow.stored import release_store
 from actorflow.journal import Durability, JournalConfig
 from actorflow.runtime.cell import safe_text
 from actorflow.runtime.stats import SystemStatistics
-from actorflow.runtime.system import ActorSystem
+from actorflow.runtime.system import SYSTEM_PATH, ActorSystem
 from actorflow.scenarios import Scenario, load_scenario
 from actorflow.stores import Store, Synchronous, spawn_store
+from actorflow.streams import Subscription, subscribe
 
 __all__ = ["app", "main"]
 
@@ -53,6 +56,9 @@ _SHUTDOWN_TIMEOUT = 10.0
 """Most seconds the actors get to stop after the scenario (never more than --timeout)."""
 _STOPPED_GRACE = 5.0
 """Seconds main(system) gets to return once the actor system has stopped on its own."""
+_STREAMS_GRACE = 2.0
+"""Most seconds the view waits, once main(system) returned, for the last events of flows
+still running and for its subscription to hand over what is queued."""
 errors = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
@@ -82,6 +88,10 @@ def run(
         bool,
         typer.Option("--system-messages", help="Show every message, supervision traffic included."),
     ] = False,
+    steps: Annotated[
+        bool,
+        typer.Option("--steps", help="Also a line per flow step started and completed."),
+    ] = False,
     timeout: Annotated[
         float, typer.Option(help="Give up if the scenario takes longer (seconds).", min=0.1)
     ] = 300.0,
@@ -100,8 +110,10 @@ def run(
     store: StoreOption = DEFAULT_STORE_NAME,
     synchronous: SynchronousOption = Synchronous.NORMAL,
 ) -> None:
-    """Run a scenario: show what happens live, then a summary. Its flows are kept in the
-    store (at /system/store), so they can be listed and resumed."""
+    """Run a scenario: show what happens live (each flow's steps: retries, timeouts,
+    skipped, degraded and failed steps), then a summary with a row per flow. Exits 1 when
+    the scenario or any flow failed or was cancelled. Its flows are kept in the store (at
+    /system/store), so they can be listed and resumed."""
     try:
         level = _check_log_level(log_level)
         scenario = load_scenario(path)
@@ -111,7 +123,7 @@ def run(
         raise typer.Exit(2) from None
     try:
         _run(scenario, opened, store, messages=messages, system_messages=system_messages,
-             timeout=timeout, runs_dir=runs_dir, level=level, journal=journal,
+             steps=steps, timeout=timeout, runs_dir=runs_dir, level=level, journal=journal,
              durability=durability)  # fmt: skip
     finally:
         release_store(opened)
@@ -124,6 +136,7 @@ def _run(
     *,
     messages: bool,
     system_messages: bool,
+    steps: bool,
     timeout: float,
     runs_dir: Path,
     level: str | None,
@@ -144,22 +157,18 @@ def _run(
         system.use_journal(config)
     configure_logging(run_dir / "actorflow.log", level)
     # --system-messages implies --messages (it widens what --messages shows).
-    view = LiveView(console, show_messages=messages or system_messages, show_system=system_messages)
+    view = LiveView(console, show_messages=messages or system_messages,
+                    show_system=system_messages, show_steps=steps)  # fmt: skip
     system.subscribe(view.on_event)
     system.add_tap(view.on_delivery)
     console.rule(f"[bold]{scenario.title}")
     console.print(f"[dim]{scenario.path}  run {system.run_id}[/]")
     outcome = _Outcome()
     started = time.monotonic()
-    try:
-        system.start()
-        spawn_store(system, opened)
-    except ActorflowError as exc:  # e.g. the journal cannot be opened
-        errors.print(f"[bold red]error:[/] {escape(str(exc))}")
-        if system.is_running:
-            system.shutdown(timeout=_SHUTDOWN_TIMEOUT)
-        raise typer.Exit(2) from None
-    _watch(scenario, system, outcome, view, started, timeout)
+    streams = _start(system, opened, view)
+    with view.showing_progress():
+        _watch(scenario, system, outcome, view, started, timeout)
+        _catch_up(view, streams, outcome, min(_STREAMS_GRACE, timeout))
     stats = system.statistics()
     try:
         # Bounded by --timeout too, so a hung handler cannot hold the run for long.
@@ -167,9 +176,13 @@ def _run(
     except ShutdownTimeoutError as exc:
         outcome.shutdown_error = str(exc)
     view.drain(timeout=0)
+    view.flows.close()
+    outcome.flow_problems = view.flows.problems()
     if system.pending_error is not None:
         outcome.system_error = f"the actor system stopped because {system.stop_reason}"
     elapsed = time.monotonic() - started
+    if view.flows.shown:
+        console.print(view.flows.summary(console.width))
     _summary(scenario, outcome, stats, system.dead_letters.counts(), view, elapsed)
     if journal:
         console.print(f"journal: {journal_path}  [dim](actorflow log show {journal_path})[/]")
@@ -217,6 +230,37 @@ def _watch(
         )
 
 
+def _start(system: ActorSystem, opened: Store, view: LiveView) -> Subscription:
+    """Start the system with its store; subscribe ``view`` to the stream events."""
+    try:
+        system.start()
+        spawn_store(system, opened)
+        # Before main runs, so every flow's first event is seen. The subscriber actor
+        # only queues the events: the CLI thread prints them.
+        streams = subscribe(system, view.on_stream)
+    except ActorflowError as exc:  # e.g. the journal cannot be opened
+        errors.print(f"[bold red]error:[/] {escape(str(exc))}")
+        if system.is_running:
+            system.shutdown(timeout=_SHUTDOWN_TIMEOUT)
+        raise typer.Exit(2) from None
+    view.quiet_paths.add(f"{SYSTEM_PATH}/{streams.name}")
+    return streams
+
+
+def _catch_up(view: LiveView, streams: Subscription, outcome: _Outcome, grace: float) -> None:
+    """Show the flows' last events: those of flows still running once main returned (a
+    flow tells the hub its last event before it answers main), then what is queued."""
+    deadline = time.monotonic() + grace
+    try:
+        if outcome.error is None and not outcome.interrupted:  # main returned: they end now
+            view.wait_flows(grace)
+        streams.wait_idle(max(0.0, deadline - time.monotonic()))
+        view.drain(timeout=0)
+    except KeyboardInterrupt:
+        outcome.interrupted = True
+        outcome.error = outcome.error or "interrupted (Ctrl-C)"
+
+
 class _Outcome:
     def __init__(self) -> None:
         self.result: Mapping[str, object] | None = None
@@ -225,11 +269,21 @@ class _Outcome:
         self.system_error: str | None = None
         """Why the system stopped on its own, if main never saw it."""
         self.shutdown_error: str | None = None
+        self.flow_problems: list[str] = []
+        """A sentence per flow that failed, was cancelled or did not finish."""
         self.interrupted = False
 
     @property
     def failed(self) -> bool:
-        return any((self.error, self.system_error, self.shutdown_error))
+        return any((self.error, self.system_error, self.shutdown_error, self.flow_problems))
+
+    @property
+    def problem(self) -> str | None:
+        """Why the run failed (the first reason), if it did."""
+        problem = self.error or self.system_error or self.shutdown_error
+        if problem is None and self.flow_problems:
+            problem = "; ".join(self.flow_problems)
+        return problem
 
     def run(self, scenario: Scenario, system: ActorSystem) -> None:
         try:
@@ -265,25 +319,37 @@ def _summary(
     table = Table(title=f"{scenario.name}: summary", show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()
-    problem = outcome.error or outcome.system_error or outcome.shutdown_error
+    problem = outcome.problem
     status = "[red]failed[/]" if problem else "[green]completed[/]"
     table.add_row("status", status + (f": {escape(problem)}" if problem else ""))
     if outcome.system_error and outcome.system_error != problem:
         table.add_row("system", f"[red]{escape(outcome.system_error)}[/]")
     if outcome.shutdown_error and outcome.shutdown_error != problem:
         table.add_row("shutdown", f"[red]{escape(outcome.shutdown_error)}[/]")
+    flows = view.flows.shown
+    if flows and outcome.flow_problems and "; ".join(outcome.flow_problems) != problem:
+        table.add_row("flows failed", f"[red]{escape('; '.join(outcome.flow_problems))}[/]")
     if view.gave_up:
         table.add_row("stopped for good", f"[red]{escape(', '.join(view.gave_up))}[/]")
     table.add_row("time", f"{elapsed:.3f} s")
     table.add_row("messages", str(view.counts["messages"]))
     table.add_row("processed", str(stats.processed))
     table.add_row("spawned", str(view.counts["lifecycle.spawned"]))
-    table.add_row("failures", str(view.counts["lifecycle.failed"]))
-    table.add_row("restarts", str(view.counts["lifecycle.restarted"]))
+    if flows:
+        table.add_row("flows", _flow_counts(flows))
+    table.add_row("actor failures", str(view.counts["lifecycle.failed"]))
+    table.add_row("actor restarts", str(view.counts["lifecycle.restarted"]))
     table.add_row("dead letters", ", ".join(f"{k}: {v}" for k, v in sorted(dead.items())) or "0")
     for key, value in (outcome.result or {}).items():
         table.add_row(escape(f"result: {key}"), escape(str(value)))
     console.print(table)
+
+
+def _flow_counts(flows: list[FlowRecord]) -> str:
+    """How many flows ended how: ``2 (1 completed, 1 failed)``."""
+    statuses = Counter(record.status for record in flows)
+    parts = ", ".join(f"{count} {status}" for status, count in statuses.items())
+    return f"{len(flows)} ({parts})"
 
 
 def _check_log_level(level: str | None) -> str | None:

@@ -347,3 +347,70 @@ def test_a_hung_handler_past_the_timeout_is_named_without_a_traceback(tmp_path: 
     assert "did not finish within 1 s" in done.stdout
     assert "abandoned  /agents/stuck" in done.stdout
     assert "'/agents/stuck' is still in its handler of 'clitest.hang'" in _flat(done.stdout)
+
+
+def _flow_scenario(fail: bool) -> str:
+    """Scenario code running one flow of two tool steps; the second raises if ``fail``."""
+    return (
+        "import asyncio\n"
+        "from actorflow import FlowPlan, create_enhanced_flow, create_flow_step\n\n"
+        "def fetch(task):\n    return 'fetched'\n\n"
+        f"def report(task):\n    if {fail}:\n        raise ValueError('bad input')\n"
+        "    return 'reported'\n\n"
+        "async def run(system):\n"
+        "    flow = create_enhanced_flow(system=system)\n"
+        "    flow.register_tool('fetch', fetch)\n"
+        "    flow.register_tool('report', report)\n"
+        "    steps = [\n"
+        "        create_flow_step('Fetch', 'mcp_tool', {'tool_name': 'fetch', 'arguments':"
+        " {'task': 'x'}}, id='fetch'),\n"
+        "        create_flow_step('Report', 'mcp_tool', {'tool_name': 'report', 'arguments':"
+        " {'task': 'y'}, 'max_retries': 0}, ['fetch'], id='report'),\n"
+        "    ]\n"
+        "    state = await flow.execute(FlowPlan(name='two steps', steps=steps))\n"
+        "    return {'flow': state.status.value}\n\n"
+        "def main(system):\n    return asyncio.run(run(system))\n"
+    )
+
+
+def test_a_flow_that_failed_fails_the_run_although_main_returned(tmp_path: Path) -> None:
+    code, output = _run(tmp_path, _scenario(tmp_path, _flow_scenario(fail=True)), "--store",
+                        "memory")  # fmt: skip
+
+    flat = _flat(output)
+    assert code == 1, output
+    assert "step failed 'two steps': step report failed after 1 attempt: ValueError: bad" in flat
+    assert "flow failed 'two steps' failed after" in flat
+    assert "status failed: flow 'two steps' (flow_" in flat
+    assert "flows 1 (1 failed)" in flat
+    assert "result: flow failed" in flat
+
+
+def test_a_completed_flow_gets_a_summary_row_and_exit_code_0(tmp_path: Path) -> None:
+    code, output = _run(tmp_path, _scenario(tmp_path, _flow_scenario(fail=False)), "--store",
+                        "memory")  # fmt: skip
+
+    flat = _flat(output)
+    assert code == 0, output
+    assert "flow done 'two steps' completed in" in flat
+    assert "'two steps' completed 2/2 completed 2" in flat
+    assert "flows 1 (1 completed)" in flat
+    assert "actor failures 0" in flat
+
+
+def test_steps_shows_a_line_per_step_started_and_completed(tmp_path: Path) -> None:
+    scenario = _scenario(tmp_path, _flow_scenario(fail=False))
+
+    code, output = _run(tmp_path, scenario, "--store", "memory", "--steps")
+
+    assert code == 0, output
+    assert "step       'two steps': step fetch started (attempt 1)" in output
+    assert "step       'two steps': step report completed in " in output
+
+
+def test_the_flows_of_a_scenario_without_flows_are_not_summarised(tmp_path: Path) -> None:
+    code, output = _run(tmp_path, _scenario(tmp_path, "def main(system):\n    return None\n"))
+
+    assert code == 0, output
+    assert "flows" not in output.splitlines()  # the title of the per-flow table
+    assert "│ flows " not in output  # the row of the run summary
