@@ -1,4 +1,8 @@
-"""``actorflow log show|stats|diagram|repair``: read a run's message log, or repair it."""
+"""``actorflow log show|stats|diagram|flow|repair``: read a run's message log, or repair it.
+
+Every command takes a journal file, a run folder, a run id or ``latest``
+(:mod:`actorflow.cli.paths`).
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from actorflow.cli.flowlog import flow_view, flowchart, flows_overview
+from actorflow.cli.flowreport import FlowReport, read_flows
+from actorflow.cli.paths import DEFAULT_RUNS_DIR, resolve_journal
 from actorflow.errors import ActorflowError
 from actorflow.journal import (
     JournalEntry,
@@ -52,13 +59,28 @@ console = Console(highlight=False, soft_wrap=True)
 errors = Console(stderr=True, highlight=False, soft_wrap=True)
 
 FileArg = Annotated[
-    Path, typer.Argument(help="A journal file, e.g. .actorflow/runs/<run>/journal.")
+    str,
+    typer.Argument(
+        metavar="RUN",
+        help="A journal file, a run folder (.actorflow/runs/<run-id>), a run id (or its "
+        "start), or 'latest' for the run under --runs-dir that started last.",
+        show_default=False,
+    ),
+]
+RunsDirOpt = Annotated[
+    Path,
+    typer.Option("--runs-dir", help="Where run ids and 'latest' are looked up."),
 ]
 ActorOpt = Annotated[
     str | None, typer.Option("--actor", help="Only records sent, received or about this path.")
 ]
 KindOpt = Annotated[
-    str | None, typer.Option("--kind", help="Only this message kind, or a prefix ending in '.'.")
+    str | None,
+    typer.Option(
+        "--kind",
+        help="Only this message kind (flow.run), or every kind of an area, with or without "
+        "its dot (--kind ping matches ping.request and ping.reply).",
+    ),
 ]
 FlowOpt = Annotated[str | None, typer.Option("--flow", help="Only records of this flow id.")]
 CorrOpt = Annotated[str | None, typer.Option("--correlation", help="Only this correlation id.")]
@@ -127,7 +149,7 @@ def _filter(
     day = _first_day(path) if since is not None or until is not None else None
     return JournalFilter(
         actor=actor,
-        kind=kind,
+        kind=_kind(kind),
         flow_id=flow,
         correlation_id=correlation,
         seq_from=from_seq,
@@ -135,6 +157,21 @@ def _filter(
         since=_when(since, day),
         until=_when(until, day),
     )
+
+
+def _kind(kind: str | None) -> str | None:
+    """A kind for the filter: every kind tag has a dot, so a word without one is an area
+    (``ping`` means ``ping.``)."""
+    return kind if kind is None or "." in kind else kind + "."
+
+
+def _journal(arg: str, runs_dir: Path) -> Path:
+    """The journal file ``arg`` names (exit 2 with the reason when it names none)."""
+    try:
+        return resolve_journal(arg, runs_dir)
+    except ActorflowError as exc:
+        errors.print(f"[bold red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(2) from None
 
 
 def _open(path: Path) -> JournalReader:
@@ -254,7 +291,7 @@ def _row(record: JournalEntry) -> tuple[str, str, str, str, str]:
 
 @log_app.command("show")
 def show(
-    file: FileArg,
+    run: FileArg,
     actor: ActorOpt = None,
     kind: KindOpt = None,
     flow: FlowOpt = None,
@@ -271,8 +308,10 @@ def show(
         int | None,
         typer.Option(help="Print at most this many records (segment headers not counted).", min=0),
     ] = None,
+    runs_dir: RunsDirOpt = DEFAULT_RUNS_DIR,
 ) -> None:
     """Print a log's records, one line each: seq, time, sender → recipient, kind, payload."""
+    file = _journal(run, runs_dir)
     flt = _filter(file, actor, kind, flow, correlation, from_seq, to_seq, since, until)
     with _open(file) as reader:
         shown = _show(flt.apply(_records(reader)), as_json=as_json, limit=limit)
@@ -306,8 +345,9 @@ def _show(
 
 
 @log_app.command("stats")
-def stats(file: FileArg) -> None:
+def stats(run: FileArg, runs_dir: RunsDirOpt = DEFAULT_RUNS_DIR) -> None:
     """Count records by kind and actor; dead letters, failures, restarts, span, throughput."""
+    file = _journal(run, runs_dir)
     with _open(file) as reader:
         summary = summarise(_records(reader))
     table = Table(title=f"{file}", show_header=False, title_justify="left")
@@ -343,7 +383,7 @@ def stats(file: FileArg) -> None:
 
 @log_app.command("diagram")
 def diagram(
-    file: FileArg,
+    run: FileArg,
     fmt: Annotated[
         str, typer.Option("--format", help="mermaid or plantuml.", case_sensitive=False)
     ] = "mermaid",
@@ -358,12 +398,14 @@ def diagram(
     system_messages: Annotated[
         bool, typer.Option("--system-messages", help="Also draw supervision traffic.")
     ] = False,
+    runs_dir: RunsDirOpt = DEFAULT_RUNS_DIR,
 ) -> None:
     """Print a sequence diagram (Mermaid or PlantUML) of the log's deliveries and events."""
     chosen = fmt.lower()
     if chosen not in ("mermaid", "plantuml"):
         errors.print(f"[bold red]error:[/] --format must be mermaid or plantuml, not {fmt!r}.")
         raise typer.Exit(2)
+    file = _journal(run, runs_dir)
     flt = _filter(file, actor, kind, flow, correlation, from_seq, to_seq, since, until)
     with _open(file) as reader:
         text = sequence_diagram(
@@ -374,21 +416,104 @@ def diagram(
     console.out(text, end="")
 
 
+FLOW_TABLES = 3
+"""Without a flow id, runs of up to this many flows show a table per flow."""
+
+
+@log_app.command("flow")
+def flow_steps(
+    run: FileArg,
+    flow_id: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="FLOW_ID",
+            help="A flow id, or the start of one that only one flow has.",
+            show_default=False,
+        ),
+    ] = None,
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="table, mermaid (the plan as a flowchart coloured by outcome) or json.",
+            case_sensitive=False,
+        ),
+    ] = "table",
+    show_all: Annotated[
+        bool, typer.Option("--all", help="Without FLOW_ID: a table for every flow.")
+    ] = False,
+    runs_dir: RunsDirOpt = DEFAULT_RUNS_DIR,
+) -> None:
+    """Show what a run's flows did, step by step: status, attempts, duration, error.
+
+    Without FLOW_ID: a table for each flow when the run has up to 3 flows, else one line
+    per flow (pass a FLOW_ID for its steps, or --all for every flow's table); json prints
+    every flow, mermaid draws each flow in a subgraph of its own.
+    """
+    chosen = fmt.lower()
+    if chosen not in ("table", "mermaid", "json"):
+        errors.print(f"[bold red]error:[/] --format must be table, mermaid or json, not {fmt!r}.")
+        raise typer.Exit(2)
+    file = _journal(run, runs_dir)
+    with _open(file) as reader:
+        flows = read_flows(_records(reader))
+    if flow_id is not None:
+        flows = [_one_flow(flows, flow_id, file)]
+    if chosen == "json":
+        dumped = [flow.model_dump(mode="json") for flow in flows]
+        console.out(json.dumps(dumped if flow_id is None else dumped[0], indent=2))
+    elif not flows:
+        console.print(f"No flow ran in {escape(str(file))}: it holds no flow.run message.")
+    elif chosen == "mermaid":
+        console.out(flowchart(flows), end="")
+    elif flow_id is not None or show_all or len(flows) <= FLOW_TABLES:
+        for index, flow in enumerate(flows):
+            if index:
+                console.print()
+            console.print(flow_view(flow))
+    else:
+        console.print(flows_overview(flows))
+        console.print(
+            "[dim]For a flow's steps: actorflow log flow RUN FLOW_ID (or --all for every "
+            "flow's table).[/]"
+        )
+
+
+def _one_flow(flows: list[FlowReport], flow_id: str, file: Path) -> FlowReport:
+    """The flow ``flow_id`` names: its id, or the start of only its id (exit 2 if none)."""
+    found = [f for f in flows if f.flow_id == flow_id] or [
+        f for f in flows if f.flow_id.startswith(flow_id)
+    ]
+    if len(found) == 1:
+        return found[0]
+    names = ", ".join(f.flow_id for f in (found or flows)) or "none"
+    if found:
+        why = f"{flow_id!r} matches {len(found)} flows: {names}. Pass more of the id."
+    else:
+        why = f"There is no flow {flow_id!r}; the flows in it: {names}."
+    errors.print(f"[bold red]error:[/] {escape(f'Journal {str(file)!r}: {why}')}")
+    raise typer.Exit(2)
+
+
 @log_app.command("repair")
 def repair(
-    file: FileArg,
+    run: FileArg,
     output: Annotated[
         Path | None,
         typer.Option(
-            "--output", "-o", help="The new file (default: FILE.repaired); never overwritten."
+            "--output",
+            "-o",
+            help="The new file (default: the journal's path + .repaired); never overwritten.",
         ),
     ] = None,
+    runs_dir: RunsDirOpt = DEFAULT_RUNS_DIR,
 ) -> None:
     """Copy every valid frame of a damaged log to a new file and list what was skipped.
 
     The original is left as it is. Frames are copied byte for byte; damaged byte ranges
     and a torn tail are skipped and listed (offsets, lengths, why).
     """
+    file = _journal(run, runs_dir)
     target = output if output is not None else file.with_name(file.name + ".repaired")
     try:
         report = repair_journal(file, target)
