@@ -481,13 +481,15 @@ def _attempt_over(
         draft.commands.append(
             ScheduleTimer(delay, RetryStep(step_id=sid, attempt=rec.attempts + 1))
         )
-        draft.commands.append(
-            Emit(
-                "retry_scheduled", sid, {"attempt": rec.attempts + 1, "delay": delay, "error": text}
-            )
-        )
+        retry: dict[str, JsonValue] = {"attempt": rec.attempts + 1, "delay": delay, "error": text}
+        if timed_out:
+            retry["timed_out"] = True
+        draft.commands.append(Emit("retry_scheduled", sid, retry))
         return
-    draft.commands.append(Emit("step_failed", sid, {"error": text, "attempts": rec.attempts}))
+    failed: dict[str, JsonValue] = {"error": text, "attempts": rec.attempts}
+    if timed_out:
+        failed["timed_out"] = True
+    draft.commands.append(Emit("step_failed", sid, failed))
     if draft.spec.critical[sid]:
         _settle(draft, sid, StepStatus.TIMED_OUT if timed_out else StepStatus.FAILED, error=text)
         _end(draft, FlowStatus.FAILED, f"critical step {sid!r} failed: {text}")

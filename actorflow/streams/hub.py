@@ -31,7 +31,7 @@ from actorflow.runtime.behaviour import Behaviour, recipe
 from actorflow.runtime.context import Context
 from actorflow.runtime.system import SYSTEM_PATH, ActorSystem
 from actorflow.streams._queue import EventQueue
-from actorflow.streams.messages import StartRoute, StreamEvents
+from actorflow.streams.messages import PassBarrier, StartRoute, StreamEvents
 from actorflow.streams.types import StreamCallbackData, StreamCallbackType
 
 __all__ = [
@@ -78,6 +78,7 @@ class StreamRegistry:
         self._system = system
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
+        self.barriers: dict[int, threading.Event] = {}
         self.waiting: dict[int, Route] = {}
         """Routes added whose StartRoute the hub has not taken yet."""
         self.routes: tuple[Route, ...] = ()
@@ -104,6 +105,22 @@ class StreamRegistry:
         journal (emitters skip building events nobody would get)."""
         return bool(self.routes or self.waiting) or system.journal is not None
 
+    def barrier(self) -> threading.Event:
+        """Return an event the hub sets once it has handled what was told to it before."""
+        passed = threading.Event()
+        with self._lock:
+            barrier_id = next(self._ids)
+            self.barriers[barrier_id] = passed
+        self._system.send(STREAMS_PATH, PassBarrier(barrier_id=barrier_id), quiet=True)
+        return passed
+
+    def passed(self, barrier_id: int) -> None:
+        """The hub reached a barrier (its thread)."""
+        with self._lock:
+            passed = self.barriers.pop(barrier_id, None)
+        if passed is not None:
+            passed.set()
+
     def start(self, route_id: int) -> None:
         """Start routing to a route added before (the hub's thread)."""
         with self._lock:
@@ -126,6 +143,10 @@ class StreamHub(Behaviour):
     def on_start_route(self, msg: StartRoute, ctx: Context) -> None:
         """A subscription was made: the events from here on are its."""
         self.registry.start(msg.route_id)
+
+    def on_pass_barrier(self, msg: PassBarrier, ctx: Context) -> None:
+        """Someone waits until the hub has handled what came before this."""
+        self.registry.passed(msg.barrier_id)
 
     def on_stream_events(self, msg: StreamEvents, ctx: Context) -> None:
         """Number the events, then offer them to every subscription that wants them."""

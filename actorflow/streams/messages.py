@@ -7,7 +7,7 @@ from typing import Literal
 from actorflow.messages.base import Message
 from actorflow.streams.types import StreamCallbackData
 
-__all__ = ["DrainStream", "StartRoute", "StreamEvents"]
+__all__ = ["DrainStream", "PassBarrier", "StartRoute", "StreamEvents"]
 
 
 class StreamEvents(Message):
@@ -38,3 +38,11 @@ class StartRoute(Message):
 
     kind: Literal["streams.start_route"] = "streams.start_route"
     route_id: int
+
+
+class PassBarrier(Message):
+    """To the hub: tell whoever waits on barrier ``barrier_id`` that everything sent to
+    the hub before this message was handled (``Subscription.wait_caught_up``)."""
+
+    kind: Literal["streams.pass_barrier"] = "streams.pass_barrier"
+    barrier_id: int

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import itertools
+import time
 from collections.abc import Callable
 from typing import Any, final
 
@@ -21,10 +22,11 @@ from pydantic import BaseModel, ConfigDict
 from actorflow.errors import ConfigurationError
 from actorflow.runtime.behaviour import Behaviour, recipe
 from actorflow.runtime.context import Context
+from actorflow.runtime.supervision import RestartType
 from actorflow.runtime.system import SYSTEM_PATH, ActorSystem
 from actorflow.streams._queue import EventQueue
 from actorflow.streams._receivers import LoopReceiver
-from actorflow.streams.hub import Route, streams_of
+from actorflow.streams.hub import Route, StreamRegistry, streams_of
 from actorflow.streams.messages import DrainStream
 from actorflow.streams.types import IStreamCallback, StreamCallbackData, StreamOverflow
 
@@ -93,6 +95,7 @@ class Subscription:
         self._waker: Callable[[], None] = _nothing
         self._unroute: Callable[[], None] = _nothing
         self.task: asyncio.Task[None] | None = None
+        self.registry: StreamRegistry | None = None
 
     def _wake(self) -> None:
         self._waker()
@@ -145,6 +148,16 @@ class Subscription:
         """Wait until every event queued so far was handled; return whether that
         happened within ``timeout`` seconds (never call it from the callback itself)."""
         return self.queue.wait_idle(timeout)
+
+    def wait_caught_up(self, timeout: float = 5.0) -> bool:
+        """Wait until the hub has handled every event told to it before this call and
+        the callback every one of them it was given; return whether that happened
+        within ``timeout`` seconds (never call it from the callback itself)."""
+        deadline = time.monotonic() + timeout
+        passed = self.registry.barrier() if self.registry is not None else None
+        if passed is not None and not passed.wait(timeout):
+            return False
+        return self.queue.wait_idle(max(0.0, deadline - time.monotonic()))
 
     def statistics(self) -> SubscriptionStatistics:
         """Return the subscription's counts."""
@@ -246,7 +259,10 @@ def subscribe(
     if is_async_callback(callback):
         _start_pump(system, sub)
     else:
-        path = system.spawn(recipe(SubscriberActor, sub), sub.name, parent=SYSTEM_PATH)
+        path = system.spawn(  # transient: closing it stops it for good
+            recipe(SubscriberActor, sub), sub.name, parent=SYSTEM_PATH,
+            restart=RestartType.TRANSIENT,
+        )  # fmt: skip
 
         def nudge() -> None:
             # Quiet: once the actor stopped, its on_stop closed the queue (what was left
@@ -255,6 +271,7 @@ def subscribe(
 
         sub._waker = nudge
     sub._unroute = registry.add(Route(sub.queue, flow_id, topic))
+    sub.registry = registry
     return sub
 
 
@@ -272,7 +289,8 @@ def subscribe_receiver(
                        on_error=None)  # fmt: skip
     receiver.queue = sub.queue
     sub._waker = receiver.wake
-    sub._unroute = streams_of(system).add(Route(sub.queue, flow_id, topic))
+    sub.registry = streams_of(system)
+    sub._unroute = sub.registry.add(Route(sub.queue, flow_id, topic))
     return sub
 
 

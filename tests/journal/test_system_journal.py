@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
@@ -175,9 +176,12 @@ def test_ping_pong_log_shows_the_crash_the_dead_letter_and_the_restart(tmp_path:
     assert "deadletter.recorded failed: pingpong.ping" in shown.output
     assert "lifecycle.restarted" in shown.output
     assert diagram.output.startswith("sequenceDiagram\n")
-    assert "Note over p3: failed: RuntimeError: ponger tripped over ping 7" in diagram.output
-    assert "Note over p3: dead letter (failed): pingpong.ping" in diagram.output
-    assert "Note over p3: restarted (restart 1)" in diagram.output
+    found = re.search(r"participant (p\d+) as /agents/ponger", diagram.output)
+    assert found is not None, diagram.output
+    ponger = found.group(1)
+    assert f"Note over {ponger}: failed: RuntimeError: ponger tripped over ping 7" in diagram.output
+    assert f"Note over {ponger}: dead letter (failed): pingpong.ping" in diagram.output
+    assert f"Note over {ponger}: restarted (restart 1)" in diagram.output
     assert plant.output.startswith("@startuml\n")
     assert plant.output.rstrip().endswith("@enduml")
     assert "failed: 1" in stats.output

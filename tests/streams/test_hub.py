@@ -251,3 +251,33 @@ def test_bad_subscriptions_are_refused_with_the_fix(system: ActorSystem) -> None
         subscribe(system, Collector(), overflow="block")
     with pytest.raises(ConfigurationError, match="callable"):
         subscribe(system, 42)  # type: ignore[arg-type]
+
+
+def test_wait_caught_up_covers_events_still_in_the_hubs_mailbox(system: ActorSystem) -> None:
+    got = Collector()
+    sub = subscribe(system, got)
+    send(system, events("w", 200))
+    assert sub.wait_caught_up(10)
+    assert len(got.items) == 201
+
+
+def test_a_closed_subscriber_actor_is_not_restarted(system: ActorSystem) -> None:
+    stopped = threading.Event()
+    spawned_again: list[str] = []
+
+    def watch(event: object) -> None:
+        path = getattr(event, "path", "")
+        if type(event).__name__ == "ActorStopped" and path.endswith(sub.name):
+            stopped.set()
+        if type(event).__name__ == "ActorSpawned" and stopped.is_set() and path.endswith(sub.name):
+            spawned_again.append(path)
+
+    sub = subscribe(system, Collector())
+    system.subscribe(watch)  # type: ignore[arg-type]
+    sub.close()
+    assert stopped.wait(5)
+    other = Collector()
+    subscribe(system, other)
+    send(system, events("after", 0))
+    assert other.done.wait(5)  # the system went on; the closed one did not come back
+    assert spawned_again == []
