@@ -254,7 +254,7 @@ def _catch_up(view: LiveView, streams: Subscription, outcome: _Outcome, grace: f
     try:
         if outcome.error is None and not outcome.interrupted:  # main returned: they end now
             view.wait_flows(grace)
-        streams.wait_idle(max(0.0, deadline - time.monotonic()))
+        streams.wait_caught_up(max(0.0, deadline - time.monotonic()))
         view.drain(timeout=0)
     except KeyboardInterrupt:
         outcome.interrupted = True

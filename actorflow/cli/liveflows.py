@@ -307,7 +307,7 @@ class FlowBoard:
         record.retries += 1
         delay = _float(meta, "delay")
         wait = f"{delay:.3g} s" if delay is not None else "a while"
-        label = "timeout   " if _is_timeout(error) else "retry     "
+        label = "timeout   " if _is_timeout(item, error) else "retry     "
         return (f"[yellow]{label}[/] {record.label}: {_step(item)} attempt "
                 f"{_int(meta, 'attempt')} failed: {escape(short_error(error))}; "
                 f"retrying in {wait}")  # fmt: skip
@@ -329,7 +329,7 @@ class FlowBoard:
         text += escape(short_error(error))
         if meta.get("degraded") is True:
             record.degraded.add(sid)
-            label = "timed out " if _is_timeout(error) else "degraded  "
+            label = "timed out " if _is_timeout(item, error) else "degraded  "
             return f"[yellow]{label}[/] {text}; not critical, the flow goes on"
         return f"[bold red]step failed[/] {text} (critical)"
 
@@ -364,8 +364,9 @@ def _other(item: StreamCallbackData, label: str) -> str:
     return f"[dim]{item.type.value:<10} {label}: {escape(short_error(content))}[/]"
 
 
-def _is_timeout(error: str) -> bool:
-    return error.startswith("TimeoutError")
+def _is_timeout(item: StreamCallbackData, error: str) -> bool:
+    """The flow says so (``timed_out``); events of older journals only by the error."""
+    return item.metadata.get("timed_out") is True or error.startswith("TimeoutError")
 
 
 def _outcomes(record: FlowRecord) -> str:
