@@ -1,20 +1,42 @@
-"""How ``actorflow log flow`` shows a run's flows afterwards: a table of steps, a list
-of flows, a Mermaid flowchart coloured by outcome (the live view is in ``flowview``)."""
+"""``actorflow log flow``: a run's flows afterwards, as a table of steps, a list of
+flows, a Mermaid flowchart coloured by outcome, or JSON (the live view of ``actorflow
+run`` is in ``flowview``)."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from typing import Final
+from pathlib import Path
+from typing import Annotated, Final
 
+import typer
 from rich.console import Group, RenderableType
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from actorflow.cli.flowreport import FlowReport, Outcome, StepReport
+from actorflow.cli._logio import (
+    FileArg,
+    RunsDirOpt,
+    console,
+    errors,
+    journal_path,
+    open_reader,
+    read_records,
+)
+from actorflow.cli.flowreport import FlowReport, Outcome, StepReport, read_flows
+from actorflow.cli.paths import DEFAULT_RUNS_DIR
 
-__all__ = ["OUTCOME_LABELS", "flow_view", "flowchart", "flows_overview"]
+__all__ = [
+    "FLOW_TABLES",
+    "OUTCOME_LABELS",
+    "flow_steps",
+    "flow_view",
+    "flowchart",
+    "flows_overview",
+]
 
 OUTCOME_LABELS: Final = {
     Outcome.COMPLETED: "completed",
@@ -241,3 +263,83 @@ def flowchart(flows: Sequence[FlowReport]) -> str:
         if o.value in classes.values()
     ]
     return "\n".join([*head, *body, *styles, *used]) + "\n"
+
+
+# -- the command ---------------------------------------------------------------------------
+
+FLOW_TABLES = 3
+"""Without a flow id, runs of up to this many flows show a table per flow."""
+
+
+def flow_steps(
+    run: FileArg,
+    flow_id: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="FLOW_ID",
+            help="A flow id, or the start of one that only one flow has.",
+            show_default=False,
+        ),
+    ] = None,
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="table, mermaid (the plan as a flowchart coloured by outcome) or json.",
+            case_sensitive=False,
+        ),
+    ] = "table",
+    show_all: Annotated[
+        bool, typer.Option("--all", help="Without FLOW_ID: a table for every flow.")
+    ] = False,
+    runs_dir: RunsDirOpt = DEFAULT_RUNS_DIR,
+) -> None:
+    """Show what a run's flows did, step by step: status, attempts, duration, error.
+
+    Without FLOW_ID: a table for each flow when the run has up to 3 flows, else one line
+    per flow (pass a FLOW_ID for its steps, or --all for every flow's table); json prints
+    every flow, mermaid draws each flow in a subgraph of its own.
+    """
+    chosen = fmt.lower()
+    if chosen not in ("table", "mermaid", "json"):
+        errors.print(f"[bold red]error:[/] --format must be table, mermaid or json, not {fmt!r}.")
+        raise typer.Exit(2)
+    file = journal_path(run, runs_dir)
+    with open_reader(file) as reader:
+        flows = read_flows(read_records(reader))
+    if flow_id is not None:
+        flows = [_one_flow(flows, flow_id, file)]
+    if chosen == "json":
+        dumped = [flow.model_dump(mode="json") for flow in flows]
+        console.out(json.dumps(dumped if flow_id is None else dumped[0], indent=2))
+    elif not flows:
+        console.print(f"No flow ran in {escape(str(file))}: it holds no flow.run message.")
+    elif chosen == "mermaid":
+        console.out(flowchart(flows), end="")
+    elif flow_id is not None or show_all or len(flows) <= FLOW_TABLES:
+        for index, flow in enumerate(flows):
+            if index:
+                console.print()
+            console.print(flow_view(flow))
+    else:
+        console.print(flows_overview(flows))
+        console.print(
+            "[dim]For a flow's steps: actorflow log flow RUN FLOW_ID (or --all for every "
+            "flow's table).[/]"
+        )
+
+
+def _one_flow(flows: list[FlowReport], flow_id: str, file: Path) -> FlowReport:
+    """The flow ``flow_id`` names: its id, or the start of only its id (exit 2 if none)."""
+    found = [f for f in flows if f.flow_id == flow_id] or [
+        f for f in flows if f.flow_id.startswith(flow_id)
+    ]
+    if len(found) == 1:
+        return found[0]
+    names = ", ".join(f.flow_id for f in (found or flows)) or "none"
+    if found:
+        why = f"{flow_id!r} matches {len(found)} flows: {names}. Pass more of the id."
+    else:
+        why = f"There is no flow {flow_id!r}; the flows in it: {names}."
+    errors.print(f"[bold red]error:[/] {escape(f'Journal {str(file)!r}: {why}')}")
+    raise typer.Exit(2)

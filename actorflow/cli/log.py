@@ -16,23 +16,28 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from actorflow.cli.flowlog import flow_view, flowchart, flows_overview
-from actorflow.cli.flowreport import FlowReport, read_flows
-from actorflow.cli.paths import DEFAULT_RUNS_DIR, resolve_journal
+from actorflow.cli._logio import (
+    FileArg,
+    RunsDirOpt,
+    console,
+    errors,
+    journal_path,
+    open_reader,
+    read_records,
+)
+from actorflow.cli.flowlog import flow_steps
+from actorflow.cli.paths import DEFAULT_RUNS_DIR
 from actorflow.errors import ActorflowError
 from actorflow.journal import (
     JournalEntry,
     JournalEvent,
     JournalFilter,
     JournalHeader,
-    JournalReader,
     RepairReport,
     UndecodedRecord,
-    open_journal,
     repair_journal,
     sequence_diagram,
     summarise,
@@ -52,25 +57,10 @@ from actorflow.messages import (
 __all__ = ["log_app"]
 
 log_app = typer.Typer(
-    help="Read a message log (journal): show, stats, diagram; repair a damaged one.",
+    help="Read a run's message log (journal): show, stats, diagram, its flows step by step; "
+    "repair a damaged one.",
     no_args_is_help=True,
 )
-console = Console(highlight=False, soft_wrap=True)
-errors = Console(stderr=True, highlight=False, soft_wrap=True)
-
-FileArg = Annotated[
-    str,
-    typer.Argument(
-        metavar="RUN",
-        help="A journal file, a run folder (.actorflow/runs/<run-id>), a run id (or its "
-        "start), or 'latest' for the run under --runs-dir that started last.",
-        show_default=False,
-    ),
-]
-RunsDirOpt = Annotated[
-    Path,
-    typer.Option("--runs-dir", help="Where run ids and 'latest' are looked up."),
-]
 ActorOpt = Annotated[
     str | None, typer.Option("--actor", help="Only records sent, received or about this path.")
 ]
@@ -128,8 +118,8 @@ def _when(text: str | None, day: date | None) -> float | None:
 
 def _first_day(path: Path) -> date | None:
     """The UTC day the log at ``path`` starts (its first segment header)."""
-    with _open(path) as reader:
-        first = next(_records(reader), None)
+    with open_reader(path) as reader:
+        first = next(read_records(reader), None)
     if isinstance(first, JournalHeader):
         return datetime.fromtimestamp(first.started_at, UTC).date()
     return None
@@ -163,45 +153,6 @@ def _kind(kind: str | None) -> str | None:
     """A kind for the filter: every kind tag has a dot, so a word without one is an area
     (``ping`` means ``ping.``)."""
     return kind if kind is None or "." in kind else kind + "."
-
-
-def _journal(arg: str, runs_dir: Path) -> Path:
-    """The journal file ``arg`` names (exit 2 with the reason when it names none)."""
-    try:
-        return resolve_journal(arg, runs_dir)
-    except ActorflowError as exc:
-        errors.print(f"[bold red]error:[/] {escape(str(exc))}")
-        raise typer.Exit(2) from None
-
-
-def _open(path: Path) -> JournalReader:
-    try:
-        return open_journal(path)
-    except ActorflowError as exc:
-        errors.print(f"[bold red]error:[/] {escape(str(exc))}")
-        raise typer.Exit(2) from None
-
-
-def _records(reader: JournalReader) -> Iterator[JournalEntry]:
-    undecoded = reader.undecoded
-    try:
-        yield from reader.records()
-    except ActorflowError as exc:
-        errors.print(f"[bold red]error:[/] {escape(str(exc))}")
-        raise typer.Exit(1) from None
-    undecoded = reader.undecoded - undecoded
-    if undecoded:
-        errors.print(
-            f"[yellow]warning:[/] {undecoded} record{'' if undecoded == 1 else 's'} could not "
-            "be decoded (shown as 'undecoded' with the reason); the records after "
-            f"{'it' if undecoded == 1 else 'them'} are shown as usual."
-        )
-    if reader.torn_tail is not None:
-        offset, lost = reader.torn_tail
-        errors.print(
-            f"[yellow]warning:[/] the log ends in a partial frame at offset {offset} "
-            f"({lost} bytes lost, probably a crash while writing); shown: all whole frames."
-        )
 
 
 def _summary_of(record: JournalEntry) -> str:
@@ -311,14 +262,16 @@ def show(
     runs_dir: RunsDirOpt = DEFAULT_RUNS_DIR,
 ) -> None:
     """Print a log's records, one line each: seq, time, sender → recipient, kind, payload."""
-    file = _journal(run, runs_dir)
+    file = journal_path(run, runs_dir)
     flt = _filter(file, actor, kind, flow, correlation, from_seq, to_seq, since, until)
-    with _open(file) as reader:
-        shown = _show(flt.apply(_records(reader)), as_json=as_json, limit=limit)
+    with open_reader(file) as reader:
+        shown = _show(flt.apply(read_records(reader)), as_json=as_json, limit=limit)
         while follow and (limit is None or shown < limit):
             time.sleep(0.2)  # polling a file someone else appends to
             left = None if limit is None else limit - shown
-            shown += _show(flt.apply(_records(reader)), as_json=as_json, limit=left, title=False)
+            shown += _show(
+                flt.apply(read_records(reader)), as_json=as_json, limit=left, title=False
+            )
 
 
 def _show(
@@ -347,9 +300,9 @@ def _show(
 @log_app.command("stats")
 def stats(run: FileArg, runs_dir: RunsDirOpt = DEFAULT_RUNS_DIR) -> None:
     """Count records by kind and actor; dead letters, failures, restarts, span, throughput."""
-    file = _journal(run, runs_dir)
-    with _open(file) as reader:
-        summary = summarise(_records(reader))
+    file = journal_path(run, runs_dir)
+    with open_reader(file) as reader:
+        summary = summarise(read_records(reader))
     table = Table(title=f"{file}", show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()
@@ -405,94 +358,18 @@ def diagram(
     if chosen not in ("mermaid", "plantuml"):
         errors.print(f"[bold red]error:[/] --format must be mermaid or plantuml, not {fmt!r}.")
         raise typer.Exit(2)
-    file = _journal(run, runs_dir)
+    file = journal_path(run, runs_dir)
     flt = _filter(file, actor, kind, flow, correlation, from_seq, to_seq, since, until)
-    with _open(file) as reader:
+    with open_reader(file) as reader:
         text = sequence_diagram(
-            flt.apply(_records(reader)),
+            flt.apply(read_records(reader)),
             "mermaid" if chosen == "mermaid" else "plantuml",
             include_system=system_messages,
         )
     console.out(text, end="")
 
 
-FLOW_TABLES = 3
-"""Without a flow id, runs of up to this many flows show a table per flow."""
-
-
-@log_app.command("flow")
-def flow_steps(
-    run: FileArg,
-    flow_id: Annotated[
-        str | None,
-        typer.Argument(
-            metavar="FLOW_ID",
-            help="A flow id, or the start of one that only one flow has.",
-            show_default=False,
-        ),
-    ] = None,
-    fmt: Annotated[
-        str,
-        typer.Option(
-            "--format",
-            help="table, mermaid (the plan as a flowchart coloured by outcome) or json.",
-            case_sensitive=False,
-        ),
-    ] = "table",
-    show_all: Annotated[
-        bool, typer.Option("--all", help="Without FLOW_ID: a table for every flow.")
-    ] = False,
-    runs_dir: RunsDirOpt = DEFAULT_RUNS_DIR,
-) -> None:
-    """Show what a run's flows did, step by step: status, attempts, duration, error.
-
-    Without FLOW_ID: a table for each flow when the run has up to 3 flows, else one line
-    per flow (pass a FLOW_ID for its steps, or --all for every flow's table); json prints
-    every flow, mermaid draws each flow in a subgraph of its own.
-    """
-    chosen = fmt.lower()
-    if chosen not in ("table", "mermaid", "json"):
-        errors.print(f"[bold red]error:[/] --format must be table, mermaid or json, not {fmt!r}.")
-        raise typer.Exit(2)
-    file = _journal(run, runs_dir)
-    with _open(file) as reader:
-        flows = read_flows(_records(reader))
-    if flow_id is not None:
-        flows = [_one_flow(flows, flow_id, file)]
-    if chosen == "json":
-        dumped = [flow.model_dump(mode="json") for flow in flows]
-        console.out(json.dumps(dumped if flow_id is None else dumped[0], indent=2))
-    elif not flows:
-        console.print(f"No flow ran in {escape(str(file))}: it holds no flow.run message.")
-    elif chosen == "mermaid":
-        console.out(flowchart(flows), end="")
-    elif flow_id is not None or show_all or len(flows) <= FLOW_TABLES:
-        for index, flow in enumerate(flows):
-            if index:
-                console.print()
-            console.print(flow_view(flow))
-    else:
-        console.print(flows_overview(flows))
-        console.print(
-            "[dim]For a flow's steps: actorflow log flow RUN FLOW_ID (or --all for every "
-            "flow's table).[/]"
-        )
-
-
-def _one_flow(flows: list[FlowReport], flow_id: str, file: Path) -> FlowReport:
-    """The flow ``flow_id`` names: its id, or the start of only its id (exit 2 if none)."""
-    found = [f for f in flows if f.flow_id == flow_id] or [
-        f for f in flows if f.flow_id.startswith(flow_id)
-    ]
-    if len(found) == 1:
-        return found[0]
-    names = ", ".join(f.flow_id for f in (found or flows)) or "none"
-    if found:
-        why = f"{flow_id!r} matches {len(found)} flows: {names}. Pass more of the id."
-    else:
-        why = f"There is no flow {flow_id!r}; the flows in it: {names}."
-    errors.print(f"[bold red]error:[/] {escape(f'Journal {str(file)!r}: {why}')}")
-    raise typer.Exit(2)
+log_app.command("flow")(flow_steps)
 
 
 @log_app.command("repair")
@@ -513,7 +390,7 @@ def repair(
     The original is left as it is. Frames are copied byte for byte; damaged byte ranges
     and a torn tail are skipped and listed (offsets, lengths, why).
     """
-    file = _journal(run, runs_dir)
+    file = journal_path(run, runs_dir)
     target = output if output is not None else file.with_name(file.name + ".repaired")
     try:
         report = repair_journal(file, target)
