@@ -1,0 +1,450 @@
+"""Regressions from an adversarial review of stream events: the hub, subscriptions,
+listeners, ``stream_execute`` and the events tools emit (S1-S12, xfail until fixed)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from actorflow import (
+    SYSTEM_PATH,
+    ActorSystem,
+    ConfigurationError,
+    FlowStatus,
+    InvalidMessageError,
+    StreamCallbackData,
+    StreamCallbackType,
+    emit_stream,
+)
+from actorflow.ids import child_path
+from actorflow.journal import JournalConfig, open_journal
+from actorflow.messages.envelope import Envelope
+from actorflow.streams import (
+    STREAMS_PATH,
+    StreamEvents,
+    StreamHub,
+    Subscription,
+    streams_of,
+    subscribe,
+)
+from actorflow.streams.manager import StreamCallbackManager
+from tests.flow.support import Recorder, new_flow, plan_of, step
+
+T = StreamCallbackType
+_WAIT = 5.0
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = _WAIT) -> None:
+    """Wait until ``predicate()`` holds (fails the test after ``timeout`` seconds)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.001)
+
+
+def text(content: int, flow_id: str = "f") -> StreamCallbackData:
+    return StreamCallbackData(type=T.TEXT, content=content, metadata={}, flow_id=flow_id)
+
+
+def tell(system: ActorSystem, *items: StreamCallbackData, topic: str = "") -> None:
+    """Tell the hub one message holding ``items``."""
+    streams_of(system)
+    system.tell(STREAMS_PATH, StreamEvents(items=items, topic=topic))
+
+
+def hub_of(system: ActorSystem) -> StreamHub:
+    cell = system.cell_at(STREAMS_PATH)
+    assert cell is not None
+    wait_until(lambda: cell.behaviour is not None)
+    hub = cell.behaviour
+    assert isinstance(hub, StreamHub)
+    return hub
+
+
+@contextlib.contextmanager
+def unraisables() -> Iterator[list[str]]:
+    """Keep what the interpreter reports as "Exception ignored in ..." meanwhile, and
+    collect the garbage left behind, so that nothing leaks into later tests."""
+    caught: list[str] = []
+    previous = sys.unraisablehook
+
+    def keep(unraisable: sys.UnraisableHookArgs) -> None:
+        caught.append(f"{unraisable.object!r}: {unraisable.exc_value!r}")
+
+    sys.unraisablehook = keep
+    try:
+        yield caught
+    finally:
+        for _ in range(3):
+            gc.collect()
+        sys.unraisablehook = previous
+
+
+class Collector:
+    """A plain stream callback; ``done`` is set by a flow's last event."""
+
+    def __init__(self) -> None:
+        self.items: list[StreamCallbackData] = []
+        self.done = threading.Event()
+
+    def __call__(self, data: StreamCallbackData) -> None:
+        self.items.append(data)
+        if data.is_last:
+            self.done.set()
+
+
+# -- S1: metadata that names a flow event -------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="S1: a tool's emit_stream(event='flow_completed') passes for the flow's last event",
+)
+def test_a_tool_cannot_end_its_flows_stream_by_naming_a_last_event(system: ActorSystem) -> None:
+    """The hub restarts the flow's numbering and subscribers see two "last" events."""
+
+    def tool(label: str) -> str:
+        emit_stream(T.TEXT, "looks final", event="flow_completed")
+        return label
+
+    flow = new_flow(system)
+    flow.register_tool("record", tool, replace=True)
+    got = Collector()
+    flow.add_stream_callback(got)
+    flow.execute_sync(plan_of(step("a"), step("b", deps=["a"])))
+    wait_until(lambda: any(i.type is T.FINISH for i in got.items))
+
+    assert [i.seq for i in got.items] == list(range(1, len(got.items) + 1))
+    assert [i.type for i in got.items if i.is_last] == [T.FINISH]
+
+
+# -- S2: a callback that removes itself ---------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True, reason="S2: a callback that removed itself still gets the rest of its batch"
+)
+def test_a_callback_removed_by_itself_gets_no_further_event(system: ActorSystem) -> None:
+    flow = new_flow(system)
+    calls: list[object] = []
+
+    def once(data: StreamCallbackData) -> None:
+        calls.append(data.content)
+        flow.remove_stream_callback(once)
+
+    sub = flow.add_stream_callback(once)
+    actor = system.cell_at(child_path(SYSTEM_PATH, sub.name))
+    assert actor is not None
+    tell(system, text(0), text(1), text(2), topic=flow.stream_topic)
+    assert actor.terminated.wait(_WAIT)  # a closed subscriber's actor stops
+
+    assert calls == [0]
+
+
+# -- S3: a coroutine callback raising a BaseException --------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="S3: a BaseException from an async callback kills its pump: uncounted, stuck",
+)
+def test_an_async_callback_raising_generator_exit_is_counted_and_gets_the_next_event(
+    system: ActorSystem,
+) -> None:
+    seen: list[object] = []
+
+    async def callback(data: StreamCallbackData) -> None:
+        seen.append(data.content)
+        if data.content == 0:
+            raise GeneratorExit
+
+    sub = subscribe(system, callback)
+    tell(system, text(0))
+    tell(system, text(1))
+    wait_until(lambda: streams_of(system).numbered == 2)
+    idle = sub.wait_idle(2.0)
+
+    assert idle
+    assert seen == [0, 1]
+    assert sub.statistics().errors == 1
+
+
+# -- S4: the loop of an async callback ends while it runs ----------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="S4: an async callback whose loop ended mid-event keeps its queue open forever",
+)
+def test_an_async_callback_whose_loop_ended_mid_event_is_closed(system: ActorSystem) -> None:
+    """asyncio.run() cancels the pump while it awaits the callback; the subscription is
+    neither closed nor idle afterwards, and later events pile up uncounted."""
+    started = threading.Event()
+
+    async def main() -> Subscription:
+        async def stuck(data: StreamCallbackData) -> None:
+            started.set()
+            await asyncio.Event().wait()
+
+        sub = subscribe(system, stuck)
+        tell(system, text(0))
+        await asyncio.get_running_loop().run_in_executor(None, started.wait, _WAIT)
+        return sub
+
+    sub = asyncio.run(main())
+    tell(system, text(1))
+    wait_until(lambda: streams_of(system).numbered == 2)
+    idle = sub.wait_idle(1.0)
+
+    assert idle
+    assert sub.is_closed
+
+
+# -- S5: a streaming tool that outlives its attempt ----------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="S5: a timed-out generator tool emits after the flow's last event (seq restarts)",
+)
+def test_no_event_of_a_flow_follows_its_last_event(system: ActorSystem) -> None:
+    gate, finished = threading.Event(), threading.Event()
+
+    def slow_stream(label: str) -> Iterator[str]:
+        yield "first"
+        gate.wait(_WAIT)
+        yield "late"
+        finished.set()
+
+    flow = new_flow(system)
+    flow.register_tool("record", slow_stream, replace=True)
+    got = Collector()
+    sub = flow.add_stream_callback(got)
+    state = flow.execute_sync(plan_of(step("s", timeout=0.05, max_retries=0)))
+    assert got.done.wait(_WAIT)
+    gate.set()
+    assert finished.wait(_WAIT)  # set after the late item was told to the hub
+    assert sub.wait_caught_up(_WAIT)
+    hub = hub_of(system)
+
+    assert state.status is FlowStatus.FAILED
+    assert got.items[-1].is_last
+    assert state.flow_id not in hub.seqs
+    assert state.flow_id not in hub.topics
+
+
+# -- S6: a plain callback raising a BaseException -----------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="S6: GeneratorExit from a plain callback ends its subscription, uncounted",
+)
+def test_a_plain_callback_raising_generator_exit_is_counted_and_gets_the_next_event(
+    system: ActorSystem,
+) -> None:
+    seen: list[object] = []
+
+    def callback(data: StreamCallbackData) -> None:
+        seen.append(data.content)
+        if data.content == 0:
+            raise GeneratorExit
+
+    sub = subscribe(system, callback)
+    tell(system, text(0))
+    tell(system, text(1))
+    wait_until(lambda: streams_of(system).numbered == 2)
+    sub.wait_caught_up(_WAIT)
+
+    assert seen == [0, 1]
+    assert sub.statistics().errors == 1
+    assert not sub.is_closed
+
+
+# -- S7: hub state of plans never run ------------------------------------------------------
+
+
+@pytest.mark.xfail(strict=True, reason="S7: each plan() never executed leaves hub seqs/topics")
+@pytest.mark.asyncio
+async def test_planning_without_running_leaves_no_state_in_the_hub(system: ActorSystem) -> None:
+    flow = new_flow(system)
+    flow.add_stream_callback(Collector())
+    for _ in range(3):
+        await flow.plan("Analyze data", {"n": [1]})
+    await asyncio.to_thread(wait_until, lambda: streams_of(system).numbered == 3)
+    hub = hub_of(system)
+
+    assert hub.seqs == {}
+    assert hub.topics == {}
+
+
+# -- S8: a listener that is not one --------------------------------------------------------
+
+
+@pytest.mark.xfail(strict=True, reason="S8: add_event_listener accepts any object")
+def test_an_object_that_is_not_a_listener_is_refused(system: ActorSystem) -> None:
+    flow = new_flow(system)
+
+    with pytest.raises(ConfigurationError, match="IFlowEventListener"):
+        flow.add_event_listener(object())  # type: ignore[arg-type]
+
+
+# -- S9: Ctrl-C in the sync iterator -------------------------------------------------------
+
+
+def _main_thread_waits_in_select(main: int) -> bool:
+    frame = sys._current_frames().get(main)
+    return frame is not None and frame.f_code.co_name in {"select", "poll"}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="S9: Ctrl-C in stream_execute_sync surfaces as RuntimeError (aclose while running)",
+)
+def test_ctrl_c_in_the_sync_iterator_raises_keyboard_interrupt_and_cancels_the_flow(
+    system: ActorSystem,
+) -> None:
+    recorder = Recorder()
+    recorder.gates["b"] = gate = threading.Event()
+    flow = new_flow(system, recorder)
+    plan = plan_of(step("a"), step("b", deps=["a"]))
+    main = threading.get_ident()
+    reached_b = threading.Event()
+
+    def press_ctrl_c() -> None:
+        assert reached_b.wait(_WAIT)
+        wait_until(lambda: _main_thread_waits_in_select(main))
+        signal.pthread_kill(main, signal.SIGINT)
+
+    presser = threading.Thread(target=press_ctrl_c)
+    presser.start()
+    raised: BaseException | None = None
+    with unraisables() as caught:
+        events = flow.stream_execute_sync(plan)
+        try:
+            for item in events:
+                if item.step_id == "b":
+                    reached_b.set()
+        except BaseException as exc:  # noqa: BLE001 - what reaches the script is the point
+            raised = exc
+        finally:
+            presser.join(_WAIT)
+            gate.set()
+            del events
+    state = flow.get_state_sync(plan.id)
+
+    assert isinstance(raised, KeyboardInterrupt)
+    assert state is not None
+    assert state.status is FlowStatus.CANCELLED
+    assert caught == [], caught
+
+
+# -- S10: the sync iterator collected inside a running loop --------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="S10: a sync stream collected while a loop runs: Exception ignored, loop left open",
+)
+def test_a_sync_stream_collected_inside_an_event_loop_still_cancels_its_flow(
+    system: ActorSystem,
+) -> None:
+    recorder = Recorder()
+    recorder.gates["b"] = gate = threading.Event()
+    flow = new_flow(system, recorder)
+    plan = plan_of(step("a"), step("b", deps=["a"]))
+    events: Iterator[StreamCallbackData] | None = flow.stream_execute_sync(plan)
+    assert events is not None
+    for item in events:
+        if item.step_id == "b":
+            break
+
+    async def drop_it() -> None:
+        nonlocal events
+        events = None
+        gc.collect()
+
+    with unraisables() as caught:
+        try:
+            asyncio.run(drop_it())
+        finally:
+            gate.set()
+    state = flow.get_state_sync(plan.id)
+
+    assert state is not None
+    assert state.status is FlowStatus.CANCELLED
+    assert caught == [], caught
+
+
+# -- S11: wait_streams_idle and the hub's mailbox ------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="S11: wait_streams_idle says idle while events are still in the hub's mailbox",
+)
+def test_wait_streams_idle_is_true_only_once_events_told_before_it_were_handled(
+    system: ActorSystem,
+) -> None:
+    """execute_sync() then wait_streams_idle_sync() misses the flow's last events most
+    of the time; holding the hub's loop makes that deterministic."""
+    flow = new_flow(system)
+    got = Collector()
+    flow.add_stream_callback(got)
+    streams_of(system)
+    hold, held = threading.Event(), threading.Event()
+
+    def block_loop() -> None:
+        held.set()
+        hold.wait(_WAIT)
+
+    loop = system.effects.loop
+    assert loop is not None
+    loop.call_soon_threadsafe(block_loop)
+    try:
+        assert held.wait(_WAIT)
+        flow.stream_callbacks.emit_nowait(T.TEXT, "hello", flow_id="f")
+        idle = flow.wait_streams_idle_sync(0.2)
+        delivered = [i.content for i in got.items]
+    finally:
+        hold.set()
+
+    assert not idle or delivered == ["hello"]
+
+
+# -- S12: events the journal cannot hold ---------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="S12: an event too big for the journal reaches subscribers but not the journal",
+)
+def test_subscribers_see_only_events_the_journal_holds(tmp_path: Path) -> None:
+    """Emitting refuses an event the journal cannot hold, or the journal holds it."""
+    huge = "x" * (17 * 1024 * 1024)  # over the journal's 16 MiB frame limit
+    path = tmp_path / "journal"
+    with ActorSystem(journal=JournalConfig(path=path)) as system:
+        manager = StreamCallbackManager(system)
+        got = Collector()
+        sub = manager.add_callback(got)
+        with contextlib.suppress(InvalidMessageError):
+            manager.emit_nowait(T.TEXT, huge, flow_id="f")
+        assert sub.wait_caught_up(_WAIT)
+    with open_journal(path) as journal:
+        journaled = [
+            len(str(item.content))
+            for record in journal
+            if isinstance(record, Envelope) and isinstance(record.message, StreamEvents)
+            for item in record.message.items
+        ]
+
+    assert [len(str(i.content)) for i in got.items] == journaled
