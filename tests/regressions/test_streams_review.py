@@ -20,11 +20,13 @@ from actorflow import (
     ActorSystem,
     ConfigurationError,
     FlowStatus,
+    IFlowEventListener,
     InvalidMessageError,
     StreamCallbackData,
     StreamCallbackType,
     emit_stream,
 )
+from actorflow.errors import FlowError
 from actorflow.ids import child_path
 from actorflow.journal import JournalConfig, open_journal
 from actorflow.messages.envelope import Envelope
@@ -448,3 +450,70 @@ def test_subscribers_see_only_events_the_journal_holds(tmp_path: Path) -> None:
         ]
 
     assert [len(str(i.content)) for i in got.items] == journaled
+
+
+# -- S13: the listener adapter's plans of flows that never started -------------------------
+
+
+@pytest.mark.xfail(
+    strict=True, reason="S13: a run refused at spawn leaves its plan in every listener adapter"
+)
+def test_a_run_that_never_started_leaves_no_plan_in_the_listeners(system: ActorSystem) -> None:
+    """Facade B runs a plan whose flow id facade A is running: B's run is refused, but
+    B's listener adapter keeps the plan (it only forgets a plan at the flow's last event)."""
+    recorder = Recorder()
+    recorder.gates["a"] = gate = threading.Event()
+    first, second = new_flow(system, recorder), new_flow(system, recorder)
+    second.add_event_listener(IFlowEventListener())
+    plan = plan_of(step("a"))
+    running = threading.Thread(target=first.execute_sync, args=(plan,))
+    running.start()
+    try:
+        wait_until(lambda: recorder.calls.get("a") == 1)
+        with pytest.raises(FlowError):
+            second.execute_sync(plan)
+    finally:
+        gate.set()
+        running.join(_WAIT)
+    (adapter,) = second._adapters.values()
+
+    assert adapter.plans == {}
+
+
+# -- S14: bound methods as callbacks -------------------------------------------------------
+
+
+class Screen:
+    """Shows events; its ``show`` method is the callback (a new bound method per access)."""
+
+    def __init__(self) -> None:
+        self.shown: list[object] = []
+
+    def show(self, data: StreamCallbackData) -> None:
+        self.shown.append(data.content)
+
+
+@pytest.mark.xfail(strict=True, reason="S14: a bound method callback cannot be removed")
+def test_a_bound_method_callback_can_be_removed(system: ActorSystem) -> None:
+    flow = new_flow(system)
+    screen = Screen()
+    flow.add_stream_callback(screen.show)
+
+    assert flow.remove_stream_callback(screen.show)
+    assert flow.stream_callbacks.callbacks == []
+
+
+@pytest.mark.xfail(
+    strict=True, reason="S14: a bound method added twice is subscribed twice (double delivery)"
+)
+def test_a_bound_method_added_twice_gets_each_event_once(system: ActorSystem) -> None:
+    flow = new_flow(system)
+    screen = Screen()
+    first = flow.add_stream_callback(screen.show)
+    second = flow.add_stream_callback(screen.show)
+    tell(system, text(0), topic=flow.stream_topic)
+    wait_until(lambda: streams_of(system).numbered == 1)
+    assert first.wait_caught_up(_WAIT)
+    assert second.wait_caught_up(_WAIT)
+
+    assert screen.shown == [0]
