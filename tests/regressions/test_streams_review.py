@@ -517,3 +517,44 @@ def test_a_bound_method_added_twice_gets_each_event_once(system: ActorSystem) ->
     assert second.wait_caught_up(_WAIT)
 
     assert screen.shown == [0]
+
+
+# -- S15: a streaming tool of a cancelled flow ---------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="S15: a cancelled flow's sync generator tool is pulled forever, never closed",
+)
+def test_the_generator_tool_of_a_cancelled_flow_is_closed(system: ActorSystem) -> None:
+    pulled, closed, stop = threading.Event(), threading.Event(), threading.Event()
+
+    def endless(label: str) -> Iterator[int]:
+        try:
+            n = 0
+            while not stop.is_set():  # the test's own way out, so no thread outlives it
+                pulled.set()
+                yield n
+                n += 1
+        finally:
+            closed.set()
+
+    flow = new_flow(system)
+    flow.register_tool("record", endless, replace=True)
+    plan = plan_of(step("s"))
+    events = flow.stream_execute_sync(plan)
+    try:
+        for item in events:
+            if item.type is T.TOOL_STREAMING:
+                break
+        events.close()  # type: ignore[attr-defined]
+        state = flow.get_state_sync(plan.id)
+        was_closed = closed.wait(2.0)
+    finally:
+        stop.set()
+        assert closed.wait(_WAIT)
+
+    assert pulled.is_set()
+    assert state is not None
+    assert state.status is FlowStatus.CANCELLED
+    assert was_closed
