@@ -302,7 +302,8 @@ def _step_event(step: _Step, event: str, meta: Mapping[str, JsonValue], at: floa
         took = meta.get("duration")
         step.duration = float(took) if isinstance(took, int | float) else None
     elif event == "step_failed":
-        step.status, step.end = "failed", at
+        step.status = "timed_out" if meta.get("timed_out") is True else "failed"
+        step.end = at
         step.error = str(meta.get("error") or "")
         step.degraded = meta.get("degraded") is True
     elif event == "step_skipped":

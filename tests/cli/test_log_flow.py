@@ -8,14 +8,27 @@ import re
 from pathlib import Path
 
 import pytest
+from pydantic import JsonValue
 from typer.testing import CliRunner
 
-from actorflow import ActorSystem, FlowStatus, FlowStep, JournalConfig, create_flow_step
+from actorflow import (
+    ActorPath,
+    ActorSystem,
+    FlowStatus,
+    FlowStep,
+    JournalConfig,
+    MessageId,
+    StreamCallbackData,
+    StreamCallbackType,
+    create_flow_step,
+)
 from actorflow.cli import app
 from actorflow.cli.flowlog import flowchart
 from actorflow.cli.flowreport import FlowReport, Outcome, StepReport, read_flows
 from actorflow.ids import SequentialIds
 from actorflow.journal import JournalEntry, open_journal
+from actorflow.messages import Envelope
+from actorflow.streams.messages import StreamEvents
 from tests.flow.support import CancellableTool, Recorder, new_flow, plan_of, step
 
 WIDE = {"COLUMNS": "200"}
@@ -205,6 +218,34 @@ def test_a_journal_that_ends_mid_flow_shows_the_flow_unfinished(runs: Path) -> N
     steps = {s.step_id: s for s in flow.steps}
     assert (steps["flaky"].status, steps["flaky"].outcome) == ("retrying", Outcome.RUNNING)
     assert steps["last"].outcome is Outcome.NOT_RUN
+
+
+def test_a_timed_out_step_is_told_apart_before_the_flow_ends() -> None:
+    def event(name: str, **meta: JsonValue) -> StreamCallbackData:
+        step_id = None if name == "flow_started" else "slow"
+        return StreamCallbackData(
+            type=StreamCallbackType.WORKFLOW, metadata={"event": name, **meta},
+            flow_id="flow-t", step_id=step_id, timestamp=1.0,
+        )  # fmt: skip
+
+    items = (
+        event("flow_started"),
+        event("step_started", attempt=1),
+        event("step_failed", error="TimeoutError: t", attempts=1, timed_out=True, degraded=True),
+    )
+    streams, sender = ActorPath("/system/streams"), ActorPath("/flows/flow-t")
+    batch = StreamEvents(items=items)
+    env = Envelope(1, MessageId("m1"), None, sender, streams, None, 1, 1.0, batch)
+
+    (flow,) = read_flows([env])
+
+    (slow,) = flow.steps
+    assert (slow.status, slow.outcome, slow.error) == (
+        "timed_out",
+        Outcome.DEGRADED,
+        "TimeoutError: t",
+    )
+    assert flow.status == "running"
 
 
 def _message_json(record: JournalEntry) -> object:
