@@ -558,3 +558,29 @@ def test_the_generator_tool_of_a_cancelled_flow_is_closed(system: ActorSystem) -
     assert state is not None
     assert state.status is FlowStatus.CANCELLED
     assert was_closed
+
+
+# -- S16: async subscribers behind at shutdown ---------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="S16: shutdown leaves an async subscriber open, its queued events not discarded",
+)
+def test_shutdown_closes_an_async_subscriber_and_counts_what_it_had_queued() -> None:
+    started = threading.Event()
+
+    async def stuck(data: StreamCallbackData) -> None:
+        started.set()
+        await asyncio.Event().wait()
+
+    with ActorSystem() as system:
+        sub = subscribe(system, stuck)  # from sync code: a task on the effects loop
+        tell(system, text(0))
+        assert started.wait(_WAIT)
+        tell(system, text(1), text(2), text(3))
+        wait_until(lambda: sub.statistics().pending == 3)
+    stats = sub.statistics()
+
+    assert sub.is_closed
+    assert (stats.pending, stats.discarded) == (0, 3)
