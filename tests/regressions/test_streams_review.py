@@ -10,7 +10,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -624,3 +624,18 @@ def test_shutdown_delivers_or_counts_the_events_told_before_it() -> None:
     stats = sub.statistics()
 
     assert len(got.items) + stats.dropped + stats.discarded == 1
+
+
+# -- S18: a callback whose result is never run ---------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="S18: an async generator function as callback is accepted and its body never runs",
+)
+def test_an_async_generator_function_is_refused_as_a_callback(system: ActorSystem) -> None:
+    async def callback(data: StreamCallbackData) -> AsyncIterator[None]:
+        yield None
+
+    with pytest.raises(ConfigurationError, match="callback"):
+        subscribe(system, callback)  # delivered=1, errors=0: counted as handled, never run
