@@ -179,7 +179,7 @@ class ToolRegistry:
         """
         if not callable(fn):
             raise ConfigurationError(f"Tool {name!r} must be callable, got {fn!r}.")
-        if inline and (inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn)):
+        if inline and _is_async_callable(fn):
             raise ConfigurationError(
                 f"Tool {name!r} is async: it runs on the event loop already. Drop inline=True."
             )
@@ -189,7 +189,7 @@ class ToolRegistry:
                     f"Tool {name!r} is already registered. Pass replace=True to replace it."
                 )
             self._tools[name] = (fn, description or (fn.__doc__ or "").strip())
-            if inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn):
+            if _is_async_callable(fn):
                 self._async.add(name)
             else:
                 self._async.discard(name)
@@ -250,6 +250,17 @@ class ToolRegistry:
 
     def __contains__(self, name: object) -> bool:
         return name in self._tools
+
+
+def _is_async_callable(fn: Callable[..., Any]) -> bool:
+    """Whether calling ``fn`` gives a coroutine or an async generator (an ``async def``
+    function, or an object whose ``__call__`` is one)."""
+    call = getattr(type(fn), "__call__", None) if not inspect.isroutine(fn) else None  # noqa: B004
+    return any(
+        inspect.iscoroutinefunction(f) or inspect.isasyncgenfunction(f)
+        for f in (fn, call)
+        if f is not None
+    )
 
 
 @dataclass

@@ -433,6 +433,13 @@ class _BlockingCall:
             self.report(result, error)
             return
         awaitable = result
+        abandoned = self.cancelled  # read once: a cancel may come from another thread
+        if abandoned:  # nobody will await it
+            close = getattr(awaitable, "close", None)
+            if callable(close):
+                close()
+            self.report(None, asyncio.CancelledError())
+            return
 
         async def finish() -> object:
             return await awaitable
