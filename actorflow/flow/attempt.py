@@ -17,6 +17,7 @@ variables do not follow them): read the key in the tool and pass it on.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -36,9 +37,17 @@ class Attempt:
     step_id: str
     number: int
     """The attempt's number (the first is 1)."""
+    stop: threading.Event | None = field(default=None, compare=False, repr=False)
+    """Set when the flow cancelled the attempt (it timed out, the flow ended): a
+    streaming tool's output is no longer pulled, its events no longer told."""
     emit: Callable[[Any], None] | None = field(default=None, compare=False, repr=False)
     """Tells a stream event (a ``StreamCallbackData``) to the stream hub as the step's
     flow (None: the flow's streams are off). Use :func:`actorflow.emit_stream`."""
+
+    @property
+    def is_cancelled(self) -> bool:
+        """Whether the flow cancelled this attempt (its outcome will be ignored)."""
+        return self.stop is not None and self.stop.is_set()
 
     @property
     def idempotency_key(self) -> str:

@@ -283,7 +283,11 @@ class EnhancedFlow(FlowStreams):
         if topic is not None:
             streams_of(system)  # the hub, so that the flow's events have somewhere to go
         runner = recipe(FlowRunner, self.executor, services, interval, mirror=mirror, topic=topic)
-        claim = claim_flow(self._store, spec.id)
+        try:
+            claim = claim_flow(self._store, spec.id)
+        except BaseException:
+            self._forget(spec.id)
+            raise
         try:
             try:
                 path = system.spawn(
@@ -291,6 +295,7 @@ class EnhancedFlow(FlowStreams):
                     dispatcher="loop",
                 )  # fmt: skip
             except ActorNameTakenError:
+                self._forget(spec.id)
                 raise FlowError(
                     f"Flow {spec.id!r} is running already in this actor system; wait for "
                     "it to end before running or resuming it."

@@ -13,6 +13,7 @@ flow itself, so the journal holds every event the decider saw. Flow actor thread
 from __future__ import annotations
 
 import inspect
+import threading
 
 from actorflow._trusted import trusted
 from actorflow.flow.attempt import Attempt, call_in_attempt, run_in_attempt
@@ -61,6 +62,8 @@ class Launcher:
         self.topic = topic
         """Stream topic of the flow's events (None: its streams are off)."""
         self.handles: dict[tuple[str, int], EffectHandle] = {}
+        self.stops: dict[tuple[str, int], threading.Event] = {}
+        """What tells a running attempt's code that the flow cancelled it."""
         self.agent_calls: dict[CorrelationId, tuple[str, int]] = {}
 
     def start(self, command: StartAttempt, core: FlowCore, ctx: Context) -> None:
@@ -153,24 +156,29 @@ class Launcher:
         self.handles[(step_id, attempt)] = system.effects.submit(answer, outcome)
 
     def _attempt(self, flow_id: str, step_id: str, number: int, ctx: Context) -> Attempt:
+        stop = self.stops[(step_id, number)] = threading.Event()
         topic = self.topic
         if topic is None:
-            return Attempt(flow_id, step_id, number)
+            return Attempt(flow_id, step_id, number, stop)
         system, me = ctx.system, ctx.path
         streams = streams_of(system)
 
         def emit(item: StreamCallbackData) -> None:  # any thread
-            if streams.is_heard(system):
+            if not stop.is_set() and streams.is_heard(system):  # none after its end
                 system.send(STREAMS_PATH, StreamEvents(items=(item,), topic=topic), sender=me)
 
-        return Attempt(flow_id, step_id, number, emit)
+        return Attempt(flow_id, step_id, number, stop, emit)
 
     def ended(self, step_id: str, attempt: int) -> None:
         """An attempt's outcome arrived: forget its handle."""
         self.handles.pop((step_id, attempt), None)
+        self.stops.pop((step_id, attempt), None)
 
     def cancel(self, step_id: str, attempt: int) -> None:
         """Cancel an attempt (its outcome, if one still comes, is ignored by the decider)."""
+        stop = self.stops.pop((step_id, attempt), None)
+        if stop is not None:
+            stop.set()
         handle = self.handles.pop((step_id, attempt), None)
         if handle is not None:
             handle.cancel()

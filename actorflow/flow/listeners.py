@@ -15,7 +15,17 @@ from actorflow.errors import FlowFailedError, StepFailedError
 from actorflow.flow.models import FlowPlan, FlowState, FlowStep, PlanSpec, StepStatus
 from actorflow.streams import IStreamCallback, StreamCallbackData, StreamCallbackType
 
-__all__ = ["FlowListenerAdapter", "IFlowEventListener"]
+__all__ = ["HOOKS", "FlowListenerAdapter", "IFlowEventListener"]
+
+HOOKS = (
+    "on_flow_started",
+    "on_flow_completed",
+    "on_flow_failed",
+    "on_step_started",
+    "on_step_completed",
+    "on_step_failed",
+)
+"""The six hooks of a flow event listener."""
 
 
 class IFlowEventListener:
@@ -62,34 +72,37 @@ class FlowListenerAdapter(IStreamCallback):
         """Call the hook ``data`` stands for, if any."""
         call = self._call(data)
         if call is not None:
-            hook, args = call
+            name, args = call
+            hook = getattr(self.listener, name, None)
+            if hook is None:  # a listener that is not an IFlowEventListener may lack some
+                return
             result = hook(*args)
             if inspect.isawaitable(result):
                 await result
 
-    def _call(self, data: StreamCallbackData) -> tuple[Any, tuple[Any, ...]] | None:  # noqa: PLR0911 - one return per hook
-        event, flow_id, listener = data.event, data.flow_id, self.listener
+    def _call(self, data: StreamCallbackData) -> tuple[str, tuple[Any, ...]] | None:  # noqa: PLR0911 - one return per hook
+        event, flow_id = data.event, data.flow_id
         if flow_id is None or not event:
             return None
         known = self.plans.get(flow_id)
         if event == "flow_started":
-            return None if known is None else (listener.on_flow_started, (flow_id, known[0]))
+            return None if known is None else ("on_flow_started", (flow_id, known[0]))
         if data.is_last:
             self.plans.pop(flow_id, None)
             state = _state(data, None if known is None else known[1])
             if event == "flow_completed":
-                return listener.on_flow_completed, (flow_id, state)
+                return "on_flow_completed", (flow_id, state)
             failure = FlowFailedError(f"Flow {flow_id!r} {event[5:]}: {data.content}")
-            return listener.on_flow_failed, (flow_id, state, failure)
+            return "on_flow_failed", (flow_id, state, failure)
         if data.step_id is None:
             return None
         if event == "step_started":
-            return listener.on_step_started, (flow_id, _step(data, known))
+            return "on_step_started", (flow_id, _step(data, known))
         if event == "step_completed":
-            return listener.on_step_completed, (flow_id, _step(data, known))
+            return "on_step_completed", (flow_id, _step(data, known))
         if event == "step_failed":
             error = StepFailedError(f"Step {data.step_id!r} failed: {data.content}")
-            return listener.on_step_failed, (flow_id, _step(data, known), error)
+            return "on_step_failed", (flow_id, _step(data, known), error)
         return None
 
 

@@ -10,11 +10,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import threading
+import time
 from collections.abc import AsyncGenerator, Iterator
 from typing import TYPE_CHECKING, Any
 
+from pydantic import JsonValue
+
 from actorflow.errors import ConfigurationError
-from actorflow.flow.listeners import FlowListenerAdapter, IFlowEventListener
+from actorflow.flow.listeners import HOOKS, FlowListenerAdapter, IFlowEventListener
 from actorflow.flow.messages import CancelFlow
 from actorflow.flow.models import FlowConfig, FlowPlan, FlowState, PlanSpec
 from actorflow.ids import child_path
@@ -97,7 +101,19 @@ class FlowStreams:
         return self.stream_callbacks.remove_callback(callback)
 
     def add_event_listener(self, listener: IFlowEventListener) -> Subscription:
-        """Call ``listener``'s six hooks as this facade's flows start, end and run steps."""
+        """Call ``listener``'s six hooks as this facade's flows start, end and run steps.
+
+        Raises:
+            ConfigurationError: ``listener`` has none of the hooks.
+        """
+        given: object = listener  # typed callers pass a listener; untyped ones may not
+        if not isinstance(given, IFlowEventListener) and not any(
+            callable(getattr(given, hook, None)) for hook in HOOKS
+        ):
+            raise ConfigurationError(
+                f"{listener!r} is not a flow event listener: subclass IFlowEventListener "
+                f"(hooks: {', '.join(HOOKS)})."
+            )
         adapter = self._adapters.get(id(listener))
         if adapter is None:
             adapter = self._adapters[id(listener)] = FlowListenerAdapter(listener)
@@ -127,6 +143,11 @@ class FlowStreams:
             adapter.expect(flow_id, plan, spec)
         return self.stream_topic
 
+    def _forget(self, flow_id: str) -> None:
+        """A run told to the listeners never started: they forget its plan."""
+        for adapter in self._adapters.values():
+            adapter.plans.pop(flow_id, None)
+
     def _fail_flow(self, item: StreamCallbackData, error: Exception) -> None:
         if item.flow_id is not None and not item.is_last:
             reason = f"a stream callback raised on its event #{item.seq}: {error!r}"
@@ -135,19 +156,24 @@ class FlowStreams:
 
     def _plan_created(self, plan: FlowPlan) -> None:
         self.current_plan = plan
-        if self.config.enable_stream_callbacks:
-            self.stream_callbacks.emit_nowait(
-                StreamCallbackType.WORKFLOW,
-                f"plan {plan.name!r} created: {len(plan.steps)} step"
-                + ("" if len(plan.steps) == 1 else "s"),
-                flow_id=plan.id,
-                metadata={
-                    "event": "plan_created",
-                    "plan_name": plan.name,
-                    "plan_version": plan.version,
-                    "steps": len(plan.steps),
-                },
-            )
+        if not self.config.enable_stream_callbacks:
+            return
+        steps = len(plan.steps)
+        text = f"plan {plan.name!r} created: {steps} step" + ("" if steps == 1 else "s")
+        meta: dict[str, JsonValue] = {
+            "event": "plan_created",
+            "plan_name": plan.name,
+            "plan_version": plan.version,
+            "steps": steps,
+        }
+        item = StreamCallbackData(
+            type=StreamCallbackType.WORKFLOW,
+            content=text,
+            metadata=meta,
+            flow_id=plan.id,
+            timestamp=time.time(),
+        )
+        self.stream_callbacks.tell(item)
 
     # -- streamed runs -------------------------------------------------------------
 
@@ -232,14 +258,53 @@ class FlowStreams:
         events = self.stream_execute(plan, goal=goal, context=context, capacity=capacity)
         try:
             while True:
+                step = loop.create_task(_next(events))
                 try:
-                    item = loop.run_until_complete(anext(events))
+                    item = loop.run_until_complete(step)
                 except StopAsyncIteration:
                     return
+                except BaseException:  # Ctrl-C: end the step's wait (the flow is cancelled)
+                    _finish(loop, step)
+                    raise
                 yield item
         finally:
+            _close_in_own_thread(loop, events)
+
+
+async def _next(events: AsyncGenerator[StreamCallbackData, None]) -> StreamCallbackData:
+    return await anext(events)
+
+
+def _finish(loop: asyncio.AbstractEventLoop, step: asyncio.Task[StreamCallbackData]) -> None:
+    """Cancel a step interrupted mid-wait and let it unwind (closing the stream)."""
+    if not step.done():
+        step.cancel()
+        with contextlib.suppress(BaseException):
+            loop.run_until_complete(step)
+
+
+def _close_in_own_thread(
+    loop: asyncio.AbstractEventLoop, events: AsyncGenerator[StreamCallbackData, None]
+) -> None:
+    """Close the stream (which cancels an unfinished flow and waits for it) and the
+    loop, on a thread of its own when this one runs another event loop (the iterator was
+    collected inside one)."""
+
+    def close() -> None:
+        try:
             loop.run_until_complete(events.aclose())
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
             loop.close()
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        close()
+        return
+    closer = threading.Thread(target=close, name="actorflow-stream-close")
+    closer.start()
+    closer.join(_STOP_WAIT + 5.0)
 
 
 async def _run_streamed(

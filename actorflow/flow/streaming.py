@@ -19,16 +19,19 @@ false, so a tool stays usable on its own.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Generator
 from os import PathLike
 from typing import Any
 
-from pydantic import JsonValue, ValidationError
+from pydantic import JsonValue
 
 from actorflow.errors import InvalidMessageError
 from actorflow.flow.attempt import current_attempt
-from actorflow.streams import StreamCallbackData, StreamCallbackType
+from actorflow.streams import StreamCallbackType
+from actorflow.streams.hub import outside_event
 
 __all__ = ["collect_async", "collect_sync", "emit_stream", "report_file", "report_progress"]
 
@@ -45,23 +48,23 @@ def emit_stream(
             ``metadata`` is not JSON data.
     """
     attempt = current_attempt()
-    if attempt is None or attempt.emit is None:
+    if attempt is None or attempt.emit is None or attempt.is_cancelled:
         return False
-    try:
-        item = StreamCallbackData(
-            type=StreamCallbackType(type),
-            content=content,
-            metadata={**metadata, "attempt": attempt.number},
-            flow_id=attempt.flow_id,
-            step_id=attempt.step_id,
-            timestamp=_now(),
-        )
-    except (ValidationError, ValueError) as exc:
+    who = f"Step {attempt.step_id!r} of flow {attempt.flow_id!r}"
+    if "attempt" in metadata:
         raise InvalidMessageError(
-            f"Step {attempt.step_id!r} of flow {attempt.flow_id!r} emitted an invalid stream "
-            f"event ({type!r}): {_first_line(exc)}. Pass one of the StreamCallbackType values "
-            "and JSON data (strings, numbers, booleans, None, lists and string-keyed dicts)."
-        ) from None
+            f"{who} emitted a stream event with the metadata key 'attempt', which the flow "
+            "sets (the attempt's number). Use another key."
+        )
+    item = outside_event(
+        who,
+        type,
+        content,
+        {**metadata, "attempt": attempt.number},
+        flow_id=attempt.flow_id,
+        step_id=attempt.step_id,
+        timestamp=_now(),
+    )
     attempt.emit(item)
     return True
 
@@ -95,25 +98,34 @@ class _Chunks:
         return items
 
 
-def collect_sync(stream: Iterator[Any]) -> Any:
-    """Run a generator tool's output to its end (in the tool's thread)."""
+def collect_sync(stream: Generator[Any, Any, Any]) -> Any:
+    """Run a generator tool's output to its end (in the tool's thread); once the flow
+    cancelled the attempt, the generator is closed and the attempt ends cancelled."""
     chunks = _Chunks()
-    for item in stream:
-        chunks.add(item)
+    with contextlib.closing(stream):
+        for item in stream:
+            chunks.add(item)
+            if _cancelled():
+                raise asyncio.CancelledError
     return chunks.result()
 
 
-async def collect_async(stream: AsyncIterator[Any]) -> Any:
-    """Run an async generator tool's output to its end (on the loop)."""
+async def collect_async(stream: AsyncGenerator[Any, Any]) -> Any:
+    """Run an async generator tool's output to its end (on the loop); closed as the
+    sync one is."""
     chunks = _Chunks()
-    async for item in stream:
-        chunks.add(item)
+    async with contextlib.aclosing(stream):
+        async for item in stream:
+            chunks.add(item)
+            if _cancelled():
+                raise asyncio.CancelledError
     return chunks.result()
+
+
+def _cancelled() -> bool:
+    attempt = current_attempt()
+    return attempt is not None and attempt.is_cancelled
 
 
 def _now() -> float:
     return time.time()  # the wall time of an outside event (a tool's)
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__

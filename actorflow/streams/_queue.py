@@ -40,7 +40,10 @@ class EventQueue:
     def offer(self, items: Iterable[StreamCallbackData]) -> None:
         """Queue ``items`` (hub thread), applying the overflow policy."""
         with self._lock:
-            if self.closed:
+            if self.closed:  # the subscriber is gone: counted, not lost silently
+                items = list(items)
+                self.offered += len(items)
+                self.discarded += len(items)
                 return
             queue, drop_new = self._items, self.overflow is StreamOverflow.DROP_NEW
             for item in items:
@@ -56,6 +59,11 @@ class EventQueue:
                 self._idle = False
         if wake:
             self.wake()
+
+    def discard(self, count: int) -> None:
+        """Count ``count`` taken events the consumer will not hand on (it was closed)."""
+        with self._lock:
+            self.discarded += count
 
     def take(self, limit: int = 256) -> list[StreamCallbackData]:
         """Return up to ``limit`` queued events (consumer); an empty list marks it idle."""

@@ -18,6 +18,7 @@ import contextlib
 import itertools
 import threading
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import final
@@ -25,13 +26,14 @@ from typing import final
 from pydantic import JsonValue, ValidationError
 
 from actorflow._trusted import trusted
-from actorflow.errors import ActorNameTakenError, InvalidMessageError
+from actorflow.errors import ActorNameTakenError, CodecError, InvalidMessageError
 from actorflow.ids import ActorPath
+from actorflow.messages.codec import pack
 from actorflow.runtime.behaviour import Behaviour, recipe
 from actorflow.runtime.context import Context
 from actorflow.runtime.system import SYSTEM_PATH, ActorSystem
 from actorflow.streams._queue import EventQueue
-from actorflow.streams.messages import PassBarrier, StartRoute, StreamEvents
+from actorflow.streams.messages import PassBarrier, StartRoute, StopRoute, StreamEvents
 from actorflow.streams.types import StreamCallbackData, StreamCallbackType
 
 __all__ = [
@@ -39,13 +41,21 @@ __all__ = [
     "Route",
     "StreamHub",
     "StreamRegistry",
+    "MAX_EVENT_BYTES",
+    "MAX_TRACKED_FLOWS",
     "emit_event",
+    "outside_event",
     "spawn_streams",
     "streams_of",
 ]
 
 STREAMS_PATH = ActorPath("/system/streams")
 """Where the actor system hosts its stream hub."""
+MAX_TRACKED_FLOWS = 10_000
+"""Flows whose numbering the hub keeps at once; beyond, the least recently heard
+flow's is forgotten (its next event starts again from 1). A flow's last event
+forgets it at once; the bound is for flow ids that never end (a plan made and never
+run, a process that stopped)."""
 
 
 @final
@@ -79,6 +89,7 @@ class StreamRegistry:
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self.barriers: dict[int, threading.Event] = {}
+        self._ids_of: dict[int, Route] = {}
         self.waiting: dict[int, Route] = {}
         """Routes added whose StartRoute the hub has not taken yet."""
         self.routes: tuple[Route, ...] = ()
@@ -91,14 +102,24 @@ class StreamRegistry:
         with self._lock:
             route_id = next(self._ids)
             self.waiting[route_id] = route
+            self._ids_of[route_id] = route
         self._system.tell(STREAMS_PATH, StartRoute(route_id=route_id))
 
         def remove() -> None:
-            with self._lock:
-                self.waiting.pop(route_id, None)
-                self.routes = tuple(r for r in self.routes if r is not route)
+            # Through the hub too: events told before the removal still reach the (closed)
+            # queue, which counts them as discarded, instead of vanishing.
+            if self._system.is_running:  # (at shutdown the hub closes every route)
+                self._system.send(STREAMS_PATH, StopRoute(route_id=route_id), quiet=True)
 
         return remove
+
+    def stop(self, route_id: int) -> None:
+        """Stop routing to a route (the hub's thread)."""
+        with self._lock:
+            route = self._ids_of.pop(route_id, None)
+            self.waiting.pop(route_id, None)
+            if route is not None:
+                self.routes = tuple(r for r in self.routes if r is not route)
 
     def is_heard(self, system: ActorSystem) -> bool:
         """Whether an event told now would reach anyone: a subscription, or ``system``'s
@@ -121,6 +142,19 @@ class StreamRegistry:
         if passed is not None:
             passed.set()
 
+    def close_all(self) -> None:
+        """Close every subscription (the system shuts down): what they hold is counted
+        as discarded, and consumers waiting for events are let go."""
+        with self._lock:
+            routes = (*self.routes, *self.waiting.values())
+            self.routes, self.waiting, self._ids_of = (), {}, {}
+            barriers = list(self.barriers.values())
+            self.barriers.clear()
+        for route in routes:
+            route.queue.close()
+        for passed in barriers:
+            passed.set()
+
     def start(self, route_id: int) -> None:
         """Start routing to a route added before (the hub's thread)."""
         with self._lock:
@@ -134,7 +168,7 @@ class StreamHub(Behaviour):
 
     def __init__(self, registry: StreamRegistry) -> None:
         self.registry = registry
-        self.seqs: dict[str | None, int] = {}
+        self.seqs: OrderedDict[str | None, int] = OrderedDict()
         """The last sequence number of each flow under way (None: events of no flow)."""
         self.topics: dict[str, str] = {}
         """The topic of each flow under way (its own events name it), so that events
@@ -143,6 +177,15 @@ class StreamHub(Behaviour):
     def on_start_route(self, msg: StartRoute, ctx: Context) -> None:
         """A subscription was made: the events from here on are its."""
         self.registry.start(msg.route_id)
+
+    def on_stop(self, ctx: Context) -> None:
+        """The system shuts down (a restart keeps every subscription)."""
+        if not ctx.system.is_running:
+            self.registry.close_all()
+
+    def on_stop_route(self, msg: StopRoute, ctx: Context) -> None:
+        """A subscription was closed: no more events for it."""
+        self.registry.stop(msg.route_id)
 
     def on_pass_barrier(self, msg: PassBarrier, ctx: Context) -> None:
         """Someone waits until the hub has handled what came before this."""
@@ -158,9 +201,9 @@ class StreamHub(Behaviour):
             flow_id = item.flow_id
             seq = seqs.get(flow_id, 0) + 1
             if flow_id is not None:
-                if topic:
-                    topics[flow_id] = topic
-                else:
+                if msg.topic:
+                    topics[flow_id] = msg.topic
+                elif not topic:  # an agent's event: the flow's topic (one per message)
                     topic = topics.get(flow_id, "")
             if item.is_last:
                 seqs.pop(flow_id, None)  # a flow id run again counts afresh
@@ -168,7 +211,12 @@ class StreamHub(Behaviour):
                     topics.pop(flow_id, None)
             else:
                 seqs[flow_id] = seq
+                seqs.move_to_end(flow_id)
             numbered.append(_numbered(item, seq, item.source or sender))
+        while len(seqs) > MAX_TRACKED_FLOWS:  # flows that never told their end (a plan
+            flow_id, _ = seqs.popitem(last=False)  # made and never run): the oldest go
+            if flow_id is not None:
+                topics.pop(flow_id, None)
         self.registry.numbered += len(numbered)
         for route in self.registry.routes:
             if route.flow_id is None and route.topic is None:
@@ -231,6 +279,44 @@ def emit_event(
     Raises:
         InvalidMessageError: the type is unknown, or content or metadata is not JSON.
     """
+    now = ctx.clock.now().timestamp()
+    item = outside_event(
+        f"{ctx.path}", type, content, metadata, flow_id=flow_id, step_id=step_id, timestamp=now
+    )
+    streams_of(ctx.system)
+    ctx.tell(STREAMS_PATH, StreamEvents(items=(item,)))
+
+
+MAX_EVENT_BYTES = 1024 * 1024
+"""Most bytes (content and metadata, packed) an event emitted from outside a flow's
+own decisions may take: the journal must be able to hold every event subscribers get."""
+RESERVED_KEYS = frozenset({"event"})
+"""Metadata keys only flows set (``event`` names a flow event, and a flow's last event
+ends its stream)."""
+
+
+def outside_event(
+    who: str,
+    type: StreamCallbackType | str,
+    content: JsonValue,
+    metadata: dict[str, JsonValue],
+    *,
+    flow_id: str | None,
+    step_id: str | None,
+    timestamp: float,
+) -> StreamCallbackData:
+    """Return a checked event emitted by ``who`` (an actor, a tool, a manager).
+
+    Raises:
+        InvalidMessageError: the type is unknown, content or metadata is not JSON data,
+            metadata uses a reserved key, or the event is too big for the journal.
+    """
+    reserved = RESERVED_KEYS & metadata.keys()
+    if reserved:
+        raise InvalidMessageError(
+            f"{who} emitted a stream event with the reserved metadata key "
+            f"{sorted(reserved)[0]!r}: only flows name flow events. Use another key."
+        )
     try:
         item = StreamCallbackData(
             type=StreamCallbackType(type),
@@ -238,15 +324,21 @@ def emit_event(
             metadata=metadata,
             flow_id=flow_id,
             step_id=step_id,
-            timestamp=ctx.clock.now().timestamp(),
+            timestamp=timestamp,
         )
-    except (ValidationError, ValueError) as exc:
+        size = len(pack([item.content, item.metadata]))
+    except (ValidationError, ValueError, CodecError) as exc:
         raise InvalidMessageError(
-            f"{ctx.path} emitted an invalid stream event ({type!r}): "
-            f"{str(exc).strip().splitlines()[-1]}. Pass a StreamCallbackType and JSON data."
+            f"{who} emitted an invalid stream event ({type!r}): "
+            f"{str(exc).strip().splitlines()[-1]}. Pass a StreamCallbackType and JSON data "
+            "(strings, numbers, booleans, None, lists and string-keyed dicts)."
         ) from None
-    streams_of(ctx.system)
-    ctx.tell(STREAMS_PATH, StreamEvents(items=(item,)))
+    if size > MAX_EVENT_BYTES:
+        raise InvalidMessageError(
+            f"{who} emitted a stream event of {size:,} bytes; the most is "
+            f"{MAX_EVENT_BYTES:,}. Emit a summary, or a FILE event naming where the data is."
+        )
+    return item
 
 
 def spawn_streams(system: ActorSystem) -> ActorPath:

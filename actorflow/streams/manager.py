@@ -12,11 +12,10 @@ import threading
 import time
 from collections.abc import Callable
 
-from pydantic import JsonValue, ValidationError
+from pydantic import JsonValue
 
-from actorflow.errors import InvalidMessageError
 from actorflow.runtime.system import ActorSystem
-from actorflow.streams.hub import STREAMS_PATH, streams_of
+from actorflow.streams.hub import STREAMS_PATH, outside_event, streams_of
 from actorflow.streams.messages import StreamEvents
 from actorflow.streams.subscribers import (
     DEFAULT_CAPACITY,
@@ -28,6 +27,14 @@ from actorflow.streams.subscribers import (
 from actorflow.streams.types import StreamCallbackData, StreamCallbackType, StreamOverflow
 
 __all__ = ["StreamCallbackManager"]
+
+
+def _key(callback: object) -> object:
+    try:
+        hash(callback)
+    except TypeError:
+        return id(callback)
+    return callback
 
 
 class StreamCallbackManager:
@@ -44,7 +51,9 @@ class StreamCallbackManager:
     ) -> None:
         self._system = system
         self.topic = topic
-        self._subscriptions: dict[int, tuple[StreamCallback, Subscription]] = {}
+        self._subscriptions: dict[object, tuple[StreamCallback, Subscription]] = {}
+        """By the callback itself (bound methods of one object's method are equal), or
+        its id when it cannot be hashed."""
         self._lock = threading.Lock()
 
     @property
@@ -71,18 +80,18 @@ class StreamCallbackManager:
         """Subscribe ``callback`` (see :func:`~actorflow.streams.subscribe`); adding one
         already added returns its subscription."""
         with self._lock:
-            known = self._subscriptions.get(id(callback))
+            known = self._subscriptions.get(_key(callback))
             if known is not None and not known[1].is_closed:
                 return known[1]
             sub = subscribe(self.system, callback, flow_id=flow_id, topic=self.topic,
                             capacity=capacity, overflow=overflow, on_error=on_error)  # fmt: skip
-            self._subscriptions[id(callback)] = (callback, sub)
+            self._subscriptions[_key(callback)] = (callback, sub)
             return sub
 
     def remove_callback(self, callback: StreamCallback) -> bool:
         """Stop calling ``callback``; return whether it was added."""
         with self._lock:
-            known = self._subscriptions.pop(id(callback), None)
+            known = self._subscriptions.pop(_key(callback), None)
         if known is None:
             return False
         known[1].close()
@@ -90,15 +99,20 @@ class StreamCallbackManager:
 
     def subscription(self, callback: StreamCallback) -> Subscription | None:
         """Return ``callback``'s subscription (its counts), if it was added."""
-        known = self._subscriptions.get(id(callback))
+        known = self._subscriptions.get(_key(callback))
         return None if known is None else known[1]
 
     def wait_idle(self, timeout: float = 5.0) -> bool:
-        """Wait until every callback handled every event queued for it so far; return
-        whether they all did within ``timeout`` seconds."""
+        """Wait until the hub has handled every event told to it before this call and
+        every callback every one of them it was given; return whether that happened
+        within ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
         with self._lock:
             subs = [sub for _, sub in self._subscriptions.values()]
+        if not subs:
+            return True
+        if not subs[0].wait_caught_up(timeout):  # the hub's barrier serves them all
+            return False
         return all(sub.wait_idle(max(0.0, deadline - time.monotonic())) for sub in subs)
 
     async def emit(
@@ -125,21 +139,14 @@ class StreamCallbackManager:
         metadata: dict[str, JsonValue] | None = None,
     ) -> None:
         """:meth:`emit` for sync code (it never blocks either way)."""
-        try:
-            item = StreamCallbackData(
-                type=StreamCallbackType(callback_type),
-                content=content,
-                metadata=metadata or {},
-                flow_id=flow_id,
-                step_id=step_id,
-                timestamp=time.time(),
-            )
-        except (ValidationError, ValueError) as exc:
-            raise InvalidMessageError(
-                f"Invalid stream event {callback_type!r}: {str(exc).strip().splitlines()[-1]}. "
-                "Pass a StreamCallbackType and JSON data (strings, numbers, booleans, None, "
-                "lists, string-keyed dicts)."
-            ) from None
+        item = outside_event("StreamCallbackManager.emit", callback_type, content,
+                             dict(metadata or {}), flow_id=flow_id, step_id=step_id,
+                             timestamp=time.time())  # fmt: skip
+        self.tell(item)
+
+    def tell(self, item: StreamCallbackData) -> None:
+        """Tell an event as it is to the hub, for this topic (a flow facade's own
+        events, such as ``plan_created``; not checked)."""
         system = self.system
         streams_of(system)
         system.tell(STREAMS_PATH, StreamEvents(items=(item,), topic=self.topic or ""))

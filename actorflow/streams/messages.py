@@ -7,7 +7,7 @@ from typing import Literal
 from actorflow.messages.base import Message
 from actorflow.streams.types import StreamCallbackData
 
-__all__ = ["DrainStream", "PassBarrier", "StartRoute", "StreamEvents"]
+__all__ = ["DrainStream", "PassBarrier", "StartRoute", "StopRoute", "StreamEvents"]
 
 
 class StreamEvents(Message):
@@ -46,3 +46,10 @@ class PassBarrier(Message):
 
     kind: Literal["streams.pass_barrier"] = "streams.pass_barrier"
     barrier_id: int
+
+
+class StopRoute(Message):
+    """To the hub: stop routing events to subscription ``route_id`` (it was closed)."""
+
+    kind: Literal["streams.stop_route"] = "streams.stop_route"
+    route_id: int

@@ -33,6 +33,7 @@ from actorflow.streams.types import IStreamCallback, StreamCallbackData, StreamO
 __all__ = [
     "DEFAULT_CAPACITY",
     "ErrorHook",
+    "check_callback",
     "StreamCallback",
     "Subscription",
     "SubscriptionStatistics",
@@ -90,7 +91,7 @@ class Subscription:
         self.on_error = on_error
         self.delivered = 0
         self.errors = 0
-        self.last_error: Exception | None = None
+        self.last_error: BaseException | None = None
         self.queue = EventQueue(capacity, StreamOverflow(overflow), self._wake)
         self._waker: Callable[[], None] = _nothing
         self._unroute: Callable[[], None] = _nothing
@@ -107,7 +108,7 @@ class Subscription:
             return callback.on_stream_event(item)
         return callback(item)
 
-    def failed(self, item: StreamCallbackData, error: Exception) -> None:
+    def failed(self, item: StreamCallbackData, error: BaseException) -> None:
         """The callback raised on ``item``: log, count, tell the hook."""
         self.errors += 1
         self.last_error = error
@@ -116,23 +117,48 @@ class Subscription:
             "it gets the next event",
             name=self.name, seq=item.seq, type=item.type.value, flow=item.flow_id, error=error,
         )  # fmt: skip
-        if self.on_error is not None:
+        if self.on_error is not None and isinstance(error, Exception):
             try:
                 self.on_error(item, error)
             except Exception as exc:  # noqa: BLE001 - a hook must not stop the deliveries
                 _log.opt(exception=exc).error("The on_error hook of {name} raised", name=self.name)
 
     async def pump(self, receiver: LoopReceiver) -> None:
-        """Consume on an event loop (a coroutine callback)."""
-        async for batch in receiver.batches():
-            for item in batch:
-                try:
-                    result = self.deliver(item)
-                    if inspect.isawaitable(result):
-                        await result
-                except Exception as exc:  # noqa: BLE001 - isolated: logged and counted
-                    self.failed(item, exc)
-                self.delivered += 1
+        """Consume on an event loop (a coroutine callback). However it ends (its loop
+        ended and cancelled it), the subscription is closed and what it held counted."""
+        try:
+            async for batch in receiver.batches():
+                for done, item in enumerate(batch):
+                    if self.queue.closed:  # closed meanwhile (by the callback itself)
+                        self.queue.discard(len(batch) - done)
+                        break
+                    try:
+                        result = self.deliver(item)
+                        if inspect.isawaitable(result):
+                            await result
+                    except asyncio.CancelledError:
+                        self.queue.discard(len(batch) - done)
+                        raise  # the task is cancelled: its loop ends
+                    except BaseException as exc:  # noqa: BLE001 - isolated: logged and counted
+                        self.failed(item, exc)
+                    self.delivered += 1
+        finally:
+            self._waker = _nothing
+            self.close()
+
+    def deliver_batch(self, batch: list[StreamCallbackData]) -> None:
+        """Hand a batch to a plain callback, one event at a time (its actor's thread)."""
+        for done, item in enumerate(batch):
+            if self.queue.closed:  # closed meanwhile (by the callback itself)
+                self.queue.discard(len(batch) - done)
+                return
+            try:
+                result = self.deliver(item)
+                if inspect.isawaitable(result):  # a plain callable that returned one
+                    asyncio.run(_awaited(result))
+            except BaseException as exc:  # noqa: BLE001 - isolated: logged and counted
+                self.failed(item, exc)
+            self.delivered += 1
 
     @property
     def is_closed(self) -> bool:
@@ -175,6 +201,10 @@ def _nothing() -> None:
     pass
 
 
+async def _awaited(awaitable: Any) -> object:
+    return await awaitable
+
+
 class SubscriberActor(Behaviour):
     """A plain callback's own actor: drains its queue, one event at a time."""
 
@@ -189,20 +219,33 @@ class SubscriberActor(Behaviour):
             if sub.queue.closed:
                 ctx.stop()
             return  # now idle: the next event sends DrainStream again
-        for item in batch:
-            try:
-                result = sub.deliver(item)
-                if inspect.iscoroutine(result):
-                    asyncio.run(result)
-            except Exception as exc:  # noqa: BLE001 - isolated: logged and counted
-                sub.failed(item, exc)
-            sub.delivered += 1
+        sub.deliver_batch(batch)
         ctx.tell(ctx.path, DrainStream())
 
     def on_stop(self, ctx: Context) -> None:
         """The actor stopped (the system shuts down): the subscription ends too."""
         self.subscription._waker = _nothing  # nobody to wake any more
         self.subscription.close()
+
+
+def check_callback(callback: object) -> None:
+    """Refuse what cannot be a stream callback.
+
+    Raises:
+        ConfigurationError: ``callback`` is not callable, or is an (async) generator
+            function (calling it would run nothing).
+    """
+    fn = callback.on_stream_event if isinstance(callback, IStreamCallback) else callback
+    if not callable(fn):
+        raise ConfigurationError(
+            f"A stream callback must be an IStreamCallback or a callable taking one "
+            f"StreamCallbackData, got {callback!r}."
+        )
+    if inspect.isasyncgenfunction(fn) or inspect.isgeneratorfunction(fn):
+        raise ConfigurationError(
+            f"Stream callback {callback!r} is a generator function: calling it would run "
+            "nothing. Make it a plain or an async def function."
+        )
 
 
 def is_async_callback(callback: StreamCallback) -> bool:
@@ -243,11 +286,7 @@ def subscribe(
             not callable.
         SystemStoppedError: the system is not running.
     """
-    if not isinstance(callback, IStreamCallback) and not callable(callback):
-        raise ConfigurationError(
-            f"A stream callback must be an IStreamCallback or a callable taking one "
-            f"StreamCallbackData, got {callback!r}."
-        )
+    check_callback(callback)
     try:
         policy = StreamOverflow(overflow)
     except ValueError:
