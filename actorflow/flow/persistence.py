@@ -54,6 +54,8 @@ STORE_TIMEOUT: Final = 30.0
 """Seconds a checkpoint write may take before it counts as failed (and is sent again)."""
 _FIRST_PAUSE, _MAX_PAUSE = 0.05, 5.0
 _HELD = (StartAttempt, AskHuman)
+_MERGE = ("steps",)
+"""The keys of a stored state whose objects a patch merges entry by entry."""
 
 
 def state_json(core: FlowCore) -> dict[str, JsonValue]:
@@ -298,12 +300,15 @@ class DurableCheckpoints:
             write_id=f"{self.flow_id}@{self.version + 1}/{self.writer}",
             memory_put={},
             memory_delete=(),
+            patch_of=self.version if patch else None,
+            merge=_MERGE if patch else (),
         )
         request: Message
-        if patch:
-            request = SaveCheckpointRequest(write=write, patch_of=self.version, merge=("steps",))
-        elif running or self.retention is None:
-            request = SaveCheckpointRequest(write=write)
+        if patch or running or self.retention is None:
+            # Built here of fresh values: no validation (trusted() still freezes them).
+            request = trusted(
+                SaveCheckpointRequest, write=write, patch_of=write.patch_of, merge=write.merge
+            )
         else:  # the flow's end: its memory goes (or starts its retention) with it
             release = MemoryRelease(flow_id=self.flow_id, at=at, retain_for=self.retention)
             request = WriteRequest(writes=(write, release, MemoryPurge(now=at)))

@@ -11,15 +11,50 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Iterable
 from typing import NoReturn
 
 from pydantic import JsonValue
 
 from actorflow.errors import StoreCorruptedError, StoreDataError
 
-__all__ = ["canonical", "decode", "digest", "encode"]
+__all__ = [
+    "canonical",
+    "decode",
+    "digest",
+    "encode",
+    "encode_unchecked",
+    "key_json",
+    "not_json",
+    "storable",
+]
 
 _ENCODER = json.JSONEncoder(allow_nan=False, ensure_ascii=False, separators=(",", ":"))
+
+
+def _not_json(value: object) -> NoReturn:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+# The C encoder ``_ENCODER.encode`` builds for each call, built once (json.encoder's
+# c_make_encoder; None where the C accelerator is missing). Without markers (no circular
+# check: a cycle ends in RecursionError instead), so it keeps no state and any thread may
+# use it. It writes exactly what ``_ENCODER`` writes, and costs a fraction of it for the
+# many small values of a state stored in pieces (``_pieces``).
+_C_ENCODER: Callable[..., Callable[[object, int], Iterable[str]]] | None = getattr(
+    json.encoder, "c_make_encoder", None
+)  # not in the stubs
+key_json = json.encoder.encode_basestring
+"""Return a str as JSON text (as the encoder writes keys and strings; unchecked)."""
+_KEY = key_json
+# Positional, as the C function takes them: markers, default, encoder, indent, key and
+# item separators, then sort_keys, skipkeys and allow_nan (all off).
+_OFF = False
+_FAST = (
+    None
+    if _C_ENCODER is None
+    else _C_ENCODER(None, _not_json, key_json, None, ":", ",", _OFF, _OFF, _OFF)
+)
 _CANONICAL = json.JSONEncoder(
     allow_nan=False, ensure_ascii=False, separators=(",", ":"), sort_keys=True
 )
@@ -49,14 +84,43 @@ def encode(value: object, *, what: str) -> str:
         StoreDataError: ``value`` is not JSON data (NaN, a set, an object, a cycle).
     """
     try:
-        text = _ENCODER.encode(value)
+        text = encode_unchecked(value)
     except (TypeError, ValueError, RecursionError) as exc:
-        raise StoreDataError(f"{what} is not plain JSON data: {exc}. {_FIX}") from exc
-    return _storable(text, what)
+        raise not_json(exc, what) from exc
+    return storable(text, what)
 
 
-def _storable(text: str, what: str) -> str:
-    """``text``, if UTF-8 can hold it (a lone surrogate cannot, and SQLite stores UTF-8)."""
+def encode_unchecked(value: object) -> str:
+    """Return ``value`` as compact JSON text, as :func:`encode` does, without checking that
+    UTF-8 can hold it (the caller checks the text it is part of with :func:`storable`).
+
+    Raises:
+        TypeError, ValueError, RecursionError: not JSON data (see :func:`not_json`).
+    """
+    if type(value) is str:
+        return _KEY(value)
+    if value is None:
+        return "null"
+    if type(value) is bool:
+        return "true" if value else "false"
+    if type(value) is int:
+        return int.__repr__(value)  # as the encoder writes an int
+    if _FAST is None:
+        return _ENCODER.encode(value)
+    return "".join(_FAST(value, 0))
+
+
+def not_json(exc: BaseException, what: str) -> StoreDataError:
+    """Return the error that says ``what`` is not JSON data (``exc`` said why)."""
+    return StoreDataError(f"{what} is not plain JSON data: {exc}. {_FIX}")
+
+
+def storable(text: str, what: str) -> str:
+    """``text``, if UTF-8 can hold it (a lone surrogate cannot, and SQLite stores UTF-8).
+
+    Raises:
+        StoreDataError: it holds a lone surrogate.
+    """
     if not text.isascii():
         try:
             text.encode("utf-8")
@@ -78,7 +142,7 @@ def canonical(value: object, *, what: str) -> str:
         text = _CANONICAL.encode(value)
     except (TypeError, ValueError, RecursionError) as exc:
         raise StoreDataError(f"{what} is not plain JSON data: {exc}. {_FIX}") from exc
-    return _storable(text, what)
+    return storable(text, what)
 
 
 def digest(text: str) -> str:

@@ -4,8 +4,9 @@ Writes are prepared first (:func:`prepare`: JSON encoded, hashed, refused if not
 data) outside any transaction, then applied through a backend's :class:`Tables` inside
 one: versions, idempotency, patches and snapshots, plans, pruning. A checkpoint that is a
 patch is stored as its change; once the patches since the last whole state outweigh a
-share of it, the state is stored whole again. Reading back (and validating what is
-read) is in ``_reading``, re-exported here.
+share of it, the state is stored whole again: joined from the pieces the store kept of the
+flow's latest state (``_pieces``), or, if it kept none, read back and patched. Reading
+back (and validating what is read) is in ``_reading``, re-exported here.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from dataclasses import dataclass
 
 from actorflow._trusted import trusted
 from actorflow.errors import CheckpointConflictError, StoreDataError
-from actorflow.stores._codec import canonical, digest, encode
+from actorflow.stores._codec import canonical, digest, encode, storable
+from actorflow.stores._pieces import Members, StateTexts, members_of, object_text, patched
 from actorflow.stores._reading import (
     apply_patch,
+    check_sum,
     checkpoint_row,
     expiry_flow,
     flow_row,
@@ -68,6 +71,9 @@ class Prepared:
     plan_hash: str | None = None
     memory: tuple[MemoryRow, ...] = ()
     """A checkpoint's memory puts."""
+    members: Members | None = None
+    """A checkpoint's state (whole, or the patch's changes) in pieces (``_pieces``), or
+    None if its keys are not all str."""
 
 
 def prepare(transaction: Transaction) -> tuple[Prepared, ...]:
@@ -94,7 +100,13 @@ def _prepare_one(write: object) -> Prepared:
         if write.plan is not None:
             plan_text = canonical(write.plan, what=f"The plan of flow {write.flow_id!r}")
         memory = tuple(_memory_row(write.flow_id, k, v) for k, v in write.memory_put.items())
-        text = encode(write.state, what=what)
+        # In pieces (the same text, joined), so the store can write the whole state later
+        # without encoding it again.
+        members = members_of(write.state, what=what)
+        if members is None:
+            text = encode(write.state, what=what)
+        else:
+            text = storable(object_text(members), what)
         if write.patch_of is not None:  # only the change is encoded and hashed
             text = f"[{write.patch_of},{encode(list(write.merge), what=what)},{text}]"
         return Prepared(
@@ -104,6 +116,7 @@ def _prepare_one(write: object) -> Prepared:
             plan_text,
             None if plan_text is None else digest(plan_text),
             memory,
+            members,
         )
     if isinstance(write, MemoryPut):
         row = _memory_row(write.flow_id, write.key, write.value)
@@ -167,21 +180,32 @@ def _memory_row(flow_id: str, key: str, value: object) -> MemoryRow:
 
 
 def apply_transaction(
-    tables: Tables, prepared: tuple[Prepared, ...], *, keep_versions: int
+    tables: Tables,
+    prepared: tuple[Prepared, ...],
+    *,
+    keep_versions: int,
+    texts: StateTexts | None = None,
 ) -> tuple[WriteReceipt, ...]:
     """Apply prepared writes through ``tables`` (inside the caller's transaction).
+
+    Args:
+        texts: the store's latest states in pieces: what the writes stored is staged there
+            (the caller ends the transaction and the commit on it), and a snapshot that
+            is due is built from them when they hold the flow's latest version.
 
     Raises:
         CheckpointConflictError: a checkpoint's expected version is not the stored one.
         CheckpointRejectedError: a flow's stored listing row fails validation.
     """
-    return tuple(_apply(tables, p, keep_versions) for p in prepared)
+    return tuple(_apply(tables, p, keep_versions, texts) for p in prepared)
 
 
-def _apply(tables: Tables, p: Prepared, keep_versions: int) -> WriteReceipt:
+def _apply(
+    tables: Tables, p: Prepared, keep_versions: int, texts: StateTexts | None
+) -> WriteReceipt:
     w = p.write
     if isinstance(w, CheckpointWrite):
-        return _apply_checkpoint(tables, p, w, keep_versions)
+        return _apply_checkpoint(tables, p, w, keep_versions, texts)
     if isinstance(w, MemoryPut):
         tables.put_memory(p.memory[0])
         return WriteReceipt(op=w.op, flow_id=w.flow_id)
@@ -197,12 +221,14 @@ def _apply(tables: Tables, p: Prepared, keep_versions: int) -> WriteReceipt:
             removed += tables.delete_memory(flow_id, None)
             tables.set_expiry(flow_id, None)
         return WriteReceipt(op=w.op, removed=removed)
+    if texts is not None:
+        texts.forget(w.flow_id)
     removed = tables.delete_flow(w.flow_id)
     return WriteReceipt(op=w.op, flow_id=w.flow_id, removed=removed)
 
 
 def _apply_checkpoint(
-    tables: Tables, p: Prepared, w: CheckpointWrite, keep_versions: int
+    tables: Tables, p: Prepared, w: CheckpointWrite, keep_versions: int, texts: StateTexts | None
 ) -> WriteReceipt:
     raw = tables.flow_row(w.flow_id)
     flow = None if raw is None else flow_row(raw, w.flow_id, tables.where)
@@ -219,7 +245,7 @@ def _apply_checkpoint(
             "it blindly."
         )
     version = current + 1
-    text, checksum, snapshot = _body(tables, p, w, flow)
+    text, checksum, snapshot, members = _body(tables, p, w, flow, texts)
     if p.plan_text is not None and p.plan_hash is not None:
         plan_hash: str | None = p.plan_hash
         tables.put_plan(w.flow_id, p.plan_hash, p.plan_text)
@@ -239,6 +265,8 @@ def _apply_checkpoint(
         w.write_id, snapshot, *sizes,
     )  # fmt: skip
     tables.put_flow(listing)
+    if texts is not None:
+        texts.stage(w.flow_id, version, checksum, members, sum(sizes))
     for entry in p.memory:
         tables.put_memory(entry)
     for key in w.memory_delete:
@@ -249,17 +277,18 @@ def _apply_checkpoint(
 
 
 def _body(
-    tables: Tables, p: Prepared, w: CheckpointWrite, flow: FlowRow | None
-) -> tuple[str, str, int]:
-    """The new row's ``(state, state_sha256, snapshot)``: the prepared JSON, or for a
-    patch that is due to become a snapshot, the whole state.
+    tables: Tables, p: Prepared, w: CheckpointWrite, flow: FlowRow | None, texts: StateTexts | None
+) -> tuple[str, str, int, Members | None]:
+    """The new row's ``(state, state_sha256, snapshot)`` and the new state in pieces (None:
+    not known): the prepared JSON, or for a patch that is due to become a snapshot, the
+    whole state.
 
     Raises:
         CheckpointConflictError: a patch on another version than the stored one.
     """
     version = 1 if flow is None else flow.version + 1
     if w.patch_of is None:
-        return p.text, p.checksum, version
+        return p.text, p.checksum, version, p.members
     if flow is None or w.patch_of != flow.version:
         held = "no checkpoint" if flow is None else f"checkpoint {flow.version}"
         raise CheckpointConflictError(
@@ -267,11 +296,51 @@ def _body(
             f"{tables.where} holds {held}: another process wrote the flow, or a write "
             "was lost. Send the whole state."
         )
+    base = None if texts is None or p.members is None else texts.get(w.flow_id, flow.version)
+    members = None if base is None or p.members is None else patched(base[0], p.members, w.merge)
     if _patch_fits(flow, len(p.text), version):
-        return p.text, p.checksum, flow.snapshot
-    # The patches outweigh the state: store it whole (its cost amortised over them).
-    text = encode(_patched_latest(tables, flow, w), what=f"The state of flow {w.flow_id!r}")
-    return text, digest(text), version
+        return p.text, p.checksum, flow.snapshot, members
+    # The patches outweigh the state: store it whole (its cost amortised over them). From
+    # its pieces if the rows it replaces are intact and still the ones they were made of;
+    # else read back, checked, and patched.
+    if base is not None and members is not None and _chain_checksum(tables, flow) == base[1]:
+        text = object_text(members)
+    else:
+        what = f"The state of flow {w.flow_id!r}"
+        state = _patched_latest(tables, flow, w)
+        members = members_of(state, what=what)
+        text = encode(state, what=what) if members is None else storable(object_text(members), what)
+    return text, digest(text), version, members
+
+
+def _chain_checksum(tables: Tables, flow: FlowRow) -> str:
+    """The checksum of ``flow``'s latest row, once every row of its state (its snapshot and
+    the patches after it) is checked to be stored, well formed, and to match its checksum
+    (not decoded: the pieces the store kept are what they hold).
+
+    Raises:
+        CheckpointRejectedError: a row is missing, malformed or does not match its checksum.
+    """
+    raws = tables.checkpoint_rows(flow.flow_id, flow.snapshot, flow.version)
+    count = flow.version - flow.snapshot + 1
+    if len(raws) != count:
+        reject(
+            f"The state of checkpoint {flow.version} of flow {flow.flow_id!r} in "
+            f"{tables.where} builds on checkpoint {flow.snapshot} and the patches after it, "
+            f"but only {len(raws)} of those {count} rows are stored"
+        )
+    checksum = ""
+    for version, raw in enumerate(raws, start=flow.snapshot):
+        where = f"checkpoint {version} of flow {flow.flow_id!r} in {tables.where}"
+        row = checkpoint_row(raw, flow.flow_id, version, where)
+        if row.snapshot != flow.snapshot:
+            reject(
+                f"The row of {where} has invalid snapshot (not {flow.snapshot}, as its "
+                "flow's listing says): it was changed outside actorflow"
+            )
+        check_sum(row, where)
+        checksum = row.state_sha256
+    return checksum
 
 
 MAX_CHAIN = 256

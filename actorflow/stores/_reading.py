@@ -30,6 +30,7 @@ from actorflow.stores.records import Checkpoint, FlowSummary, JsonObject, Memory
 __all__ = [
     "TableReads",
     "apply_patch",
+    "check_sum",
     "checkpoint_row",
     "expiry_flow",
     "flow_row",
@@ -289,6 +290,15 @@ def _check_sum(
             f"The stored JSON of {where} does not match its checksum: it is truncated, "
             f"damaged or was changed outside actorflow. {fix}"
         )
+
+
+def check_sum(row: CheckpointRow, where: str) -> None:
+    """Refuse checkpoint ``row`` if its state does not match its checksum.
+
+    Raises:
+        CheckpointRejectedError: it does not.
+    """
+    _check_sum(row.state, row.state_sha256, where, CheckpointRejectedError, _CHECKPOINT_FIX)
 
 
 def state_of(tables: Tables, row: CheckpointRow, where: str) -> JsonObject:

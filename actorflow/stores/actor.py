@@ -16,14 +16,15 @@ backend as a patch (``CheckpointWrite.patch_of``), which stores only the change 
 refuses a patch on another version than the stored one, so a checkpoint costs what
 changed, not the whole state.
 
-The actor's thread is the backend's only writer. The caller owns the backend: close it
-after the actor system has shut down.
+The actor is the backend's only writer; it runs on a thread of its own, or on the flows'
+event loop for a backend that never waits on the disk (see :func:`spawn_store`). The
+caller owns the backend: close it after the actor system has shut down.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import final
+from typing import Literal, final
 
 from actorflow._trusted import trusted
 from actorflow.errors import StoreError, StoreTransientError
@@ -108,7 +109,8 @@ class StoreKeeper(Behaviour):
         self._flush(ctx)
 
     def on_stop(self, ctx: Context) -> None:
-        """Commit and answer what is still held (actor thread, at stop or restart)."""
+        """Commit and answer what is still held (the actor's thread or loop, at stop or
+        restart)."""
         self._flush(ctx)
 
     def _hold(self, transaction: Transaction, ctx: Context) -> None:
@@ -213,13 +215,21 @@ def spawn_store(
     name: str = "store",
     parent: ActorPath = SYSTEM_PATH,
     max_batch: int = DEFAULT_MAX_BATCH,
+    dispatcher: Literal["thread", "loop"] | None = None,
 ) -> ActorPath:
     """Spawn the store actor over ``store`` (by default at ``/system/store``); return its path.
 
-    The actor gets its own thread (it blocks on disk writes); the caller closes ``store``
-    after the system has shut down.
+    Where it runs follows ``store.is_blocking`` unless ``dispatcher`` says: a backend whose
+    commits wait on the disk (SQLite with ``synchronous="full"``, or one that does not
+    say) gets a thread of its own; one that never waits (a ``MemoryStore``, SQLite with
+    ``normal`` or ``off``) runs on the flows' event loop, so a checkpoint's request, commit
+    and reply take no thread hand-off. The caller closes ``store`` after the system has
+    shut down.
 
     Raises:
         ActorNameTakenError: a store actor already runs there.
     """
-    return system.spawn(store_recipe(store, max_batch=max_batch), name, parent=parent)
+    chosen = dispatcher or ("thread" if store.is_blocking else "loop")
+    return system.spawn(
+        store_recipe(store, max_batch=max_batch), name, parent=parent, dispatcher=chosen
+    )

@@ -18,6 +18,7 @@ from actorflow.stores._engine import (
     apply_transaction,
     prepare,
 )
+from actorflow.stores._pieces import StateTexts
 from actorflow.stores._reading import TableReads
 from actorflow.stores._tables import CheckpointRow, FlowRow, MemoryRow
 from actorflow.stores.protocol import CommitResult, Store
@@ -168,9 +169,15 @@ class MemoryStore(TableReads, Store):
             )
         self.keep_versions = keep_versions
         self._tables = _MemoryTables()
+        self._texts = StateTexts()
         self._lock = threading.Lock()
         self._closed = False
         self._stats = {"transactions": 0, "commits": 0, "reads": 0}
+
+    @property
+    def is_blocking(self) -> bool:
+        """``False``: a commit only computes (see :attr:`Store.is_blocking`)."""
+        return False
 
     def _check_open(self) -> None:
         if self._closed:
@@ -181,16 +188,23 @@ class MemoryStore(TableReads, Store):
         results: list[CommitResult] = []
         with self._lock:
             self._check_open()
-            tables = self._tables
+            tables, texts = self._tables, self._texts
             for transaction in transactions:
+                kept = False
                 try:
                     prepared = prepare(transaction)
                     results.append(
-                        apply_transaction(tables, prepared, keep_versions=self.keep_versions)
+                        apply_transaction(
+                            tables, prepared, keep_versions=self.keep_versions, texts=texts
+                        )
                     )
+                    kept = True
                 except StoreError as exc:
                     tables.rollback()
                     results.append(exc)
+                finally:  # each transaction is stored (or not) on its own here
+                    texts.end_transaction(kept=kept)
+                    texts.end_commit(committed=kept)
                 tables.undo.clear()
             self._stats["transactions"] += len(results)
             self._stats["commits"] += 1
@@ -212,3 +226,4 @@ class MemoryStore(TableReads, Store):
         with self._lock:
             self._closed = True
             self._tables = _MemoryTables()
+            self._texts.clear()

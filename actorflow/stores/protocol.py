@@ -121,6 +121,18 @@ class Store(Protocol):
         """
         ...
 
+    @property
+    def is_blocking(self) -> bool:
+        """Whether a commit may wait on the disk (an fsync per commit), so the store actor
+        needs a thread of its own.
+
+        ``False`` (a backend whose commits only compute, or write without waiting for the
+        disk) lets :func:`~actorflow.stores.spawn_store` run the store actor on the flows'
+        event loop, which saves two thread hand-offs per checkpoint. The default is
+        ``True``: a backend says otherwise only when it knows.
+        """
+        return True
+
     # -- one-write helpers (built on commit_many) -------------------------------------
 
     def commit(self, transaction: Transaction) -> tuple[WriteReceipt, ...]:

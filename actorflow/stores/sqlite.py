@@ -41,6 +41,7 @@ from actorflow.stores._engine import (
     apply_transaction,
     prepare,
 )
+from actorflow.stores._pieces import StateTexts
 from actorflow.stores._reading import TableReads
 from actorflow.stores._schema import (
     SCHEMA_VERSION,
@@ -212,6 +213,7 @@ class SqliteStore(TableReads, Store):
             unlock_file(self._file_lock)
             raise
         self._tables = _SqliteTables(self._conn, str(self.path))
+        self._texts = StateTexts()
         self._closed = False
         logger.debug("Opened SQLite store {path} ({sync})", path=self.path, sync=self.synchronous)
 
@@ -228,6 +230,16 @@ class SqliteStore(TableReads, Store):
 
     def __repr__(self) -> str:
         return f"SqliteStore({str(self.path)!r}, synchronous={self.synchronous.value!r})"
+
+    @property
+    def is_blocking(self) -> bool:
+        """Whether a commit waits for the disk: only with ``synchronous="full"`` (an fsync
+        per commit). With ``normal`` and ``off`` a commit writes to the WAL without waiting
+        for the disk, so the store actor may run on the flows' event loop (see
+        :attr:`Store.is_blocking`); what the loop then still waits for, now and then: with
+        ``normal``, the sync of a WAL checkpoint (every 1,000 pages or so), and a lock held
+        by a program outside actorflow (up to ``busy_timeout``)."""
+        return self.synchronous is Synchronous.FULL
 
     # -- writing ---------------------------------------------------------------------
 
@@ -255,6 +267,17 @@ class SqliteStore(TableReads, Store):
     def _commit(
         self, prepared: list[tuple[Prepared, ...] | None], results: list[CommitResult | None]
     ) -> None:
+        committed = False
+        try:
+            committed = self._commit_or_roll_back(prepared, results)
+        finally:  # the states in pieces follow what is stored
+            self._texts.end_commit(committed=committed)
+
+    def _commit_or_roll_back(
+        self, prepared: list[tuple[Prepared, ...] | None], results: list[CommitResult | None]
+    ) -> bool:
+        """Apply and commit; return False if it was all rolled back (one refused
+        transaction alone)."""
         conn, crash = self._conn, self._crash
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -272,7 +295,7 @@ class SqliteStore(TableReads, Store):
                         crash.reached("store.mid_batch")
             if alone and refused:
                 self._rollback()
-                return
+                return False
             crash.reached("store.before_commit")
         except sqlite3.Error as exc:
             self._rollback()
@@ -285,6 +308,7 @@ class SqliteStore(TableReads, Store):
         except sqlite3.Error as exc:
             self._rollback()
             raise self._transient(exc, "while committing", committed=None) from exc
+        return True
 
     def _apply(self, writes: tuple[Prepared, ...], *, savepoint: bool) -> CommitResult:
         execute = self._conn.execute
@@ -292,7 +316,7 @@ class SqliteStore(TableReads, Store):
             execute("SAVEPOINT tx")
         try:
             result: CommitResult = apply_transaction(
-                self._tables, writes, keep_versions=self.keep_versions
+                self._tables, writes, keep_versions=self.keep_versions, texts=self._texts
             )
         except StoreError as exc:
             result = exc
@@ -301,6 +325,7 @@ class SqliteStore(TableReads, Store):
                 f"A write to {str(self.path)!r} collided with a stored row ({exc}): the file "
                 "was changed outside actorflow. Restore it from a backup."
             )
+        self._texts.end_transaction(kept=not isinstance(result, StoreError))
         if savepoint:
             if isinstance(result, StoreError):
                 execute("ROLLBACK TO tx")
@@ -373,6 +398,7 @@ class SqliteStore(TableReads, Store):
             if self._closed:
                 return
             self._closed = True
+            self._texts.clear()
             try:
                 self._conn.close()
             finally:

@@ -40,6 +40,10 @@ class GatedStore(MemoryStore):
         self.fail_next = 0
         self.before_commit: Callable[[], object] | None = None
 
+    @property
+    def is_blocking(self) -> bool:
+        return True  # its commits wait for the test: the store actor needs a thread
+
     def commit_many(self, transactions: Sequence[Transaction]) -> list[CommitResult]:
         if self.before_commit is not None:
             hook, self.before_commit = self.before_commit, None

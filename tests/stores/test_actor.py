@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
 
 import pytest
 
-from actorflow import ActorSystem
+from actorflow import ActorPath, ActorSystem, Behaviour, Context, Message, recipe
 from actorflow.errors import (
     ActorNameTakenError,
     CheckpointConflictError,
@@ -30,6 +32,7 @@ from actorflow.stores import (
     MemoryStore,
     SaveCheckpointRequest,
     SaveCheckpointResponse,
+    SqliteStore,
     Store,
     StoreRequestFailed,
     Transaction,
@@ -197,3 +200,95 @@ def test_an_injected_fault_comes_back_as_a_transient_failure(system: ActorSystem
     assert isinstance(reply.to_error(), StoreTransientError)
     assert isinstance(read, StoreRequestFailed)
     assert read.request_kind == "store.list_flows"
+
+
+# -- where the store actor runs --------------------------------------------------------
+
+
+class _NeverWaits(DelegatingStore):
+    """A delegating store that says its commits never wait on the disk; records the
+    size of each group commit."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[int] = []
+
+    @property
+    def is_blocking(self) -> bool:
+        return False
+
+    def commit_many(self, transactions: Sequence[Transaction]) -> list[CommitResult]:
+        self.batches.append(len(transactions))
+        return self.inner.commit_many(transactions)
+
+
+def test_a_store_that_never_waits_on_the_disk_runs_on_the_event_loop(
+    hosted: ActorSystem,
+) -> None:
+    reply = hosted.ask(STORE_PATH, SaveCheckpointRequest(write=checkpoint()))
+
+    assert isinstance(reply, SaveCheckpointResponse)
+    assert hosted.cell_at(STORE_PATH).thread is None  # type: ignore[union-attr]
+
+
+def test_a_store_that_does_not_say_it_never_waits_gets_a_thread(system: ActorSystem) -> None:
+    spawn_store(system, DelegatingStore())
+
+    assert system.cell_at(STORE_PATH).thread is not None  # type: ignore[union-attr]
+
+
+def test_the_caller_may_choose_where_the_store_actor_runs(system: ActorSystem) -> None:
+    spawn_store(system, MemoryStore(), dispatcher="thread")
+    reply = system.ask(STORE_PATH, SaveCheckpointRequest(write=checkpoint()))
+
+    assert isinstance(reply, SaveCheckpointResponse)
+    assert system.cell_at(STORE_PATH).thread is not None  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("synchronous", "blocking"), [("off", False), ("normal", False),
+                                                       ("full", True)])  # fmt: skip
+def test_a_sqlite_store_waits_on_the_disk_only_with_synchronous_full(
+    tmp_path: Path, synchronous: str, blocking: bool
+) -> None:
+    with SqliteStore(tmp_path / "s.db", synchronous=synchronous) as store:
+        assert store.is_blocking is blocking
+
+
+class Fire(Message):
+    """Asks a burst actor to send its writes."""
+
+    kind: Literal["test.store_burst"] = "test.store_burst"
+
+
+class _Burst(Behaviour):
+    """Sends ``count`` writes to the store in one handler (so all are queued before the
+    store actor, on the same loop, handles any), answered to ``reply_to``."""
+
+    def __init__(self, reply_to: ActorPath, count: int) -> None:
+        self.reply_to = reply_to
+        self.count = count
+
+    def on_fire(self, msg: Fire, ctx: Context) -> None:
+        for i in range(self.count):
+            write = MemoryPut(flow_id="f1", key=f"k{i}", value=i)
+            ctx.system.send(
+                STORE_PATH,
+                WriteRequest(writes=(write,)),
+                correlation_id=CorrelationId(f"c{i}"),
+                reply_to=self.reply_to,
+            )
+
+
+def test_writes_queued_together_on_the_event_loop_are_committed_together(
+    system: ActorSystem,
+) -> None:
+    store = _NeverWaits()
+    spawn_store(system, store)
+    probe = Probe(system)
+    burst = system.spawn(recipe(_Burst, probe.path, 20), "burst", dispatcher="loop")
+
+    system.tell(burst, Fire())
+    replies = [probe.expect_envelope(timeout=5.0) for _ in range(20)]
+
+    assert store.batches == [20]
+    assert all(isinstance(r.message, WriteResponse) for r in replies)

@@ -23,6 +23,7 @@ from actorflow.stores import (
     SqliteStore,
     Store,
     Transaction,
+    _codec,
     _engine,
 )
 from tests.stores.support import PLAN
@@ -414,3 +415,56 @@ def test_a_listing_that_names_another_snapshot_is_rejected(path: Path) -> None:
         CheckpointRejectedError, match=r"^The listing of flow 'f1' does not match checkpoint 3"
     ):
         load(path)
+
+
+# -- whole states written from the pieces the store keeps -------------------------------
+
+
+def test_a_whole_state_written_from_pieces_is_the_text_of_the_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store writes a due whole state by joining the pieces it kept: the very text
+    encoding the merged state gives, byte for byte."""
+    monkeypatch.setattr(_engine, "MIN_PATCHES_SIZE", 50)
+    with SqliteStore(tmp_path / "s.db") as store:
+        store.save_checkpoint(write(WHOLE, 0, patch=False))
+        store.save_checkpoint(write({"slots": 2, "steps": {"b": [1.5, "é"]}}, 1))
+        store.save_checkpoint(write({"steps": {"c": {"n": None}}, "extra": [True]}, 2))
+        text, version, snapshot = store._tables.conn.execute(
+            "SELECT state, version, snapshot FROM checkpoints ORDER BY version DESC LIMIT 1"
+        ).fetchone()
+        loaded = store.load_checkpoint("f1")
+
+    assert (version, snapshot) == (3, 3)
+    assert loaded is not None
+    assert loaded.state == {
+        "status": "running",
+        "steps": {"a": [1], "b": [1.5, "é"], "c": {"n": None}},
+        "slots": 2,
+        "extra": [True],
+    }
+    assert text == _codec.encode(loaded.state, what="the state")
+
+
+def test_a_patch_row_changed_while_the_store_is_open_is_rejected_by_the_next_whole_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writing a whole state from pieces still checks every row it replaces."""
+    monkeypatch.setattr(_engine, "MIN_PATCHES_SIZE", 50)
+    file = tmp_path / "s.db"
+    with SqliteStore(file) as store:
+        store.save_checkpoint(write(WHOLE, 0, patch=False))
+        store.save_checkpoint(write({"steps": {"b": [3]}}, 1))
+        tamper(
+            file, "UPDATE checkpoints SET state = replace(state, '[3]', '[4]') WHERE version = 2"
+        )
+
+        with pytest.raises(
+            CheckpointRejectedError,
+            match=r"^The stored JSON of checkpoint 2 of flow 'f1' in .* does not match its "
+            "checksum",
+        ):
+            store.save_checkpoint(write({"steps": {"c": [5]}}, 2))  # due: stored whole
+        versions = store._tables.conn.execute("SELECT version FROM checkpoints").fetchall()
+
+    assert versions == [(1,), (2,)]
