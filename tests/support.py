@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable
 from typing import Literal
 
-from actorflow import ActorPath, Behaviour, Context, Message
+from actorflow import ActorPath, Behaviour, Context, Message, StreamCallbackData
 
 
 class Work(Message):
@@ -98,3 +98,17 @@ class Relay(Behaviour):
 
     def on_work(self, msg: Work, ctx: Context) -> None:
         ctx.tell(self.target, msg)
+
+
+class Collector:
+    """A plain stream callback that keeps what it gets; ``done`` is set by a flow's last
+    event."""
+
+    def __init__(self) -> None:
+        self.items: list[StreamCallbackData] = []
+        self.done = threading.Event()
+
+    def __call__(self, data: StreamCallbackData) -> None:
+        self.items.append(data)
+        if data.is_last:
+            self.done.set()

@@ -1,21 +1,21 @@
-"""How a consumer waits for its queue: on an event loop, or on a thread.
+"""How a consumer on an event loop waits for its queue.
 
 One receiver per subscription; the queue calls its ``wake`` (from the hub's thread)
-when events arrive for an idle consumer. Both kinds yield the same batches, so the
-callback pumps and the ``stream_execute`` iterators share one consumption logic.
+when events arrive for an idle consumer. The async callback pumps and the
+``stream_execute`` iterators (the sync one runs the async one) share it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 from actorflow.streams._queue import EventQueue
 from actorflow.streams.types import StreamCallbackData
 
-__all__ = ["LoopReceiver", "ThreadReceiver"]
+__all__ = ["LoopReceiver"]
 
 
 class LoopReceiver:
@@ -59,32 +59,4 @@ class LoopReceiver:
                 waiter = asyncio.ensure_future(self.ready.wait())
                 await asyncio.wait({waiter, until}, return_when=asyncio.FIRST_COMPLETED)
                 waiter.cancel()
-            self.ready.clear()
-
-
-class ThreadReceiver:
-    """Wakes a consumer blocked in a thread."""
-
-    def __init__(self) -> None:
-        self.ready = threading.Event()
-        self.queue: EventQueue | None = None
-
-    def wake(self) -> None:
-        """Called by the queue (any thread)."""
-        self.ready.set()
-
-    def batches(self, poll: float = 0.5) -> Iterator[list[StreamCallbackData]]:
-        """Yield batches of events until the queue is closed (blocks the calling thread).
-
-        ``poll`` bounds each wait, so a consumer interrupted meanwhile (Ctrl-C) gets
-        control back.
-        """
-        queue = self.queue
-        assert queue is not None
-        while not queue.closed:
-            items = queue.take()
-            if items:
-                yield items
-                continue
-            self.ready.wait(poll)
             self.ready.clear()

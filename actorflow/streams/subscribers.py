@@ -14,7 +14,7 @@ import inspect
 import itertools
 import time
 from collections.abc import Callable
-from typing import Any, final
+from typing import Any, Self, final
 
 from loguru import logger
 from pydantic import BaseModel, ConfigDict
@@ -100,6 +100,12 @@ class Subscription:
 
     def _wake(self) -> None:
         self._waker()
+
+    def route(self, registry: StreamRegistry, flow_id: str | None, topic: str | None) -> Self:
+        """Start getting the events that pass the filter (from the hub's next message)."""
+        self.registry = registry
+        self._unroute = registry.add(Route(self.queue, flow_id, topic))
+        return self
 
     def deliver(self, item: StreamCallbackData) -> object:
         """Call the callback with ``item`` (its result may be awaitable)."""
@@ -294,7 +300,7 @@ def subscribe(
             f"Unknown overflow policy {overflow!r}; use 'drop_oldest' or 'drop_new'."
         ) from None
     sub = Subscription(callback, capacity=capacity, overflow=policy, on_error=on_error)
-    registry = streams_of(system)
+    registry = streams_of(system)  # the hub first: the actor's nudges need it
     if is_async_callback(callback):
         _start_pump(system, sub)
     else:
@@ -309,9 +315,7 @@ def subscribe(
             system.send(path, DrainStream(), quiet=True)
 
         sub._waker = nudge
-    sub._unroute = registry.add(Route(sub.queue, flow_id, topic))
-    sub.registry = registry
-    return sub
+    return sub.route(registry, flow_id, topic)
 
 
 def subscribe_receiver(
@@ -328,9 +332,7 @@ def subscribe_receiver(
                        on_error=None)  # fmt: skip
     receiver.queue = sub.queue
     sub._waker = receiver.wake
-    sub.registry = streams_of(system)
-    sub._unroute = sub.registry.add(Route(sub.queue, flow_id, topic))
-    return sub
+    return sub.route(streams_of(system), flow_id, topic)
 
 
 def _nothing_with(_item: StreamCallbackData) -> None:

@@ -105,3 +105,11 @@ class CancellableTool:
             self.cancelled.set()
             raise
         return label
+
+
+def held_at_b(
+    system: ActorSystem, recorder: Recorder
+) -> tuple[EnhancedFlow, FlowPlan, threading.Event]:
+    """A flow a -> b whose step b waits for the returned gate."""
+    recorder.gates["b"] = gate = threading.Event()
+    return new_flow(system, recorder), plan_of(step("a"), step("b", deps=["a"])), gate

@@ -14,8 +14,8 @@ from actorflow.stores import SqliteStore
 SEED = Path(__file__).parent / "seed"
 
 
-def run(name: str, cwd: Path) -> str:
-    done = subprocess.run(
+def run_example(name: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [sys.executable, str(SEED / name)],
         check=False,
         capture_output=True,
@@ -24,6 +24,10 @@ def run(name: str, cwd: Path) -> str:
         cwd=cwd,
         env={k: v for k, v in os.environ.items() if k != "ACTORFLOW_STORE"},
     )
+
+
+def run(name: str, cwd: Path) -> str:
+    done = run_example(name, cwd)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -63,15 +67,7 @@ def test_the_flow_event_listeners_example_runs(tmp_path: Path) -> None:
 def test_the_stream_callback_integration_example_says_what_to_pass(tmp_path: Path) -> None:
     # The seed calls flow.stream_execute() on a flow that has no plan: there is nothing
     # to run, so it fails at once with what to pass (scenarios/streaming.py plans first).
-    done = subprocess.run(
-        [sys.executable, str(SEED / "stream_callback_integration.py")],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-        env={k: v for k, v in os.environ.items() if k != "ACTORFLOW_STORE"},
-    )
+    done = run_example("stream_callback_integration.py", tmp_path)
 
     assert done.returncode == 1
     assert "ConfigurationError: stream_execute has no plan to run: pass plan=" in done.stderr

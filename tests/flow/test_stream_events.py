@@ -34,25 +34,14 @@ from actorflow.journal import JournalConfig, open_journal
 from actorflow.messages import Envelope
 from actorflow.runtime import Behaviour, Context
 from actorflow.streams import StreamEvents, emit_event, streams_of
-from tests.flow.support import Recorder, new_flow, plan_of, step
+from tests.flow.support import Recorder, held_at_b, new_flow, plan_of, step
+from tests.support import Collector
 
 T = StreamCallbackType
 
 
-class Collector:
-    """A plain stream callback; ``done`` is set by a flow's last event."""
-
-    def __init__(self) -> None:
-        self.items: list[StreamCallbackData] = []
-        self.done = threading.Event()
-
-    def __call__(self, data: StreamCallbackData) -> None:
-        self.items.append(data)
-        if data.is_last:
-            self.done.set()
-
-    def events(self) -> list[tuple[str, str | None]]:
-        return [(i.event, i.step_id) for i in self.items if i.event]
+def flow_events(got: Collector) -> list[tuple[str, str | None]]:
+    return [(i.event, i.step_id) for i in got.items if i.event]
 
 
 def mixed_plan() -> FlowPlan:
@@ -83,7 +72,7 @@ def test_a_flow_tells_its_course_as_stream_events_in_order(
     assert state.status is FlowStatus.COMPLETED
     assert [i.seq for i in got.items] == list(range(1, len(got.items) + 1))
     assert {i.source for i in got.items} == {f"/flows/{state.flow_id}"}
-    events = got.events()
+    events = flow_events(got)
     assert events[0] == ("flow_started", None)
     assert events[-1] == ("flow_completed", None)
     assert events[1:5] == [
@@ -128,7 +117,7 @@ def test_a_failed_flow_ends_with_an_error_event(system: ActorSystem, recorder: R
     last = got.items[-1]
     assert (last.type, last.event, last.step_id) == (T.ERROR, "flow_failed", None)
     assert "critical step 'a' failed" in str(last.content)
-    assert [e for e, _ in got.events()].count("step_failed") == 1
+    assert [e for e, _ in flow_events(got)].count("step_failed") == 1
 
 
 def test_events_are_frozen_for_every_subscriber(system: ActorSystem, recorder: Recorder) -> None:
@@ -356,9 +345,7 @@ async def test_stream_execute_raises_the_runs_own_error(system: ActorSystem) -> 
 async def test_leaving_stream_execute_early_cancels_the_flow(
     system: ActorSystem, recorder: Recorder
 ) -> None:
-    recorder.gates["b"] = gate = threading.Event()
-    flow = new_flow(system, recorder)
-    plan = plan_of(step("a"), step("b", deps=["a"]))
+    flow, plan, gate = held_at_b(system, recorder)
     events = flow.stream_execute(plan)
     async for item in events:
         if item.event == "step_started" and item.step_id == "b":
@@ -373,9 +360,7 @@ async def test_leaving_stream_execute_early_cancels_the_flow(
 def test_the_sync_iterator_left_early_cancels_the_flow_too(
     system: ActorSystem, recorder: Recorder
 ) -> None:
-    recorder.gates["b"] = gate = threading.Event()
-    flow = new_flow(system, recorder)
-    plan = plan_of(step("a"), step("b", deps=["a"]))
+    flow, plan, gate = held_at_b(system, recorder)
     events = flow.stream_execute_sync(plan)
     for item in events:
         if item.step_id == "b":

@@ -40,7 +40,8 @@ from actorflow.streams import (
 )
 from actorflow.streams import hub as hub_module
 from actorflow.streams.manager import StreamCallbackManager
-from tests.flow.support import Recorder, new_flow, plan_of, step
+from tests.flow.support import Recorder, held_at_b, new_flow, plan_of, step
+from tests.support import Collector
 
 T = StreamCallbackType
 _WAIT = 5.0
@@ -62,6 +63,21 @@ def tell(system: ActorSystem, *items: StreamCallbackData, topic: str = "") -> No
     """Tell the hub one message holding ``items``."""
     streams_of(system)
     system.tell(STREAMS_PATH, StreamEvents(items=items, topic=topic))
+
+
+def hold_loop(system: ActorSystem) -> threading.Event:
+    """Block the system's event loop (where the hub runs) until the returned event is set."""
+    hold, held = threading.Event(), threading.Event()
+
+    def block_loop() -> None:
+        held.set()
+        hold.wait(_WAIT)
+
+    loop = system.effects.loop
+    assert loop is not None
+    loop.call_soon_threadsafe(block_loop)
+    assert held.wait(_WAIT)
+    return hold
 
 
 def hub_of(system: ActorSystem) -> StreamHub:
@@ -90,19 +106,6 @@ def unraisables() -> Iterator[list[str]]:
         for _ in range(3):
             gc.collect()
         sys.unraisablehook = previous
-
-
-class Collector:
-    """A plain stream callback; ``done`` is set by a flow's last event."""
-
-    def __init__(self) -> None:
-        self.items: list[StreamCallbackData] = []
-        self.done = threading.Event()
-
-    def __call__(self, data: StreamCallbackData) -> None:
-        self.items.append(data)
-        if data.is_last:
-            self.done.set()
 
 
 # -- S1: metadata that names a flow event -------------------------------------------------
@@ -297,10 +300,7 @@ def _main_thread_waits_in_select(main: int) -> bool:
 def test_ctrl_c_in_the_sync_iterator_raises_keyboard_interrupt_and_cancels_the_flow(
     system: ActorSystem,
 ) -> None:
-    recorder = Recorder()
-    recorder.gates["b"] = gate = threading.Event()
-    flow = new_flow(system, recorder)
-    plan = plan_of(step("a"), step("b", deps=["a"]))
+    flow, plan, gate = held_at_b(system, Recorder())
     main = threading.get_ident()
     reached_b = threading.Event()
 
@@ -338,10 +338,7 @@ def test_ctrl_c_in_the_sync_iterator_raises_keyboard_interrupt_and_cancels_the_f
 def test_a_sync_stream_collected_inside_an_event_loop_still_cancels_its_flow(
     system: ActorSystem,
 ) -> None:
-    recorder = Recorder()
-    recorder.gates["b"] = gate = threading.Event()
-    flow = new_flow(system, recorder)
-    plan = plan_of(step("a"), step("b", deps=["a"]))
+    flow, plan, gate = held_at_b(system, Recorder())
     events: Iterator[StreamCallbackData] | None = flow.stream_execute_sync(plan)
     assert events is not None
     for item in events:
@@ -377,17 +374,8 @@ def test_wait_streams_idle_is_true_only_once_events_told_before_it_were_handled(
     got = Collector()
     flow.add_stream_callback(got)
     streams_of(system)
-    hold, held = threading.Event(), threading.Event()
-
-    def block_loop() -> None:
-        held.set()
-        hold.wait(_WAIT)
-
-    loop = system.effects.loop
-    assert loop is not None
-    loop.call_soon_threadsafe(block_loop)
+    hold = hold_loop(system)
     try:
-        assert held.wait(_WAIT)
         flow.stream_callbacks.emit_nowait(T.TEXT, "hello", flow_id="f")
         idle = flow.wait_streams_idle_sync(0.2)
         delivered = [i.content for i in got.items]
@@ -549,22 +537,13 @@ def test_shutdown_delivers_or_counts_the_events_told_before_it() -> None:
     """``with ActorSystem(): flow.execute_sync(...)`` loses the flow's FINISH now and then;
     holding the hub's loop while the system shuts down makes that deterministic."""
     got = Collector()
-    hold, held = threading.Event(), threading.Event()
-
-    def block_loop() -> None:
-        held.set()
-        hold.wait(_WAIT)
-
     system = ActorSystem()
     with system:
         sub = subscribe(system, got)
         actor = system.cell_at(child_path(SYSTEM_PATH, sub.name))
         assert actor is not None
         assert sub.wait_caught_up(_WAIT)
-        loop = system.effects.loop
-        assert loop is not None
-        loop.call_soon_threadsafe(block_loop)
-        assert held.wait(_WAIT)
+        hold = hold_loop(system)
         tell(system, text(0))
         stopping = threading.Thread(target=system.shutdown)
         stopping.start()

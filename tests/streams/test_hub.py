@@ -21,6 +21,7 @@ from actorflow.streams import (
     subscribe,
 )
 from actorflow.streams._queue import EventQueue
+from tests.support import Collector
 
 W = StreamCallbackType.WORKFLOW
 
@@ -47,19 +48,6 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
     while not predicate():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.001)
-
-
-class Collector:
-    """A plain callback that keeps what it gets; ``done`` is set by a flow's last event."""
-
-    def __init__(self) -> None:
-        self.items: list[StreamCallbackData] = []
-        self.done = threading.Event()
-
-    def __call__(self, data: StreamCallbackData) -> None:
-        self.items.append(data)
-        if data.is_last:
-            self.done.set()
 
 
 def test_events_are_numbered_per_flow_in_order_and_stamped_with_the_sender(
