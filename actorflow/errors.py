@@ -43,6 +43,13 @@ Every error actorflow raises on purpose is an :class:`ActorflowError`, so
     ├── EffectError                 outside work (a model, tool or HTTP call) went wrong
     │   ├── EffectPoolExhaustedError  every effects thread is held by an abandoned blocking call
     │   └── EffectResultError       an effect returned a value that is not JSON data
+    ├── HumanInputError             a human request or answer went wrong
+    │   ├── InvalidHumanAnswerError   an answer does not fit its request (the request stays open)
+    │   ├── HumanResponseExpiredError an answer came after the request timed out or was closed
+    │   ├── AlreadyAnsweredError      a second answer to a request that was answered
+    │   ├── UnknownHumanRequestError  no human request has that id
+    │   └── HumanRequestFailedError   a request ended without an answer (cancelled, handler failed)
+    │       └── HumanTimeoutError     a request timed out and its policy has no default
     ├── StoreError                  a state store cannot be opened, written or read
     │   ├── StoreSchemaError        not an actorflow store, or a schema this version cannot read
     │   ├── StoreLockedError        another process (or store object) has the store open
@@ -64,6 +71,7 @@ from __future__ import annotations
 __all__ = [
     "ActorNameTakenError",
     "ActorflowError",
+    "AlreadyAnsweredError",
     "AskError",
     "AskTimeoutError",
     "BlockingCallError",
@@ -84,6 +92,11 @@ __all__ = [
     "FlowDefinitionError",
     "FlowError",
     "FlowFailedError",
+    "HumanInputError",
+    "HumanRequestFailedError",
+    "HumanResponseExpiredError",
+    "HumanTimeoutError",
+    "InvalidHumanAnswerError",
     "InvalidMessageError",
     "InvalidStepParametersError",
     "JournalCorruptedError",
@@ -112,6 +125,7 @@ __all__ = [
     "SupervisionError",
     "SystemStoppedError",
     "UnknownActorError",
+    "UnknownHumanRequestError",
     "UnknownKindError",
     "UnknownStepTypeError",
 ]
@@ -301,6 +315,50 @@ class JournalCorruptedError(JournalError):
 
 class JournalTornError(JournalError):
     """The log ends in a partial frame (strict mode only; tolerant readers report it)."""
+
+
+class HumanInputError(ActorflowError):
+    """A human request could not be asked, answered or completed."""
+
+
+class InvalidHumanAnswerError(HumanInputError):
+    """An answer does not fit its request (not a bool, not among the options, wrong type,
+    no match for the pattern, too long); the request stays open for a valid answer.
+
+    ``reason`` is the short why ("is not yes or no"), for prompts that ask again.
+    """
+
+    def __init__(self, message: str, *, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class HumanResponseExpiredError(HumanInputError):
+    """An answer came after its request timed out, was cancelled or failed."""
+
+
+class AlreadyAnsweredError(HumanInputError):
+    """A request was answered already; a second answer is refused."""
+
+
+class UnknownHumanRequestError(HumanInputError):
+    """No human request has the given id (never asked here, or its record was lost)."""
+
+
+class HumanRequestFailedError(HumanInputError):
+    """A human request ended without an answer: it was cancelled, or its handler failed.
+
+    ``outcome`` is the request's final ``HumanResponse``.
+    """
+
+    def __init__(self, message: str, *, outcome: object = None) -> None:
+        super().__init__(message)
+        self.outcome = outcome
+
+
+class HumanTimeoutError(HumanRequestFailedError):
+    """A human request reached its deadline unanswered, and its timeout policy gives no
+    default value."""
 
 
 class StoreError(ActorflowError):

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import actorflow
+import actorflow.human
 import actorflow.journal
 import actorflow.messages
 import actorflow.runtime
@@ -47,11 +48,20 @@ def test_top_level_all_is_pinned_and_sorted() -> None:
         "__version__", "actor_path", "always", "create_default_config", "create_enhanced_flow",
         "create_flow_step", "create_interactive_flow", "current_attempt", "decide_by_type",
         "generate_flow_id", "idempotency_key", "open_journal", "recipe", "register_step_type",
+        "AlreadyAnsweredError", "ConsoleHumanCallback", "HumanCallbackManager",
+        "HumanInputError", "HumanRequestFailedError", "HumanResponseExpiredError",
+        "HumanTimeoutError", "InvalidHumanAnswerError", "UnknownHumanRequestError",
     }  # fmt: skip
 
 
 def test_every_exported_name_exists_and_has_a_docstring() -> None:
-    for module in (actorflow, actorflow.messages, actorflow.runtime, actorflow.flow):
+    for module in (
+        actorflow,
+        actorflow.messages,
+        actorflow.runtime,
+        actorflow.flow,
+        actorflow.human,
+    ):
         for name in module.__all__:
             obj = getattr(module, name)
             if inspect.isclass(obj) or inspect.isfunction(obj):
@@ -59,7 +69,7 @@ def test_every_exported_name_exists_and_has_a_docstring() -> None:
 
 
 def test_subpackage_all_lists_are_sorted() -> None:
-    for module in (actorflow.messages, actorflow.runtime):
+    for module in (actorflow.messages, actorflow.runtime, actorflow.human):
         assert module.__all__ == sorted(module.__all__)
 
 

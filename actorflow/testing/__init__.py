@@ -1,5 +1,5 @@
 """Helpers for testing code built on actorflow: probes that record what they receive,
-and a store that fails on purpose (``faults``).
+a store that fails on purpose (``faults``), and a scripted human (``human``).
 
 Library code never imports this package.
 """
@@ -16,8 +16,9 @@ from actorflow.runtime.behaviour import Behaviour, recipe
 from actorflow.runtime.context import Context
 from actorflow.runtime.system import AGENTS_PATH, ActorSystem
 from actorflow.testing.faults import FaultStatistics, FaultyStore
+from actorflow.testing.human import NO_ANSWER, Answer, ScriptedHuman
 
-__all__ = ["FaultStatistics", "FaultyStore", "Probe"]
+__all__ = ["NO_ANSWER", "Answer", "FaultStatistics", "FaultyStore", "Probe", "ScriptedHuman"]
 
 M = TypeVar("M", bound=Message)
 

@@ -1,0 +1,431 @@
+"""The human gateway at ``/system/human``: human requests in, one outcome each out.
+
+A :class:`~actorflow.human.messages.HumanRequest` is stored (in a
+:class:`~actorflow.human.pending.PendingRequests`) with an absolute deadline on the
+system clock, handed to a handler on the effects runner (or left for an answer from
+outside, :class:`~actorflow.human.messages.AnswerHumanRequest`), and ends exactly once:
+answered, timed out, cancelled or failed. The requester is told a
+:class:`~actorflow.human.messages.HumanResponse`.
+
+Nothing here waits: the deadline is a timer message, the handler's answer comes back
+as a message, so every event that decides a request is a journaled delivery, and
+whichever of an answer and a deadline the gateway takes first decides (an answer sent
+at or after the deadline, by the envelope's clock time, is late whatever the order).
+An accepted answer is recorded as a ``human`` effect named by the request id.
+
+When the gateway starts (first start, restart, a new process over a lasting
+``PendingRequests``), it re-arms every open request's deadline as stored (one already
+past times out at once) and asks its handler again.
+"""
+
+from __future__ import annotations
+
+from pydantic import JsonValue
+
+from actorflow.errors import (
+    AlreadyAnsweredError,
+    ConfigurationError,
+    HumanInputError,
+    HumanResponseExpiredError,
+    UnknownHumanRequestError,
+)
+from actorflow.human._asking import HumanHandlers, ask_handler
+from actorflow.human.messages import (
+    AnswerHumanRequest,
+    CancelHumanRequest,
+    DeadlinePassed,
+    HandlerAnswered,
+    HandlerFailed,
+    HumanAnswerAccepted,
+    HumanCommandRefused,
+    HumanRequest,
+    HumanRequestsListed,
+    HumanResponse,
+    ListHumanRequests,
+    PendingRecord,
+)
+from actorflow.human.models import ErrorPolicy, HumanOutcome, TimeoutPolicy
+from actorflow.human.pending import PendingRequests, ended_error
+from actorflow.human.validation import check_request, validate_answer
+from actorflow.ids import ActorPath, CorrelationId, TimerId
+from actorflow.messages.base import Message
+from actorflow.messages.system import ErrorInfo
+from actorflow.runtime.behaviour import Behaviour
+from actorflow.runtime.cell import error_info
+from actorflow.runtime.context import Context
+from actorflow.runtime.effects import EffectHandle
+
+__all__ = ["HUMAN_PATH", "HumanGateway"]
+
+HUMAN_PATH = ActorPath("/system/human")
+"""Where the actor system hosts its human gateway."""
+
+
+class HumanGateway(Behaviour):
+    """Behaviour of ``/system/human`` (see the module docstring).
+
+    Args:
+        pending: where requests are kept (outlives the behaviour: restarts re-arm).
+        handlers: the handlers requests are handed to, by name.
+    """
+
+    def __init__(self, pending: PendingRequests, handlers: HumanHandlers) -> None:
+        self.pending = pending
+        self.handlers = handlers
+        self.timers: dict[str, TimerId] = {}
+        """The deadline timer of each open request."""
+        self.asking: dict[str, EffectHandle] = {}
+        """The handler call under way for each open request."""
+
+    # -- lifecycle (the gateway's thread) ---------------------------------------------
+
+    def on_start(self, ctx: Context) -> None:
+        """Re-arm the deadline of every open request and ask its handler again."""
+        records = self.pending.list_pending()
+        for record in records:
+            self._start_stage(record, ctx)
+        if records:
+            ctx.log.info("Human gateway re-armed {count} open request(s)", count=len(records))
+
+    def on_stop(self, ctx: Context) -> None:
+        """Cancel the handler calls under way (the cell cancels the timers)."""
+        for handle in self.asking.values():
+            handle.cancel()
+        self.asking.clear()
+
+    # -- requests ---------------------------------------------------------------------
+
+    def on_human_request(self, msg: HumanRequest, ctx: Context) -> None:
+        """Store a new request, arm its deadline and hand it to its handler."""
+        reply_to, correlation_id = _reply_slot(msg, ctx)
+        known = self.pending.get(msg.request_id)
+        if known is not None:
+            self._rejoin(known, reply_to, correlation_id, ctx)
+            return
+        try:
+            check_request(msg)
+        except ConfigurationError as exc:
+            self._refuse_request(msg, exc, reply_to, correlation_id, ctx)
+            return
+        now = _now(ctx)
+        deadline = msg.deadline if msg.deadline is not None else now + msg.timeout
+        record = PendingRecord(
+            request=msg,
+            deadline=deadline,
+            asked_at=now,
+            reply_to=reply_to,
+            correlation_id=correlation_id,
+        )
+        self.pending.put(record)
+        ctx.log.info(
+            "Human request {request_id} ({type}) open until {deadline}",
+            request_id=msg.request_id,
+            type=msg.type.value,
+            deadline=deadline,
+        )
+        self._start_stage(record, ctx)
+
+    def on_list_human_requests(self, msg: ListHumanRequests, ctx: Context) -> None:
+        """Reply with the open requests."""
+        ctx.reply(HumanRequestsListed(records=self.pending.list_pending()))
+
+    # -- what decides a request -------------------------------------------------------
+
+    def on_answer_human_request(self, msg: AnswerHumanRequest, ctx: Context) -> None:
+        """Take an answer from outside the handler, or refuse it with the reason."""
+        try:
+            record = self._open_for_answer(msg.request_id, ctx)
+            value = self._accept(record, msg.value, msg.responder, ctx)
+        except HumanInputError as exc:
+            self._reply(HumanCommandRefused(request_id=msg.request_id, error=error_info(exc)), ctx)
+            return
+        self._reply(HumanAnswerAccepted(request_id=msg.request_id, value=value), ctx)
+
+    def on_handler_answered(self, msg: HandlerAnswered, ctx: Context) -> None:
+        """Take the handler's answer; an invalid one leaves the request open."""
+        record = self._current(msg.request_id, msg.stage)
+        if record is None:
+            return  # the request ended, or moved on to an escalation, meanwhile
+        self.asking.pop(msg.request_id, None)
+        try:
+            self._accept(record, msg.value, msg.responder, ctx)
+        except HumanInputError as exc:
+            ctx.log.warning("The handler's answer was refused: {error}", error=str(exc))
+
+    def on_handler_failed(self, msg: HandlerFailed, ctx: Context) -> None:
+        """Apply the request's error policy: fail it, wait on, or escalate."""
+        record = self._current(msg.request_id, msg.stage)
+        if record is None:
+            return
+        self.asking.pop(msg.request_id, None)
+        policy = record.request.on_error
+        error = msg.error
+        ctx.log.warning(
+            "The handler of human request {request_id} raised {error_type}: {error}",
+            request_id=msg.request_id,
+            error_type=error.error_type,
+            error=error.message,
+        )
+        if policy is ErrorPolicy.WAIT:
+            return
+        if policy is ErrorPolicy.ESCALATE and record.stage == 0:
+            self._escalate(record, _now(ctx) + _escalation_seconds(record), ctx)
+            return
+        why = f"its handler raised {error.error_type}: {error.message}"
+        self._end(record, HumanOutcome.FAILED, ctx, error=error, reason=why)
+
+    def on_deadline_passed(self, msg: DeadlinePassed, ctx: Context) -> None:
+        """Apply the request's timeout policy."""
+        record = self._current(msg.request_id, msg.stage)
+        if record is None:
+            return  # answered or cancelled first: the one outcome is taken
+        self.timers.pop(msg.request_id, None)
+        self._time_out(record, ctx)
+
+    def on_cancel_human_request(self, msg: CancelHumanRequest, ctx: Context) -> None:
+        """Cancel an open request; reply with its outcome, or refuse."""
+        record = self.pending.get(msg.request_id)
+        if record is None or record.outcome is not None:
+            error = _unknown(msg.request_id) if record is None else ended_error(record)
+            self._reply(
+                HumanCommandRefused(request_id=msg.request_id, error=error_info(error)), ctx
+            )
+            return
+        reason = msg.reason or "it was cancelled"
+        response = self._end(record, HumanOutcome.CANCELLED, ctx, reason=reason)
+        target = _reply_target(ctx)
+        if response is not None and target is not None and target != record.reply_to:
+            ctx.reply(response)
+
+    # -- steps ------------------------------------------------------------------------
+
+    def _start_stage(self, record: PendingRecord, ctx: Context) -> None:
+        """Arm the record's deadline and hand it to the handler of its stage."""
+        rid = record.request_id
+        passed = DeadlinePassed(request_id=rid, stage=record.stage)
+        delay = record.deadline - _now(ctx)
+        if delay <= 0:
+            ctx.tell(ctx.path, passed)  # past already (a restart after the deadline)
+        else:
+            self.timers[rid] = ctx.schedule(delay, passed)
+        request = record.request
+        name = (
+            request.handler or HumanHandlers.DEFAULT
+            if record.stage == 0
+            else request.escalate_to or HumanHandlers.ESCALATION
+        )
+        handler = self.handlers.get(name)
+        if handler is None:
+            ctx.log.info(
+                "Human request {request_id} waits for an answer from outside", request_id=rid
+            )
+            return
+        self.asking[rid] = ask_handler(ctx.system, ctx.path, handler, request, record.stage)
+
+    def _time_out(self, record: PendingRecord, ctx: Context) -> None:
+        request = record.request
+        policy = request.on_timeout
+        if policy is TimeoutPolicy.ESCALATE and record.stage == 0:
+            self._escalate(record, record.deadline + _escalation_seconds(record), ctx)
+        elif policy is TimeoutPolicy.DEFAULT:
+            why = "nobody answered by the deadline; the default value was used"
+            value = request.default_value
+            self._end(
+                record, HumanOutcome.TIMED_OUT, ctx, value=value, used_default=True, reason=why
+            )
+        else:
+            self._end(record, HumanOutcome.TIMED_OUT, ctx, reason="nobody answered by the deadline")
+
+    def _escalate(self, record: PendingRecord, deadline: float, ctx: Context) -> None:
+        self._stop_asking(record.request_id, ctx)
+        escalated = record.model_copy(update={"stage": 1, "deadline": deadline})
+        self.pending.put(escalated)
+        ctx.log.info(
+            "Human request {request_id} escalated, open until {deadline}",
+            request_id=record.request_id,
+            deadline=deadline,
+        )
+        self._start_stage(escalated, ctx)
+
+    def _accept(
+        self, record: PendingRecord, value: JsonValue, responder: str | None, ctx: Context
+    ) -> JsonValue:
+        """End ``record`` answered with ``value``, recorded as a ``human`` effect.
+
+        Raises:
+            InvalidHumanAnswerError: the value does not fit (the request stays open).
+            AlreadyAnsweredError, HumanResponseExpiredError: it ended meanwhile elsewhere
+                (another process, through a shared store).
+        """
+        checked = validate_answer(record.request, value)
+        response = self._end(
+            record,
+            HumanOutcome.ANSWERED,
+            ctx,
+            value=checked,
+            responder=responder,
+            reason="answered",
+        )
+        if response is None:
+            stored = self.pending.get(record.request_id)
+            assert stored is not None
+            raise ended_error(stored)
+        ctx.record_effect("human", checked, name=record.request_id)
+        return checked
+
+    def _end(
+        self,
+        record: PendingRecord,
+        outcome: HumanOutcome,
+        ctx: Context,
+        *,
+        value: JsonValue = None,
+        used_default: bool = False,
+        responder: str | None = None,
+        error: ErrorInfo | None = None,
+        reason: str = "",
+    ) -> HumanResponse | None:
+        """Resolve ``record`` and tell its requester; None if it had ended elsewhere (the
+        stored outcome is told instead)."""
+        request = record.request
+        response = HumanResponse(
+            request_id=request.request_id,
+            outcome=outcome,
+            value=value,
+            used_default=used_default,
+            responder=responder,
+            answered_at=_now(ctx),
+            error=error,
+            reason=reason,
+            flow_id=request.flow_id,
+            step_id=request.step_id,
+        )
+        self._stop_asking(request.request_id, ctx)
+        try:
+            ended = self.pending.resolve(request.request_id, response)
+        except (AlreadyAnsweredError, HumanResponseExpiredError, UnknownHumanRequestError):
+            stored = self.pending.get(request.request_id)
+            if stored is not None and stored.outcome is not None:
+                _tell(stored.reply_to, stored.correlation_id, stored.outcome, ctx)
+            return None
+        ctx.log.info(
+            "Human request {request_id} ended {outcome}: {reason}",
+            request_id=request.request_id,
+            outcome=outcome.value,
+            reason=reason,
+        )
+        _tell(ended.reply_to, ended.correlation_id, response, ctx)
+        return response
+
+    # -- helpers ----------------------------------------------------------------------
+
+    def _current(self, request_id: str, stage: int) -> PendingRecord | None:
+        """The open record at ``stage``, or None (a stale timer or handler answer)."""
+        record = self.pending.get(request_id)
+        if record is None or record.outcome is not None or record.stage != stage:
+            return None
+        return record
+
+    def _open_for_answer(self, request_id: str, ctx: Context) -> PendingRecord:
+        """The open record an answer may go to; deadlines at or before the answer's send
+        time apply first.
+
+        Raises:
+            UnknownHumanRequestError, AlreadyAnsweredError, HumanResponseExpiredError.
+        """
+        record = self.pending.get(request_id)
+        if record is None:
+            raise _unknown(request_id)
+        env = ctx.envelope
+        sent_at = None if env is None else env.wall_time
+        while record.outcome is None and sent_at is not None and sent_at >= record.deadline:
+            self._time_out(record, ctx)  # the answer is late for this deadline
+            record = self.pending.get(request_id)
+            assert record is not None
+        if record.outcome is not None:
+            raise ended_error(record)
+        return record
+
+    def _rejoin(
+        self,
+        record: PendingRecord,
+        reply_to: ActorPath | None,
+        correlation_id: CorrelationId | None,
+        ctx: Context,
+    ) -> None:
+        """A request sent again: tell its stored outcome, or tell the new sender later."""
+        if record.outcome is not None:
+            _tell(reply_to, correlation_id, record.outcome, ctx)
+        elif reply_to is not None:
+            self.pending.put(
+                record.model_copy(update={"reply_to": reply_to, "correlation_id": correlation_id})
+            )
+
+    def _refuse_request(
+        self,
+        msg: HumanRequest,
+        exc: ConfigurationError,
+        reply_to: ActorPath | None,
+        correlation_id: CorrelationId | None,
+        ctx: Context,
+    ) -> None:
+        ctx.log.warning("Human request refused: {error}", error=str(exc))
+        response = HumanResponse(
+            request_id=msg.request_id,
+            outcome=HumanOutcome.FAILED,
+            error=error_info(exc),
+            reason=str(exc),
+            flow_id=msg.flow_id,
+            step_id=msg.step_id,
+        )
+        _tell(reply_to, correlation_id, response, ctx)
+
+    def _stop_asking(self, request_id: str, ctx: Context) -> None:
+        timer = self.timers.pop(request_id, None)
+        if timer is not None:
+            ctx.cancel_timer(timer)
+        handle = self.asking.pop(request_id, None)
+        if handle is not None:
+            handle.cancel()
+
+    @staticmethod
+    def _reply(message: Message, ctx: Context) -> None:
+        if _reply_target(ctx) is not None:
+            ctx.reply(message)
+
+
+def _now(ctx: Context) -> float:
+    """The clock's time in epoch seconds (recorded in the journal as a clock effect)."""
+    return ctx.now().timestamp()
+
+
+def _escalation_seconds(record: PendingRecord) -> float:
+    request = record.request
+    return request.timeout if request.escalation_timeout is None else request.escalation_timeout
+
+
+def _unknown(request_id: str) -> UnknownHumanRequestError:
+    return UnknownHumanRequestError(
+        f"No human request has the id {request_id!r}. List the open ones with "
+        "list_human_requests() (or `actorflow pending`)."
+    )
+
+
+def _reply_target(ctx: Context) -> ActorPath | None:
+    env = ctx.envelope
+    return None if env is None else (env.reply_to or env.sender)
+
+
+def _reply_slot(msg: HumanRequest, ctx: Context) -> tuple[ActorPath | None, CorrelationId | None]:
+    """Whom to tell the outcome, and with which correlation id."""
+    if msg.reply_to is not None:
+        return msg.reply_to, None
+    env = ctx.envelope
+    return _reply_target(ctx), None if env is None else env.correlation_id
+
+
+def _tell(
+    to: ActorPath | None, correlation_id: CorrelationId | None, message: Message, ctx: Context
+) -> None:
+    if to is not None:
+        ctx.system.send(to, message, sender=ctx.path, correlation_id=correlation_id)
