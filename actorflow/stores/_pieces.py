@@ -23,35 +23,30 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final, NamedTuple
+from typing import Final
 
 from actorflow.stores._codec import encode_unchecked, key_json, not_json
 
 __all__ = ["Member", "Members", "StateTexts", "members_of", "object_text", "patched"]
 
 
-class Member(NamedTuple):
-    """One top-level member of a state: ``head`` is its key as JSON and a colon; its
-    value's JSON is ``text``, or for an object, its entries' ``"key":value`` texts."""
-
-    head: str
-    text: str
-    entries: Mapping[str, str] | None = None
-
-    def json(self) -> str:
-        """The member as it appears in the object's JSON (``"key":value``)."""
-        if self.entries is None:
-            return self.head + self.text
-        return self.head + "{" + ",".join(self.entries.values()) + "}"
-
-
+Member = str | dict[str, str]
+"""One top-level member of a state: its text as it appears in the object's JSON
+(``"key":value``), or for a member whose value is an object, that object's entries'
+``"key":value`` texts by key."""
 Members = Mapping[str, Member]
 """A JSON object's members by key, in order."""
 
 
 def object_text(members: Members) -> str:
     """Return the JSON text of the object made of ``members`` (as ``encode`` writes it)."""
-    return "{" + ",".join(member.json() for member in members.values()) + "}"
+    return "{" + ",".join(_member_text(key, member) for key, member in members.items()) + "}"
+
+
+def _member_text(key: str, member: Member) -> str:
+    if isinstance(member, str):
+        return member
+    return f"{key_json(key)}:{{{','.join(member.values())}}}"
 
 
 def members_of(value: Mapping[str, object], *, what: str) -> dict[str, Member] | None:
@@ -76,9 +71,9 @@ def members_of(value: Mapping[str, object], *, what: str) -> dict[str, Member] |
                     if type(name) is not str:
                         return None
                     entries[name] = f"{key_json(name)}:{encode_unchecked(entry)}"
-                members[key] = Member(key_json(key) + ":", "", entries)
+                members[key] = entries
             else:
-                members[key] = Member(key_json(key) + ":", encode_unchecked(item))
+                members[key] = f"{key_json(key)}:{encode_unchecked(item)}"
     except (TypeError, ValueError, RecursionError) as exc:
         raise not_json(exc, what) from exc
     return members
@@ -91,13 +86,8 @@ def patched(base: Members, changes: Members, merge: Sequence[str]) -> dict[str, 
     result = dict(base)
     for key, member in changes.items():
         old = result.get(key)
-        if (
-            key in merge
-            and member.entries is not None
-            and old is not None
-            and old.entries is not None
-        ):
-            result[key] = Member(old.head, "", {**old.entries, **member.entries})
+        if key in merge and isinstance(member, dict) and isinstance(old, dict):
+            result[key] = {**old, **member}
         else:
             result[key] = member
     return result
