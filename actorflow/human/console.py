@@ -10,6 +10,7 @@ blocks), never on the event loop.
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import TextIO, final
 
 from pydantic import JsonValue
@@ -88,6 +89,8 @@ class ConsoleHumanCallback:
         self.console = console or Console()
         self.stream = stream
         self.responder = responder
+        self._turn = threading.Lock()
+        """Held while a prompt is open."""
 
     def ask_sync(self, data: HumanCallbackData) -> HumanCallbackResponse:
         """Ask at the console until a valid answer comes (blocks; any thread but an actor's).
@@ -116,7 +119,31 @@ class ConsoleHumanCallback:
         )
 
     async def _ask(self, data: HumanCallbackData) -> HumanCallbackResponse:
-        return await asyncio.get_running_loop().run_in_executor(None, self.ask_sync, data)
+        cancelled = threading.Event()
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(None, self._ask_in_turn, data, cancelled)
+        except asyncio.CancelledError:
+            cancelled.set()  # a read cannot be interrupted; it learns this when it returns
+            raise
+
+    def _ask_in_turn(
+        self, data: HumanCallbackData, cancelled: threading.Event
+    ) -> HumanCallbackResponse:
+        """Ask once no other prompt is open (a pool thread): parallel requests never share
+        the terminal. A call cancelled meanwhile (its request timed out) asks nothing, or
+        says that the line just read was not used."""
+        with self._turn:
+            if cancelled.is_set():
+                raise asyncio.CancelledError  # ended while it waited: nobody awaits it
+            response = self.ask_sync(data)
+            if cancelled.is_set():
+                self.console.print(
+                    f"Request {data.request_id} ended before this answer (timed out or "
+                    "cancelled); the answer was not used.",
+                    markup=False,
+                )
+            return response
 
     async def on_human_confirm(self, data: HumanCallbackData) -> HumanCallbackResponse:
         """Ask yes or no."""

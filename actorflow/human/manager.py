@@ -17,7 +17,7 @@ import itertools
 from collections.abc import Callable, Sequence
 from typing import Any, final
 
-from pydantic import JsonValue
+from pydantic import JsonValue, ValidationError
 
 from actorflow.clock import Clock
 from actorflow.errors import ConfigurationError
@@ -232,9 +232,18 @@ def _data(
     if options.get("default_value") is not None:
         options.setdefault("on_timeout", TimeoutPolicy.DEFAULT)
     options.setdefault("on_error", ErrorPolicy.FAIL)
-    return HumanCallbackData(
-        type=kind, message=message, flow_id=flow_id, step_id=step_id, timeout=timeout, **options
-    )
+    try:
+        return HumanCallbackData(
+            type=kind, message=message, flow_id=flow_id, step_id=step_id, timeout=timeout, **options
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        option = ".".join(str(p) for p in first["loc"])
+        raise ConfigurationError(
+            f"Cannot ask {message!r}: option {option!r}: {first['msg']}. The options are "
+            "HumanCallbackData's fields (default, on_timeout, escalation_timeout, on_error, "
+            "metadata, ...)."
+        ) from None
 
 
 def _answered(request: HumanRequest, result: object) -> HumanResponse:

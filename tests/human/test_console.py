@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import io
+import queue
+import threading
 from collections.abc import Callable
 
 import pytest
 from rich.console import Console
 
-from actorflow import ActorSystem, ConsoleHumanCallback, HumanInputError
+from actorflow import ActorSystem, ConsoleHumanCallback, FakeClock, HumanInputError
 from actorflow.human import (
     HUMAN_PATH,
     HumanCallbackData,
+    HumanCallbackResponse,
     HumanCallbackType,
+    HumanOutcome,
     HumanResponse,
     spawn_human_gateway,
 )
@@ -109,3 +113,69 @@ def test_the_gateway_asks_at_the_console(fake_system: ActorSystem, typed: Typed)
     fake_system.tell(HUMAN_PATH, ask(reply_to=requester.path))
 
     assert requester.expect(HumanResponse, timeout=2).value is True
+
+
+class _Keyboard:
+    """Standard input a test types into line by line; ``waiting`` is set while a read
+    waits for a line."""
+
+    def __init__(self) -> None:
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.waiting = threading.Event()
+
+    def readline(self) -> str:
+        self.waiting.set()
+        line = self.lines.get(timeout=5)
+        self.waiting.clear()
+        return line
+
+
+class _Screen(io.StringIO):
+    """A console file that sets ``noted`` once ``text`` was written."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+        self.noted = threading.Event()
+
+    def write(self, s: str, /) -> int:
+        written = super().write(s)
+        if self.text in self.getvalue():
+            self.noted.set()
+        return written
+
+
+class _Watched:
+    """Passes confirmations to ``inner``; sets ``cancelled`` when a call is cancelled."""
+
+    def __init__(self, inner: ConsoleHumanCallback) -> None:
+        self.inner = inner
+        self.cancelled = threading.Event()
+
+    async def on_human_confirm(self, data: HumanCallbackData) -> HumanCallbackResponse:
+        try:
+            return await self.inner.on_human_confirm(data)
+        except asyncio.CancelledError:
+            self.cancelled.set()
+            raise
+
+    on_human_input = on_human_select = on_human_help = on_human_confirm
+
+
+def test_an_answer_typed_after_the_request_timed_out_is_noted_as_unused(
+    fake_system: ActorSystem, clock: FakeClock
+) -> None:
+    keyboard, screen = _Keyboard(), _Screen("ended before this answer")
+    console = Console(file=screen, force_terminal=False, width=200)
+    human = _Watched(ConsoleHumanCallback(console, stream=keyboard))  # type: ignore[arg-type]
+    requester = Probe(fake_system, "requester")
+    spawn_human_gateway(fake_system, human)
+    fake_system.tell(HUMAN_PATH, ask(timeout=10, reply_to=requester.path))
+    assert keyboard.waiting.wait(2)
+
+    clock.advance(10)
+    assert requester.expect(HumanResponse, timeout=2).outcome is HumanOutcome.TIMED_OUT
+    assert human.cancelled.wait(2)
+    keyboard.lines.put("y\n")
+
+    assert screen.noted.wait(2)

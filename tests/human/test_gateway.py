@@ -389,3 +389,46 @@ def test_the_outcome_message_names_the_flow_and_step(
     response: HumanResponse = outcome(requester)
 
     assert (response.flow_id, response.step_id) == ("f", "s")
+
+
+def test_an_outside_ask_gets_the_outcome_as_its_reply(
+    fake_system: ActorSystem,
+) -> None:
+    spawn_human_gateway(fake_system, ScriptedHuman({"Proceed?": True}))
+
+    reply = fake_system.ask(HUMAN_PATH, ask(), timeout=2)
+
+    assert isinstance(reply, HumanResponse)
+    assert reply.value is True
+
+
+def test_under_the_escalate_error_policy_a_failed_handler_hands_over(
+    fake_system: ActorSystem, requester: Probe
+) -> None:
+    broken = ScriptedHuman({"Proceed?": Answer(error=RuntimeError("console gone"))})
+    spawn_human_gateway(fake_system, broken, escalation_handler=ScriptedHuman({"Proceed?": False}))
+
+    fake_system.tell(HUMAN_PATH, ask(on_error=ErrorPolicy.ESCALATE, reply_to=requester.path))
+    response = outcome(requester)
+
+    assert (response.outcome, response.value) == (HumanOutcome.ANSWERED, False)
+
+
+def test_a_request_with_a_deadline_in_the_past_times_out_at_once(
+    fake_system: ActorSystem, clock: FakeClock, requester: Probe
+) -> None:
+    spawn_human_gateway(fake_system)
+
+    fake_system.tell(HUMAN_PATH, ask(deadline=clock.time() - 1, reply_to=requester.path))
+
+    assert outcome(requester).outcome is HumanOutcome.TIMED_OUT
+
+
+def test_the_gateway_is_spawned_on_demand_without_a_handler(fake_system: ActorSystem) -> None:
+    from actorflow.human import ensure_human_gateway, human_handlers
+
+    handlers = ensure_human_gateway(fake_system)
+
+    assert ensure_human_gateway(fake_system) is handlers
+    assert human_handlers(fake_system) is handlers
+    assert handlers.get(handlers.DEFAULT) is None

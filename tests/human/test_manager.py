@@ -11,6 +11,7 @@ import pytest
 
 from actorflow import (
     ActorSystem,
+    ConfigurationError,
     FakeClock,
     HumanCallbackManager,
     HumanRequestFailedError,
@@ -142,3 +143,10 @@ def test_without_a_system_an_invalid_answer_is_refused() -> None:
 
     with pytest.raises(InvalidHumanAnswerError, match=r"is not a bool"):
         asyncio.run(manager.request_confirmation("Go?"))
+
+
+def test_an_unknown_option_is_a_configuration_error() -> None:
+    manager = HumanCallbackManager(ScriptedHumanCallback(confirm=True))
+
+    with pytest.raises(ConfigurationError, match=r"^Cannot ask 'Go\?': option 'colour'"):
+        asyncio.run(manager.request_confirmation("Go?", colour="red"))
