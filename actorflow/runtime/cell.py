@@ -754,8 +754,18 @@ class Cell(pykka.ThreadingActor):
             self._next_step()
 
     def _on_child_stopped(self, msg: ChildStopped) -> None:
-        child = self.children.pop(msg.child, None)
-        if self._intensities is not None and self.strategy.kind == "one_for_one":
+        holder = self.children.get(msg.child)
+        if holder is not None and not holder._finished:
+            # A new actor holds the path already (spawned once the old one released
+            # it): this report is the old one's, and the new child stays ours.
+            child = None
+        else:
+            child = self.children.pop(msg.child, None)
+        if (
+            child is not None
+            and self._intensities is not None
+            and self.strategy.kind == "one_for_one"
+        ):
             self._intensities.pop(msg.child, None)
         self._cancel_backoffs(msg.child)
         requested = msg.child in self._stop_requested
