@@ -271,7 +271,15 @@ def _apply_checkpoint(
         tables.put_memory(entry)
     for key in w.memory_delete:
         tables.delete_memory(w.flow_id, key)
-    if version > keep_versions:
+    # Keeping one version, a patch on the flow's snapshot leaves nothing to prune if this
+    # store kept the flow's pieces: it wrote that snapshot itself, and pruned then.
+    pruned = (
+        keep_versions == 1
+        and members is not None
+        and flow is not None
+        and snapshot == flow.snapshot
+    )
+    if version > keep_versions and not pruned:
         _prune(tables, w.flow_id, version - keep_versions + 1, row)
     return trusted(WriteReceipt, op=w.op, flow_id=w.flow_id, version=version, plan_hash=plan_hash)
 

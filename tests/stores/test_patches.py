@@ -468,3 +468,38 @@ def test_a_patch_row_changed_while_the_store_is_open_is_rejected_by_the_next_who
         versions = store._tables.conn.execute("SELECT version FROM checkpoints").fetchall()
 
     assert versions == [(1,), (2,)]
+
+
+def _versions(store: SqliteStore) -> list[int]:
+    rows = store._tables.conn.execute("SELECT version FROM checkpoints ORDER BY version")
+    return [version for (version,) in rows]
+
+
+def test_keeping_one_version_leaves_only_the_rows_the_latest_state_builds_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_engine, "MIN_PATCHES_SIZE", 50)
+    with SqliteStore(tmp_path / "s.db") as store:
+        store.save_checkpoint(write(WHOLE, 0, patch=False))
+        for version in range(1, 11):  # whole again at 4, 7 and 10
+            store.save_checkpoint(write({"slots": version}, version))
+        flow = store._tables.flow_row("f1")
+        versions = _versions(store)
+
+    assert flow is not None
+    assert flow[8] == 10  # the snapshot the latest version builds on
+    assert versions == [10, 11]
+
+
+def test_a_store_reopened_to_keep_fewer_versions_prunes_the_older_ones_at_its_next_write(
+    tmp_path: Path,
+) -> None:
+    with SqliteStore(tmp_path / "s.db", keep_versions=3) as store:
+        store.save_checkpoint(write(WHOLE, 0, patch=False))
+        for version in range(1, 4):
+            store.save_checkpoint(write({"slots": version}, version, patch=False))
+    with SqliteStore(tmp_path / "s.db") as store:
+        store.save_checkpoint(write({"slots": 9}, 4))
+        versions = _versions(store)
+
+    assert versions == [4, 5]
