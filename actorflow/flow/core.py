@@ -38,6 +38,9 @@ class Settings:
     jitter: float = 0.1
     skip_dependents_of_failed_steps: bool = False
     human_timeout: float = 3600.0
+    human_gateway: bool = False
+    """Human steps are timed by the human gateway (the decider sets them no deadline);
+    False in states stored before the gateway."""
     flow_timeout: float | None = None
     auto_save_interval: float = 30.0
 

@@ -80,7 +80,11 @@ INLINE_TYPES: Final = frozenset({"condition", "synchronization"})
 """Pure, bounded step types the decider evaluates itself (when ``inline`` is on)."""
 _DEGRADED = "failed_non_critical"
 _HUMAN = "human_input"
+_HUMAN_TIMEOUT: Final = "actorflow.errors.HumanTimeoutError"
 _QUESTION: Final = ("input_type", "message", "options", "default_value")
+_QUESTION_OPTIONS: Final = ("on_timeout", "escalation_timeout", "multi_select", "value_type",
+                            "pattern")  # fmt: skip
+"""Parameters of a human step's question passed on only when the step sets them."""
 """The parameters of a ``human_input`` step that make up its question."""
 
 
@@ -348,7 +352,7 @@ def _start_attempt(draft: _Draft, sid: str, *, again: bool = False) -> None:
         draft.slots -= 1  # taken again below
     else:
         attempt = rec.attempts + 1
-        deadline = None if timeout is None else draft.at + timeout
+        deadline = _deadline(draft, spec, timeout)
     draft.put(
         sid,
         StepRecord(
@@ -388,6 +392,7 @@ def _start_attempt(draft: _Draft, sid: str, *, again: bool = False) -> None:
     draft.commands.append(Emit("step_started", sid, {"attempt": attempt}))
     if spec.type == _HUMAN:
         request = {key: parameters.get(key) for key in _QUESTION}
+        request.update((k, parameters[k]) for k in _QUESTION_OPTIONS if k in parameters)
         draft.commands.append(AskHuman(sid, attempt, request, timeout))
     else:
         draft.commands.append(StartAttempt(sid, attempt, parameters, names, timeout))
@@ -395,6 +400,14 @@ def _start_attempt(draft: _Draft, sid: str, *, again: bool = False) -> None:
         draft.sweep_at = deadline
         delay = max(0.0, deadline - draft.at) if again else timeout or 0.0
         draft.commands.append(ScheduleTimer(delay, SweepTimeouts()))
+
+
+def _deadline(draft: _Draft, spec: StepSpec, timeout: float | None) -> float | None:
+    """When a new attempt of ``spec`` times out (None: never, or the human gateway times
+    a human step's request by its policy)."""
+    if timeout is None or (spec.type == _HUMAN and draft.spec.settings.human_gateway):
+        return None
+    return draft.at + timeout
 
 
 def _evaluate_inline(spec: StepSpec, names: Mapping[str, Any]) -> JsonValue:
@@ -438,7 +451,9 @@ def _on_attempt_finished(draft: _Draft, msg: AttemptOutcome) -> None:
             retryable=msg.retryable,
             status_code=msg.status_code,
         )
-        _attempt_over(draft, msg.step_id, error)
+        # The human gateway timed the request out (by a policy without a default).
+        timed_out = isinstance(msg, HumanAnswered) and _HUMAN_TIMEOUT in msg.error_types
+        _attempt_over(draft, msg.step_id, error, timed_out=timed_out)
     _advance(draft)
 
 

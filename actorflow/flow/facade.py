@@ -23,6 +23,7 @@ from actorflow.errors import (
     FlowError,
     StepResultError,
 )
+from actorflow.flow.asking import AttemptScopedHuman
 from actorflow.flow.checkpoint import resume_data
 from actorflow.flow.executor import EnhancedFlowExecutor
 from actorflow.flow.human import IHumanCallback
@@ -45,6 +46,7 @@ from actorflow.flow.stored import (
 )
 from actorflow.flow.streamed import FlowStreams
 from actorflow.flow.validation import validate_plan
+from actorflow.human.outside import ensure_human_gateway
 from actorflow.ids import child_path
 from actorflow.messages import freeze
 from actorflow.runtime.behaviour import recipe
@@ -221,11 +223,17 @@ class EnhancedFlow(FlowStreams):
         self.human_callback = callback
 
     def _services(self) -> FlowServices:
+        callback = self.human_callback if self.config.enable_human_callbacks else None
+        handler = None
+        if callback is not None and self.config.human_gateway:
+            handler = self.stream_topic  # this facade's name at the gateway
+            ensure_human_gateway(self.system).register(handler, AttemptScopedHuman(callback))
         return FlowServices(
             tools=self.executor.tools,
             mcp_client=self.executor.mcp_client,
-            human_callback=self.human_callback if self.config.enable_human_callbacks else None,
+            human_callback=callback,
             human_timeout=self.config.human_timeout,
+            human_handler=handler,
         )
 
     async def plan(self, goal: str, context: dict[str, Any] | None = None) -> FlowPlan:

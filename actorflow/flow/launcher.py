@@ -16,6 +16,7 @@ import inspect
 import threading
 
 from actorflow._trusted import trusted
+from actorflow.errors import HumanRequestFailedError, HumanTimeoutError
 from actorflow.flow.attempt import Attempt, call_in_attempt, run_in_attempt
 from actorflow.flow.commands import AskHuman, StartAttempt
 from actorflow.flow.core import FlowCore
@@ -30,10 +31,14 @@ from actorflow.flow.steps import (
     blocking_tool_call,
     human_question,
 )
+from actorflow.human.gateway import HUMAN_PATH
+from actorflow.human.messages import CancelHumanRequest, HumanRequest, HumanResponse
+from actorflow.human.models import HumanOutcome
 from actorflow.ids import ActorPath, CorrelationId
 from actorflow.messages.system import DeadLetterReason, DeliveryFailed, RequestTimedOut
 from actorflow.runtime.context import Context
 from actorflow.runtime.effects import EffectHandle
+from actorflow.runtime.system import ActorSystem
 from actorflow.streams import STREAMS_PATH, StreamCallbackData, StreamEvents, streams_of
 
 __all__ = ["Launcher", "is_default_executor"]
@@ -63,6 +68,10 @@ class Launcher:
         """Stream topic of the flow's events (None: its streams are off)."""
         self.handles: dict[tuple[str, int], EffectHandle] = {}
         self.stops: dict[tuple[str, int], threading.Event] = {}
+        self.human_calls: dict[str, tuple[str, int]] = {}
+        self.human_timeouts: dict[str, float] = {}
+        """Open human gateway requests of this flow, by request id."""
+        self._system: ActorSystem | None = None
         """What tells a running attempt's code that the flow cancelled it."""
         self.agent_calls: dict[CorrelationId, tuple[str, int]] = {}
 
@@ -137,9 +146,19 @@ class Launcher:
         )
 
     def ask(self, command: AskHuman, core: FlowCore, ctx: Context) -> None:
-        """Ask a person for attempt ``command.attempt`` of a ``human_input`` step."""
+        """Ask a person for attempt ``command.attempt`` of a ``human_input`` step:
+        through the human gateway (its answer comes back as a ``HumanResponse``), else
+        through the flow's human callback directly."""
         flow_id, step_id, attempt = core.flow_id, command.step_id, command.attempt
         system, me, services, request = ctx.system, ctx.path, self.services, command.request
+        if (
+            core.spec.settings.human_gateway
+            and services.human_callback is not None
+            and services.human_handler is not None
+            and system.cell_at(HUMAN_PATH) is not None
+        ):
+            self._ask_gateway(command, core, ctx)
+            return
 
         async def ask() -> object:
             return await ask_human(human_question(step_id, request, flow_id, services), services)
@@ -169,6 +188,47 @@ class Launcher:
 
         return Attempt(flow_id, step_id, number, stop, emit)
 
+    def _ask_gateway(self, command: AskHuman, core: FlowCore, ctx: Context) -> None:
+        flow_id, step_id, attempt = core.flow_id, command.step_id, command.attempt
+        request_id = f"{flow_id}/{step_id}/{attempt}"  # the same when a resumed flow asks again
+        try:
+            question = human_question(step_id, command.request, flow_id, self.services)
+            if command.timeout is not None:
+                question = question.model_copy(update={"timeout": command.timeout})
+            question = question.model_copy(update={"request_id": request_id})
+            message = HumanRequest.from_data(
+                question, reply_to=ctx.path, handler=self.services.human_handler
+            )
+        except Exception as exc:  # noqa: BLE001 - a question that cannot be asked fails the step
+            told = attempt_finished(flow_id, step_id, attempt, None, exc, message=HumanAnswered)
+            ctx.tell(ctx.path, told)
+            return
+        self.human_calls[request_id] = (step_id, attempt)
+        self.human_timeouts[request_id] = message.timeout
+        self._system = ctx.system
+        ctx.tell(HUMAN_PATH, message)
+
+    def human_responded(self, msg: HumanResponse, flow_id: str, ctx: Context) -> None:
+        """The gateway ended a request of this flow: its outcome becomes the event."""
+        call = self.human_calls.pop(msg.request_id, None)
+        timeout = self.human_timeouts.pop(msg.request_id, 0.0)
+        if call is None:
+            return  # a cancelled attempt's request
+        step_id, attempt = call
+        error: HumanRequestFailedError | None = None
+        if msg.outcome is HumanOutcome.TIMED_OUT and not msg.has_value:
+            error = HumanTimeoutError(f"attempt {attempt} timed out after {timeout:g} s")
+        elif not msg.has_value:
+            why = msg.reason or (msg.error.message if msg.error else "")
+            error = HumanRequestFailedError(f"the request was {msg.outcome.value}: {why}")
+        if error is not None:  # a person is not asked again unbidden
+            error.retryable = False  # type: ignore[attr-defined]
+        told = attempt_finished(
+            flow_id, step_id, attempt, msg.value if error is None else None, error,
+            message=HumanAnswered,
+        )  # fmt: skip
+        ctx.tell(ctx.path, told)
+
     def ended(self, step_id: str, attempt: int) -> None:
         """An attempt's outcome arrived: forget its handle."""
         self.handles.pop((step_id, attempt), None)
@@ -179,6 +239,13 @@ class Launcher:
         stop = self.stops.pop((step_id, attempt), None)
         if stop is not None:
             stop.set()
+        system = self._system
+        for request_id, call in list(self.human_calls.items()):
+            if call == (step_id, attempt) and system is not None:  # ends cancelled there too
+                del self.human_calls[request_id]
+                self.human_timeouts.pop(request_id, None)
+                system.send(HUMAN_PATH, CancelHumanRequest(request_id=request_id,
+                                  reason="the flow cancelled the step"), quiet=True)  # fmt: skip
         handle = self.handles.pop((step_id, attempt), None)
         if handle is not None:
             handle.cancel()

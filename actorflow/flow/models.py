@@ -296,6 +296,11 @@ class FlowConfig(BaseModel):
     skip_dependents_of_failed_steps: bool = False
     """Skip the dependents of a non-critical failed step instead of running them."""
     human_timeout: Annotated[float, Field(gt=0)] = 3600.0
+    human_gateway: bool = True
+    """Ask ``human_input`` steps through the human gateway (``/system/human``): it
+    times each request out by the step's ``on_timeout`` policy (``fail``, ``default``,
+    ``escalate``), validates answers, and journals them. False: the flow asks its human
+    callback directly and times the step out itself (``fail`` only)."""
     flow_timeout: Annotated[float, Field(gt=0)] | None = None
     """Seconds the whole flow may take (None: no limit)."""
     memory_retention: Annotated[float, Field(ge=0)] | None = 0.0

@@ -55,6 +55,7 @@ from actorflow.flow.messages import (
 )
 from actorflow.flow.persistence import DurableCheckpoints
 from actorflow.flow.steps import FlowServices
+from actorflow.human.messages import HumanResponse
 from actorflow.ids import CorrelationId
 from actorflow.messages._frozen import freeze
 from actorflow.messages.base import Message
@@ -143,6 +144,11 @@ class FlowRunner(Behaviour):
         """A person answered a ``human_input`` step (or asking failed)."""
         self.launcher.ended(msg.step_id, msg.attempt)
         self._feed(msg, ctx)
+
+    def on_human_response(self, msg: HumanResponse, ctx: Context) -> None:
+        """The human gateway ended a request of a ``human_input`` step."""
+        if self.core is not None:
+            self.launcher.human_responded(msg, self.core.flow_id, ctx)
 
     def on_replan_flow(self, msg: ReplanFlow, ctx: Context) -> None:
         """Go on by a new version of the plan; the sender learns whether it was taken."""

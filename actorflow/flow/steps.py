@@ -47,6 +47,7 @@ from actorflow.flow.human import HumanCallbackData, HumanCallbackType, IHumanCal
 from actorflow.flow.models import FlowStep, StepSpec
 from actorflow.flow.references import resolve_references
 from actorflow.flow.streaming import collect_async, collect_sync
+from actorflow.human.models import TimeoutPolicy
 from actorflow.messages import thaw
 
 __all__ = [
@@ -271,6 +272,9 @@ class FlowServices:
     mcp_client: Any = None
     human_callback: IHumanCallback | None = None
     human_timeout: float = 3600.0
+    human_handler: str | None = None
+    """The name ``human_callback`` is registered under at the human gateway (None: the
+    flow asks it directly)."""
 
 
 @final
@@ -384,6 +388,11 @@ class HumanParameters(_Loose):
     input_type: Literal["confirm", "input", "select", "help"] = "input"
     options: list[Any] | None = None
     default_value: Any = None
+    on_timeout: Literal["fail", "default", "escalate"] = "fail"
+    escalation_timeout: Annotated[float, Field(gt=0)] | None = None
+    multi_select: bool = False
+    value_type: Literal["str", "int", "float", "bool"] | None = None
+    pattern: str | None = None
 
 
 class ConditionParameters(_Loose):
@@ -592,6 +601,11 @@ def human_question(
         timeout=services.human_timeout,
         flow_id=flow_id,
         step_id=step_id,
+        on_timeout=TimeoutPolicy(checked.on_timeout),
+        escalation_timeout=checked.escalation_timeout,
+        multi_select=checked.multi_select,
+        value_type=checked.value_type,
+        pattern=checked.pattern,
     )
 
 
