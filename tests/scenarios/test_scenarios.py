@@ -120,8 +120,28 @@ def test_streaming_shows_the_run_to_every_kind_of_subscriber_in_order() -> None:
     assert sum(line.startswith("✓ Step completed") for line in monitor) == 5
 
 
+def test_interactive_approval_answers_or_applies_the_timeout_policy() -> None:
+    result = run("interactive_approval.py")
+
+    assert result["answered: status"] == "completed"
+    assert set(dict(result["answered: steps"]).values()) == {"completed"}  # type: ignore[call-overload]
+    assert result["answered: asked"] == ["Do you want to proceed with analysis?"]
+    assert result["answered: analysis"] == {"hits": 1}
+    assert result["unanswered: status"] == "completed"
+    assert result["unanswered: steps"] == {
+        "Search": "completed",
+        "Confirm": "completed",  # by its default (on_timeout: default)
+        "Check": "completed",
+        "Analyze": "skipped",
+        "Any remarks?": "timed_out",  # on_timeout: fail, not critical
+    }
+    assert result["unanswered: user_confirmed"] is False
+    assert result["unanswered: remarks error"] == "TimeoutError: attempt 1 timed out after 0.3 s"
+
+
 def test_every_scenario_file_has_an_end_to_end_test() -> None:
     tested = {
+        "interactive_approval.py",
         "streaming.py",
         "ping_pong.py",
         "supervision_tree.py",
