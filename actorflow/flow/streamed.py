@@ -82,6 +82,7 @@ class FlowStreams:
         capacity: int = DEFAULT_CAPACITY,
         overflow: StreamOverflow | str = StreamOverflow.DROP_OLDEST,
         fail_flow: bool = False,
+        inline: bool = False,
     ) -> Subscription:
         """Call ``callback`` with the stream events of every flow this facade runs.
 
@@ -89,11 +90,13 @@ class FlowStreams:
         full one drops, always counted) and its own consumer, so it never slows a flow.
         A callback that raises is logged and counted and gets the next event; with
         ``fail_flow`` the flow whose event it raised on is cancelled as failed instead.
-        Returns the subscription (its counts, ``wait_idle``).
+        ``inline`` runs a plain callback that never blocks on the flows' event loop
+        (cheaper; one that blocks stalls every flow). Returns the subscription (its
+        counts, ``wait_idle``).
         """
         hook = self._fail_flow if fail_flow else None
         return self.stream_callbacks.add_callback(
-            callback, capacity=capacity, overflow=overflow, on_error=hook
+            callback, capacity=capacity, overflow=overflow, on_error=hook, inline=inline
         )
 
     def remove_stream_callback(self, callback: StreamCallback) -> bool:

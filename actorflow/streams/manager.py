@@ -76,6 +76,7 @@ class StreamCallbackManager:
         capacity: int = DEFAULT_CAPACITY,
         overflow: StreamOverflow | str = StreamOverflow.DROP_OLDEST,
         on_error: ErrorHook | None = None,
+        inline: bool = False,
     ) -> Subscription:
         """Subscribe ``callback`` (see :func:`~actorflow.streams.subscribe`); adding one
         already added returns its subscription."""
@@ -84,7 +85,8 @@ class StreamCallbackManager:
             if known is not None and not known[1].is_closed:
                 return known[1]
             sub = subscribe(self.system, callback, flow_id=flow_id, topic=self.topic,
-                            capacity=capacity, overflow=overflow, on_error=on_error)  # fmt: skip
+                            capacity=capacity, overflow=overflow, on_error=on_error,
+                            inline=inline)  # fmt: skip
             self._subscriptions[_key(callback)] = (callback, sub)
             return sub
 

@@ -272,6 +272,7 @@ def subscribe(
     capacity: int = DEFAULT_CAPACITY,
     overflow: StreamOverflow | str = StreamOverflow.DROP_OLDEST,
     on_error: ErrorHook | None = None,
+    inline: bool = False,
 ) -> Subscription:
     """Subscribe ``callback`` to ``system``'s stream events; return the subscription.
 
@@ -283,6 +284,9 @@ def subscribe(
             last event is never dropped).
         on_error: told when the callback raises (default: the error is only logged
             and counted).
+        inline: run a plain callback's actor on the flows' event loop instead of a
+            thread of its own (no thread hand-off per batch of events): only for a
+            callback that never blocks (it would stall every flow).
 
     A coroutine callback runs on the event loop running here, if any, else on the
     system's effects loop; a plain one gets its own subscriber actor under ``/system``.
@@ -306,7 +310,7 @@ def subscribe(
     else:
         path = system.spawn(  # transient: closing it stops it for good
             recipe(SubscriberActor, sub), sub.name, parent=SYSTEM_PATH,
-            restart=RestartType.TRANSIENT,
+            restart=RestartType.TRANSIENT, dispatcher="loop" if inline else "thread",
         )  # fmt: skip
 
         def nudge() -> None:

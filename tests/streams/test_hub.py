@@ -269,3 +269,25 @@ def test_a_closed_subscriber_actor_is_not_restarted(system: ActorSystem) -> None
     send(system, events("after", 0))
     assert other.done.wait(5)  # the system went on; the closed one did not come back
     assert spawned_again == []
+
+
+def test_an_inline_callback_runs_on_the_flows_loop_in_order(system: ActorSystem) -> None:
+    threads: set[int] = set()
+    got = Collector()
+
+    def on_event(data: StreamCallbackData) -> None:
+        threads.add(threading.get_ident())
+        got(data)
+
+    subscribe(system, on_event, inline=True)
+    send(system, events("i", 20))
+    assert got.done.wait(5)
+    loop_thread: list[int] = []
+    seen = threading.Event()
+    loop = system.effects.loop
+    assert loop is not None
+    loop.call_soon_threadsafe(lambda: (loop_thread.append(threading.get_ident()), seen.set()))
+    assert seen.wait(5)
+
+    assert [i.seq for i in got.items] == list(range(1, 22))
+    assert threads == set(loop_thread)
