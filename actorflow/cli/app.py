@@ -237,7 +237,7 @@ def _start(system: ActorSystem, opened: Store, view: LiveView) -> Subscription:
         spawn_store(system, opened)
         # Before main runs, so every flow's first event is seen. The subscriber actor
         # only queues the events: the CLI thread prints them.
-        streams = subscribe(system, view.on_stream)
+        streams = subscribe(system, view.on_stream, inline=True)  # it only queues them
     except ActorflowError as exc:  # e.g. the journal cannot be opened
         errors.print(f"[bold red]error:[/] {escape(str(exc))}")
         if system.is_running:
