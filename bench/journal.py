@@ -15,7 +15,8 @@ One run measures:
      the clock starts, one write per batch as the journal does (the row above pays a
      buffered write call per frame);
    - *raw, encode + write*: the same loop, encoding each record first
-     (``frame(encode_body(r))``) — the same work as the journal, on the caller's thread;
+     (``frame(encode_body(r))``, the journal's packer: ormsgpack, msgpack for what it
+     refuses) — the same work as the journal, on the caller's thread;
    - *journal*: ``JournalWriter.append`` of every record until ``flush()`` returns
      (queue, writer thread, encoding, writes and fsyncs included).
 
