@@ -18,8 +18,11 @@ from actorflow import (
     FlowPlan,
     FlowState,
     FlowStatus,
+    HumanCallbackManager,
     InvalidHumanAnswerError,
+    MemoryStore,
     create_flow_step,
+    spawn_store,
 )
 from actorflow.human import (
     HumanCallbackData,
@@ -28,9 +31,11 @@ from actorflow.human import (
     HumanOutcome,
     HumanResponse,
     InMemoryPendingRequests,
+    PendingRecord,
+    human_handlers,
     spawn_human_gateway,
 )
-from actorflow.human.validation import check_pattern, validate_answer
+from actorflow.human.validation import check_pattern, check_request, validate_answer
 from actorflow.testing import Probe, ScriptedHuman
 from tests.flow.support import new_flow, plan_of
 from tests.human.support import ask, outcome, send
@@ -172,4 +177,112 @@ def test_running_a_plan_again_asks_the_human_again(system: ActorSystem) -> None:
     assert second.steps["ask"].result is False
 
 
-_ = (FakeClock, HumanResponse, InMemoryPendingRequests)
+# -- H6: NaN and infinity are accepted, then journaled as null ----------------------------
+
+
+@pytest.mark.xfail(strict=True, reason="H6: a NaN/inf answer is taken but journaled as null")
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), [1.0, float("-inf")]])
+def test_a_non_finite_answer_to_an_untyped_input_is_refused(value: Any) -> None:
+    """JsonValue lets NaN and infinity through; the journal's JSON dump writes them as
+    null, so the flow goes on with one answer while the journal records another."""
+    request = ask("nan", HumanCallbackType.INPUT, message="Anything?")
+    assert HumanResponse(request_id="x", outcome=HumanOutcome.ANSWERED, value=float("nan")
+                         ).model_dump(mode="json")["value"] is None  # fmt: skip
+
+    with pytest.raises(InvalidHumanAnswerError):
+        validate_answer(request, value)
+
+
+# -- H7: a request no answer can fit is taken -------------------------------------------
+
+
+@pytest.mark.xfail(strict=True, reason="H7: check_request takes a negative max_length")
+def test_a_request_with_a_negative_max_length_is_refused() -> None:
+    """``check_request`` promises to refuse a request that cannot be answered; with
+    ``max_length=-1`` every text answer is refused, so it can only time out."""
+    request = ask("m", HumanCallbackType.INPUT, message="Name?", max_length=-1)
+
+    with pytest.raises(ConfigurationError, match=r"^Human request 'm'"):
+        check_request(request)
+
+
+# -- H8: every manager leaves its handler registered at the gateway ---------------------
+
+
+@pytest.mark.xfail(strict=True, reason="H8: a manager's handler stays registered forever")
+def test_a_manager_does_not_leave_its_handler_registered(fake_system: ActorSystem) -> None:
+    """Each HumanCallbackManager registers its callback as ``manager-N`` and never
+    removes it: the gateway's handler table grows with every manager made, and keeps
+    every callback (and what it holds) alive as long as the system."""
+    manager = HumanCallbackManager(ScriptedHuman({"Go?": True}), system=fake_system)
+    assert asyncio.run(manager.request_confirmation("Go?")) is True
+    handlers = human_handlers(fake_system)
+    assert handlers is not None
+
+    assert handlers.get(manager._name) is None
+
+
+# -- H9: ended requests are kept forever --------------------------------------------------
+
+
+@pytest.mark.xfail(strict=True, reason="H9: InMemoryPendingRequests keeps every ended request")
+def test_ended_requests_do_not_accumulate_without_bound(clock: FakeClock) -> None:
+    """Every request, answered or not, stays in the dict for the process's life (and
+    H5 shows the harm of remembering them): there is no retention nor bound."""
+    pending = InMemoryPendingRequests()
+    count = 20_000
+    for n in range(count):
+        request = ask(f"r{n}")
+        pending.put(PendingRecord(request=request, deadline=1.0, asked_at=0.0))
+        answered = HumanResponse(request_id=f"r{n}", outcome=HumanOutcome.ANSWERED, value=True)
+        pending.resolve(f"r{n}", answered)
+
+    kept = sum(pending.get(f"r{n}") is not None for n in range(count))
+    assert kept < count
+
+
+# -- H10: a graceful stop cancels the request a resumed flow needs ------------------------
+
+
+@pytest.mark.xfail(strict=True, reason="H10: stopping a durable flow cancels its human request")
+def test_a_durable_flow_stopped_while_asking_leaves_its_request_open() -> None:
+    """With a store the flow's state stays running so it can be resumed, but its
+    ``on_stop`` still cancels the attempt and with it the gateway request; the resumed
+    flow asks the same request id and gets that ``cancelled`` outcome, so its step
+    fails instead of waiting on (or taking an answer given meanwhile)."""
+    pending = InMemoryPendingRequests()
+    human = ScriptedHuman.silent()
+    plan = _confirm_plan()
+    plan.id = "durable"
+    box: list[FlowState] = []
+    with ActorSystem() as one:
+        spawn_store(one, MemoryStore())
+        spawn_human_gateway(one, pending=pending)
+        flow = new_flow(one)
+        flow.set_human_callback(human)
+        runner = threading.Thread(target=lambda: box.append(flow.execute_sync(plan)))
+        runner.start()
+        assert human.wait_asked(1, 10)
+    runner.join(10)
+    record = pending.get("durable/ask/1")
+    assert record is not None
+
+    assert record.outcome is None
+
+
+# -- H11: without the gateway nothing checks the answer -----------------------------------
+
+
+@pytest.mark.xfail(strict=True, reason="H11: human_gateway=False lands unchecked answers")
+def test_without_the_gateway_an_invalid_confirmation_does_not_land_in_the_context(
+    system: ActorSystem,
+) -> None:
+    """``ask_human`` returns ``response.value`` as it is: 'maybe' becomes
+    ``context['user_confirmed']`` and a condition ``== True`` quietly takes the no branch."""
+    flow = new_flow(system, human_gateway=False)
+    flow.set_human_callback(ScriptedHuman({"Ship it?": "maybe"}))
+
+    state = flow.execute_sync(_confirm_plan())
+
+    assert state.variables.get("user_confirmed") != "maybe"
+    assert state.status is not FlowStatus.COMPLETED
