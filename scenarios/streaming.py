@@ -141,11 +141,11 @@ async def run(system: ActorSystem) -> dict[str, object]:
         goal="Analyze market trends and create report",
         context={"industry": "technology", "timeframe": "2024"},
     )
-    quotes = create_flow_step("Fetch quotes", "mcp_tool", {
-        "tool_name": "fetch_quotes", "arguments": {"symbols": ["ACME", "INITECH", "UMBRELLA"]}})  # fmt: skip
-    summary = create_flow_step("Draft summary", "mcp_tool", {
-        "tool_name": "draft_summary", "arguments": {"quotes": f"${{{quotes.id}}}"}},
-        dependencies=[quotes.id])  # fmt: skip
+    symbols = ["ACME", "INITECH", "UMBRELLA"]
+    fetch = {"tool_name": "fetch_quotes", "arguments": {"symbols": symbols}}
+    quotes = create_flow_step("Fetch quotes", "mcp_tool", fetch)
+    draft = {"tool_name": "draft_summary", "arguments": {"quotes": f"${{{quotes.id}}}"}}
+    summary = create_flow_step("Draft summary", "mcp_tool", draft, dependencies=[quotes.id])
     plan.steps += [quotes, summary]
 
     # Execute with real-time updates (the plan_created event came before: the stream
