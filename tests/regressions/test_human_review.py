@@ -6,10 +6,14 @@ Each test shows one defect and is marked ``xfail(strict=True)`` until it is fixe
 from __future__ import annotations
 
 import asyncio
+import io
+import queue
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 
 from actorflow import (
     ActorSystem,
@@ -25,6 +29,8 @@ from actorflow import (
     spawn_store,
 )
 from actorflow.human import (
+    HUMAN_PATH,
+    ConsoleHumanCallback,
     HumanCallbackData,
     HumanCallbackResponse,
     HumanCallbackType,
@@ -32,10 +38,13 @@ from actorflow.human import (
     HumanResponse,
     InMemoryPendingRequests,
     PendingRecord,
+    answer_human_request,
     human_handlers,
     spawn_human_gateway,
 )
 from actorflow.human.validation import check_pattern, check_request, validate_answer
+from actorflow.journal import JournalConfig, JournalEvent, open_journal
+from actorflow.messages import EffectRecorded
 from actorflow.testing import Probe, ScriptedHuman
 from tests.flow.support import new_flow, plan_of
 from tests.human.support import ask, outcome, send
@@ -286,3 +295,117 @@ def test_without_the_gateway_an_invalid_confirmation_does_not_land_in_the_contex
 
     assert state.variables.get("user_confirmed") != "maybe"
     assert state.status is not FlowStatus.COMPLETED
+
+
+# -- H12: a flow waits forever when its gateway goes away ---------------------------------
+
+
+@pytest.mark.xfail(strict=True, reason="H12: a human step has no deadline of its own")
+def test_a_flow_whose_gateway_stops_still_times_its_human_step_out(clock: FakeClock) -> None:
+    """Under the gateway ``_deadline`` gives a human step no deadline (the gateway times
+    the request); if the gateway stops (or the request is dead-lettered), no outcome
+    ever comes and the flow waits forever, its step timeout long past."""
+    human = ScriptedHuman.silent()
+    box: list[FlowState] = []
+    with ActorSystem(clock=clock) as system:
+        flow = new_flow(system, human_timeout=60.0, auto_save_interval=10_000)
+        flow.set_human_callback(human)
+        runner = threading.Thread(target=lambda: box.append(flow.execute_sync(_confirm_plan())))
+        runner.start()
+        assert human.wait_asked(1, 10)
+        system.stop(HUMAN_PATH)
+        clock.advance(3600.0)
+        runner.join(5)
+
+        assert not runner.is_alive()
+    (state,) = box
+    assert state.status is FlowStatus.FAILED
+
+
+# -- H13: answers asked without the gateway are not journaled as human effects ------------
+
+
+@pytest.mark.xfail(strict=True, reason="H13: human_gateway=False answers are no human effect")
+def test_without_the_gateway_answers_are_journaled_as_human_effects(tmp_path: Path) -> None:
+    """The gateway records each answer as a ``human`` effect named by the request id;
+    the direct path records none, so a flow's answers cannot be found the same way
+    in the journal (and a replay has no human effect to feed back)."""
+    path = tmp_path / "journal"
+    with ActorSystem(journal=JournalConfig(path=path)) as system:
+        flow = new_flow(system, human_gateway=False)
+        flow.set_human_callback(ScriptedHuman({"Ship it?": True}))
+        state = flow.execute_sync(_confirm_plan())
+    assert state.status is FlowStatus.COMPLETED
+    with open_journal(path) as journal:
+        effects = [
+            (r.message.name, r.message.value)
+            for r in journal
+            if isinstance(r, JournalEvent)
+            and isinstance(r.message, EffectRecorded)
+            and r.message.effect == "human"
+        ]
+
+    assert effects == [(f"{state.flow_id}/ask/1", True)]
+
+
+# -- H14: a second requester of an open request takes the outcome from the first ----------
+
+
+@pytest.mark.xfail(strict=True, reason="H14: the first requester of a re-sent id is never told")
+def test_both_requesters_of_one_open_request_are_told_its_outcome(fake_system: ActorSystem) -> None:
+    """``_rejoin`` replaces ``reply_to``: two callers sending one request id (a manager
+    re-sending the same HumanCallbackData, a flow and a tool) leave the first waiting
+    for an outcome that never comes (a manager: for twice the timeout plus a minute)."""
+    first, second = Probe(fake_system, "first"), Probe(fake_system, "second")
+    spawn_human_gateway(fake_system)
+    send(fake_system, ask("r1", reply_to=first.path))
+    send(fake_system, ask("r1", reply_to=second.path))
+    answer_human_request(fake_system, "r1", value=True)
+
+    assert outcome(second).value is True
+    assert outcome(first, timeout=1.0).value is True
+
+
+# -- H15: a console prompt whose request ended goes on reading the keyboard --------------
+
+
+class _Keyboard:
+    """Standard input a test types into line by line; ``waiting`` is set while a read
+    waits for a line."""
+
+    def __init__(self) -> None:
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.waiting = threading.Event()
+
+    def readline(self) -> str:
+        self.waiting.set()
+        try:
+            return self.lines.get(timeout=5)
+        except queue.Empty:
+            return ""  # the input ended
+        finally:
+            self.waiting.clear()
+
+
+@pytest.mark.xfail(strict=True, reason="H15: an ended console prompt eats the next answers")
+def test_a_line_typed_after_a_request_timed_out_answers_the_next_request(
+    fake_system: ActorSystem, clock: FakeClock, requester: Probe
+) -> None:
+    """The read of a timed-out confirmation cannot be interrupted; when a line comes it
+    is parsed for the dead request: 'alice' is not yes/no, so the dead prompt asks
+    again and keeps reading, while the open request for a name is never prompted."""
+    keyboard = _Keyboard()
+    console = Console(file=io.StringIO(), force_terminal=False, width=200)
+    human = ConsoleHumanCallback(console, stream=keyboard)  # type: ignore[arg-type]
+    spawn_human_gateway(fake_system, human)
+    send(fake_system, ask("r1", timeout=10, reply_to=requester.path))
+    assert keyboard.waiting.wait(2)
+    send(fake_system, ask("r2", HumanCallbackType.INPUT, message="Name?", timeout=100,
+                          reply_to=requester.path))  # fmt: skip
+    clock.advance(10)
+    assert outcome(requester).outcome is HumanOutcome.TIMED_OUT
+
+    keyboard.lines.put("alice\n")
+
+    answered = outcome(requester, timeout=2.0)
+    assert (answered.request_id, answered.value) == ("r2", "alice")
