@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import JsonValue
 from rich.console import Console
 
 from actorflow import (
@@ -35,6 +36,7 @@ from actorflow.human import (
     HumanCallbackResponse,
     HumanCallbackType,
     HumanOutcome,
+    HumanRequest,
     HumanResponse,
     InMemoryPendingRequests,
     PendingRecord,
@@ -44,7 +46,7 @@ from actorflow.human import (
 )
 from actorflow.human.validation import check_pattern, check_request, validate_answer
 from actorflow.journal import JournalConfig, JournalEvent, open_journal
-from actorflow.messages import EffectRecorded
+from actorflow.messages import EffectRecorded, Envelope
 from actorflow.testing import Probe, ScriptedHuman
 from tests.flow.support import new_flow, plan_of
 from tests.human.support import ask, outcome, send
@@ -111,7 +113,7 @@ def test_a_huge_list_answer_to_an_untyped_input_is_refused() -> None:
     """``max_length`` caps text only: a list (or dict) answer of any size is accepted,
     then journaled as a ``human`` effect and kept in the pending records."""
     request = ask("big", HumanCallbackType.INPUT, message="Anything?")
-    huge = ["x" * 100] * 200_000  # 20 MB of JSON
+    huge: list[JsonValue] = ["x" * 100] * 200_000  # 20 MB of JSON
 
     with pytest.raises(InvalidHumanAnswerError, match=r"^Answer .* to human request .big."):
         validate_answer(request, huge)
@@ -409,3 +411,74 @@ def test_a_line_typed_after_a_request_timed_out_answers_the_next_request(
 
     answered = outcome(requester, timeout=2.0)
     assert (answered.request_id, answered.value) == ("r2", "alice")
+
+
+# -- H16: the manager without a system drops the escalate policy -----------------------
+
+
+@pytest.mark.xfail(strict=True, reason="H16: a direct manager ignores on_timeout=escalate")
+def test_a_manager_without_a_system_does_not_silently_drop_escalation(clock: FakeClock) -> None:
+    """The manager's docstring promises 'the same timeout policies' without a system,
+    but ``_timed_out`` treats ``escalate`` as ``fail``: nobody is escalated to and the
+    caller gets a plain timeout. It should escalate, or refuse the option up front."""
+    manager = HumanCallbackManager(ScriptedHuman.silent(), clock=clock)
+
+    async def main() -> Any:
+        task = asyncio.ensure_future(
+            manager.request_confirmation("Go?", timeout=10, on_timeout="escalate")
+        )
+        loop = asyncio.get_running_loop()  # wait in a thread: the loop must arm the deadline
+        assert await loop.run_in_executor(None, lambda: clock.wait_for_timers(1, timeout=5))
+        clock.advance(10)
+        return await asyncio.wait_for(task, 5)
+
+    with pytest.raises(ConfigurationError, match="escalat"):
+        asyncio.run(main())
+
+
+# -- H17: a flow config the gateway always refuses is taken --------------------------------
+
+
+@pytest.mark.xfail(strict=True, reason="H17: human_timeout=inf is taken, then fails each step")
+def test_an_infinite_human_timeout_is_refused_by_the_config_or_waits(system: ActorSystem) -> None:
+    """``FlowConfig.human_timeout`` only checks ``gt=0``; the gateway refuses an
+    infinite timeout, so every human step of such a flow fails at run time instead of
+    the assignment being refused (or inf meaning 'no limit', as the old path took it)."""
+    flow = new_flow(system)
+    refused = False
+    try:
+        flow.config.human_timeout = float("inf")
+    except ValueError:
+        refused = True
+    if not refused:
+        flow.set_human_callback(ScriptedHuman({"Ship it?": True}))
+        state = flow.execute_sync(_confirm_plan())
+
+        assert state.status is FlowStatus.COMPLETED, state.error
+
+
+# -- H18: the journaled request carries the wall clock ------------------------------------
+
+
+@pytest.mark.xfail(strict=True, reason="H18: HumanRequest.timestamp is time.time(), not the Clock")
+def test_a_flows_human_request_is_stamped_by_the_system_clock(
+    clock: FakeClock, tmp_path: Path
+) -> None:
+    """``human_question`` leaves ``HumanCallbackData.timestamp`` to its default factory,
+    ``time.time``; the HumanRequest the flow sends (journaled) then holds the real time
+    under a FakeClock, so two runs of one scenario journal different messages and a
+    replay diverges."""
+    path = tmp_path / "journal"
+    with ActorSystem(clock=clock, journal=JournalConfig(path=path)) as system:
+        flow = new_flow(system)
+        flow.set_human_callback(ScriptedHuman({"Ship it?": True}))
+        state = flow.execute_sync(_confirm_plan())
+    assert state.status is FlowStatus.COMPLETED
+    with open_journal(path) as journal:
+        stamps = [
+            r.message.timestamp
+            for r in journal
+            if isinstance(r, Envelope) and isinstance(r.message, HumanRequest)
+        ]
+
+    assert stamps == [clock.time()]
