@@ -369,23 +369,26 @@ class FlowRunner(Behaviour):
         if self.replied or self.asker is None or self.core is None:
             return
         self.replied = True
-        state = flow_state(self.core, self._at(ctx))
+        problems: dict[str, JsonValue] = {}
         saver, durable = self.checkpointer, self.durable
         if saver is not None and saver.errors:  # say so: the stored state may be behind
-            state.metadata["checkpoint_errors"] = saver.errors
-            state.metadata["checkpoint_error"] = saver.last_error
+            problems["checkpoint_errors"] = saver.errors
+            problems["checkpoint_error"] = saver.last_error
         if durable is not None and (durable.failures or durable.broken):
-            state.metadata["checkpoint_errors"] = durable.failures + (1 if durable.broken else 0)
-            state.metadata["checkpoint_error"] = durable.broken or durable.last_error
+            problems["checkpoint_errors"] = durable.failures + (1 if durable.broken else 0)
+            problems["checkpoint_error"] = durable.broken or durable.last_error
         dumped: dict[str, JsonValue]
-        if self.final is not None:  # made for the last stream event: the same, with metadata
-            dumped = {**self.final, "metadata": state.model_dump(mode="json")["metadata"]}
+        if self.final is not None:  # made for the last stream event: the same, plus these
+            meta = self.final.get("metadata")
+            dumped = {**self.final, "metadata": {**(meta if isinstance(meta, dict) else {}),
+                                                 **problems}}  # fmt: skip
         else:
+            state = flow_state(self.core, self._at(ctx))
+            state.metadata.update(problems)
             dumped = state.model_dump(mode="json", exclude={"plan"})
+        status = dumped.get("status")
         # The dump is JSON data (the field's type), so the message is built as it is.
-        reply = trusted(
-            FlowFinished, flow_id=self.core.flow_id, status=state.status.value, state=dumped
-        )
+        reply = trusted(FlowFinished, flow_id=self.core.flow_id, status=str(status), state=dumped)
         ctx.reply(reply, to=self.asker)
 
     def on_stop(self, ctx: Context) -> None:
