@@ -42,6 +42,7 @@ from actorflow.human import (
     PendingRecord,
     answer_human_request,
     human_handlers,
+    list_human_requests,
     spawn_human_gateway,
 )
 from actorflow.human.validation import check_pattern, check_request, validate_answer
@@ -482,3 +483,28 @@ def test_a_flows_human_request_is_stamped_by_the_system_clock(
         ]
 
     assert stamps == [clock.time()]
+
+
+# -- H19: without a callback the gateway is bypassed and nobody can answer ----------------
+
+
+@pytest.mark.xfail(strict=True, reason="H19: no callback: the step fails instead of waiting")
+def test_a_flow_without_a_callback_waits_for_an_answer_from_outside(system: ActorSystem) -> None:
+    """The launcher takes the gateway only when the flow has a callback; without one the
+    step fails at once ('no human callback'), so a request can never be answered from
+    outside (``answer_human_request``, ``actorflow answer``) as the issue asks."""
+    spawn_human_gateway(system)
+    flow = new_flow(system)
+    plan = _confirm_plan()
+    box: list[FlowState] = []
+    runner = threading.Thread(target=lambda: box.append(flow.execute_sync(plan)))
+    runner.start()
+    while runner.is_alive() and not list_human_requests(system):
+        runner.join(0.05)  # wait for the request, or for the flow to end without one
+    if runner.is_alive():
+        answer_human_request(system, f"{plan.id}/ask/1", value=True)
+    runner.join(10)
+    (state,) = box
+
+    assert state.status is FlowStatus.COMPLETED, state.error
+    assert state.variables["user_confirmed"] is True
