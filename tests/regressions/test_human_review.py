@@ -508,3 +508,28 @@ def test_a_flow_without_a_callback_waits_for_an_answer_from_outside(system: Acto
 
     assert state.status is FlowStatus.COMPLETED, state.error
     assert state.variables["user_confirmed"] is True
+
+
+# -- H20: a manager call cancelled by its caller leaves the request open ----------------
+
+
+@pytest.mark.xfail(strict=True, reason="H20: cancelling a manager call leaves its request open")
+def test_cancelling_a_manager_call_cancels_its_request(fake_system: ActorSystem) -> None:
+    """Through the gateway, ``request()`` only awaits ``ask_async``: when its caller is
+    cancelled (a web request gone, ``asyncio.timeout``) the gateway's request stays
+    open, the handler keeps asking the human, and an answer is taken for nobody."""
+    human = ScriptedHuman.silent()
+    manager = HumanCallbackManager(human, system=fake_system)
+
+    async def main() -> None:
+        task = asyncio.ensure_future(manager.request_confirmation("Go?"))
+        loop = asyncio.get_running_loop()
+        assert await loop.run_in_executor(None, lambda: human.wait_asked(1, 5))
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+
+    assert human.wait_cancelled(1, 2)
+    assert list_human_requests(fake_system) == ()
