@@ -20,6 +20,7 @@ from actorflow import (
     ActorSystem,
     ConfigurationError,
     FakeClock,
+    FlowDefinitionError,
     FlowPlan,
     FlowState,
     FlowStatus,
@@ -533,3 +534,30 @@ def test_cancelling_a_manager_call_cancels_its_request(fake_system: ActorSystem)
 
     assert human.wait_cancelled(1, 2)
     assert list_human_requests(fake_system) == ()
+
+
+# -- H21: a human step no request can come of passes plan validation ---------------------
+
+
+@pytest.mark.xfail(strict=True, reason="H21: validate_plan does not check_request human steps")
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"input_type": "input", "pattern": "(a+)+"},
+        {"input_type": "select", "options": ["x"], "on_timeout": "default", "default_value": "z"},
+        {"input_type": "confirm", "multi_select": True},
+    ],
+)
+def test_a_human_step_the_gateway_would_refuse_is_refused_before_the_flow_runs(
+    system: ActorSystem, params: dict[str, Any]
+) -> None:
+    """These questions are refused by ``check_request`` whatever the answer, yet the plan
+    is taken: the steps before it run (side effects), then the flow fails with 'the
+    request was failed: ...' instead of a FlowDefinitionError up front."""
+    flow = new_flow(system)
+    flow.set_human_callback(ScriptedHuman.silent())
+    step = create_flow_step("ask", "human_input", {"message": "Name?", **params}, id="ask",
+                            max_retries=0)  # fmt: skip
+
+    with pytest.raises(FlowDefinitionError):
+        flow.execute_sync(plan_of(step))
