@@ -561,3 +561,33 @@ def test_a_human_step_the_gateway_would_refuse_is_refused_before_the_flow_runs(
 
     with pytest.raises(FlowDefinitionError):
         flow.execute_sync(plan_of(step))
+
+
+# -- H22: an answer the journal cannot encode is taken, and missing from the journal -----
+
+
+@pytest.mark.xfail(strict=True, reason="H22: a 2**70 int answer is taken but never journaled")
+def test_an_int_answer_beyond_64_bits_is_refused_or_journaled(
+    clock: FakeClock, tmp_path: Path
+) -> None:
+    """``value_type='int'`` takes any Python int; msgpack cannot encode one beyond 64
+    bits, so the answer, its ``human`` effect and the outcome are missing from the
+    journal while the requester goes on with the value."""
+    path = tmp_path / "journal"
+    with ActorSystem(clock=clock, journal=JournalConfig(path=path)) as system:
+        spawn_human_gateway(system)
+        send(system, ask("r1", HumanCallbackType.INPUT, message="N?", value_type="int"))
+        try:
+            answer_human_request(system, "r1", value=2**70)
+        except InvalidHumanAnswerError:
+            return  # refused: the fix may take this way
+    with open_journal(path) as journal:
+        effects = [
+            r.message.name
+            for r in journal
+            if isinstance(r, JournalEvent)
+            and isinstance(r.message, EffectRecorded)
+            and r.message.effect == "human"
+        ]
+
+    assert effects == ["r1"]
