@@ -49,7 +49,7 @@ from actorflow.human import (
 from actorflow.human.validation import check_pattern, check_request, validate_answer
 from actorflow.journal import JournalConfig, JournalEvent, open_journal
 from actorflow.messages import EffectRecorded, Envelope
-from actorflow.testing import Probe, ScriptedHuman
+from actorflow.testing import Answer, Probe, ScriptedHuman
 from tests.flow.support import new_flow, plan_of
 from tests.human.support import ask, outcome, send
 
@@ -591,3 +591,23 @@ def test_an_int_answer_beyond_64_bits_is_refused_or_journaled(
         ]
 
     assert effects == ["r1"]
+
+
+# -- H23: without the gateway a failing human is asked again and again --------------------
+
+
+@pytest.mark.xfail(strict=True, reason="H23: human_gateway=False retries (re-asks) the human")
+def test_without_the_gateway_a_failed_human_step_is_not_asked_again(system: ActorSystem) -> None:
+    """The gateway path marks every human failure non-retryable ('a person is not asked
+    again unbidden'); the direct path does not, so a callback error re-asks the person
+    up to ``default_max_retries`` more times."""
+    human = ScriptedHuman({"Ship it?": Answer(error=RuntimeError("the form crashed"))})
+    flow = new_flow(system, human_gateway=False)
+    flow.set_human_callback(human)
+    step = create_flow_step("ask", "human_input", {"message": "Ship it?", "input_type": "confirm"},
+                            id="ask")  # fmt: skip
+
+    state = flow.execute_sync(plan_of(step))
+
+    assert state.status is FlowStatus.FAILED
+    assert len(human.asked) == 1
