@@ -243,7 +243,7 @@ def test_ended_requests_do_not_accumulate_without_bound(clock: FakeClock) -> Non
     """Every request, answered or not, stays in the dict for the process's life (and
     H5 shows the harm of remembering them): there is no retention nor bound."""
     pending = InMemoryPendingRequests()
-    count = 20_000
+    count = 2_000
     for n in range(count):
         request = ask(f"r{n}")
         pending.put(PendingRecord(request=request, deadline=1.0, asked_at=0.0))
@@ -319,7 +319,7 @@ def test_a_flow_whose_gateway_stops_still_times_its_human_step_out(clock: FakeCl
         assert human.wait_asked(1, 10)
         system.stop(HUMAN_PATH)
         clock.advance(3600.0)
-        runner.join(5)
+        runner.join(2)
 
         assert not runner.is_alive()
     (state,) = box
@@ -384,7 +384,7 @@ class _Keyboard:
     def readline(self) -> str:
         self.waiting.set()
         try:
-            return self.lines.get(timeout=5)
+            return self.lines.get(timeout=2)
         except queue.Empty:
             return ""  # the input ended
         finally:
