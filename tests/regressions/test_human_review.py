@@ -96,6 +96,7 @@ def _confirm_plan() -> FlowPlan:
 # -- H1: nested bounded repeats pass the pattern check ------------------------------------
 
 
+@pytest.mark.xfail(strict=True, reason="H1: check_pattern accepts (?:a*){16}: ReDoS")
 @pytest.mark.parametrize(
     "pattern",
     [r"(?:a*){16}b", r"((a|a){0,16}){0,16}b", r"(a{0,16}){0,16}b"],
@@ -171,6 +172,7 @@ def _run(flow: Any, plan: FlowPlan) -> FlowState:
     return state
 
 
+@pytest.mark.xfail(strict=True, reason="H5: a plan run again gets the last run's human answer")
 def test_running_a_plan_again_asks_the_human_again(system: ActorSystem) -> None:
     """The request id is ``flow id/step id/attempt`` and the flow id is the plan id, so
     a second run of the same plan sends a request id the gateway knows; ``_rejoin``
@@ -256,6 +258,7 @@ def test_ended_requests_do_not_accumulate_without_bound(clock: FakeClock) -> Non
 # -- H10: a graceful stop cancels the request a resumed flow needs ------------------------
 
 
+@pytest.mark.xfail(strict=True, reason="H10: stopping a durable flow cancels its human request")
 def test_a_durable_flow_stopped_while_asking_leaves_its_request_open() -> None:
     """With a store the flow's state stays running so it can be resumed, but its
     ``on_stop`` still cancels the attempt and with it the gateway request; the resumed
@@ -301,6 +304,7 @@ def test_without_the_gateway_an_invalid_confirmation_does_not_land_in_the_contex
 # -- H12: a flow waits forever when its gateway goes away ---------------------------------
 
 
+@pytest.mark.xfail(strict=True, reason="H12: a human step has no deadline of its own")
 def test_a_flow_whose_gateway_stops_still_times_its_human_step_out(clock: FakeClock) -> None:
     """Under the gateway ``_deadline`` gives a human step no deadline (the gateway times
     the request); if the gateway stops (or the request is dead-lettered), no outcome
