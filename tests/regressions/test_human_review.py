@@ -678,3 +678,20 @@ def test_console_prompts_waiting_their_turn_leave_the_pool_to_other_work(
 
 async def _nothing() -> None:
     """An effect that does nothing (it runs after the effects scheduled before it)."""
+
+
+# -- H26: options no answer can tell apart are taken ------------------------------------------
+
+
+@pytest.mark.xfail(strict=True, reason="H26: check_request takes duplicate or NaN options")
+@pytest.mark.parametrize("options", [("a", "a"), (1, 1.0), (float("nan"), "b")])
+def test_a_selection_whose_options_cannot_be_told_apart_is_refused(
+    options: tuple[JsonValue, ...],
+) -> None:
+    """Duplicate options (``1`` and ``1.0`` compare equal) make an answer ambiguous and a
+    multi-select of both impossible ('names an option twice'); a NaN option can never
+    be chosen (NaN != NaN) and is journaled as null."""
+    request = ask("s", HumanCallbackType.SELECT, message="Pick", options=options)
+
+    with pytest.raises(ConfigurationError, match=r"^Human request 's'"):
+        check_request(request)
