@@ -16,7 +16,7 @@ T = TypeVar("T")
 class AttemptScopedHuman:
     """A flow's human callback as the gateway calls it: inside the step's attempt, so
     that ``actorflow.idempotency_key()`` works there as in a tool (the gateway names a
-    flow's request ``flow id/step id/attempt``)."""
+    flow's request ``flow id/step id/attempt@run``)."""
 
     def __init__(self, callback: IHumanCallback) -> None:
         self.callback = callback
@@ -24,7 +24,7 @@ class AttemptScopedHuman:
     async def _in_attempt(
         self, data: HumanCallbackData, ask: Callable[[HumanCallbackData], Awaitable[T]]
     ) -> T:
-        number = data.request_id.rsplit("/", 1)[-1]
+        number = data.request_id.rsplit("@", 1)[0].rsplit("/", 1)[-1]
         if data.flow_id is None or data.step_id is None or not number.isdigit():
             return await ask(data)
         attempt = Attempt(data.flow_id, data.step_id, int(number))

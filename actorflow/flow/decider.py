@@ -81,6 +81,9 @@ INLINE_TYPES: Final = frozenset({"condition", "synchronization"})
 _DEGRADED = "failed_non_critical"
 _HUMAN = "human_input"
 _HUMAN_TIMEOUT: Final = "actorflow.errors.HumanTimeoutError"
+HUMAN_GRACE: Final = 60.0
+"""Seconds after a human request's last deadline the flow times the step out itself
+(only if the human gateway never answered: it was stopped, or lost the request)."""
 _QUESTION: Final = ("input_type", "message", "options", "default_value")
 _QUESTION_OPTIONS: Final = ("on_timeout", "escalation_timeout", "multi_select", "value_type",
                             "pattern")  # fmt: skip
@@ -398,15 +401,22 @@ def _start_attempt(draft: _Draft, sid: str, *, again: bool = False) -> None:
         draft.commands.append(StartAttempt(sid, attempt, parameters, names, timeout))
     if deadline is not None and (draft.sweep_at is None or deadline < draft.sweep_at):
         draft.sweep_at = deadline
-        delay = max(0.0, deadline - draft.at) if again else timeout or 0.0
+        delay = max(0.0, deadline - draft.at)
         draft.commands.append(ScheduleTimer(delay, SweepTimeouts()))
 
 
 def _deadline(draft: _Draft, spec: StepSpec, timeout: float | None) -> float | None:
-    """When a new attempt of ``spec`` times out (None: never, or the human gateway times
-    a human step's request by its policy)."""
-    if timeout is None or (spec.type == _HUMAN and draft.spec.settings.human_gateway):
+    """When a new attempt of ``spec`` times out (None: never). The human gateway times a
+    human step's request by its policy; the flow's own deadline is then a backstop after
+    the request's last one (should the gateway be gone)."""
+    if timeout is None:
         return None
+    if spec.type == _HUMAN and draft.spec.settings.human_gateway:
+        params = spec.parameters
+        extra = params.get("escalation_timeout") or timeout
+        if params.get("on_timeout") == "escalate" and isinstance(extra, int | float):
+            timeout += float(extra)
+        return draft.at + timeout + HUMAN_GRACE
     return draft.at + timeout
 
 

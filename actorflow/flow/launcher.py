@@ -190,7 +190,10 @@ class Launcher:
 
     def _ask_gateway(self, command: AskHuman, core: FlowCore, ctx: Context) -> None:
         flow_id, step_id, attempt = core.flow_id, command.step_id, command.attempt
-        request_id = f"{flow_id}/{step_id}/{attempt}"  # the same when a resumed flow asks again
+        # The same when a resumed flow asks again (started_at is kept), another when the
+        # plan runs anew under the same flow id.
+        run = round((core.started_at or 0.0) * 1000)
+        request_id = f"{flow_id}/{step_id}/{attempt}@{run}"
         try:
             question = human_question(step_id, command.request, flow_id, self.services)
             if command.timeout is not None:
@@ -234,14 +237,14 @@ class Launcher:
         self.handles.pop((step_id, attempt), None)
         self.stops.pop((step_id, attempt), None)
 
-    def cancel(self, step_id: str, attempt: int) -> None:
+    def cancel(self, step_id: str, attempt: int, *, keep_request: bool = False) -> None:
         """Cancel an attempt (its outcome, if one still comes, is ignored by the decider)."""
         stop = self.stops.pop((step_id, attempt), None)
         if stop is not None:
             stop.set()
         system = self._system
         for request_id, call in list(self.human_calls.items()):
-            if call == (step_id, attempt) and system is not None:  # ends cancelled there too
+            if call == (step_id, attempt) and system is not None and not keep_request:
                 del self.human_calls[request_id]
                 self.human_timeouts.pop(request_id, None)
                 system.send(HUMAN_PATH, CancelHumanRequest(request_id=request_id,

@@ -409,7 +409,11 @@ class FlowRunner(Behaviour):
                 if self.topic is not None:
                     self._publish(commands, at, ctx)
                 for command in commands:
-                    if self.durable is None or isinstance(command, CancelAttempt):
+                    if isinstance(command, CancelAttempt) and self.durable is not None:
+                        # stored as running: a resumed flow asks its people again under
+                        # the same request ids, so their open requests stay open
+                        self.launcher.cancel(command.step_id, command.attempt, keep_request=True)
+                    elif self.durable is None:
                         self._carry_out(command, at, ctx)
         finally:
             self._reply(ctx)  # whatever failed above, the caller is answered

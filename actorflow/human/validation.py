@@ -49,6 +49,8 @@ PATTERN_INPUT_LIMIT = 256
 """Longest text matched against a pattern (characters)."""
 _LONG = 16
 """A repeat that may run more often than this is a long repeat."""
+_SMALL = 4
+"""A repeat of a repeat is refused when the outer one may run more often than this."""
 _MAX_LONG_REPEATS = 3
 _REPEATS = (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT)
 _Node = tuple[object, Any]
@@ -126,8 +128,30 @@ def _unsafe_repeat(
         long_repeats[0] += 1
         if long_repeats[0] > _MAX_LONG_REPEATS:
             return f"it has more than {_MAX_LONG_REPEATS} long repeats"
-    nested = inside_long or (is_long and not possessive)  # a possessive repeat never backtracks
+    if high > 1 and not possessive:  # it may backtrack into what it repeats
+        inner = _largest_repeat(body.data)
+        if inner > _LONG or (high > _SMALL and inner > 1):
+            # (a*){3} is polynomial of a high degree, (a{0,16}){0,16} exponential;
+            # (?:\d{1,3}\.){3} (small in small) is fine. Possessive never backtracks.
+            return "it repeats a repeat"
+    nested = inside_long or (is_long and not possessive)
     return _unsafe(body.data, inside_long=nested, long_repeats=long_repeats)
+
+
+def _largest_repeat(items: Sequence[_Node]) -> int:
+    """The most times any repeat inside ``items`` may run (0: none)."""
+    largest = 0
+    for op, av in items:
+        if op in _REPEATS or op is sre_constants.POSSESSIVE_REPEAT:
+            largest = max(largest, av[1], _largest_repeat(av[2].data))
+        elif op is sre_constants.BRANCH:
+            for branch in av[1]:
+                largest = max(largest, _largest_repeat(branch.data))
+        else:
+            body = _group_body(op, av)
+            if body is not None:
+                largest = max(largest, _largest_repeat(body))
+    return largest
 
 
 def _group_body(op: object, av: Any) -> Sequence[_Node] | None:

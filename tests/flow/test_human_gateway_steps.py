@@ -91,7 +91,9 @@ def test_an_invalid_answer_keeps_the_request_open_for_a_valid_one_from_outside(
     )
     runner, box = run_in_thread(flow, plan)
     assert human.wait_asked(1, 10)
-    request_id = f"{plan.id}/pick/1"
+    (record,) = list_human_requests(system)  # its answer is refused: the request stays open
+    request_id = record.request_id
+    assert request_id.startswith(f"{plan.id}/pick/1@")  # flow/step/attempt@run
 
     def still_open() -> bool:
         return [r.request_id for r in list_human_requests(system)] == [request_id]
@@ -120,7 +122,9 @@ def test_answers_are_journaled_as_human_effects(tmp_path: Path) -> None:
             and isinstance(r.message, EffectRecorded)
             and r.message.effect == "human"
         ]
-    assert effects == [(f"{state.flow_id}/ask/1", True)]
+    ((name, value),) = effects
+    assert name.startswith(f"{state.flow_id}/ask/1@")
+    assert value is True
 
 
 def test_a_cancelled_flow_cancels_its_open_request(system: ActorSystem) -> None:
