@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from actorflow.errors import (
     ConfigurationError,
     FlowError,
+    InvalidMessageError,
     InvalidStepParametersError,
     RetryableStepError,
     StepHTTPError,
@@ -47,7 +48,9 @@ from actorflow.flow.human import HumanCallbackData, HumanCallbackType, IHumanCal
 from actorflow.flow.models import FlowStep, StepSpec
 from actorflow.flow.references import resolve_references
 from actorflow.flow.streaming import collect_async, collect_sync
+from actorflow.human.messages import HumanRequest
 from actorflow.human.models import TimeoutPolicy
+from actorflow.human.validation import check_request
 from actorflow.messages import thaw
 
 __all__ = [
@@ -308,6 +311,8 @@ class StepType:
                 ) from None
         if self.name in ("mcp_tool", "parallel_task") and services is not None:
             _check_tool(step, services)
+        if self.name == "human_input":
+            _check_question(step, services or FlowServices())
 
 
 _registry: dict[str, StepType] = {}
@@ -428,6 +433,24 @@ class AgentParameters(_Loose):
     agent: str
     task: str
     arguments: dict[str, Any] | Reference = {}
+
+
+def _check_question(step: StepSpec, services: FlowServices) -> None:
+    """Refuse a question the human gateway would refuse whatever the answer (an unsafe
+    pattern, a default that is no valid answer, multi-select on a confirmation), unless
+    references make it known only when the step runs."""
+    if "${" in repr(step.parameters):
+        return
+    question = {k: v for k, v in step.parameters.items() if k not in ENGINE_OPTIONS}
+    data = human_question(step.id, question, None, services)
+    if step.timeout is not None:
+        data = data.model_copy(update={"timeout": step.timeout})
+    try:
+        check_request(HumanRequest.from_data(data))
+    except (ConfigurationError, InvalidMessageError) as exc:
+        raise InvalidStepParametersError(
+            f"Step {step.id!r} (human_input) asks a question that cannot be answered: {exc}"
+        ) from None
 
 
 def _check_tool(step: StepSpec, services: FlowServices) -> None:

@@ -96,7 +96,6 @@ def _confirm_plan() -> FlowPlan:
 # -- H1: nested bounded repeats pass the pattern check ------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="H1: check_pattern accepts (?:a*){16}: ReDoS")
 @pytest.mark.parametrize(
     "pattern",
     [r"(?:a*){16}b", r"((a|a){0,16}){0,16}b", r"(a{0,16}){0,16}b"],
@@ -172,7 +171,6 @@ def _run(flow: Any, plan: FlowPlan) -> FlowState:
     return state
 
 
-@pytest.mark.xfail(strict=True, reason="H5: a plan run again gets the last run's human answer")
 def test_running_a_plan_again_asks_the_human_again(system: ActorSystem) -> None:
     """The request id is ``flow id/step id/attempt`` and the flow id is the plan id, so
     a second run of the same plan sends a request id the gateway knows; ``_rejoin``
@@ -258,7 +256,6 @@ def test_ended_requests_do_not_accumulate_without_bound(clock: FakeClock) -> Non
 # -- H10: a graceful stop cancels the request a resumed flow needs ------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="H10: stopping a durable flow cancels its human request")
 def test_a_durable_flow_stopped_while_asking_leaves_its_request_open() -> None:
     """With a store the flow's state stays running so it can be resumed, but its
     ``on_stop`` still cancels the attempt and with it the gateway request; the resumed
@@ -304,7 +301,6 @@ def test_without_the_gateway_an_invalid_confirmation_does_not_land_in_the_contex
 # -- H12: a flow waits forever when its gateway goes away ---------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="H12: a human step has no deadline of its own")
 def test_a_flow_whose_gateway_stops_still_times_its_human_step_out(clock: FakeClock) -> None:
     """Under the gateway ``_deadline`` gives a human step no deadline (the gateway times
     the request); if the gateway stops (or the request is dead-lettered), no outcome
@@ -539,7 +535,6 @@ def test_cancelling_a_manager_call_cancels_its_request(fake_system: ActorSystem)
 # -- H21: a human step no request can come of passes plan validation ---------------------
 
 
-@pytest.mark.xfail(strict=True, reason="H21: validate_plan does not check_request human steps")
 @pytest.mark.parametrize(
     "params",
     [
