@@ -30,9 +30,10 @@ from typing import Any
 
 from pydantic import JsonValue
 
-from actorflow.errors import ConfigurationError, InvalidHumanAnswerError
+from actorflow.errors import CodecError, ConfigurationError, InvalidHumanAnswerError
 from actorflow.human.messages import HumanRequest
 from actorflow.human.models import HumanCallbackType, TimeoutPolicy
+from actorflow.messages.codec import pack
 
 __all__ = [
     "MAX_PATTERN_LENGTH",
@@ -189,6 +190,17 @@ def check_request(request: HumanRequest) -> None:
             f"Human request {rid!r} has deadline {request.deadline!r}; it must be a finite "
             "time in epoch seconds."
         )
+    if request.max_length < 0:
+        raise ConfigurationError(
+            f"Human request {rid!r} has max_length {request.max_length}; it must be ≥ 0."
+        )
+    options = list(request.options or ())
+    for index, option in enumerate(options):
+        if _unjournalable(option) is not None or _among(option, options[:index]):
+            raise ConfigurationError(
+                f"Human request {rid!r} has option {option!r} at {index}, which is not a "
+                "finite value told apart from the options before it. Pass distinct options."
+            )
     if request.type is HumanCallbackType.SELECT and not request.options:
         raise ConfigurationError(
             f"Human request {rid!r} is a selection without options. Pass the options to "
@@ -231,6 +243,9 @@ def validate_answer(request: HumanRequest, value: JsonValue) -> JsonValue:
         InvalidHumanAnswerError: the value does not fit the request; the message says why
             and what would.
     """
+    problem = _unjournalable(value)
+    if problem is not None:
+        raise _invalid(request, value, problem)
     if request.type is HumanCallbackType.CONFIRM:
         if not isinstance(value, bool):
             raise _invalid(request, value, "is not a bool. A confirmation takes true or false")
@@ -238,6 +253,38 @@ def validate_answer(request: HumanRequest, value: JsonValue) -> JsonValue:
     if request.type is HumanCallbackType.SELECT:
         return _check_selection(request, value)
     return _check_input(request, value)
+
+
+MAX_ANSWER_BYTES = 64 * 1024
+"""Most bytes an answer may take, packed (it is journaled and kept with its request)."""
+_INT_LIMIT = 2**63
+
+
+def _unjournalable(value: JsonValue) -> str | None:
+    """Why ``value`` cannot be recorded as it is (NaN, infinity and ints beyond 64 bits
+    do not survive the journal; a huge answer is no answer), or None."""
+    stack: list[object] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return "holds a number that is not finite (NaN or infinity)"
+        if (
+            isinstance(item, int)
+            and not isinstance(item, bool)
+            and not (-_INT_LIMIT <= item < _INT_LIMIT)
+        ):
+            return "holds an integer beyond 64 bits"
+        if isinstance(item, list | tuple):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+    try:
+        size = len(pack(value))
+    except (CodecError, ValueError, TypeError, OverflowError):
+        return "cannot be recorded (not JSON data)"
+    if size > MAX_ANSWER_BYTES:
+        return f"takes {size:,} bytes; at most {MAX_ANSWER_BYTES:,} are taken"
+    return None
 
 
 def _check_selection(request: HumanRequest, value: JsonValue) -> JsonValue:
