@@ -12,6 +12,7 @@ flow itself, so the journal holds every event the decider saw. Flow actor thread
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import threading
 
@@ -169,6 +170,9 @@ class Launcher:
             return await run_in_attempt(current, ask)
 
         def outcome(result: object, error: BaseException | None) -> None:
+            if error is not None and getattr(error, "retryable", None) is None:
+                with contextlib.suppress(AttributeError):  # a person is not asked again
+                    error.retryable = False  # type: ignore[attr-defined] # unbidden
             told = attempt_finished(flow_id, step_id, attempt, result, error, message=HumanAnswered)
             system.send(me, told, sender=me)
 
@@ -196,9 +200,12 @@ class Launcher:
         request_id = f"{flow_id}/{step_id}/{attempt}@{run}"
         try:
             question = human_question(step_id, command.request, flow_id, self.services)
+            env = ctx.envelope  # its time is journaled: the request is stamped by the clock
+            asked_at = env.wall_time if env is not None else ctx.clock.now().timestamp()
+            update: dict[str, object] = {"request_id": request_id, "timestamp": asked_at}
             if command.timeout is not None:
-                question = question.model_copy(update={"timeout": command.timeout})
-            question = question.model_copy(update={"request_id": request_id})
+                update["timeout"] = command.timeout
+            question = question.model_copy(update=update)
             message = HumanRequest.from_data(
                 question, reply_to=ctx.path, handler=self.services.human_handler
             )

@@ -104,20 +104,22 @@ def ask_handler(
     async def work() -> object:
         return await call_handler(method, data)
 
+    handles: list[EffectHandle] = []
+
     def outcome(result: object, error: BaseException | None) -> None:
-        if isinstance(error, asyncio.CancelledError):
-            return  # the gateway cancelled it: the request ended or the gateway stopped
+        if isinstance(error, asyncio.CancelledError) and handles and handles[0].cancel_requested:
+            # the gateway cancelled it (the request ended, or the gateway stopped); a
+            # CancelledError the handler raised by itself is its failure, reported below
+            return
         message = _report(request, stage, result, error)
         try:
             system.tell(gateway, message)
         except SystemStoppedError:
             return  # the system is going away with the gateway
 
-    return system.effects.submit(
-        work,
-        outcome,
-        name=f"human request {request.request_id!r}",
-    )
+    handle = system.effects.submit(work, outcome, name=f"human request {request.request_id!r}")
+    handles.append(handle)
+    return handle
 
 
 def _report(

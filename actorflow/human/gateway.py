@@ -150,7 +150,13 @@ class HumanGateway(Behaviour):
         try:
             self._accept(record, msg.value, msg.responder, ctx)
         except HumanInputError as exc:
-            ctx.log.warning("The handler's answer was refused: {error}", error=str(exc))
+            # Which request and why, not the answer or the question (they may be secret).
+            ctx.log.warning(
+                "The handler's answer to human request {request_id} was refused ({kind})",
+                request_id=msg.request_id,
+                kind=type(exc).__name__,
+            )
+            ctx.log.trace("Refused answer: {error}", error=str(exc))
 
     def on_handler_failed(self, msg: HandlerFailed, ctx: Context) -> None:
         """Apply the request's error policy: fail it, wait on, or escalate."""
@@ -369,7 +375,12 @@ class HumanGateway(Behaviour):
         correlation_id: CorrelationId | None,
         ctx: Context,
     ) -> None:
-        ctx.log.warning("Human request refused: {error}", error=str(exc))
+        ctx.log.warning(
+            "Human request {request_id} refused ({kind})",
+            request_id=msg.request_id,
+            kind=type(exc).__name__,
+        )
+        ctx.log.trace("Refused request: {error}", error=str(exc))
         response = HumanResponse(
             request_id=msg.request_id,
             outcome=HumanOutcome.FAILED,

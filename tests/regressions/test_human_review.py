@@ -144,7 +144,6 @@ def test_a_handler_answer_for_another_request_id_is_not_taken(
 # -- H4: a handler raising CancelledError itself is taken for a gateway cancel ------------
 
 
-@pytest.mark.xfail(strict=True, reason="H4: a handler's own CancelledError is swallowed")
 def test_a_handler_that_raises_cancelled_error_fails_the_request(
     fake_system: ActorSystem, requester: Probe
 ) -> None:
@@ -455,7 +454,6 @@ def test_an_infinite_human_timeout_is_refused_by_the_config_or_waits(system: Act
 # -- H18: the journaled request carries the wall clock ------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="H18: HumanRequest.timestamp is time.time(), not the Clock")
 def test_a_flows_human_request_is_stamped_by_the_system_clock(
     clock: FakeClock, tmp_path: Path
 ) -> None:
@@ -587,7 +585,6 @@ def test_an_int_answer_beyond_64_bits_is_refused_or_journaled(
 # -- H23: without the gateway a failing human is asked again and again --------------------
 
 
-@pytest.mark.xfail(strict=True, reason="H23: human_gateway=False retries (re-asks) the human")
 def test_without_the_gateway_a_failed_human_step_is_not_asked_again(system: ActorSystem) -> None:
     """The gateway path marks every human failure non-retryable ('a person is not asked
     again unbidden'); the direct path does not, so a callback error re-asks the person
@@ -607,7 +604,6 @@ def test_without_the_gateway_a_failed_human_step_is_not_asked_again(system: Acto
 # -- H24: refused answers and questions are logged at WARNING ------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="H24: a refused answer and its question logged at WARNING")
 def test_a_refused_answer_is_not_logged_above_trace(fake_system: ActorSystem) -> None:
     """``on_handler_answered`` logs ``str(InvalidHumanAnswerError)``, which quotes the
     answer and the question; STYLE says prompts (and secrets: a mistyped PIN) never go
