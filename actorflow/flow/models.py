@@ -295,7 +295,7 @@ class FlowConfig(BaseModel):
     random_seed: int | None = None
     skip_dependents_of_failed_steps: bool = False
     """Skip the dependents of a non-critical failed step instead of running them."""
-    human_timeout: Annotated[float, Field(gt=0)] = 3600.0
+    human_timeout: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 3600.0
     human_gateway: bool = True
     """Ask ``human_input`` steps through the human gateway (``/system/human``): it
     times each request out by the step's ``on_timeout`` policy (``fail``, ``default``,

@@ -23,7 +23,7 @@ from actorflow.clock import Clock
 from actorflow.errors import ConfigurationError
 from actorflow.human._asking import call_handler, handler_method
 from actorflow.human.gateway import HUMAN_PATH
-from actorflow.human.messages import HumanRequest, HumanResponse
+from actorflow.human.messages import CancelHumanRequest, HumanRequest, HumanResponse
 from actorflow.human.models import (
     ErrorPolicy,
     HumanCallbackData,
@@ -156,7 +156,13 @@ class HumanCallbackManager:
         handlers.register(self._name, self.callback_handler)
         request = HumanRequest.from_data(data, handler=self._name)
         wait = data.timeout + (data.escalation_timeout or data.timeout) + _ASK_GRACE
-        reply = await system.ask_async(HUMAN_PATH, request, timeout=wait)
+        try:
+            reply = await system.ask_async(HUMAN_PATH, request, timeout=wait)
+        except asyncio.CancelledError:  # the caller gave up: so does the request
+            reason = "the caller of HumanCallbackManager stopped waiting"
+            system.send(HUMAN_PATH, CancelHumanRequest(request_id=request.request_id,
+                        reason=reason), quiet=True)  # fmt: skip
+            raise
         assert isinstance(reply, HumanResponse)
         return reply
 
@@ -164,6 +170,13 @@ class HumanCallbackManager:
         """Ask the handler here, timed on the clock; the same checks as the gateway's."""
         request = HumanRequest.from_data(data)
         check_request(request)
+        if request.on_timeout is TimeoutPolicy.ESCALATE or request.on_error is not ErrorPolicy.FAIL:
+            raise ConfigurationError(
+                f"HumanCallbackManager without a system cannot escalate or wait on "
+                f"({request.on_timeout.value!r} on timeout, {request.on_error.value!r} on "
+                "error): pass system= to go through the human gateway, or use 'fail' / "
+                "'default'."
+            )
         handler = self.callback_handler
         if handler is None:
             raise ConfigurationError(
