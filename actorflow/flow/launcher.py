@@ -15,6 +15,9 @@ from __future__ import annotations
 import contextlib
 import inspect
 import threading
+from typing import cast
+
+from pydantic import JsonValue
 
 from actorflow._trusted import trusted
 from actorflow.errors import HumanRequestFailedError, HumanTimeoutError
@@ -35,8 +38,14 @@ from actorflow.flow.steps import (
 from actorflow.human.gateway import HUMAN_PATH
 from actorflow.human.messages import CancelHumanRequest, HumanRequest, HumanResponse
 from actorflow.human.models import HumanOutcome
+from actorflow.human.validation import validate_answer
 from actorflow.ids import ActorPath, CorrelationId
-from actorflow.messages.system import DeadLetterReason, DeliveryFailed, RequestTimedOut
+from actorflow.messages.system import (
+    DeadLetterReason,
+    DeliveryFailed,
+    EffectRecorded,
+    RequestTimedOut,
+)
 from actorflow.runtime.context import Context
 from actorflow.runtime.effects import EffectHandle
 from actorflow.runtime.system import ActorSystem
@@ -162,7 +171,13 @@ class Launcher:
             return
 
         async def ask() -> object:
-            return await ask_human(human_question(step_id, request, flow_id, services), services)
+            question = human_question(step_id, request, flow_id, services)
+            value = await ask_human(question, services)
+            # the same checks as the gateway's: an answer that does not fit is refused
+            answer = validate_answer(HumanRequest.from_data(question), cast("JsonValue", value))
+            system.emit(EffectRecorded(actor=me, effect="human", value=answer,
+                                       name=f"{flow_id}/{step_id}/{attempt}"))  # fmt: skip
+            return answer
 
         current = self._attempt(flow_id, step_id, attempt, ctx)
 

@@ -9,6 +9,7 @@ request's deadline as it was (absolute, never reset).
 
 from __future__ import annotations
 
+import collections
 import threading
 from typing import Protocol, final, runtime_checkable
 
@@ -72,12 +73,16 @@ def ended_error(record: PendingRecord) -> AlreadyAnsweredError | HumanResponseEx
 class InMemoryPendingRequests:
     """:class:`PendingRequests` in a dict: for tests, and for one process's lifetime.
 
-    Share one between two gateways (one after the other) to simulate a restart.
+    Share one between two gateways (one after the other) to simulate a restart. Ended
+    requests are kept (a requester that sends a request again is told its outcome) up to
+    ``keep_ended``; beyond, the oldest ended ones are forgotten (open ones never are).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, keep_ended: int = 1_000) -> None:
         self._lock = threading.Lock()
         self._records: dict[str, PendingRecord] = {}
+        self._ended: collections.deque[str] = collections.deque()
+        self.keep_ended = keep_ended
 
     def put(self, record: PendingRecord) -> None:
         """Store ``record`` under its request id."""
@@ -97,6 +102,12 @@ class InMemoryPendingRequests:
                 raise ended_error(record)
             ended = record.model_copy(update={"outcome": outcome})
             self._records[request_id] = ended
+            self._ended.append(request_id)
+            while len(self._ended) > self.keep_ended:
+                old = self._ended.popleft()
+                kept = self._records.get(old)
+                if kept is not None and kept.outcome is not None:
+                    del self._records[old]
             return ended
 
     def list_pending(self) -> tuple[PendingRecord, ...]:

@@ -233,7 +233,6 @@ def test_a_manager_does_not_leave_its_handler_registered(fake_system: ActorSyste
 # -- H9: ended requests are kept forever --------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="H9: InMemoryPendingRequests keeps every ended request")
 def test_ended_requests_do_not_accumulate_without_bound(clock: FakeClock) -> None:
     """Every request, answered or not, stays in the dict for the process's life (and
     H5 shows the harm of remembering them): there is no retention nor bound."""
@@ -279,7 +278,6 @@ def test_a_durable_flow_stopped_while_asking_leaves_its_request_open() -> None:
 # -- H11: without the gateway nothing checks the answer -----------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="H11: human_gateway=False lands unchecked answers")
 def test_without_the_gateway_an_invalid_confirmation_does_not_land_in_the_context(
     system: ActorSystem,
 ) -> None:
@@ -321,7 +319,6 @@ def test_a_flow_whose_gateway_stops_still_times_its_human_step_out(clock: FakeCl
 # -- H13: answers asked without the gateway are not journaled as human effects ------------
 
 
-@pytest.mark.xfail(strict=True, reason="H13: human_gateway=False answers are no human effect")
 def test_without_the_gateway_answers_are_journaled_as_human_effects(tmp_path: Path) -> None:
     """The gateway records each answer as a ``human`` effect named by the request id;
     the direct path records none, so a flow's answers cannot be found the same way
