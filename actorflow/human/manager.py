@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any, final
 
@@ -75,6 +76,8 @@ class HumanCallbackManager:
         self.system = system
         self.clock = clock
         self._name = f"manager-{next(_names)}"
+        self._calls_lock = threading.Lock()
+        self._open_calls = 0
         """The name this manager's handler is registered under at the gateway."""
 
     async def request_confirmation(
@@ -153,7 +156,18 @@ class HumanCallbackManager:
         system = self.system
         assert system is not None
         handlers = ensure_human_gateway(system)
-        handlers.register(self._name, self.callback_handler)
+        with self._calls_lock:  # registered while a call of this manager is open
+            self._open_calls += 1
+            handlers.register(self._name, self.callback_handler)
+        try:
+            return await self._ask_gateway(system, data)
+        finally:
+            with self._calls_lock:
+                self._open_calls -= 1
+                if self._open_calls == 0:
+                    handlers.register(self._name, None)
+
+    async def _ask_gateway(self, system: ActorSystem, data: HumanCallbackData) -> HumanResponse:
         request = HumanRequest.from_data(data, handler=self._name)
         wait = data.timeout + (data.escalation_timeout or data.timeout) + _ASK_GRACE
         try:

@@ -217,7 +217,6 @@ def test_a_request_with_a_negative_max_length_is_refused() -> None:
 # -- H8: every manager leaves its handler registered at the gateway ---------------------
 
 
-@pytest.mark.xfail(strict=True, reason="H8: a manager's handler stays registered forever")
 def test_a_manager_does_not_leave_its_handler_registered(fake_system: ActorSystem) -> None:
     """Each HumanCallbackManager registers its callback as ``manager-N`` and never
     removes it: the gateway's handler table grows with every manager made, and keeps
