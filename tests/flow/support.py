@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from actorflow import ActorSystem, EnhancedFlow, FlowPlan, FlowState, FlowStep, create_flow_step
+from actorflow.journal import JournalEvent, open_journal
+from actorflow.messages import EffectRecorded
 from tests.support import Log
 
 
@@ -113,3 +116,15 @@ def held_at_b(
     """A flow a -> b whose step b waits for the returned gate."""
     recorder.gates["b"] = gate = threading.Event()
     return new_flow(system, recorder), plan_of(step("a"), step("b", deps=["a"])), gate
+
+
+def human_effects(path: Path) -> list[tuple[str, object]]:
+    """The ``human`` effects (request name, answer) a journal holds, in order."""
+    with open_journal(path) as journal:
+        return [
+            (r.message.name, r.message.value)
+            for r in journal
+            if isinstance(r, JournalEvent)
+            and isinstance(r.message, EffectRecorded)
+            and r.message.effect == "human"
+        ]

@@ -19,11 +19,10 @@ from actorflow import (
 from actorflow.flow.messages import CancelFlow
 from actorflow.human.outside import answer_human_request, list_human_requests
 from actorflow.ids import child_path
-from actorflow.journal import JournalConfig, JournalEvent, open_journal
-from actorflow.messages import EffectRecorded
+from actorflow.journal import JournalConfig
 from actorflow.runtime.system import FLOWS_PATH
 from actorflow.testing import ScriptedHuman
-from tests.flow.support import new_flow, plan_of
+from tests.flow.support import human_effects, new_flow, plan_of
 
 QUESTION = {"message": "Ship it?", "input_type": "confirm"}
 
@@ -114,14 +113,7 @@ def test_answers_are_journaled_as_human_effects(tmp_path: Path) -> None:
         flow.set_human_callback(ScriptedHuman({"Ship it?": True}))
         state = flow.execute_sync(ask())
     assert state.status is FlowStatus.COMPLETED
-    with open_journal(path) as journal:
-        effects = [
-            (r.message.name, r.message.value)
-            for r in journal
-            if isinstance(r, JournalEvent)
-            and isinstance(r.message, EffectRecorded)
-            and r.message.effect == "human"
-        ]
+    effects = human_effects(path)
     ((name, value),) = effects
     assert name.startswith(f"{state.flow_id}/ask/1@")
     assert value is True

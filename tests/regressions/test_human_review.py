@@ -51,7 +51,7 @@ from actorflow.human.validation import check_pattern, check_request, validate_an
 from actorflow.journal import JournalConfig, JournalEvent, open_journal
 from actorflow.messages import EffectRecorded, Envelope
 from actorflow.testing import Answer, Probe, ScriptedHuman
-from tests.flow.support import new_flow, plan_of
+from tests.flow.support import human_effects, new_flow, plan_of
 from tests.human.support import ask, outcome, send
 
 
@@ -328,14 +328,7 @@ def test_without_the_gateway_answers_are_journaled_as_human_effects(tmp_path: Pa
         flow.set_human_callback(ScriptedHuman({"Ship it?": True}))
         state = flow.execute_sync(_confirm_plan())
     assert state.status is FlowStatus.COMPLETED
-    with open_journal(path) as journal:
-        effects = [
-            (r.message.name, r.message.value)
-            for r in journal
-            if isinstance(r, JournalEvent)
-            and isinstance(r.message, EffectRecorded)
-            and r.message.effect == "human"
-        ]
+    effects = human_effects(path)
 
     assert effects == [(f"{state.flow_id}/ask/1", True)]
 
