@@ -40,15 +40,16 @@ from actorflow.streams import (
 )
 from actorflow.streams import hub as hub_module
 from actorflow.streams.manager import StreamCallbackManager
-from tests.flow.support import Recorder, held_at_b, new_flow, plan_of, step
+from tests.flow.support import Recorder, held_at_b, new_flow, plan_of, step, wait_for
 from tests.support import Collector
 
 T = StreamCallbackType
 _WAIT = 5.0
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float = _WAIT) -> None:
-    """Wait until ``predicate()`` holds (fails the test after ``timeout`` seconds)."""
+def poll_until(predicate: Callable[[], bool], timeout: float = _WAIT) -> None:
+    """Poll ``predicate()`` until it holds (fails the test after ``timeout`` seconds): only
+    for a state no event announces (where another thread's code is waiting, S9)."""
     deadline = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < deadline, "timed out"
@@ -83,7 +84,7 @@ def hold_loop(system: ActorSystem) -> threading.Event:
 def hub_of(system: ActorSystem) -> StreamHub:
     cell = system.cell_at(STREAMS_PATH)
     assert cell is not None
-    wait_until(lambda: cell.behaviour is not None)
+    assert streams_of(system).barrier().wait(_WAIT)  # the hub took a message: it runs
     hub = cell.behaviour
     assert isinstance(hub, StreamHub)
     return hub
@@ -167,7 +168,7 @@ def test_an_async_callback_raising_generator_exit_is_counted_and_gets_the_next_e
     sub = subscribe(system, callback)
     tell(system, text(0))
     tell(system, text(1))
-    wait_until(lambda: streams_of(system).numbered == 2)
+    assert streams_of(system).barrier().wait(_WAIT)
     idle = sub.wait_idle(2.0)
 
     assert idle
@@ -195,7 +196,7 @@ def test_an_async_callback_whose_loop_ended_mid_event_is_closed(system: ActorSys
 
     sub = asyncio.run(main())
     tell(system, text(1))
-    wait_until(lambda: streams_of(system).numbered == 2)
+    assert streams_of(system).barrier().wait(_WAIT)
     idle = sub.wait_idle(1.0)
 
     assert idle
@@ -251,7 +252,7 @@ def test_a_plain_callback_raising_generator_exit_is_counted_and_gets_the_next_ev
     sub = subscribe(system, callback)
     tell(system, text(0))
     tell(system, text(1))
-    wait_until(lambda: streams_of(system).numbered == 2)
+    assert streams_of(system).barrier().wait(_WAIT)
     sub.wait_caught_up(_WAIT)
 
     assert seen == [0, 1]
@@ -272,7 +273,7 @@ async def test_planning_without_running_leaves_bounded_state_in_the_hub(
     flow = new_flow(system)
     flow.add_stream_callback(Collector())
     plans = [await flow.plan("Analyze data", {"n": [1]}) for _ in range(3)]
-    await asyncio.to_thread(wait_until, lambda: streams_of(system).numbered == 3)
+    assert await asyncio.to_thread(streams_of(system).barrier().wait, _WAIT)
     hub = hub_of(system)
 
     assert list(hub.seqs) == [plans[1].id, plans[2].id]
@@ -306,7 +307,7 @@ def test_ctrl_c_in_the_sync_iterator_raises_keyboard_interrupt_and_cancels_the_f
 
     def press_ctrl_c() -> None:
         assert reached_b.wait(_WAIT)
-        wait_until(lambda: _main_thread_waits_in_select(main))
+        poll_until(lambda: _main_thread_waits_in_select(main))
         signal.pthread_kill(main, signal.SIGINT)
 
     presser = threading.Thread(target=press_ctrl_c)
@@ -424,7 +425,7 @@ def test_a_run_that_never_started_leaves_no_plan_in_the_listeners(system: ActorS
     running = threading.Thread(target=first.execute_sync, args=(plan,))
     running.start()
     try:
-        wait_until(lambda: recorder.calls.get("a") == 1)
+        wait_for(lambda: recorder.calls.get("a") == 1, recorder.log)
         with pytest.raises(FlowError):
             second.execute_sync(plan)
     finally:
@@ -463,7 +464,7 @@ def test_a_bound_method_added_twice_gets_each_event_once(system: ActorSystem) ->
     first = flow.add_stream_callback(screen.show)
     second = flow.add_stream_callback(screen.show)
     tell(system, text(0), topic=flow.stream_topic)
-    wait_until(lambda: streams_of(system).numbered == 1)
+    assert streams_of(system).barrier().wait(_WAIT)
     assert first.wait_caught_up(_WAIT)
     assert second.wait_caught_up(_WAIT)
 
@@ -522,7 +523,8 @@ def test_shutdown_closes_an_async_subscriber_and_counts_what_it_had_queued() -> 
         tell(system, text(0))
         assert started.wait(_WAIT)
         tell(system, text(1), text(2), text(3))
-        wait_until(lambda: sub.statistics().pending == 3)
+        assert streams_of(system).barrier().wait(_WAIT)
+        assert sub.statistics().pending == 3
     stats = sub.statistics()
 
     assert sub.is_closed

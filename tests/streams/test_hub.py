@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 import pytest
 
@@ -41,13 +40,6 @@ def events(flow_id: str | None, n: int, *, last: bool = True) -> tuple[StreamCal
 def send(system: ActorSystem, items: Iterable[StreamCallbackData], topic: str = "") -> None:
     streams_of(system)
     system.tell(STREAMS_PATH, StreamEvents(items=tuple(items), topic=topic))
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.001)
 
 
 def test_events_are_numbered_per_flow_in_order_and_stamped_with_the_sender(
@@ -138,8 +130,7 @@ def test_a_full_queue_drops_the_oldest_counts_exactly_and_keeps_the_last_event(
     send(system, events("q", 1, last=False))
     assert first.wait(5)  # holding event 1; the queue is empty again
     send(system, events("q", 50))  # 51 events into a queue of 10
-    registry = streams_of(system)
-    wait_until(lambda: registry.numbered == 52)
+    assert streams_of(system).barrier().wait(5)  # the hub has offered all 51
     gate.set()
     assert sub.wait_idle(10)
     stats = sub.statistics()
