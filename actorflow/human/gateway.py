@@ -200,7 +200,11 @@ class HumanGateway(Behaviour):
         reason = msg.reason or "it was cancelled"
         response = self._end(record, HumanOutcome.CANCELLED, ctx, reason=reason)
         target = _reply_target(ctx)
-        if response is not None and target is not None and target != record.reply_to:
+        if (
+            response is not None
+            and target is not None
+            and target not in {to for to, _ in record.waiters()}
+        ):
             ctx.reply(response)
 
     # -- steps ------------------------------------------------------------------------
@@ -312,7 +316,8 @@ class HumanGateway(Behaviour):
         except (AlreadyAnsweredError, HumanResponseExpiredError, UnknownHumanRequestError):
             stored = self.pending.get(request.request_id)
             if stored is not None and stored.outcome is not None:
-                _tell(stored.reply_to, stored.correlation_id, stored.outcome, ctx)
+                for to, cid in stored.waiters():
+                    _tell(to, cid, stored.outcome, ctx)
             return None
         ctx.log.info(
             "Human request {request_id} ended {outcome}: {reason}",
@@ -320,7 +325,8 @@ class HumanGateway(Behaviour):
             outcome=outcome.value,
             reason=reason,
         )
-        _tell(ended.reply_to, ended.correlation_id, response, ctx)
+        for to, cid in ended.waiters():
+            _tell(to, cid, response, ctx)
         return response
 
     # -- helpers ----------------------------------------------------------------------
@@ -362,10 +368,10 @@ class HumanGateway(Behaviour):
         """A request sent again: tell its stored outcome, or tell the new sender later."""
         if record.outcome is not None:
             _tell(reply_to, correlation_id, record.outcome, ctx)
-        elif reply_to is not None:
-            self.pending.put(
-                record.model_copy(update={"reply_to": reply_to, "correlation_id": correlation_id})
-            )
+        elif reply_to is not None and (reply_to, correlation_id) not in record.waiters():
+            # every sender of an open request is told its outcome (the first one too)
+            also = (*record.also, (reply_to, correlation_id))
+            self.pending.put(record.model_copy(update={"also": also}))
 
     def _refuse_request(
         self,

@@ -279,7 +279,13 @@ class PendingRecord(BaseModel):
     """Who is told the outcome."""
     correlation_id: CorrelationId | None = None
     """The correlation id the outcome carries (the requester's ``ask`` or request)."""
+    also: tuple[tuple[ActorPath, CorrelationId | None], ...] = ()
+    """Others that sent the same request while it was open, told the outcome too."""
     outcome: HumanResponse | None = None
+
+    def waiters(self) -> tuple[tuple[ActorPath | None, CorrelationId | None], ...]:
+        """Everyone told the outcome: the requester, then the others, in order."""
+        return ((self.reply_to, self.correlation_id), *self.also)
 
     @property
     def request_id(self) -> str:

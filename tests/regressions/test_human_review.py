@@ -336,7 +336,6 @@ def test_without_the_gateway_answers_are_journaled_as_human_effects(tmp_path: Pa
 # -- H14: a second requester of an open request takes the outcome from the first ----------
 
 
-@pytest.mark.xfail(strict=True, reason="H14: the first requester of a re-sent id is never told")
 def test_both_requesters_of_one_open_request_are_told_its_outcome(fake_system: ActorSystem) -> None:
     """``_rejoin`` replaces ``reply_to``: two callers sending one request id (a manager
     re-sending the same HumanCallbackData, a flow and a tool) leave the first waiting
