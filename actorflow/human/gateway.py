@@ -43,6 +43,7 @@ from actorflow.human.messages import (
     HumanResponse,
     ListHumanRequests,
     PendingRecord,
+    Waiter,
 )
 from actorflow.human.models import ErrorPolicy, HumanOutcome, TimeoutPolicy
 from actorflow.human.pending import PendingRequests, ended_error
@@ -370,7 +371,7 @@ class HumanGateway(Behaviour):
             _tell(reply_to, correlation_id, record.outcome, ctx)
         elif reply_to is not None and (reply_to, correlation_id) not in record.waiters():
             # every sender of an open request is told its outcome (the first one too)
-            also = (*record.also, (reply_to, correlation_id))
+            also = (*record.also, Waiter(reply_to=reply_to, correlation_id=correlation_id))
             self.pending.put(record.model_copy(update={"also": also}))
 
     def _refuse_request(

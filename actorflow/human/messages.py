@@ -42,6 +42,7 @@ __all__ = [
     "HumanResponse",
     "ListHumanRequests",
     "PendingRecord",
+    "Waiter",
 ]
 
 
@@ -260,6 +261,15 @@ class HandlerFailed(Message):
     error: ErrorInfo
 
 
+class Waiter(BaseModel):
+    """One more sender of an open request, told its outcome when it ends."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    reply_to: ActorPath
+    correlation_id: CorrelationId | None = None
+
+
 class PendingRecord(BaseModel):
     """A human request as the gateway keeps it: open (``outcome`` None) or ended.
 
@@ -279,13 +289,14 @@ class PendingRecord(BaseModel):
     """Who is told the outcome."""
     correlation_id: CorrelationId | None = None
     """The correlation id the outcome carries (the requester's ``ask`` or request)."""
-    also: tuple[tuple[ActorPath, CorrelationId | None], ...] = ()
+    also: tuple[Waiter, ...] = ()
     """Others that sent the same request while it was open, told the outcome too."""
     outcome: HumanResponse | None = None
 
     def waiters(self) -> tuple[tuple[ActorPath | None, CorrelationId | None], ...]:
         """Everyone told the outcome: the requester, then the others, in order."""
-        return ((self.reply_to, self.correlation_id), *self.also)
+        others = tuple((w.reply_to, w.correlation_id) for w in self.also)
+        return ((self.reply_to, self.correlation_id), *others)
 
     @property
     def request_id(self) -> str:
