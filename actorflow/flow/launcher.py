@@ -49,7 +49,7 @@ from actorflow.messages.system import (
 from actorflow.runtime.context import Context
 from actorflow.runtime.effects import EffectHandle
 from actorflow.runtime.system import ActorSystem
-from actorflow.streams import STREAMS_PATH, StreamCallbackData, StreamEvents, streams_of
+from actorflow.streams import STREAMS_PATH, StreamCallbackData, StreamEvents, StreamRegistry
 
 __all__ = ["Launcher", "is_default_executor"]
 
@@ -76,6 +76,8 @@ class Launcher:
         self.services = services
         self.topic = topic
         """Stream topic of the flow's events (None: its streams are off)."""
+        self.streams: StreamRegistry | None = None
+        """The system's stream registry (set by the flow actor when it starts)."""
         self.handles: dict[tuple[str, int], EffectHandle] = {}
         self.stops: dict[tuple[str, int], threading.Event] = {}
         self.human_calls: dict[str, tuple[str, int]] = {}
@@ -195,11 +197,10 @@ class Launcher:
 
     def _attempt(self, flow_id: str, step_id: str, number: int, ctx: Context) -> Attempt:
         stop = self.stops[(step_id, number)] = threading.Event()
-        topic = self.topic
-        if topic is None:
+        topic, streams = self.topic, self.streams
+        if topic is None or streams is None:
             return Attempt(flow_id, step_id, number, stop)
         system, me = ctx.system, ctx.path
-        streams = streams_of(system)
 
         def emit(item: StreamCallbackData) -> None:  # any thread
             if not stop.is_set() and streams.is_heard(system):  # none after its end

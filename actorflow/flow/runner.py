@@ -131,8 +131,8 @@ class FlowRunner(Behaviour):
             )
         if self.topic is not None and ctx.system.cell_at(STREAMS_PATH) is None:
             self.topic = self.launcher.topic = None  # no hub: nobody could listen
-        if self.topic is not None:
-            self.streams = streams_of(ctx.system)
+        if self.topic is not None:  # looked up once per flow, not per attempt
+            self.streams = self.launcher.streams = streams_of(ctx.system)
         self._feed(msg, ctx)
 
     def on_step_attempt_finished(self, msg: StepAttemptFinished, ctx: Context) -> None:
