@@ -60,6 +60,17 @@ Every error actorflow raises on purpose is an :class:`ActorflowError`, so
     │   └── StoreCorruptedError     a stored row failed validation (damaged or tampered)
     │       └── CheckpointRejectedError  a stored checkpoint cannot be trusted
     │           └── PlanMismatchError    its stored plan's hash differs from the recorded one
+    ├── AgentError                  an agent, the orchestrator or the hub cannot do what was asked
+    │   ├── UnknownAgentError       no agent is registered (or alive) under that id
+    │   ├── AgentTaskFailedError    an agent's task handler failed, or a subtask ran out of tries
+    │   └── AgentResponseTimeoutError  no response to an agent message in its response_timeout
+    ├── ResourceError               a resource request cannot be granted
+    │   ├── UnknownResourceError    no resource has that name
+    │   ├── ResourceCapacityError   more was asked than the resource will ever have
+    │   ├── ResourceTimeoutError    a request waited past its timeout
+    │   ├── DeadlockError           a request was refused to break a wait-for cycle
+    │   └── LeaseError              release of a lease that is unknown or released already
+    ├── ConflictError               a conflict cannot be resolved (no strategy, bad conflict)
     ├── SystemStoppedError          the actor system is not running
     └── ShutdownTimeoutError        actors that did not stop in time
 
@@ -71,6 +82,9 @@ from __future__ import annotations
 __all__ = [
     "ActorNameTakenError",
     "ActorflowError",
+    "AgentError",
+    "AgentResponseTimeoutError",
+    "AgentTaskFailedError",
     "AlreadyAnsweredError",
     "AskError",
     "AskTimeoutError",
@@ -82,6 +96,8 @@ __all__ = [
     "ConditionError",
     "ConditionEvaluationError",
     "ConfigurationError",
+    "ConflictError",
+    "DeadlockError",
     "DeliveryFailedError",
     "DuplicateKindError",
     "DuplicateStepError",
@@ -102,6 +118,7 @@ __all__ = [
     "JournalCorruptedError",
     "JournalError",
     "JournalTornError",
+    "LeaseError",
     "MailboxFullError",
     "MessageError",
     "MessageFrozenError",
@@ -109,6 +126,9 @@ __all__ = [
     "NonRetryableStepError",
     "PlanCycleError",
     "PlanMismatchError",
+    "ResourceCapacityError",
+    "ResourceError",
+    "ResourceTimeoutError",
     "RetryableStepError",
     "RoutingError",
     "ShutdownTimeoutError",
@@ -125,8 +145,10 @@ __all__ = [
     "SupervisionError",
     "SystemStoppedError",
     "UnknownActorError",
+    "UnknownAgentError",
     "UnknownHumanRequestError",
     "UnknownKindError",
+    "UnknownResourceError",
     "UnknownStepTypeError",
 ]
 
@@ -408,3 +430,47 @@ class CheckpointRejectedError(StoreCorruptedError):
 
 class PlanMismatchError(CheckpointRejectedError):
     """A checkpoint's stored plan does not hash to the plan hash the checkpoint recorded."""
+
+
+class AgentError(ActorflowError):
+    """An agent, the orchestrator or the communication hub cannot do what was asked."""
+
+
+class UnknownAgentError(AgentError):
+    """No agent is registered, or alive, under the given id."""
+
+
+class AgentTaskFailedError(AgentError):
+    """An agent's task handler failed, or a subtask failed after its tries."""
+
+
+class AgentResponseTimeoutError(AgentError):
+    """An agent message that requires a response got none within its ``response_timeout``."""
+
+
+class ResourceError(ActorflowError):
+    """A resource request cannot be granted."""
+
+
+class UnknownResourceError(ResourceError):
+    """No resource has the given name; declare it with its capacity first."""
+
+
+class ResourceCapacityError(ResourceError):
+    """A request asks for more than the resource's whole capacity (it could never be granted)."""
+
+
+class ResourceTimeoutError(ResourceError):
+    """A resource request waited in the queue past its timeout."""
+
+
+class DeadlockError(ResourceError):
+    """A resource request was refused to break a wait-for cycle between holders."""
+
+
+class LeaseError(ResourceError):
+    """A lease was released that is unknown, or released already."""
+
+
+class ConflictError(ActorflowError):
+    """A conflict cannot be resolved: no strategy fits it, or the conflict is malformed."""

@@ -1,0 +1,1 @@
+"""Agents: behaviours, orchestrator, communication hub, resource allocator, conflict resolver."""
