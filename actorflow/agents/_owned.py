@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from contextlib import suppress
 from typing import Literal
 
 from actorflow.errors import ActorNameTakenError
@@ -62,8 +63,6 @@ def ensure_actor(
     path = ActorPath(f"{parent}/{name}")
     with _spawn_lock:
         if system.cell_at(path) is None:
-            try:
+            with suppress(ActorNameTakenError):  # spawned by another caller in between
                 system.spawn(make(), name, parent=parent, dispatcher=dispatcher)
-            except ActorNameTakenError:
-                pass  # spawned by another caller in between
     return path
