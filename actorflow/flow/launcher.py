@@ -27,7 +27,8 @@ from actorflow.flow.core import FlowCore
 from actorflow.flow.executor import EnhancedFlowExecutor
 from actorflow.flow.messages import AgentTask, AgentTaskDone, HumanAnswered
 from actorflow.flow.models import FlowStep, StepStatus
-from actorflow.flow.outcomes import attempt_finished
+from actorflow.flow.outcomes import attempt_failed, attempt_finished
+from actorflow.flow.retry import error_hierarchy
 from actorflow.flow.steps import (
     FlowServices,
     StepContext,
@@ -281,9 +282,16 @@ class Launcher:
     def agent_answered(self, msg: AgentTaskDone, flow_id: str, ctx: Context) -> None:
         """An agent answered an ``agent`` step (the reply's correlation id says which)."""
         call = self._call(ctx)
-        if call is not None:
-            error = _AgentError(msg.error) if msg.error else None
-            ctx.tell(ctx.path, attempt_finished(flow_id, *call, msg.result, error))
+        if call is None:
+            return
+        if not msg.error:
+            ctx.tell(ctx.path, attempt_finished(flow_id, *call, msg.result, None))
+            return
+        types = msg.error_types or error_hierarchy(_AgentError)
+        failed = attempt_failed(
+            flow_id, *call, error=msg.error, error_types=types, retryable=msg.retryable
+        )
+        ctx.tell(ctx.path, failed)
 
     def agent_timed_out(self, msg: RequestTimedOut, flow_id: str, ctx: Context) -> bool:
         """An agent gave no answer in time; return whether the request was an agent step's."""

@@ -223,3 +223,8 @@ class AgentTaskDone(Message):
     kind: Literal["agent.task_done"] = "agent.task_done"
     result: JsonValue = None
     error: str = ""
+    error_types: tuple[str, ...] = ()
+    """Qualified names of the error's class and its bases, most specific first (so the
+    flow's retry rules classify an agent's error like a tool's)."""
+    retryable: bool | None = None
+    """The error's own ``retryable`` marker, if it has one."""

@@ -18,7 +18,7 @@ from actorflow.flow.messages import AttemptOutcome, StepAttemptFinished
 from actorflow.flow.retry import error_hierarchy
 from actorflow.messages import freeze
 
-__all__ = ["attempt_finished", "strict_json"]
+__all__ = ["attempt_failed", "attempt_finished", "strict_json"]
 
 _FIX = (
     "Return JSON data (dict, list, str, numbers, bool, None), e.g. base64 text for bytes "
@@ -110,3 +110,28 @@ def _status_of(error: BaseException) -> int | None:
     if isinstance(status, int) and not isinstance(status, bool) and 100 <= status <= 999:
         return int(status)  # an HTTPStatus too
     return None
+
+
+def attempt_failed(
+    flow_id: str,
+    step_id: str,
+    attempt: int,
+    *,
+    error: str,
+    error_types: tuple[str, ...],
+    retryable: bool | None,
+) -> StepAttemptFinished:
+    """Return the message that reports a failed attempt whose error arrived as data (an
+    agent's answer): its class hierarchy and marker, as :func:`attempt_finished` would
+    read them off an exception."""
+    types = error_types or ("actorflow.errors.AgentTaskFailedError",)
+    return StepAttemptFinished(
+        flow_id=flow_id,
+        step_id=step_id,
+        attempt=attempt,
+        ok=False,
+        error_type=types[0],
+        error=error,
+        error_types=types,
+        retryable=retryable,
+    )
