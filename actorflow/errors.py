@@ -63,6 +63,7 @@ Every error actorflow raises on purpose is an :class:`ActorflowError`, so
     ├── AgentError                  an agent, the orchestrator or the hub cannot do what was asked
     │   ├── UnknownAgentError       no agent is registered (or alive) under that id
     │   ├── AgentTaskFailedError    an agent's task handler failed, or a subtask ran out of tries
+    │   │   └── AgentCrashedError   the handler raised a bug-like error; the agent was restarted
     │   └── AgentResponseTimeoutError  no response to an agent message in its response_timeout
     ├── ResourceError               a resource request cannot be granted
     │   ├── UnknownResourceError    no resource has that name
@@ -82,6 +83,7 @@ from __future__ import annotations
 __all__ = [
     "ActorNameTakenError",
     "ActorflowError",
+    "AgentCrashedError",
     "AgentError",
     "AgentResponseTimeoutError",
     "AgentTaskFailedError",
@@ -441,7 +443,20 @@ class UnknownAgentError(AgentError):
 
 
 class AgentTaskFailedError(AgentError):
-    """An agent's task handler failed, or a subtask failed after its tries."""
+    """An agent's task handler failed, or a subtask failed after its tries.
+
+    ``retryable`` is the failed handler's own verdict (``None``: it did not say); the
+    flow's retry rules read it.
+    """
+
+    def __init__(self, message: str, *, retryable: bool | None = None) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class AgentCrashedError(AgentTaskFailedError):
+    """An agent's task handler raised an unexpected error (not an ``ActorflowError``): the
+    task failed and the agent's actor was restarted by its supervisor."""
 
 
 class AgentResponseTimeoutError(AgentError):
