@@ -31,10 +31,11 @@ from actorflow.stores._reading import (
     reject,
     state_of,
 )
-from actorflow.stores._tables import CheckpointRow, FlowRow, MemoryRow, Tables
+from actorflow.stores._tables import CheckpointRow, FlowRow, HumanRow, MemoryRow, Tables
 from actorflow.stores.records import (
     CheckpointWrite,
     FlowDelete,
+    HumanRequestPut,
     JsonObject,
     MemoryDelete,
     MemoryPurge,
@@ -55,7 +56,10 @@ __all__ = [
     "read_memory_keys",
 ]
 
-_WRITES = (CheckpointWrite, MemoryPut, MemoryDelete, MemoryRelease, MemoryPurge, FlowDelete)
+_WRITES = (
+    CheckpointWrite, MemoryPut, MemoryDelete, MemoryRelease, MemoryPurge, FlowDelete,
+    HumanRequestPut,
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,11 +125,14 @@ def _prepare_one(write: object) -> Prepared:
     if isinstance(write, MemoryPut):
         row = _memory_row(write.flow_id, write.key, write.value)
         return Prepared(write, memory=(row,))
+    if isinstance(write, HumanRequestPut):
+        text = encode(write.record, what=f"The record of human request {write.request_id!r}")
+        return Prepared(write, text, digest(text))
     if isinstance(write, _WRITES):
         return Prepared(write)
     raise StoreDataError(
         f"{type(write).__name__} is not a store write. Use CheckpointWrite, MemoryPut, "
-        "MemoryDelete, MemoryRelease, MemoryPurge or FlowDelete."
+        "MemoryDelete, MemoryRelease, MemoryPurge, FlowDelete or HumanRequestPut."
     )
 
 
@@ -143,6 +150,8 @@ def _problem(write: StoreWrite) -> str:  # noqa: PLR0911 - one check per rule
     """Say what makes ``write`` invalid, or return ``""``."""
     if isinstance(write, MemoryPurge):
         return "" if math.isfinite(write.now) else f"has now={write.now!r}, not a finite time"
+    if isinstance(write, HumanRequestPut):
+        return _human_problem(write)
     problem = _text_problem(write.flow_id, "flow_id", _MAX_ID)
     if problem:
         return problem
@@ -169,6 +178,18 @@ def _problem(write: StoreWrite) -> str:  # noqa: PLR0911 - one check per rule
         return f"of flow {w.flow_id!r} has patch_of={w.patch_of!r}, not a version"
     keys = [*w.memory_put, *w.memory_delete, *w.merge]
     return next((p for k in keys if (p := _text_problem(k, "memory key", _MAX_KEY))), "")
+
+
+def _human_problem(w: HumanRequestPut) -> str:
+    problem = _text_problem(w.request_id, "request_id", _MAX_ID) or _text_problem(
+        w.status, "status", 64
+    )
+    if problem:
+        return problem
+    if not (math.isfinite(w.deadline) and math.isfinite(w.asked_at)):
+        return f"of {w.request_id!r} has deadline={w.deadline!r}, asked_at={w.asked_at!r}"
+    ids = [i for i in (w.flow_id, w.step_id) if i is not None]
+    return next((p for i in ids if (p := _text_problem(i, "flow or step id", _MAX_ID))), "")
 
 
 def _memory_row(flow_id: str, key: str, value: object) -> MemoryRow:
@@ -200,7 +221,7 @@ def apply_transaction(
     return tuple(_apply(tables, p, keep_versions, texts) for p in prepared)
 
 
-def _apply(
+def _apply(  # noqa: PLR0911 - one return per kind of write
     tables: Tables, p: Prepared, keep_versions: int, texts: StateTexts | None
 ) -> WriteReceipt:
     w = p.write
@@ -214,6 +235,8 @@ def _apply(
         return WriteReceipt(op=w.op, flow_id=w.flow_id, removed=removed)
     if isinstance(w, MemoryRelease):
         return _apply_release(tables, w)
+    if isinstance(w, HumanRequestPut):
+        return _apply_human(tables, p, w)
     if isinstance(w, MemoryPurge):
         removed = 0
         for raw in tables.expired(w.now):
@@ -393,6 +416,15 @@ def _prune(tables: Tables, flow_id: str, oldest: int, latest: CheckpointRow) -> 
         where = f"checkpoint {oldest} of flow {flow_id!r} in {tables.where}"
         below = checkpoint_row(raw, flow_id, oldest, where).snapshot
     tables.prune_checkpoints(flow_id, below)
+
+
+def _apply_human(tables: Tables, p: Prepared, w: HumanRequestPut) -> WriteReceipt:
+    row = HumanRow(
+        w.request_id, w.flow_id, w.step_id, w.status, w.deadline, w.asked_at, p.text,
+        p.checksum,
+    )  # fmt: skip
+    tables.put_human(row)
+    return WriteReceipt(op=w.op, flow_id=w.flow_id or "")
 
 
 def _apply_release(tables: Tables, w: MemoryRelease) -> WriteReceipt:

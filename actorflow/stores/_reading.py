@@ -20,12 +20,19 @@ from actorflow.stores._tables import (
     CHECKPOINT_COLUMNS,
     EXPIRY_COLUMNS,
     FLOW_COLUMNS,
+    HUMAN_COLUMNS,
     MEMORY_COLUMNS,
     CheckpointRow,
     FlowRow,
     Tables,
 )
-from actorflow.stores.records import Checkpoint, FlowSummary, JsonObject, MemoryEntry
+from actorflow.stores.records import (
+    Checkpoint,
+    FlowSummary,
+    HumanRequestEntry,
+    JsonObject,
+    MemoryEntry,
+)
 
 __all__ = [
     "TableReads",
@@ -36,6 +43,8 @@ __all__ = [
     "flow_row",
     "read_checkpoint",
     "read_flows",
+    "read_human_request",
+    "read_human_requests",
     "read_memory",
     "read_memory_keys",
     "reject",
@@ -47,6 +56,7 @@ _CHECKPOINT_FIX = (
     "flow (FlowDelete) to run it again from the start."
 )
 _MEMORY_FIX = "Restore the store file from a backup, or delete the entry and store it again."
+_HUMAN_FIX = "Restore the store file from a backup."
 
 
 T = TypeVar("T")
@@ -78,6 +88,14 @@ class TableReads:
     def list_memory(self, flow_id: str) -> tuple[str, ...]:
         """Return the flow's memory keys, sorted."""
         return self._read(lambda t: read_memory_keys(t, flow_id))
+
+    def get_human_request(self, request_id: str) -> HumanRequestEntry | None:
+        """Return the stored human request ``request_id``, or None."""
+        return self._read(lambda t: read_human_request(t, request_id))
+
+    def list_human_requests(self, *, open_only: bool = True) -> tuple[HumanRequestEntry, ...]:
+        """Return the stored human requests (only the open ones, or all), oldest first."""
+        return self._read(lambda t: read_human_requests(t, open_only=open_only))
 
 
 # -- reading ----------------------------------------------------------------------------
@@ -184,6 +202,65 @@ def read_memory_keys(tables: Tables, flow_id: str) -> tuple[str, ...]:
                 f"non-empty text. {_MEMORY_FIX}"
             )
     return tuple(keys)  # type: ignore[arg-type] # each checked to be a str above
+
+
+def read_human_request(tables: Tables, request_id: str) -> HumanRequestEntry | None:
+    """Return the validated human request row, or None.
+
+    Raises:
+        StoreCorruptedError: the row fails validation.
+    """
+    raw = tables.human_row(request_id)
+    return None if raw is None else human_entry(raw, tables.where, request_id)
+
+
+def read_human_requests(tables: Tables, *, open_only: bool) -> tuple[HumanRequestEntry, ...]:
+    """Return the validated human request rows (the open ones, or all), oldest first.
+
+    Raises:
+        StoreCorruptedError: a row fails validation.
+    """
+    return tuple(human_entry(raw, tables.where) for raw in tables.human_rows(open_only=open_only))
+
+
+def human_entry(
+    raw: tuple[object, ...], where_store: str, request_id: str | None = None
+) -> HumanRequestEntry:
+    """Validate a raw human request row.
+
+    Raises:
+        StoreCorruptedError: it fails validation.
+    """
+    rid = raw[0] if raw else request_id
+    where = f"human request {rid!r} in {where_store}"
+    error = StoreCorruptedError
+    _shape(raw, HUMAN_COLUMNS, where, error, _HUMAN_FIX)
+    rid, flow_id, step_id, status, deadline, asked_at, text, checksum = raw
+    checks = (
+        (isinstance(rid, str) and bool(rid) and (request_id is None or rid == request_id),
+         "request_id"),
+        (flow_id is None or isinstance(flow_id, str), "flow_id"),
+        (step_id is None or isinstance(step_id, str), "step_id"),
+        (isinstance(status, str) and bool(status), "status"),
+        (_is_time(deadline), "deadline"),
+        (_is_time(asked_at), "asked_at"),
+        (_is_hash(checksum), "record_sha256"),
+    )  # fmt: skip
+    for ok, name in checks:
+        _expect(ok, where, name, error)
+    _check_sum(text, checksum, where, error, _HUMAN_FIX)
+    record = decode(text, where=where, error=error, fix=_HUMAN_FIX)
+    _expect(isinstance(record, dict), where, "record (not a JSON object)", error)
+    return trusted(
+        HumanRequestEntry,
+        request_id=rid,
+        status=status,
+        deadline=float(deadline),  # type: ignore[arg-type] # checked to be a number
+        asked_at=float(asked_at),  # type: ignore[arg-type] # checked to be a number
+        record=record,
+        flow_id=flow_id,
+        step_id=step_id,
+    )
 
 
 # -- validation ------------------------------------------------------------------------

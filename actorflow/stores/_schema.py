@@ -14,6 +14,8 @@ import os
 import sqlite3
 from pathlib import Path
 
+from loguru import logger
+
 from actorflow.errors import ConfigurationError, StoreError, StoreLockedError, StoreSchemaError
 from actorflow.stores import _filelock
 
@@ -26,11 +28,13 @@ __all__ = [
     "unlock_file",
 ]
 
-SCHEMA_VERSION = 2
-"""The schema this version writes and reads; files of any other version are refused.
+SCHEMA_VERSION = 3
+"""The schema this version writes and reads. A file of version 2 is upgraded when it is
+opened; files of any other version are refused.
 
 2: checkpoints may be stored as patches on the previous version (``snapshot`` columns
-in ``flows`` and ``checkpoints``, ``patch_size`` and ``snapshot_size`` in ``flows``)."""
+in ``flows`` and ``checkpoints``, ``patch_size`` and ``snapshot_size`` in ``flows``).
+3: the ``human_requests`` table (the human gateway's requests, open and ended)."""
 _APPLICATION = "actorflow"
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
@@ -57,6 +61,17 @@ CREATE TABLE memory (
 );
 CREATE TABLE memory_expiry (flow_id TEXT PRIMARY KEY NOT NULL, expires_at REAL NOT NULL);
 """
+_HUMAN_SCHEMA = """
+CREATE TABLE human_requests (
+    request_id TEXT PRIMARY KEY NOT NULL, flow_id TEXT, step_id TEXT, status TEXT NOT NULL,
+    deadline REAL NOT NULL, asked_at REAL NOT NULL, record TEXT NOT NULL,
+    record_sha256 TEXT NOT NULL
+);
+CREATE INDEX human_requests_by_status ON human_requests (status, asked_at, request_id);
+"""
+_UPGRADES = {2: _HUMAN_SCHEMA}
+"""What turns a file of schema version N into N + 1 (run in one transaction)."""
+_SCHEMA += _HUMAN_SCHEMA
 
 
 class Synchronous(enum.StrEnum):
@@ -194,7 +209,10 @@ def _check_schema(conn: sqlite3.Connection, path: Path) -> None:
                 "actorflow 'meta' table: it is not an actorflow store. Point the store at "
                 "another file."
             )
-        _check_meta(conn, path)
+        version = _check_meta(conn, path)
+        if version < SCHEMA_VERSION:
+            _upgrade(conn, path, version)
+            layout = _layout(conn)
     except sqlite3.DatabaseError as exc:
         raise StoreSchemaError(
             f"The SQLite file {str(path)!r} cannot be read as an actorflow store: {exc}. "
@@ -215,9 +233,7 @@ def _check_schema(conn: sqlite3.Connection, path: Path) -> None:
 def _create(conn: sqlite3.Connection) -> None:
     conn.execute("BEGIN IMMEDIATE")
     try:
-        for statement in _SCHEMA.split(";"):
-            if statement.strip():
-                conn.execute(statement)
+        _run_script(conn, _SCHEMA)
         conn.executemany(
             "INSERT INTO meta VALUES (?, ?)",
             [("application", _APPLICATION), ("schema_version", str(SCHEMA_VERSION))],
@@ -229,7 +245,42 @@ def _create(conn: sqlite3.Connection) -> None:
         raise
 
 
-def _check_meta(conn: sqlite3.Connection, path: Path) -> None:
+def _run_script(conn: sqlite3.Connection, script: str) -> None:
+    for statement in script.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+def _upgrade(conn: sqlite3.Connection, path: Path, version: int) -> None:
+    """Bring a file of schema ``version`` up to :data:`SCHEMA_VERSION`, one version per
+    step, all in one transaction (a crash midway leaves the old version whole)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for old in range(version, SCHEMA_VERSION):
+            _run_script(conn, _UPGRADES[old])
+        conn.execute(
+            "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    logger.info(
+        "Upgraded the SQLite store {path} from schema version {old} to {new}",
+        path=str(path),
+        old=version,
+        new=SCHEMA_VERSION,
+    )
+
+
+def _check_meta(conn: sqlite3.Connection, path: Path) -> int:
+    """Check the ``meta`` table and return the file's schema version (one this version
+    reads or upgrades).
+
+    Raises:
+        StoreSchemaError: not an actorflow store, or a version it cannot open.
+    """
     rows = conn.execute("SELECT key, value FROM meta").fetchall()
     meta = dict(rows)
     where = f"The SQLite store {str(path)!r}"
@@ -256,9 +307,10 @@ def _check_meta(conn: sqlite3.Connection, path: Path) -> None:
             "actorflow reads: it was written by a newer actorflow. Upgrade actorflow to "
             "open it."
         )
-    if int(version) < SCHEMA_VERSION:
+    if int(version) < SCHEMA_VERSION and int(version) not in _UPGRADES:
         raise StoreSchemaError(
             f"{where} has schema version {int(version)}, older than {SCHEMA_VERSION}, and "
             "there is no upgrader for it. Open it with the actorflow that wrote it, or move "
             "it aside and start a new store (its flows cannot be resumed by this version)."
         )
+    return int(version)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple, Protocol
 
-__all__ = ["CheckpointRow", "FlowRow", "MemoryRow", "Tables"]
+__all__ = ["CheckpointRow", "FlowRow", "HumanRow", "MemoryRow", "Tables"]
 
 FLOW_COLUMNS = (
     "flow_id", "version", "status", "steps_done", "steps_total", "updated_at", "plan_hash",
@@ -24,6 +24,10 @@ CHECKPOINT_COLUMNS = (
 PLAN_COLUMNS = ("flow_id", "plan_hash", "plan")
 MEMORY_COLUMNS = ("flow_id", "key", "value", "value_sha256")
 EXPIRY_COLUMNS = ("flow_id", "expires_at")
+HUMAN_COLUMNS = (
+    "request_id", "flow_id", "step_id", "status", "deadline", "asked_at", "record",
+    "record_sha256",
+)  # fmt: skip
 
 
 class FlowRow(NamedTuple):
@@ -76,6 +80,19 @@ class MemoryRow(NamedTuple):
     key: str
     value: str
     value_sha256: str
+
+
+class HumanRow(NamedTuple):
+    """A human request row to write (its record's JSON already encoded)."""
+
+    request_id: str
+    flow_id: str | None
+    step_id: str | None
+    status: str
+    deadline: float
+    asked_at: float
+    record: str
+    record_sha256: str
 
 
 class Tables(Protocol):
@@ -149,4 +166,17 @@ class Tables(Protocol):
 
     def expired(self, now: float) -> list[tuple[object, ...]]:
         """Return the expiry rows (``EXPIRY_COLUMNS``) due at or before ``now``."""
+        ...
+
+    def human_row(self, request_id: str) -> tuple[object, ...] | None:
+        """Return a human request row as stored (``HUMAN_COLUMNS``), or None."""
+        ...
+
+    def human_rows(self, *, open_only: bool) -> list[tuple[object, ...]]:
+        """Return the human request rows (only those with status ``open``, or all), by
+        ``asked_at`` then request id."""
+        ...
+
+    def put_human(self, row: HumanRow) -> None:
+        """Insert or replace a human request row."""
         ...

@@ -40,6 +40,8 @@ from actorflow.stores.messages import (
     GetMemoryResponse,
     ListFlowsRequest,
     ListFlowsResponse,
+    ListHumanRequestsRequest,
+    ListHumanRequestsResponse,
     ListMemoryRequest,
     ListMemoryResponse,
     LoadCheckpointRequest,
@@ -50,7 +52,7 @@ from actorflow.stores.messages import (
     WriteRequest,
     WriteResponse,
 )
-from actorflow.stores.protocol import CommitResult, Store
+from actorflow.stores.protocol import CommitResult, HumanRequestStore, Store
 from actorflow.stores.records import CheckpointWrite, Transaction
 
 __all__ = ["STORE_PATH", "StoreKeeper", "failure_reply", "spawn_store", "store_recipe"]
@@ -170,6 +172,19 @@ class StoreKeeper(Behaviour):
     def on_list_memory_request(self, msg: ListMemoryRequest, ctx: Context) -> None:
         """Answer with a flow's memory keys."""
         self._read(lambda: ListMemoryResponse(keys=self.store.list_memory(msg.flow_id)), ctx)
+
+    def on_list_human_requests_request(self, msg: ListHumanRequestsRequest, ctx: Context) -> None:
+        """Answer with the stored human requests (none from a backend that keeps none)."""
+        store = self.store
+
+        def read() -> Message:
+            if not isinstance(store, HumanRequestStore):
+                return ListHumanRequestsResponse(requests=())
+            return ListHumanRequestsResponse(
+                requests=store.list_human_requests(open_only=msg.open_only)
+            )
+
+        self._read(read, ctx)
 
     def _read(self, read: Callable[[], Message], ctx: Context) -> None:
         env = ctx.envelope

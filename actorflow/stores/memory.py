@@ -20,7 +20,7 @@ from actorflow.stores._engine import (
 )
 from actorflow.stores._pieces import StateTexts
 from actorflow.stores._reading import TableReads
-from actorflow.stores._tables import CheckpointRow, FlowRow, MemoryRow
+from actorflow.stores._tables import CheckpointRow, FlowRow, HumanRow, MemoryRow
 from actorflow.stores.protocol import CommitResult, Store
 from actorflow.stores.records import (
     StoreStatistics,
@@ -48,6 +48,7 @@ class _MemoryTables:
         self.plans: dict[str, dict[str, str]] = {}
         self.memory: dict[str, dict[str, Row]] = {}
         self.expiry: dict[str, float] = {}
+        self.human: dict[str, Row] = {}
         self.undo: list[Callable[[], object]] = []
 
     def _set(self, table: dict[K, V], key: K, value: V) -> None:
@@ -151,6 +152,16 @@ class _MemoryTables:
 
     def expired(self, now: float) -> list[tuple[object, ...]]:
         return [(f, t) for f, t in sorted(self.expiry.items()) if t <= now]
+
+    def human_row(self, request_id: str) -> tuple[object, ...] | None:
+        return self.human.get(request_id)
+
+    def human_rows(self, *, open_only: bool) -> list[tuple[object, ...]]:
+        rows = [r for r in self.human.values() if not open_only or r[3] == "open"]
+        return sorted(rows, key=lambda r: (r[5], r[0]))
+
+    def put_human(self, row: HumanRow) -> None:
+        self._set(self.human, row.request_id, tuple(row))
 
 
 @final

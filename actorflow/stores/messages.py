@@ -16,6 +16,7 @@ from actorflow.stores.records import (
     Checkpoint,
     CheckpointWrite,
     FlowSummary,
+    HumanRequestEntry,
     MemoryEntry,
     StoreWrite,
     WriteReceipt,
@@ -25,6 +26,8 @@ __all__ = [
     "FlushWrites",
     "GetMemoryRequest",
     "GetMemoryResponse",
+    "ListHumanRequestsRequest",
+    "ListHumanRequestsResponse",
     "ListFlowsRequest",
     "ListFlowsResponse",
     "ListMemoryRequest",
@@ -133,6 +136,20 @@ class ListMemoryResponse(Message):
 
     kind: Literal["store.memory_listed"] = "store.memory_listed"
     keys: tuple[str, ...]
+
+
+class ListHumanRequestsRequest(Message):
+    """Read the stored human requests (the open ones, or all)."""
+
+    kind: Literal["store.list_human_requests"] = "store.list_human_requests"
+    open_only: bool = True
+
+
+class ListHumanRequestsResponse(Message):
+    """The stored human requests, oldest first (none if the store keeps none)."""
+
+    kind: Literal["store.human_requests_listed"] = "store.human_requests_listed"
+    requests: tuple[HumanRequestEntry, ...]
 
 
 class StoreRequestFailed(Message):

@@ -22,6 +22,7 @@ from actorflow.stores.records import (
     Checkpoint,
     CheckpointWrite,
     FlowSummary,
+    HumanRequestEntry,
     MemoryDelete,
     MemoryEntry,
     MemoryPurge,
@@ -32,7 +33,7 @@ from actorflow.stores.records import (
     WriteReceipt,
 )
 
-__all__ = ["CommitResult", "Store", "build_write"]
+__all__ = ["CommitResult", "HumanRequestStore", "Store", "build_write"]
 
 W = TypeVar("W", bound=BaseModel)
 
@@ -181,3 +182,25 @@ class Store(Protocol):
     def purge_memory(self, now: float) -> int:
         """Delete the memory whose retention ended by ``now``; return how many entries."""
         return self.commit((build_write(MemoryPurge, now=now),))[0].removed
+
+
+@runtime_checkable
+class HumanRequestStore(Protocol):
+    """A store that keeps the human gateway's requests (written with
+    :class:`~actorflow.stores.records.HumanRequestPut`); both built-in backends do."""
+
+    def get_human_request(self, request_id: str) -> HumanRequestEntry | None:
+        """Return the stored human request ``request_id``, or None.
+
+        Raises:
+            StoreCorruptedError: its row fails validation.
+        """
+        ...
+
+    def list_human_requests(self, *, open_only: bool = True) -> tuple[HumanRequestEntry, ...]:
+        """Return the stored human requests (the open ones, or all), oldest first.
+
+        Raises:
+            StoreCorruptedError: a row fails validation.
+        """
+        ...

@@ -23,6 +23,9 @@ __all__ = [
     "CheckpointWrite",
     "FlowDelete",
     "FlowSummary",
+    "HUMAN_OPEN",
+    "HumanRequestEntry",
+    "HumanRequestPut",
     "JsonObject",
     "MemoryDelete",
     "MemoryEntry",
@@ -138,8 +141,38 @@ class FlowDelete(BaseModel):
     flow_id: FlowId
 
 
+class HumanRequestPut(BaseModel):
+    """Store a human request as the human gateway keeps it (new, changed or ended),
+    replacing the row of its request id.
+
+    The record is opaque JSON to the store; the other fields are plain columns, so that
+    the open requests can be listed (``actorflow pending``) without knowing the record.
+    """
+
+    model_config = _RECORD
+
+    op: Literal["human_put"] = "human_put"
+    request_id: str
+    status: str
+    """``open``, or how the request ended (``answered``, ``timed_out`` ...)."""
+    deadline: Time
+    """Absolute deadline of the request's current stage (epoch seconds)."""
+    asked_at: Time
+    """When the gateway took the request (epoch seconds)."""
+    record: JsonObject
+    """The gateway's whole record of the request."""
+    flow_id: FlowId | None = None
+    step_id: str | None = None
+
+
 StoreWrite = Annotated[
-    CheckpointWrite | MemoryPut | MemoryDelete | MemoryRelease | MemoryPurge | FlowDelete,
+    CheckpointWrite
+    | MemoryPut
+    | MemoryDelete
+    | MemoryRelease
+    | MemoryPurge
+    | FlowDelete
+    | HumanRequestPut,
     Field(discriminator="op"),
 ]
 """Any one write."""
@@ -207,6 +240,30 @@ class MemoryEntry(BaseModel):
     flow_id: str
     key: str
     value: JsonValue
+
+
+class HumanRequestEntry(BaseModel):
+    """A stored human request, as read back (validated)."""
+
+    model_config = _RECORD
+
+    request_id: str
+    status: str
+    """``open``, or how the request ended."""
+    deadline: float
+    asked_at: float
+    record: JsonObject
+    flow_id: str | None = None
+    step_id: str | None = None
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the request still waits for its outcome."""
+        return self.status == HUMAN_OPEN
+
+
+HUMAN_OPEN = "open"
+"""The ``status`` of a human request that waits for its outcome."""
 
 
 class StoreStatistics(BaseModel):

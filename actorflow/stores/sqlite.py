@@ -54,9 +54,11 @@ from actorflow.stores._schema import (
 from actorflow.stores._tables import (
     CHECKPOINT_COLUMNS,
     FLOW_COLUMNS,
+    HUMAN_COLUMNS,
     MEMORY_COLUMNS,
     CheckpointRow,
     FlowRow,
+    HumanRow,
     MemoryRow,
 )
 from actorflow.stores.protocol import CommitResult, Store
@@ -73,6 +75,8 @@ _CHECKPOINT_SELECT = f"SELECT {', '.join(CHECKPOINT_COLUMNS)} FROM checkpoints" 
 _MEMORY_SELECT = f"SELECT {', '.join(MEMORY_COLUMNS)} FROM memory"  # noqa: S608
 _PUT_FLOW = f"INSERT OR REPLACE INTO flows VALUES ({', '.join('?' * len(FLOW_COLUMNS))})"  # noqa: S608
 _PUT_CHECKPOINT = f"INSERT INTO checkpoints VALUES ({', '.join('?' * len(CHECKPOINT_COLUMNS))})"  # noqa: S608
+_HUMAN_SELECT = f"SELECT {', '.join(HUMAN_COLUMNS)} FROM human_requests"  # noqa: S608
+_PUT_HUMAN = f"INSERT OR REPLACE INTO human_requests VALUES ({', '.join('?' * len(HUMAN_COLUMNS))})"  # noqa: S608
 
 
 class _SqliteTables:
@@ -163,6 +167,16 @@ class _SqliteTables:
     def expired(self, now: float) -> list[tuple[object, ...]]:
         sql = "SELECT flow_id, expires_at FROM memory_expiry WHERE expires_at <= ? ORDER BY flow_id"
         return self.conn.execute(sql, (now,)).fetchall()
+
+    def human_row(self, request_id: str) -> tuple[object, ...] | None:
+        return self._one(f"{_HUMAN_SELECT} WHERE request_id = ?", (request_id,))
+
+    def human_rows(self, *, open_only: bool) -> list[tuple[object, ...]]:
+        where = " WHERE status = 'open'" if open_only else ""
+        return self.conn.execute(f"{_HUMAN_SELECT}{where} ORDER BY asked_at, request_id").fetchall()
+
+    def put_human(self, row: HumanRow) -> None:
+        self.conn.execute(_PUT_HUMAN, row)
 
 
 @final

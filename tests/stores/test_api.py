@@ -28,7 +28,9 @@ def test_stores_all_is_pinned_and_sorted() -> None:
     assert set(actorflow.stores.__all__) == {
         "CRASH_ENV", "CRASH_EXIT_CODE", "CRASH_POINTS", "Checkpoint", "CheckpointWrite",
         "CommitResult", "FlowDelete", "FlowSummary", "GetMemoryRequest", "GetMemoryResponse",
-        "JsonObject", "ListFlowsRequest", "ListFlowsResponse", "ListMemoryRequest",
+        "HUMAN_OPEN", "HumanRequestEntry", "HumanRequestPut", "HumanRequestStore",
+        "JsonObject", "ListFlowsRequest", "ListFlowsResponse", "ListHumanRequestsRequest",
+        "ListHumanRequestsResponse", "ListMemoryRequest",
         "ListMemoryResponse", "LoadCheckpointRequest", "LoadCheckpointResponse", "MemoryDelete",
         "MemoryEntry", "MemoryPurge", "MemoryPut", "MemoryRelease", "MemoryStore",
         "SCHEMA_VERSION", "STORE_PATH", "SaveCheckpointRequest", "SaveCheckpointResponse",
@@ -56,6 +58,7 @@ def test_store_message_kinds_are_registered_under_the_store_area() -> None:
         "store.load_checkpoint", "store.checkpoint_loaded", "store.list_flows",
         "store.flows_listed", "store.get_memory", "store.memory_read", "store.list_memory",
         "store.memory_listed", "store.request_failed", "store.flush_writes",
+        "store.list_human_requests", "store.human_requests_listed",
     }  # fmt: skip
 
 

@@ -229,7 +229,7 @@ def test_a_store_of_schema_1_is_refused_with_what_to_do(tmp_path: Path) -> None:
 
     with pytest.raises(
         StoreSchemaError,
-        match=r"^The SQLite store .* has schema version 1, older than 2, .* move it aside and "
+        match=r"^The SQLite store .* has schema version 1, older than 3, .* move it aside and "
         r"start a new store",
     ):
         SqliteStore(old)
