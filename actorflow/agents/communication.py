@@ -1,8 +1,28 @@
-"""Messages between agents, as the seed's communication hub knows them.
+"""Messages between agents, as the seed's communication hub knows them, and the messages
+of the hub actor at ``/agents/hub``.
 
 :class:`AgentMessage` is itself an actor message (kind ``agent.message``), so every
 message an agent sends another is a mailbox delivery and is in the journal; a
 response is an :class:`AgentResponse` (kind ``agent.response``).
+
+What the hub answers (see :mod:`actorflow.agents.hub` for the rules):
+
+- an ``AgentMessage`` that requires a response: the first :class:`AgentResponse`, or
+  :class:`AgentMessageFailed` (timed out, refused, the receiving agent failed on it);
+- any other ``AgentMessage``: :class:`MessageAccepted` once it is forwarded or queued, or
+  :class:`AgentMessageFailed`;
+- an ``AgentResponse``: :class:`AgentResponseAccepted` (only to an asker: an ``ask`` or a
+  ``ctx.request``), or :class:`AgentResponseRefused` (always, to the responder);
+- :class:`ReceiveMessages`: :class:`MessagesReceived`; :class:`JoinHub` and
+  :class:`LeaveHub`: :class:`HubMembership` (only to an asker).
+
+The errors the hub refuses with are :class:`AgentError` subclasses defined here
+(:class:`InvalidAgentMessageError`, :class:`AgentInboxFullError`,
+:class:`AgentResponseRefusedError`) or in :mod:`actorflow.errors`
+(:class:`~actorflow.errors.AgentResponseTimeoutError`,
+:class:`~actorflow.errors.UnknownAgentError`,
+:class:`~actorflow.errors.AgentTaskFailedError`); :func:`agent_error` turns a failure
+message's :class:`~actorflow.messages.system.ErrorInfo` back into the exception.
 """
 
 from __future__ import annotations
@@ -14,9 +34,55 @@ from typing import Literal
 
 from pydantic import Field, JsonValue
 
+from actorflow.errors import (
+    AgentError,
+    AgentResponseTimeoutError,
+    AgentTaskFailedError,
+    UnknownAgentError,
+)
 from actorflow.messages.base import Message
+from actorflow.messages.system import ErrorInfo
 
-__all__ = ["AgentMessage", "AgentResponse", "CommunicationType"]
+__all__ = [
+    "AgentInboxFullError",
+    "AgentMessage",
+    "AgentMessageFailed",
+    "AgentResponse",
+    "AgentResponseAccepted",
+    "AgentResponseRefused",
+    "AgentResponseRefusedError",
+    "BROADCAST_RECEIVER",
+    "CommunicationType",
+    "HubMembership",
+    "InvalidAgentMessageError",
+    "JoinHub",
+    "LeaveHub",
+    "MessageAccepted",
+    "MessagesReceived",
+    "ReceiveDeadline",
+    "ReceiveMessages",
+    "ResponseDeadline",
+    "agent_error",
+]
+
+BROADCAST_RECEIVER = "*"
+"""The ``receiver_id`` of a message for every agent the hub knows."""
+
+
+class InvalidAgentMessageError(AgentError):
+    """An agent message or response the hub cannot take: an empty or malformed agent id,
+    content that is not JSON data, a broadcast that asks for a response, or the id of a
+    message that still waits for its response."""
+
+
+class AgentInboxFullError(AgentError):
+    """The receiver's inbox at the hub holds as many messages as it may; nothing was
+    queued (the receiver must take its messages with ``receive_messages`` first)."""
+
+
+class AgentResponseRefusedError(AgentError):
+    """A response to a message that is unknown, answered already, or timed out, or that was
+    sent by another agent than the message's receiver."""
 
 
 class CommunicationType(StrEnum):
@@ -67,3 +133,124 @@ class AgentResponse(Message):
     error: str = ""
     """Set when the receiver could not do what was asked."""
     timestamp: float = Field(default_factory=time.time)
+
+
+class AgentMessageFailed(Message):
+    """An agent message could not be done: refused by the hub, timed out waiting for its
+    response, or failed by the agent it was forwarded to."""
+
+    kind: Literal["agent.message_failed"] = "agent.message_failed"
+    message_id: str
+    receiver_id: str
+    error: ErrorInfo
+    """What went wrong; :func:`agent_error` turns it back into the exception."""
+
+
+class MessageAccepted(Message):
+    """An agent message that needs no response was forwarded or queued (the hub's ack)."""
+
+    kind: Literal["agent.message_accepted"] = "agent.message_accepted"
+    message_id: str
+    forwarded: tuple[str, ...] = ()
+    """Receivers whose live agent actor (``/agents/<id>``) was told the message."""
+    queued: tuple[str, ...] = ()
+    """Receivers whose inbox at the hub now holds it, for ``receive_messages``."""
+
+    @property
+    def receivers(self) -> tuple[str, ...]:
+        """Every receiver of the message, sorted."""
+        return tuple(sorted((*self.forwarded, *self.queued)))
+
+
+class AgentResponseAccepted(Message):
+    """A response was taken and handed to whoever waits for it."""
+
+    kind: Literal["agent.response_accepted"] = "agent.response_accepted"
+    message_id: str
+
+
+class AgentResponseRefused(Message):
+    """A response was refused (unknown, answered or timed-out message, wrong responder)."""
+
+    kind: Literal["agent.response_refused"] = "agent.response_refused"
+    message_id: str
+    error: ErrorInfo
+
+
+class JoinHub(Message):
+    """Make an agent id known to the hub: it gets broadcasts, and messages queued for it
+    while it had no live actor are forwarded to its actor once it has one."""
+
+    kind: Literal["agent.join_hub"] = "agent.join_hub"
+    agent_id: str
+
+
+class LeaveHub(Message):
+    """Forget an agent id for broadcasts (its inbox, if it holds messages, stays)."""
+
+    kind: Literal["agent.leave_hub"] = "agent.leave_hub"
+    agent_id: str
+
+
+class HubMembership(Message):
+    """The hub's answer to :class:`JoinHub` or :class:`LeaveHub`."""
+
+    kind: Literal["agent.hub_membership"] = "agent.hub_membership"
+    agent_id: str
+    is_member: bool
+    forwarded: int = 0
+    """Messages that waited in its inbox and were forwarded to its live actor on joining."""
+
+
+class ReceiveMessages(Message):
+    """Take the messages queued for ``agent_id``, oldest first."""
+
+    kind: Literal["agent.receive_messages"] = "agent.receive_messages"
+    agent_id: str
+    limit: int | None = Field(default=None, ge=1)
+    """Take at most this many (``None``: all)."""
+    wait: float = Field(default=0.0, ge=0, le=7 * 24 * 3600)
+    """If the inbox is empty, wait up to this many seconds (system clock) for a message."""
+
+
+class MessagesReceived(Message):
+    """The messages taken from an inbox, in the order they were sent."""
+
+    kind: Literal["agent.messages_received"] = "agent.messages_received"
+    agent_id: str
+    messages: tuple[AgentMessage, ...] = ()
+
+
+class ResponseDeadline(Message):
+    """The hub's timer: the response to ``message_id`` is due (sent to the hub itself)."""
+
+    kind: Literal["agent.response_deadline"] = "agent.response_deadline"
+    message_id: str
+
+
+class ReceiveDeadline(Message):
+    """The hub's timer: a waiting ``receive_messages`` has waited long enough."""
+
+    kind: Literal["agent.receive_deadline"] = "agent.receive_deadline"
+    agent_id: str
+    waiter: int
+    """Which wait of that agent (a number the hub gave it)."""
+
+
+_ERRORS: dict[str, type[AgentError]] = {
+    f"{cls.__module__}.{cls.__qualname__}": cls
+    for cls in (
+        AgentError,
+        AgentInboxFullError,
+        AgentResponseRefusedError,
+        AgentResponseTimeoutError,
+        AgentTaskFailedError,
+        InvalidAgentMessageError,
+        UnknownAgentError,
+    )
+}
+
+
+def agent_error(error: ErrorInfo) -> AgentError:
+    """Return the exception a hub failure message describes (an :class:`AgentError`)."""
+    return _ERRORS.get(error.error_type, AgentError)(error.message)
