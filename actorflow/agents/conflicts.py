@@ -3,7 +3,8 @@ messages of the resolver actor at ``/agents/resolver``.
 
 Anyone (an agent, the orchestrator, the resource allocator on a deadlock) tells the
 resolver :class:`ResolveConflict`; it answers :class:`ConflictResolved` with a
-:class:`ConflictResolution`, or a failure reply when no strategy can resolve it.
+:class:`ConflictResolution`, or :class:`ConflictRefused` when the conflict is malformed or
+no strategy can resolve it.
 """
 
 from __future__ import annotations
@@ -15,15 +16,22 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from actorflow.messages.base import Message
+from actorflow.messages.system import ErrorInfo
 
 __all__ = [
+    "ActionName",
     "Conflict",
+    "ConflictRefused",
     "ConflictResolution",
     "ConflictResolved",
     "ConflictType",
     "ResolveConflict",
     "ResolutionAction",
 ]
+
+
+ActionName = Literal["grant", "wait", "abort", "retry", "reassign", "accept", "reject", "escalate"]
+"""What a :class:`ResolutionAction` tells an agent to do."""
 
 
 class ConflictType(StrEnum):
@@ -66,7 +74,7 @@ class ResolutionAction(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
-    action: Literal["grant", "wait", "abort", "retry", "reassign", "accept", "reject", "escalate"]
+    action: ActionName
     agent_id: str = ""
     task_id: str = ""
     detail: str = ""
@@ -89,6 +97,12 @@ class ConflictResolution(BaseModel):
     actions: tuple[ResolutionAction, ...] = ()
     rationale: str = ""
     resolved_at: float = Field(default_factory=time.time)
+    """When it was resolved, in epoch seconds. A strategy sets the conflict's
+    ``created_at`` (so its result depends on its input only); the resolver stamps the
+    time by the system clock."""
+    escalated: bool = False
+    """A human was asked to decide (``strategy`` is ``human`` if they did; otherwise the
+    automatic strategy decided and ``rationale`` says why the human did not)."""
 
 
 class ResolveConflict(Message):
@@ -100,6 +114,9 @@ class ResolveConflict(Message):
     """The involved agents' ``AgentInfo`` as data (role precedence, votes use it)."""
     tasks: tuple[dict[str, JsonValue], ...] = ()
     """The involved tasks as data (priorities, deadlines)."""
+    strategy: str | None = None
+    """The name of the strategy to use (None: the first registered for the conflict's
+    type that applies)."""
 
 
 class ConflictResolved(Message):
@@ -107,3 +124,13 @@ class ConflictResolved(Message):
 
     kind: Literal["agents.conflict_resolved"] = "agents.conflict_resolved"
     resolution: ConflictResolution
+
+
+class ConflictRefused(Message):
+    """The resolver's answer to :class:`ResolveConflict` when it cannot resolve it: the
+    conflict or its agents and tasks are malformed, or no strategy fits. ``error`` names
+    an ``actorflow`` :class:`~actorflow.errors.ConflictError` class and says why."""
+
+    kind: Literal["agents.conflict_refused"] = "agents.conflict_refused"
+    conflict_id: str
+    error: ErrorInfo
