@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Container
 from enum import StrEnum
 from typing import Literal
 
@@ -40,6 +41,7 @@ from actorflow.errors import (
     AgentTaskFailedError,
     UnknownAgentError,
 )
+from actorflow.flow.jsondata import to_json_data
 from actorflow.messages.base import Message
 from actorflow.messages.system import ErrorInfo
 
@@ -63,10 +65,16 @@ __all__ = [
     "ReceiveMessages",
     "ResponseDeadline",
     "agent_error",
+    "check_agent_id",
+    "check_message",
+    "is_broadcast",
+    "json_content",
 ]
 
 BROADCAST_RECEIVER = "*"
 """The ``receiver_id`` of a message for every agent the hub knows."""
+_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
+_JSON_FIX = "Send plain JSON data (dicts with str keys, lists, str, finite numbers, bool)."
 
 
 class InvalidAgentMessageError(AgentError):
@@ -133,6 +141,66 @@ class AgentResponse(Message):
     error: str = ""
     """Set when the receiver could not do what was asked."""
     timestamp: float = Field(default_factory=time.time)
+
+
+def check_agent_id(agent_id: object, what: str = "agent id") -> str:
+    """Return ``agent_id`` if it can name an agent (``/agents/<id>``).
+
+    Raises:
+        InvalidAgentMessageError: it is not 1-128 letters, digits, ``_``, ``-`` or ``.``
+            (not starting with ``.``), or it is ``hub``.
+    """
+    if (
+        not isinstance(agent_id, str)
+        or not 0 < len(agent_id) <= 128
+        or not set(agent_id) <= _ID_CHARS
+        or agent_id[0] == "."
+    ):
+        raise InvalidAgentMessageError(
+            f"The {what} {agent_id!r} cannot name an agent: use 1-128 letters, digits, '_', "
+            "'-' or '.' (not starting with '.'), as in 'agent_2'."
+        )
+    if agent_id == "hub":
+        raise InvalidAgentMessageError(
+            f"The {what} 'hub' names the communication hub itself, not an agent; "
+            "choose another agent id."
+        )
+    return agent_id
+
+
+def check_message(msg: AgentMessage, *, waiting: Container[str] = ()) -> None:
+    """Raise :class:`InvalidAgentMessageError` if the hub cannot take ``msg`` (``waiting``:
+    the ids of messages that wait for their response)."""
+    if not msg.id:
+        raise InvalidAgentMessageError("An agent message needs a non-empty id.")
+    check_agent_id(msg.sender_id, "sender id")
+    if not is_broadcast(msg):
+        check_agent_id(msg.receiver_id, "receiver id")
+    elif msg.requires_response:
+        raise InvalidAgentMessageError(
+            f"Broadcast {msg.id!r} requires a response, but a broadcast has many receivers "
+            "and no one response; send each agent its own message instead."
+        )
+    json_content(msg.content, f"The content of agent message {msg.id!r}")
+    if msg.requires_response and msg.id in waiting:
+        raise InvalidAgentMessageError(
+            f"Agent message {msg.id!r} is already waiting for its response; give a new "
+            "message a new id."
+        )
+
+
+def json_content(value: object, where: str) -> JsonValue:
+    """Return ``value`` as JSON data the journal can hold (finite numbers, 64-bit ints).
+
+    Raises:
+        InvalidAgentMessageError: it is not (``where`` names it in the message).
+    """
+    return to_json_data(value, where=where, error=InvalidAgentMessageError, fix=_JSON_FIX)
+
+
+def is_broadcast(msg: AgentMessage) -> bool:
+    """Whether ``msg`` goes to every known agent (``receiver_id`` ``*`` or type broadcast)."""
+    return msg.receiver_id == BROADCAST_RECEIVER or msg.message_type is CommunicationType.BROADCAST
 
 
 class AgentMessageFailed(Message):

@@ -89,6 +89,10 @@ from actorflow.agents.communication import (
     ReceiveMessages,
     ResponseDeadline,
     agent_error,
+    check_agent_id,
+    check_message,
+    is_broadcast,
+    json_content,
 )
 from actorflow.agents.paths import HUB_PATH, agent_path
 from actorflow.errors import (
@@ -99,7 +103,6 @@ from actorflow.errors import (
     ConfigurationError,
     MailboxFullError,
 )
-from actorflow.flow.jsondata import to_json_data
 from actorflow.ids import ActorPath, CorrelationId, TimerId
 from actorflow.messages.base import Message
 from actorflow.messages.envelope import Envelope
@@ -109,75 +112,14 @@ from actorflow.runtime.cell import error_info
 from actorflow.runtime.context import Context
 from actorflow.runtime.system import ActorSystem
 
-__all__ = [
-    "HUB_PATH",
-    "AgentCommunicationHub",
-    "CommunicationHub",
-    "check_agent_id",
-    "ensure_hub",
-]
+__all__ = ["HUB_PATH", "AgentCommunicationHub", "CommunicationHub", "ensure_hub"]
 
-_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
 _FORWARD = "hub-forward:"
 """Correlation id prefix of a forwarded message (its DeliveryFailed names the message)."""
 _GONE = frozenset(
     {DeadLetterReason.UNKNOWN_RECIPIENT, DeadLetterReason.STOPPED, DeadLetterReason.OVERFLOW}
 )
 """Why a forward may fail although the agent could still take the message later."""
-
-
-def check_agent_id(agent_id: object, what: str = "agent id") -> str:
-    """Return ``agent_id`` if it can name an agent (``/agents/<id>``).
-
-    Raises:
-        InvalidAgentMessageError: it is not 1-128 letters, digits, ``_``, ``-`` or ``.``
-            (not starting with ``.``), or it is ``hub``.
-    """
-    if (
-        not isinstance(agent_id, str)
-        or not 0 < len(agent_id) <= 128
-        or not set(agent_id) <= _ID_CHARS
-        or agent_id[0] == "."
-    ):
-        raise InvalidAgentMessageError(
-            f"The {what} {agent_id!r} cannot name an agent: use 1-128 letters, digits, '_', "
-            "'-' or '.' (not starting with '.'), as in 'agent_2'."
-        )
-    if agent_id == "hub":
-        raise InvalidAgentMessageError(
-            f"The {what} 'hub' names the communication hub itself, not an agent; "
-            "choose another agent id."
-        )
-    return agent_id
-
-
-def _check_message(msg: AgentMessage, state: HubState) -> None:
-    """Raise :class:`InvalidAgentMessageError` if the hub cannot take ``msg``."""
-    if not msg.id:
-        raise InvalidAgentMessageError("An agent message needs a non-empty id.")
-    check_agent_id(msg.sender_id, "sender id")
-    if not _is_broadcast(msg):
-        check_agent_id(msg.receiver_id, "receiver id")
-    elif msg.requires_response:
-        raise InvalidAgentMessageError(
-            f"Broadcast {msg.id!r} requires a response, but a broadcast has many receivers "
-            "and no one response; send each agent its own message instead."
-        )
-    to_json_data(
-        msg.content,
-        where=f"The content of agent message {msg.id!r}",
-        error=InvalidAgentMessageError,
-        fix="Send plain JSON data (dicts with str keys, lists, str, finite numbers, bool).",
-    )
-    if msg.requires_response and msg.id in state.waiting:
-        raise InvalidAgentMessageError(
-            f"Agent message {msg.id!r} is already waiting for its response; give a new "
-            "message a new id."
-        )
-
-
-def _is_broadcast(msg: AgentMessage) -> bool:
-    return msg.receiver_id == BROADCAST_RECEIVER or msg.message_type is CommunicationType.BROADCAST
 
 
 def _target(env: Envelope | None) -> ActorPath | None:
@@ -214,8 +156,8 @@ class CommunicationHub(Behaviour):
     def on_agent_message(self, msg: AgentMessage, ctx: Context) -> None:
         """Forward, queue or broadcast ``msg``; wait for its response if it needs one."""
         try:
-            _check_message(msg, self.state)
-            if _is_broadcast(msg):
+            check_message(msg, waiting=self.state.waiting)
+            if is_broadcast(msg):
                 self._broadcast(msg, ctx)
                 return
             self._check_room(msg.receiver_id, msg.id, ctx)
@@ -467,7 +409,7 @@ class CommunicationHub(Behaviour):
     ) -> None:
         """Send the outcome of a message asked without a reply slot to its sender's inbox."""
         outcome = AgentMessage(
-            id=ctx.new_id("msg"),
+            id=ctx.new_id("hub-msg"),
             sender_id=sent.receiver_id,
             receiver_id=sent.sender_id,
             message_type=CommunicationType.ERROR if failed else CommunicationType.RESPONSE,
@@ -681,12 +623,7 @@ class AgentCommunicationHub:
                 out, or ``sender_id`` is not its receiver.
             InvalidAgentMessageError: ``content`` is not JSON data.
         """
-        checked = to_json_data(
-            content,
-            where=f"The response to message {message_id!r}",
-            error=InvalidAgentMessageError,
-            fix="Send plain JSON data (dicts with str keys, lists, str, finite numbers, bool).",
-        )
+        checked = json_content(content, f"The response to message {message_id!r}")
         response = AgentResponse(
             message_id=message_id, sender_id=sender_id or "", content=checked, error=error
         )
@@ -710,12 +647,7 @@ class AgentCommunicationHub:
             AgentInboxFullError: a receiver's inbox is full (nobody got it).
             InvalidAgentMessageError: ``sender_id`` or ``content`` is malformed.
         """
-        checked = to_json_data(
-            content,
-            where="The content of a broadcast",
-            error=InvalidAgentMessageError,
-            fix="Send plain JSON data (dicts with str keys, lists, str, finite numbers, bool).",
-        )
+        checked = json_content(content, "The content of a broadcast")
         fields: dict[str, object] = {
             "sender_id": sender_id,
             "receiver_id": BROADCAST_RECEIVER,

@@ -9,13 +9,22 @@ import runpy
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
 import actorflow
-from actorflow import ActorSystem, Behaviour, Context, FakeClock, RequestTimedOut, recipe
+from actorflow import (
+    ActorSystem,
+    Behaviour,
+    Context,
+    FakeClock,
+    Message,
+    RequestTimedOut,
+    recipe,
+)
 from actorflow.agents import _owned
+from actorflow.agents._inboxes import HubState
 from actorflow.agents.communication import (
     AgentInboxFullError,
     AgentMessage,
@@ -30,7 +39,7 @@ from actorflow.agents.communication import (
     ReceiveMessages,
     agent_error,
 )
-from actorflow.agents.hub import HUB_PATH, AgentCommunicationHub, ensure_hub
+from actorflow.agents.hub import HUB_PATH, AgentCommunicationHub, CommunicationHub, ensure_hub
 from actorflow.errors import AgentResponseTimeoutError, AgentTaskFailedError
 from actorflow.ids import SequentialIds
 from actorflow.journal import JournalConfig, open_journal
@@ -374,6 +383,43 @@ def test_an_actor_uses_the_hub_with_ctx_request_and_gets_the_timeout_as_a_messag
     (error,) = outcome
     assert isinstance(error, AgentResponseTimeoutError)
     assert str(error).startswith("Agent 'nobody' gave no response to message 'msg_001' in 10 s")
+
+
+class Trip(Message):
+    """Make the tripping hub fail."""
+
+    kind: Literal["hubtest.trip"] = "hubtest.trip"
+
+
+class TrippingHub(CommunicationHub):
+    """The hub, failing on ``Trip`` (its supervisor restarts it)."""
+
+    def on_trip(self, msg: Trip, ctx: Context) -> None:
+        raise RuntimeError("the hub trips")
+
+
+def test_a_restarted_hub_keeps_its_inboxes_and_open_requests(
+    fake_system: ActorSystem, clock: FakeClock
+) -> None:
+    fake_system.spawn(recipe(TrippingHub, HubState()), "hub")
+    hub = AgentCommunicationHub(fake_system)  # finds the running hub
+
+    async def across_a_restart() -> tuple[list[AgentMessage], int, AgentResponse | None]:
+        asking = asyncio.create_task(hub.send_message(request(timeout=60)))
+        await armed(clock)
+        fake_system.tell(HUB_PATH, Trip())
+        received = await hub.receive_messages("agent_2")  # taken after the restart
+        timers = clock.pending_timers()  # the response timer, armed again
+        await hub.send_response("msg_001", "still here")
+        return received, timers, await asking
+
+    received, timers, response = asyncio.run(across_a_restart())
+
+    assert fake_system.actor_statistics(HUB_PATH).restarts == 1
+    assert [m.id for m in received] == ["msg_001"]
+    assert timers == 1
+    assert response is not None
+    assert response.content == "still here"
 
 
 # -- broadcast --------------------------------------------------------------------------
