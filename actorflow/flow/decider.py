@@ -74,6 +74,7 @@ __all__ = [
     "Settings",
     "StepRecord",
     "decide",
+    "human_deadline",
 ]
 
 INLINE_TYPES: Final = frozenset({"condition", "synchronization"})
@@ -412,12 +413,34 @@ def _deadline(draft: _Draft, spec: StepSpec, timeout: float | None) -> float | N
     if timeout is None:
         return None
     if spec.type == _HUMAN and draft.spec.settings.human_gateway:
-        params = spec.parameters
-        extra = params.get("escalation_timeout") or timeout
-        if params.get("on_timeout") == "escalate" and isinstance(extra, int | float):
-            timeout += float(extra)
-        return draft.at + timeout + HUMAN_GRACE
+        return draft.at + timeout + _escalation_seconds(spec, timeout) + HUMAN_GRACE
     return draft.at + timeout
+
+
+def _escalation_seconds(spec: StepSpec, timeout: float) -> float:
+    """Seconds a human step's request may spend escalated after its first deadline."""
+    params = spec.parameters
+    extra = params.get("escalation_timeout") or timeout
+    if params.get("on_timeout") == "escalate" and isinstance(extra, int | float):
+        return float(extra)
+    return 0.0
+
+
+def human_deadline(core: FlowCore, step_id: str) -> float | None:
+    """The absolute first deadline of the live attempt's human gateway request (epoch
+    seconds), or None if the gateway times it alone.
+
+    It follows from the attempt's deadline, which is kept when a flow resumes, so a
+    resumed flow asks again with the deadline it asked with first (never reset).
+    """
+    record = core.steps[step_id]
+    spec = core.spec.steps[step_id]
+    timeout = core.spec.timeouts[step_id]
+    if record.deadline is None or timeout is None or spec.type != _HUMAN:
+        return None
+    if not core.spec.settings.human_gateway:
+        return None
+    return record.deadline - HUMAN_GRACE - _escalation_seconds(spec, timeout)
 
 
 def _evaluate_inline(spec: StepSpec, names: Mapping[str, Any]) -> JsonValue:

@@ -24,6 +24,7 @@ from actorflow.errors import HumanRequestFailedError, HumanTimeoutError
 from actorflow.flow.attempt import Attempt, call_in_attempt, run_in_attempt
 from actorflow.flow.commands import AskHuman, StartAttempt
 from actorflow.flow.core import FlowCore
+from actorflow.flow.decider import human_deadline
 from actorflow.flow.executor import EnhancedFlowExecutor
 from actorflow.flow.messages import AgentTask, AgentTaskDone, HumanAnswered
 from actorflow.flow.models import FlowStep, StepStatus
@@ -160,14 +161,15 @@ class Launcher:
 
     def ask(self, command: AskHuman, core: FlowCore, ctx: Context) -> None:
         """Ask a person for attempt ``command.attempt`` of a ``human_input`` step:
-        through the human gateway (its answer comes back as a ``HumanResponse``), else
-        through the flow's human callback directly."""
+        through the human gateway if one runs (its answer comes back as a
+        ``HumanResponse``), else through the flow's human callback directly."""
         flow_id, step_id, attempt = core.flow_id, command.step_id, command.attempt
         system, me, services, request = ctx.system, ctx.path, self.services, command.request
         if (
             core.spec.settings.human_gateway
-            and services.human_callback is not None
-            and services.human_handler is not None
+            # a flow without a callback asks the gateway's own handler, or waits for an
+            # answer from outside (answer_human_request, `actorflow answer`)
+            and (services.human_callback is None or services.human_handler is not None)
             and system.cell_at(HUMAN_PATH) is not None
         ):
             self._ask_gateway(command, core, ctx)
@@ -224,7 +226,11 @@ class Launcher:
                 update["timeout"] = command.timeout
             question = question.model_copy(update=update)
             message = HumanRequest.from_data(
-                question, reply_to=ctx.path, handler=self.services.human_handler
+                question,
+                reply_to=ctx.path,
+                handler=self.services.human_handler,
+                # the first deadline, also when a resumed flow asks again: never reset
+                deadline=human_deadline(core, step_id),
             )
         except Exception as exc:  # noqa: BLE001 - a question that cannot be asked fails the step
             told = attempt_finished(flow_id, step_id, attempt, None, exc, message=HumanAnswered)

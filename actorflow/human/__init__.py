@@ -4,7 +4,8 @@ Modules: ``models`` (the seed's HumanCallbackType, HumanCallbackData,
 HumanCallbackResponse, IHumanCallback; timeout and error policies, outcomes),
 ``messages`` (HumanRequest, HumanResponse and the gateway's other messages),
 ``validation`` (answer checks, bounded patterns, typed text into answers), ``pending``
-(where requests are kept), ``gateway`` (the gateway actor), ``outside`` (spawning it,
+(where requests are kept), ``durable`` (kept in memory and written ahead to a store, so
+they survive a restart), ``gateway`` (the gateway actor), ``outside`` (spawning it,
 answering and cancelling from outside the actors), ``manager`` (HumanCallbackManager),
 ``console`` (ConsoleHumanCallback), ``scripted`` (ScriptedHumanCallback).
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 from actorflow.human._asking import HumanHandlers
 from actorflow.human.console import ConsoleHumanCallback
+from actorflow.human.durable import DurablePendingRequests, PendingLog, WriteAhead
 from actorflow.human.gateway import HUMAN_PATH, HumanGateway
 from actorflow.human.manager import HumanCallbackManager
 from actorflow.human.messages import (
@@ -64,6 +66,7 @@ __all__ = [
     "ConsoleHumanCallback",
     "DEFAULT_MAX_LENGTH",
     "DeadlinePassed",
+    "DurablePendingRequests",
     "ErrorPolicy",
     "HUMAN_PATH",
     "HandlerAnswered",
@@ -83,11 +86,13 @@ __all__ = [
     "IHumanCallback",
     "InMemoryPendingRequests",
     "ListHumanRequests",
+    "PendingLog",
     "PendingRecord",
     "PendingRequests",
     "ScriptedHumanCallback",
     "TimeoutPolicy",
     "ValueType",
+    "WriteAhead",
     "answer_human_request",
     "cancel_human_request",
     "check_pattern",

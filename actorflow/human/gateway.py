@@ -16,9 +16,16 @@ An accepted answer is recorded as a ``human`` effect named by the request id.
 When the gateway starts (first start, restart, a new process over a lasting
 ``PendingRequests``), it re-arms every open request's deadline as stored (one already
 past times out at once) and asks its handler again.
+
+With a write-ahead ``PendingRequests`` (:class:`~actorflow.human.durable.
+DurablePendingRequests`), every change is sent to the store as a request, and what the
+outside sees of it (the handler asked, an outcome told, a reply) waits for the store's
+acknowledgement, which comes as a message: nothing here waits for the disk.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from pydantic import JsonValue
 
@@ -30,6 +37,7 @@ from actorflow.errors import (
     UnknownHumanRequestError,
 )
 from actorflow.human._asking import HumanHandlers, ask_handler
+from actorflow.human.durable import WriteAhead
 from actorflow.human.messages import (
     AnswerHumanRequest,
     CancelHumanRequest,
@@ -50,7 +58,8 @@ from actorflow.human.pending import PendingRequests, ended_error
 from actorflow.human.validation import check_request, validate_answer
 from actorflow.ids import ActorPath, CorrelationId, TimerId
 from actorflow.messages.base import Message
-from actorflow.messages.system import ErrorInfo
+from actorflow.messages.envelope import Envelope
+from actorflow.messages.system import DeliveryFailed, ErrorInfo, RequestTimedOut
 from actorflow.runtime.behaviour import Behaviour
 from actorflow.runtime.cell import error_info
 from actorflow.runtime.context import Context
@@ -60,6 +69,8 @@ __all__ = ["HUMAN_PATH", "HumanGateway"]
 
 HUMAN_PATH = ActorPath("/system/human")
 """Where the actor system hosts its human gateway."""
+WRITE_TIMEOUT = 60.0
+"""Seconds a write-ahead of a durable ``PendingRequests`` may take (by the clock)."""
 
 
 class HumanGateway(Behaviour):
@@ -77,6 +88,12 @@ class HumanGateway(Behaviour):
         """The deadline timer of each open request."""
         self.asking: dict[str, EffectHandle] = {}
         """The handler call under way for each open request."""
+        self.unasked: set[str] = set()
+        """Open requests whose handler was not registered when they were started."""
+        self.durable = pending if isinstance(pending, WriteAhead) else None
+        self.unacked: dict[CorrelationId, list[Callable[[], None]]] = {}
+        """Writes sent and not acknowledged yet, oldest first, each with what waits
+        for it."""
 
     # -- lifecycle (the gateway's thread) ---------------------------------------------
 
@@ -127,8 +144,28 @@ class HumanGateway(Behaviour):
         self._start_stage(record, ctx)
 
     def on_list_human_requests(self, msg: ListHumanRequests, ctx: Context) -> None:
-        """Reply with the open requests."""
-        ctx.reply(HumanRequestsListed(records=self.pending.list_pending()))
+        """Reply with the open requests (once every change before is stored)."""
+        self._reply(HumanRequestsListed(records=self.pending.list_pending()), ctx)
+
+    # -- write-ahead acknowledgements (a durable PendingRequests) ----------------------
+    # The store's replies are handled by name (WriteResponse, StoreRequestFailed), so
+    # this layer imports no store.
+
+    def on_write_response(self, msg: Message, ctx: Context) -> None:
+        """A write-ahead is stored: what waited for it goes ahead."""
+        self._acknowledged(msg, ctx)
+
+    def on_store_request_failed(self, msg: Message, ctx: Context) -> None:
+        """A write-ahead failed: logged; what waited for it goes ahead unstored."""
+        self._acknowledged(msg, ctx)
+
+    def on_request_timed_out(self, msg: RequestTimedOut, ctx: Context) -> None:
+        """A write-ahead got no answer in time: as a failed one."""
+        self._acknowledged(msg, ctx, msg.correlation_id)
+
+    def on_delivery_failed(self, msg: DeliveryFailed, ctx: Context) -> None:
+        """A write-ahead reached no store: as a failed one."""
+        self._acknowledged(msg, ctx)
 
     # -- what decides a request -------------------------------------------------------
 
@@ -206,12 +243,13 @@ class HumanGateway(Behaviour):
             and target is not None
             and target not in {to for to, _ in record.waiters()}
         ):
-            ctx.reply(response)
+            self._reply(response, ctx)
 
     # -- steps ------------------------------------------------------------------------
 
     def _start_stage(self, record: PendingRecord, ctx: Context) -> None:
         """Arm the record's deadline and hand it to the handler of its stage."""
+        self._send_writes(ctx)  # the record is stored before anything it starts
         rid = record.request_id
         passed = DeadlinePassed(request_id=rid, stage=record.stage)
         delay = record.deadline - _now(ctx)
@@ -219,19 +257,35 @@ class HumanGateway(Behaviour):
             ctx.tell(ctx.path, passed)  # past already (a restart after the deadline)
         else:
             self.timers[rid] = ctx.schedule(delay, passed)
-        request = record.request
-        name = (
-            request.handler or HumanHandlers.DEFAULT
-            if record.stage == 0
-            else request.escalate_to or HumanHandlers.ESCALATION
-        )
-        handler = self.handlers.get(name)
-        if handler is None:
+        if not self._start_handler(record, ctx):
             ctx.log.info(
                 "Human request {request_id} waits for an answer from outside", request_id=rid
             )
+
+    def _start_handler(self, record: PendingRecord, ctx: Context) -> bool:
+        """Hand ``record`` to the handler of its stage once it is stored; return False
+        if no such handler is registered (it is tried again when the request is sent
+        again)."""
+        request, rid, stage = record.request, record.request_id, record.stage
+        name = (
+            request.handler or HumanHandlers.DEFAULT
+            if stage == 0
+            else request.escalate_to or HumanHandlers.ESCALATION
+        )
+        if self.handlers.get(name) is None:
+            self.unasked.add(rid)
+            return False
+        self.unasked.discard(rid)
+        self._after_writes(lambda: self._ask(rid, stage, name, ctx), ctx)
+        return True
+
+    def _ask(self, request_id: str, stage: int, name: str, ctx: Context) -> None:
+        """Hand the request to handler ``name``, if it is still open at ``stage``."""
+        record = self._current(request_id, stage)
+        handler = self.handlers.get(name)
+        if record is None or handler is None or request_id in self.asking:
             return
-        self.asking[rid] = ask_handler(ctx.system, ctx.path, handler, request, record.stage)
+        self.asking[request_id] = ask_handler(ctx.system, ctx.path, handler, record.request, stage)
 
     def _time_out(self, record: PendingRecord, ctx: Context) -> None:
         request = record.request
@@ -317,8 +371,8 @@ class HumanGateway(Behaviour):
         except (AlreadyAnsweredError, HumanResponseExpiredError, UnknownHumanRequestError):
             stored = self.pending.get(request.request_id)
             if stored is not None and stored.outcome is not None:
-                for to, cid in stored.waiters():
-                    _tell(to, cid, stored.outcome, ctx)
+                told, waiters = stored.outcome, stored.waiters()
+                self._after_writes(lambda: self._tell_all(waiters, told, ctx), ctx)
             return None
         ctx.log.info(
             "Human request {request_id} ended {outcome}: {reason}",
@@ -326,9 +380,19 @@ class HumanGateway(Behaviour):
             outcome=outcome.value,
             reason=reason,
         )
-        for to, cid in ended.waiters():
-            _tell(to, cid, response, ctx)
+        self.unasked.discard(request.request_id)
+        waiters = ended.waiters()
+        self._after_writes(lambda: self._tell_all(waiters, response, ctx), ctx)
         return response
+
+    @staticmethod
+    def _tell_all(
+        waiters: tuple[tuple[ActorPath | None, CorrelationId | None], ...],
+        message: Message,
+        ctx: Context,
+    ) -> None:
+        for to, cid in waiters:
+            _tell(to, cid, message, ctx)
 
     # -- helpers ----------------------------------------------------------------------
 
@@ -368,11 +432,17 @@ class HumanGateway(Behaviour):
     ) -> None:
         """A request sent again: tell its stored outcome, or tell the new sender later."""
         if record.outcome is not None:
-            _tell(reply_to, correlation_id, record.outcome, ctx)
-        elif reply_to is not None and (reply_to, correlation_id) not in record.waiters():
+            told = record.outcome
+            self._after_writes(lambda: _tell(reply_to, correlation_id, told, ctx), ctx)
+            return
+        if reply_to is not None and (reply_to, correlation_id) not in record.waiters():
             # every sender of an open request is told its outcome (the first one too)
             also = (*record.also, Waiter(reply_to=reply_to, correlation_id=correlation_id))
-            self.pending.put(record.model_copy(update={"also": also}))
+            record = record.model_copy(update={"also": also})
+            self.pending.put(record)
+            self._send_writes(ctx)
+        if record.request_id in self.unasked:  # its handler may be registered by now
+            self._start_handler(record, ctx)
 
     def _refuse_request(
         self,
@@ -396,7 +466,7 @@ class HumanGateway(Behaviour):
             flow_id=msg.flow_id,
             step_id=msg.step_id,
         )
-        _tell(reply_to, correlation_id, response, ctx)
+        self._after_writes(lambda: _tell(reply_to, correlation_id, response, ctx), ctx)
 
     def _stop_asking(self, request_id: str, ctx: Context) -> None:
         timer = self.timers.pop(request_id, None)
@@ -406,10 +476,54 @@ class HumanGateway(Behaviour):
         if handle is not None:
             handle.cancel()
 
-    @staticmethod
-    def _reply(message: Message, ctx: Context) -> None:
-        if _reply_target(ctx) is not None:
-            ctx.reply(message)
+    def _reply(self, message: Message, ctx: Context) -> None:
+        """Answer the message being handled, once every change before is stored."""
+        env = ctx.envelope
+        if env is not None and _reply_target(ctx) is not None:
+            self._after_writes(lambda: ctx.reply(message, to=env), ctx)
+
+    # -- write-ahead ------------------------------------------------------------------
+
+    def _send_writes(self, ctx: Context) -> None:
+        """Send the writes the pending requests made (a durable one's), in order."""
+        if self.durable is None:
+            return
+        for path, message in self.durable.take_writes():
+            cid = ctx.request(path, message, timeout=WRITE_TIMEOUT)
+            self.unacked[cid] = []
+
+    def _after_writes(self, action: Callable[[], None], ctx: Context) -> None:
+        """Run ``action`` once every change made so far is stored (now, if it is)."""
+        self._send_writes(ctx)
+        if self.unacked:
+            self.unacked[next(reversed(self.unacked))].append(action)
+        else:
+            action()
+
+    def _acknowledged(
+        self, reply: Message, ctx: Context, correlation_id: CorrelationId | None = None
+    ) -> None:
+        """A write (and every one before it: they are stored in order) is acknowledged:
+        run what waited for them."""
+        env: Envelope | None = ctx.envelope
+        cid = correlation_id or (None if env is None else env.correlation_id)
+        if cid is None or cid not in self.unacked or self.durable is None:
+            ctx.log.warning("Unexpected {kind} at the human gateway", kind=reply.kind_tag)
+            return
+        error = self.durable.write_error(reply)
+        if error is not None:
+            ctx.log.error(
+                "A human request could not be stored ({error}); the gateway goes on with "
+                "it in memory, so it may not survive a restart",
+                error=error,
+            )
+        waiting: list[Callable[[], None]] = []
+        for sent in list(self.unacked):
+            waiting.extend(self.unacked.pop(sent))
+            if sent == cid:
+                break
+        for action in waiting:
+            action()
 
 
 def _now(ctx: Context) -> float:

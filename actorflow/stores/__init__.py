@@ -6,6 +6,8 @@ Layer: above ``runtime``, below ``flow`` (a store knows nothing of flow models).
   and :class:`SqliteStore` (the embedded default) are the backends here.
 - Writes are records (:class:`CheckpointWrite`, :class:`MemoryPut` ...) grouped into
   transactions; a checkpoint with its memory changes is one transaction.
+- :class:`StorePendingLog` keeps the human gateway's requests in the store (see
+  ``actorflow.human.DurablePendingRequests``).
 - :class:`StoreKeeper` is the store actor that owns a backend at ``/system/store``
   (:func:`spawn_store`); its requests and replies are in ``actorflow.stores.messages``.
 """
@@ -38,6 +40,7 @@ from actorflow.stores.messages import (
     WriteRequest,
     WriteResponse,
 )
+from actorflow.stores.pending import StorePendingLog
 from actorflow.stores.protocol import CommitResult, HumanRequestStore, Store, build_write
 from actorflow.stores.records import (
     HUMAN_OPEN,
@@ -97,6 +100,7 @@ __all__ = [
     "SqliteStore",
     "Store",
     "StoreKeeper",
+    "StorePendingLog",
     "StoreRequestFailed",
     "StoreStatistics",
     "StoreWrite",

@@ -28,10 +28,15 @@ from actorflow.stores.actor import STORE_PATH
 
 
 def put(request_id: str = "r1", status: str = "open", **fields: object) -> HumanRequestPut:
-    """A human request row with a small record."""
+    """A human request row with a small record (``fields`` override any column)."""
+    return row({"request_id": request_id, "status": status, **fields})
+
+
+def row(fields: dict[str, object]) -> HumanRequestPut:
+    """A human request row: defaults, with ``fields`` over them."""
     values: dict[str, object] = {
-        "request_id": request_id,
-        "status": status,
+        "request_id": "r1",
+        "status": "open",
         "deadline": 1000.0,
         "asked_at": 10.0,
         "record": {"question": "Proceed?", "n": [1, 2]},
@@ -97,7 +102,7 @@ def test_an_invalid_human_request_write_is_refused_and_stores_nothing(
     assert isinstance(store, HumanRequestStore)
 
     with pytest.raises(StoreDataError, match=problem):
-        store.commit((put(**fields),))
+        store.commit((row(fields),))
 
     assert store.list_human_requests(open_only=False) == ()
 
