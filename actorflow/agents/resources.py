@@ -48,11 +48,17 @@ from types import TracebackType
 from typing import final
 
 from loguru import logger
-from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError
+from pydantic import BaseModel, ConfigDict, JsonValue, PrivateAttr, ValidationError
 
 from actorflow.agents._owned import ensure_actor
 from actorflow.agents._waitfor import Candidate, WaitEdge, choose_victim, find_cycle
-from actorflow.agents.conflicts import Conflict, ConflictResolved, ConflictType, ResolveConflict
+from actorflow.agents.conflicts import (
+    Conflict,
+    ConflictRefused,
+    ConflictResolved,
+    ConflictType,
+    ResolveConflict,
+)
 from actorflow.agents.paths import AGENTS_PATH, RESOLVER_PATH, RESOURCES_PATH
 from actorflow.agents.resource_messages import (
     AcquireResource,
@@ -132,6 +138,8 @@ class _Waiting:
     task_id: str
     timeout: float | None
     arrival: int
+    arrived_at: float
+    """When it arrived (system clock, epoch seconds)."""
     envelope: Envelope | None
     timer: TimerId | None = None
 
@@ -318,6 +326,7 @@ class ResourceAllocator(Behaviour):
             msg.task_id,
             msg.timeout,
             self.ledger.arrivals,
+            ctx.clock.time(),
             ctx.envelope,
         )
         self._enqueue(waiting, pool, ctx)
@@ -531,26 +540,14 @@ class ResourceAllocator(Behaviour):
         key = frozenset(e.request_id for e in edges)
         if key in self.reported:
             return
-        deadlock = self._deadlock(edges, key, ctx)
+        deadlock, tasks = self._deadlock(edges, key, ctx)
         self.reported.add(key)
         self.ledger.counts["deadlocks"] += 1
         ctx.log.warning(
             "Deadlock {conflict_id}: {cycle}; reported to {resolver}",
             conflict_id=deadlock.conflict.id,
-            cycle=" -> ".join((*deadlock.conflict.involved_agents, edges[0].waiter)),
+            cycle=_cycle_text(deadlock),
             resolver=self.resolver,
-        )
-        tasks = tuple(
-            {
-                "task_id": self.ledger.waiting[e.request_id].task_id,
-                "agent_id": holder_id(ActorPath(e.waiter)),
-                "request_id": e.request_id,
-                "resource": e.resource,
-                "amount": self.ledger.waiting[e.request_id].amount,
-                "priority": self.ledger.waiting[e.request_id].priority,
-                "arrival": self.ledger.waiting[e.request_id].arrival,
-            }
-            for e in edges
         )
         request = ResolveConflict(conflict=deadlock.conflict, tasks=tasks)
         cid = ctx.request(self.resolver, request, timeout=self.resolver_timeout)
@@ -568,43 +565,45 @@ class ResourceAllocator(Behaviour):
 
     def _deadlock(
         self, edges: tuple[WaitEdge, ...], key: frozenset[str], ctx: Context
-    ) -> _Deadlock:
-        members = {holder_id(ActorPath(e.waiter)): ActorPath(e.waiter) for e in edges}
-        waits = [
-            {
-                "agent": holder_id(ActorPath(e.waiter)),
-                "waits_for": holder_id(ActorPath(e.holder)),
-                "resource": e.resource,
-                "request_id": e.request_id,
-                "amount": self.ledger.waiting[e.request_id].amount,
-            }
-            for e in edges
-        ]
+    ) -> tuple[_Deadlock, tuple[dict[str, JsonValue], ...]]:
+        """The conflict to report for a cycle, and its requests as the resolver's tasks.
+
+        Agents are listed in the order their requests in the cycle arrived (first come
+        first), so the resolver's "youngest" is the last one.
+        """
+        waiting = self.ledger.waiting
+        by_arrival = sorted(edges, key=lambda e: waiting[e.request_id].arrival)
+        tasks = tuple(_task_data(e, waiting[e.request_id]) for e in by_arrival)
+        members = {holder_id(ActorPath(e.waiter)): ActorPath(e.waiter) for e in by_arrival}
         priorities: dict[str, int] = {}
-        for e in edges:
-            agent = holder_id(ActorPath(e.waiter))
-            priorities[agent] = max(
-                priorities.get(agent, self.ledger.waiting[e.request_id].priority),
-                self.ledger.waiting[e.request_id].priority,
-            )
-        cycle = " -> ".join((*members, next(iter(members))))
+        arrived: dict[str, float] = {}
+        for e in by_arrival:  # an agent's priority: the highest of its requests in the cycle
+            agent, w = holder_id(ActorPath(e.waiter)), waiting[e.request_id]
+            priorities[agent] = max(w.priority, priorities.get(agent, w.priority))
+            arrived.setdefault(agent, w.arrived_at)
+        cycle = [holder_id(ActorPath(e.waiter)) for e in edges]
         conflict = Conflict(
             id=ctx.new_id("deadlock"),
             conflict_type=ConflictType.DEADLOCK,
-            description=f"Agents wait for each other's resources in a cycle: {cycle}.",
+            description=(
+                "Agents wait for each other's resources in a cycle: "
+                f"{' -> '.join((*cycle, cycle[0]))}."
+            ),
             involved_agents=tuple(members),
             involved_tasks=tuple(
-                dict.fromkeys(t for e in edges if (t := self.ledger.waiting[e.request_id].task_id))
+                dict.fromkeys(w.task_id for e in by_arrival if (w := waiting[e.request_id]).task_id)
             ),
             severity=4,
             created_at=ctx.clock.time(),
             metadata={
-                "waits": waits,
-                "priorities": priorities,
+                "cycle": list[JsonValue](cycle),
+                "waits": list[JsonValue](tasks),
+                "priorities": dict[str, JsonValue](priorities),
+                "arrived_at": dict[str, JsonValue](arrived),
                 "holders": {agent: str(path) for agent, path in members.items()},
             },
         )
-        return _Deadlock(conflict, edges, key, members)
+        return _Deadlock(conflict, edges, key, members), tasks
 
     def on_conflict_resolved(self, msg: ConflictResolved, ctx: Context) -> None:
         """Carry out the resolver's abort actions on a reported deadlock."""
@@ -624,6 +623,12 @@ class ResourceAllocator(Behaviour):
             self._fallback(deadlock, "its resolution aborts no agent of the cycle", ctx)
             return
         self._break(deadlock, victims, how, ctx)
+
+    def on_conflict_refused(self, msg: ConflictRefused, ctx: Context) -> None:
+        """The resolver could not resolve it: use the fallback rule."""
+        deadlock = self._take_pending(ctx)
+        if deadlock is not None:
+            self._fallback(deadlock, f"the resolver refused it: {msg.error.message}", ctx)
 
     def on_request_timed_out(self, msg: RequestTimedOut, ctx: Context) -> None:
         """The resolver did not answer in time: use the fallback rule."""
@@ -679,7 +684,7 @@ class ResourceAllocator(Behaviour):
         if any(r not in self.ledger.waiting for r in deadlock.key):
             ctx.log.info("Deadlock {id} broke before it was resolved", id=deadlock.conflict.id)
             return
-        cycle = " -> ".join((*deadlock.members, next(iter(deadlock.members))))
+        cycle = _cycle_text(deadlock)
         for victim in victims:
             path = deadlock.members[victim]
             for edge in deadlock.edges:
@@ -780,6 +785,26 @@ class ResourceAllocator(Behaviour):
             f"({pool.in_use}/{pool.capacity} in use, {ahead} request(s) ahead). Ask with a "
             "longer timeout or a higher priority, or release leases sooner."
         )
+
+
+def _task_data(edge: WaitEdge, waiting: _Waiting) -> dict[str, JsonValue]:
+    """A request in a cycle, as a task for the resolver (see ``actorflow.agents.strategies``)."""
+    return {
+        "task_id": waiting.task_id,
+        "agent_id": holder_id(ActorPath(edge.waiter)),
+        "waits_for": holder_id(ActorPath(edge.holder)),
+        "request_id": edge.request_id,
+        "resource": edge.resource,
+        "amount": waiting.amount,
+        "priority": waiting.priority,
+        "created_at": waiting.arrived_at,
+    }
+
+
+def _cycle_text(deadlock: _Deadlock) -> str:
+    cycle = deadlock.conflict.metadata.get("cycle")
+    names = [str(n) for n in cycle] if isinstance(cycle, list) else list(deadlock.members)
+    return " -> ".join((*names, names[0]))
 
 
 # -- from outside the actors -------------------------------------------------------------

@@ -19,6 +19,7 @@ from actorflow.agents.conflicts import (
     ResolveConflict,
 )
 from actorflow.agents.paths import RESOURCES_PATH
+from actorflow.agents.resolver import ensure_conflict_resolver
 from actorflow.agents.resource_messages import (
     AcquireResource,
     DefineResource,
@@ -488,10 +489,11 @@ def test_a_deadlock_is_reported_when_the_cycle_forms_and_the_resolver_breaks_it(
 
     conflict = seen.get(timeout=2.0).conflict
     assert conflict.conflict_type is ConflictType.DEADLOCK
-    assert conflict.involved_agents == ("b", "a")
-    assert conflict.involved_tasks == ("render", "train")
+    assert conflict.involved_agents == ("a", "b")  # in the order their requests came
+    assert conflict.involved_tasks == ("train", "render")
     assert conflict.severity == 4
-    assert conflict.metadata["priorities"] == {"b": 0, "a": 1}
+    assert conflict.metadata["priorities"] == {"a": 1, "b": 0}
+    assert conflict.metadata["cycle"] == ["b", "a"]
     refused = b.expect(ResourceRefused)
     assert refused.error.error_type == error_name(DeadlockError)
     assert "by the resolver (strategy 'scripted') to break the deadlock b -> a -> b" in (
@@ -578,6 +580,20 @@ def test_a_resolver_that_answers_with_a_failure_gets_the_fallback(
     assert refusal(b) == error_name(DeadlockError)
 
 
+def test_the_conflict_resolver_breaks_a_deadlock_by_aborting_the_lowest_priority(
+    fake_system: ActorSystem, holders: dict[str, HolderHandle], with_disk: None
+) -> None:
+    ensure_conflict_resolver(fake_system)
+    a, b = holders["a"], holders["b"]
+
+    _cross_wait(a, b)  # a waits with priority 1, b with 0
+
+    refused = b.expect(ResourceRefused)
+    assert refused.error.error_type == error_name(DeadlockError)
+    assert "by the resolver (strategy 'deadlock')" in refused.error.message
+    assert a.nothing_received()
+
+
 def test_a_cycle_of_three_is_found(
     fake_system: ActorSystem, holders: dict[str, HolderHandle], with_disk: None
 ) -> None:
@@ -593,7 +609,7 @@ def test_a_cycle_of_three_is_found(
 
     acquire(c, "gpu")
 
-    assert seen.get(timeout=2.0).conflict.involved_agents == ("c", "a", "b")
+    assert seen.get(timeout=2.0).conflict.involved_agents == ("a", "b", "c")
     assert refusal(c) == error_name(DeadlockError)
 
 
@@ -626,7 +642,7 @@ def test_a_wait_formed_by_a_grant_can_close_a_cycle(
     c.send(RESOURCES_PATH, ReleaseResource(lease_id=gpu))
 
     assert b.expect(ResourceGranted).resource == "gpu"
-    assert seen.get(timeout=2.0).conflict.involved_agents == ("b", "a")
+    assert seen.get(timeout=2.0).conflict.involved_agents == ("a", "b")
     assert refusal(a) == error_name(DeadlockError)
 
 
