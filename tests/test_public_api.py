@@ -51,6 +51,12 @@ def test_top_level_all_is_pinned_and_sorted() -> None:
         "AlreadyAnsweredError", "ConsoleHumanCallback", "HumanCallbackManager",
         "HumanInputError", "HumanRequestFailedError", "HumanResponseExpiredError",
         "HumanTimeoutError", "InvalidHumanAnswerError", "UnknownHumanRequestError",
+        "AgentInfo", "AgentRole", "BaseAgent", "Conflict", "ConflictType",
+        "MultiAgentOrchestrator", "OrchestrationResult", "create_multi_agent_flow",
+        "create_multi_agent_orchestrator", "AgentError", "AgentCrashedError",
+        "UnknownAgentError", "AgentTaskFailedError", "AgentResponseTimeoutError",
+        "ResourceError", "UnknownResourceError", "ResourceCapacityError",
+        "ResourceTimeoutError", "DeadlockError", "LeaseError", "ConflictError",
     }  # fmt: skip
 
 

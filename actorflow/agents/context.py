@@ -117,7 +117,8 @@ class AgentContext:
             timestamp=self.system.clock.now().timestamp(),
         )
         streams_of(self.system)
-        self.system.tell(STREAMS_PATH, StreamEvents(items=(item,)))
+        # Sent as the agent (the hub names an event's source by its sender), from its effect.
+        self.system.send(STREAMS_PATH, StreamEvents(items=(item,)), sender=self.path)
 
     def think(self, text: str, **metadata: JsonValue) -> None:
         """Emit a THINKING event (what the agent is considering)."""

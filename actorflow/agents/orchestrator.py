@@ -1,0 +1,179 @@
+"""The orchestrator actor at ``/agents/orchestrator``: the registry of agents and their
+load, and the planning of multi-agent tasks (decomposition and assignment).
+
+It never runs work itself: ``PlanOrchestration`` is answered with the subtasks and who
+does each (``OrchestrationPlanned``), and the facade runs them as a flow of ``agent``
+steps, so retries, timeouts, checkpoints, stream events and replay come from the flow
+core. The load of an agent is the number of subtasks assigned to it by orchestrations
+that have not ended (``EndOrchestration``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Literal
+
+from pydantic import JsonValue
+
+from actorflow.agents.assignment import assign_subtasks
+from actorflow.agents.decompose import ITaskDecomposer, RoleDecomposer, Subtask
+from actorflow.agents.models import AgentInfo
+from actorflow.errors import ActorflowError
+from actorflow.messages.base import Message
+from actorflow.runtime.behaviour import Behaviour
+from actorflow.runtime.context import Context
+
+__all__ = [
+    "AgentRegistered",
+    "AgentsListed",
+    "EndOrchestration",
+    "ListAgents",
+    "OrchestrationPlanned",
+    "Orchestrator",
+    "OrchestratorRefused",
+    "PlanOrchestration",
+    "RegisterAgent",
+    "UnregisterAgent",
+]
+
+
+class RegisterAgent(Message):
+    """Add an agent to the registry (replacing an entry with the same id); answered with
+    :class:`AgentRegistered`."""
+
+    kind: Literal["agents.register"] = "agents.register"
+    info: AgentInfo
+
+
+class UnregisterAgent(Message):
+    """Remove an agent from the registry; answered with :class:`AgentRegistered` (with
+    ``registered`` false)."""
+
+    kind: Literal["agents.unregister"] = "agents.unregister"
+    agent_id: str
+
+
+class AgentRegistered(Message):
+    """The registry changed for ``agent_id``."""
+
+    kind: Literal["agents.registered"] = "agents.registered"
+    agent_id: str
+    registered: bool = True
+
+
+class ListAgents(Message):
+    """Ask for the registry; answered with :class:`AgentsListed`."""
+
+    kind: Literal["agents.list"] = "agents.list"
+
+
+class AgentsListed(Message):
+    """The registered agents (in registration order) and their loads."""
+
+    kind: Literal["agents.listed"] = "agents.listed"
+    agents: tuple[AgentInfo, ...]
+    loads: dict[str, int]
+
+
+class PlanOrchestration(Message):
+    """Decompose ``task`` for the agents ``agent_ids`` and assign the subtasks; answered
+    with :class:`OrchestrationPlanned` or :class:`OrchestratorRefused`."""
+
+    kind: Literal["agents.plan_orchestration"] = "agents.plan_orchestration"
+    orchestration_id: str
+    task: str
+    context: dict[str, JsonValue]
+    agent_ids: tuple[str, ...]
+
+
+class OrchestrationPlanned(Message):
+    """The subtasks of an orchestration, who does each, and the agents as registered."""
+
+    kind: Literal["agents.orchestration_planned"] = "agents.orchestration_planned"
+    orchestration_id: str
+    subtasks: tuple[Subtask, ...]
+    assignments: dict[str, str]
+    agents: tuple[AgentInfo, ...]
+
+
+class EndOrchestration(Message):
+    """An orchestration ended: its subtasks no longer count in the agents' loads."""
+
+    kind: Literal["agents.end_orchestration"] = "agents.end_orchestration"
+    orchestration_id: str
+
+
+class OrchestratorRefused(Message):
+    """A request the orchestrator could not carry out, and why."""
+
+    kind: Literal["agents.orchestrator_refused"] = "agents.orchestrator_refused"
+    error_type: str
+    error: str
+
+
+class Orchestrator(Behaviour):
+    """Keeps the registry and the loads; plans orchestrations (pure decisions)."""
+
+    def __init__(self, decomposer: ITaskDecomposer | None = None) -> None:
+        self.decomposer: ITaskDecomposer = decomposer or RoleDecomposer()
+        self.agents: dict[str, AgentInfo] = {}
+        self.running: dict[str, Counter[str]] = {}
+        """Orchestration id -> subtasks per agent."""
+
+    def loads(self) -> dict[str, int]:
+        """Subtasks assigned per agent by orchestrations under way."""
+        total: Counter[str] = Counter()
+        for counts in self.running.values():
+            total.update(counts)
+        return dict(total)
+
+    def on_register_agent(self, msg: RegisterAgent, ctx: Context) -> None:
+        """Add or replace a registry entry."""
+        self.agents[msg.info.id] = msg.info
+        self._reply(ctx, AgentRegistered(agent_id=msg.info.id))
+
+    def on_unregister_agent(self, msg: UnregisterAgent, ctx: Context) -> None:
+        """Remove a registry entry."""
+        self.agents.pop(msg.agent_id, None)
+        self._reply(ctx, AgentRegistered(agent_id=msg.agent_id, registered=False))
+
+    def on_list_agents(self, msg: ListAgents, ctx: Context) -> None:
+        """Answer with the registry."""
+        ctx.reply(AgentsListed(agents=tuple(self.agents.values()), loads=self.loads()))
+
+    def on_plan_orchestration(self, msg: PlanOrchestration, ctx: Context) -> None:
+        """Decompose and assign; the assigned subtasks count in the loads until the end."""
+        missing = [a for a in msg.agent_ids if a not in self.agents]
+        if missing:
+            ctx.reply(OrchestratorRefused(
+                error_type="UnknownAgentError",
+                error=f"Agents {missing} are not registered with the orchestrator; call "
+                "register_agent() for each first.",
+            ))  # fmt: skip
+            return
+        agents = tuple(self.agents[a] for a in msg.agent_ids)
+        try:
+            subtasks = self.decomposer.decompose(msg.task, msg.context, agents)
+            assignments = assign_subtasks(subtasks, agents, self.loads(), msg.context)
+        except ActorflowError as exc:
+            ctx.reply(OrchestratorRefused(error_type=type(exc).__name__, error=str(exc)))
+            return
+        self.running[msg.orchestration_id] = Counter(assignments.values())
+        ctx.reply(
+            OrchestrationPlanned(
+                orchestration_id=msg.orchestration_id,
+                subtasks=tuple(subtasks),
+                assignments=assignments,
+                agents=agents,
+            )
+        )
+
+    def on_end_orchestration(self, msg: EndOrchestration, ctx: Context) -> None:
+        """Release the loads of an orchestration."""
+        self.running.pop(msg.orchestration_id, None)
+
+    @staticmethod
+    def _reply(ctx: Context, message: Message) -> None:
+        env = ctx.envelope
+        if env is not None and (env.reply_to or env.sender):
+            ctx.reply(message)
