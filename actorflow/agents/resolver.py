@@ -64,8 +64,11 @@ from actorflow.runtime.context import Context
 from actorflow.runtime.system import AGENTS_PATH, ActorSystem
 
 __all__ = [
+    "ANSWER_TIMEOUT",
+    "DEFAULT",
     "DEFAULT_ESCALATION_SEVERITY",
     "DEFAULT_HUMAN_TIMEOUT",
+    "HUMAN_GRACE",
     "ConflictArbiter",
     "ConflictResolver",
     "ResolverSettings",
@@ -151,21 +154,16 @@ class ConflictArbiter(Behaviour):
             self.asking[joined].requesters.append(env)
             return
         try:
-            agents = _agent_infos(msg)
-            read_facts(msg.conflict, agents, msg.tasks)
-            automatic, failure = _automatic(self.settings, msg, agents)
+            asking = _prepare(self.settings, msg, env)
         except ConflictError as exc:
             self._refuse(msg.conflict, exc, [env], ctx)
             return
-        asking = _Asking(msg, agents, automatic, failure, [env])
-        if self.settings.escalates(msg.conflict):
-            if ctx.system.cell_at(HUMAN_PATH) is not None:
-                self._ask_human(asking, ctx)
-                return
-            why = f"no human gateway runs at {HUMAN_PATH}"
-            self._fall_back(asking, why, ctx, asked=False)
-            return
-        self._finish(asking, automatic, failure, ctx)
+        if not self.settings.escalates(msg.conflict):
+            self._finish(asking, asking.automatic, asking.failure, ctx)
+        elif ctx.system.cell_at(HUMAN_PATH) is None:
+            self._fall_back(asking, f"no human gateway runs at {HUMAN_PATH}", ctx, asked=False)
+        else:
+            self._ask_human(asking, ctx)
 
     def on_human_response(self, msg: HumanResponse, ctx: Context) -> None:
         """A human decided (or did not, by the deadline): answer the conflict."""
@@ -178,7 +176,11 @@ class ConflictArbiter(Behaviour):
             resolution = _human_resolution(asking, msg.value, msg.responder, self.settings)
             self._finish(asking, resolution, None, ctx)
             return
-        why = f"the question ended {msg.outcome.value}: {msg.reason or 'no reason given'}"
+        why = (
+            f"the answer {msg.value!r} names no involved agent"
+            if msg.outcome is HumanOutcome.ANSWERED
+            else f"the question ended {msg.outcome.value}: {msg.reason or 'no reason given'}"
+        )
         self._fall_back(asking, why, ctx)
 
     def on_request_timed_out(self, msg: RequestTimedOut, ctx: Context) -> None:
@@ -287,30 +289,27 @@ def _answer(message: Message, requesters: Sequence[Envelope], ctx: Context) -> N
         ctx.reply(message, to=env)
 
 
-def _agent_infos(msg: ResolveConflict) -> tuple[AgentInfo, ...]:
-    try:
-        return tuple(agent_info(a) for a in msg.agents)
-    except ConfigurationError as exc:
-        raise ConflictError(f"Conflict {msg.conflict.id!r}: {exc}") from None
-
-
-def _automatic(
-    settings: ResolverSettings, msg: ResolveConflict, agents: tuple[AgentInfo, ...]
-) -> tuple[ConflictResolution | None, ConflictError | None]:
-    """The automatic resolution, or why there is none when a human may still decide.
+def _prepare(settings: ResolverSettings, msg: ResolveConflict, env: Envelope) -> _Asking:
+    """Check the request and decide it automatically (when that fails for want of
+    facts, a human may still decide: the failure is kept).
 
     Raises:
         ConflictError: the request is wrong (not merely undecidable), or it is
             undecidable and no human would be asked.
     """
     try:
-        return decide(
+        agents = tuple(agent_info(a) for a in msg.agents)
+    except ConfigurationError as exc:
+        raise ConflictError(f"Conflict {msg.conflict.id!r}: {exc}") from None
+    try:
+        automatic = decide(
             settings.strategies, msg.conflict, agents, msg.tasks, strategy=msg.strategy
-        ), None
+        )
     except UndecidableConflictError as exc:
         if not settings.escalates(msg.conflict):
             raise
-        return None, exc
+        return _Asking(msg, agents, None, exc, [env])
+    return _Asking(msg, agents, automatic, None, [env])
 
 
 def _question(asking: _Asking, request_id: str, settings: ResolverSettings) -> HumanRequest:
@@ -420,9 +419,10 @@ def ensure_conflict_resolver(
     severity = _severity(escalation_severity)
     seconds = _human_seconds(human_timeout)
     with _settings_lock:
-        settings = resolver_settings(system)
+        settings = _settings.get(system)
+        running = system.cell_at(RESOLVER_PATH) is not None
         if settings is None:
-            if system.cell_at(RESOLVER_PATH) is not None:
+            if running:
                 raise ConfigurationError(
                     f"An actor that ensure_conflict_resolver() did not spawn holds "
                     f"{RESOLVER_PATH}; stop it, or use it directly."
@@ -433,10 +433,11 @@ def ensure_conflict_resolver(
                 ),
                 human_timeout=DEFAULT_HUMAN_TIMEOUT if seconds is DEFAULT else seconds,
             )
+        else:  # running, or stopped: spawned again with its strategies
+            _check_same(settings, severity, seconds)
+        if not running:
             system.spawn(recipe(ConflictArbiter, settings), "resolver", parent=AGENTS_PATH)
             _settings[system] = settings
-        else:
-            _check_same(settings, severity, seconds)
     for strategy in strategies:
         settings.strategies.register(strategy)
     return settings

@@ -24,6 +24,8 @@ from actorflow.agents.conflicts import (
 from actorflow.agents.models import AgentInfo, AgentRole
 from actorflow.agents.paths import RESOLVER_PATH
 from actorflow.agents.resolver import (
+    DEFAULT_ESCALATION_SEVERITY,
+    HUMAN_GRACE,
     ConflictResolver,
     conflict_request,
     ensure_conflict_resolver,
@@ -41,10 +43,11 @@ from actorflow.agents.strategies import (
     decide,
 )
 from actorflow.errors import ConfigurationError, ConflictError
-from actorflow.human import HumanCallbackType, spawn_human_gateway
+from actorflow.human import HumanCallbackType, HumanRequest, spawn_human_gateway
 from actorflow.ids import ActorPath
 from actorflow.messages import Envelope
 from actorflow.runtime import recipe
+from actorflow.runtime.system import SYSTEM_PATH
 from actorflow.testing import NO_ANSWER, Answer, Probe, ScriptedHuman
 
 SEED = Path(__file__).parent / "seed" / "conflict_resolution.py"
@@ -534,6 +537,67 @@ def test_the_resolver_answers_other_conflicts_while_a_human_decides(
 
     assert (minor.conflict_id, minor.strategy) == ("c2", "priority")
     assert (severe.conflict_id, severe.strategy, severe.winner) == ("c1", "human", "agent_2")
+
+
+def test_two_requests_for_a_conflict_before_a_human_get_one_answer(
+    fake_system: ActorSystem, clock: FakeClock, resolver: ConflictResolver
+) -> None:
+    human = ScriptedHuman([Answer("agent_2", after=5)], clock=clock)
+    spawn_human_gateway(fake_system, human)
+    probe = Probe(fake_system)
+    first = fake_system.spawn(recipe(Requester, probe.path), "first")
+    second = fake_system.spawn(recipe(Requester, probe.path), "second")
+
+    fake_system.tell(first, conflict_request(conflict(severity=5)))
+    assert human.wait_asked(1, timeout=2.0)
+    fake_system.tell(second, conflict_request(conflict(severity=5)))
+    # second's next request is answered at once, so its first one has been taken
+    fake_system.tell(second, conflict_request(conflict(severity=1).model_copy(update={"id": "c2"})))
+    minor = probe.expect(ConflictResolved, timeout=2.0).resolution
+    clock.advance(5)
+    answers = [probe.expect(ConflictResolved, timeout=2.0).resolution for _ in range(2)]
+
+    assert minor.conflict_id == "c2"
+    assert [(a.conflict_id, a.strategy, a.winner) for a in answers] == [
+        ("c1", "human", "agent_2")
+    ] * 2
+    assert len(human.asked) == 1
+
+
+def test_a_gateway_that_never_answers_is_given_up_on_after_the_human_timeout(
+    fake_system: ActorSystem, clock: FakeClock, resolver: ConflictResolver
+) -> None:
+    silent = Probe(fake_system, "human", parent=SYSTEM_PATH)  # takes questions, says nothing
+    probe = Probe(fake_system)
+    requester = fake_system.spawn(recipe(Requester, probe.path), "requester")
+
+    fake_system.tell(requester, conflict_request(conflict(severity=5)))
+    question = silent.expect(HumanRequest, timeout=2.0)
+    clock.advance(60 + HUMAN_GRACE)
+    resolution = probe.expect(ConflictResolved, timeout=2.0).resolution
+
+    assert question.options == ("agent_1", "agent_2")
+    assert (resolution.strategy, resolution.escalated) == ("priority", True)
+    assert "but the human gateway did not answer within 90 s: decided by priority." in (
+        resolution.rationale
+    )
+
+
+def test_by_default_only_critical_conflicts_go_to_a_human(fake_system: ActorSystem) -> None:
+    settings = ensure_conflict_resolver(fake_system)
+
+    assert settings.escalation_severity == DEFAULT_ESCALATION_SEVERITY == 5
+    assert [settings.escalates(conflict(severity=s)) for s in (3, 4, 5)] == [False, False, True]
+
+
+def test_a_resolver_spawned_again_keeps_its_strategies(fake_system: ActorSystem) -> None:
+    ensure_conflict_resolver(fake_system, strategies=[LastComes()])
+    fake_system.stop(RESOLVER_PATH)
+
+    ensure_conflict_resolver(fake_system)
+    reply = ask(fake_system, conflict_request(conflict()))
+
+    assert resolution_of(reply).strategy == "last_comes"
 
 
 def test_without_a_human_gateway_the_automatic_strategy_decides_and_says_so(
