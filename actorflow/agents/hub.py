@@ -234,6 +234,7 @@ class CommunicationHub(Behaviour):
         if msg.reason in _GONE and self.state.has_room(sent.receiver_id):
             # Its agent stopped (or is full): the message waits in the inbox, for the agent's
             # next actor (forwarded on its next message or JoinHub) or receive_messages.
+            # Messages sent after it and queued first stay ahead of it (a rare race).
             self.state.inbox(sent.receiver_id).append(sent)
             self._wake_reader(sent.receiver_id, ctx)
             return
@@ -315,8 +316,8 @@ class CommunicationHub(Behaviour):
         path = agent_path(agent_id)
         if ctx.system.cell_at(path) is not None:
             self._flush(agent_id, path, ctx)
-            if self._forward(msg, path, ctx):
-                return True
+            if not box and self._forward(msg, path, ctx):
+                return True  # (behind messages its full mailbox refused, it waits too)
         box.append(msg)
         self._wake_reader(agent_id, ctx)
         return False

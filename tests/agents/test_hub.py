@@ -436,10 +436,12 @@ def test_a_broadcast_reaches_every_known_agent_but_the_sender(
     asyncio.run(hub.send_message(note("agent_3", 0)))  # agent_3 has an inbox
 
     receivers = asyncio.run(hub.broadcast("agent_1", {"status": "go"}, message_id="b1"))
+    asyncio.run(hub.send_message(request("echo")))  # answered after echo took the broadcast
 
     assert receivers == ("agent_2", "agent_3", "echo")
     assert [(m.id, m.receiver_id, m.message_type) for m in seen] == [
-        ("b1", "echo", CommunicationType.BROADCAST)
+        ("b1", "echo", CommunicationType.BROADCAST),
+        ("msg_001", "echo", CommunicationType.REQUEST),
     ]
     (copy,) = asyncio.run(hub.receive_messages("agent_2"))
     assert (copy.receiver_id, copy.content) == ("agent_2", {"status": "go"})
