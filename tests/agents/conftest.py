@@ -34,6 +34,12 @@ class Send(Message):
     message: AnyMessage
 
 
+class Sync(Message):
+    """Ask a :class:`Holder` for ``Sent`` once it has handled what came before."""
+
+    kind: Literal["resourcetest.sync"] = "resourcetest.sync"
+
+
 class Sent(Message):
     """A :class:`Holder` has sent what it was asked to."""
 
@@ -53,6 +59,9 @@ class Holder(Behaviour):
 
     def on_crash(self, msg: Crash, ctx: Context) -> None:
         raise RuntimeError("holder crashed on purpose")
+
+    def on_sync(self, msg: Sync, ctx: Context) -> None:
+        ctx.reply(Sent())
 
     def on_send(self, msg: Send, ctx: Context) -> None:
         ctx.tell(msg.to, msg.message)
@@ -89,6 +98,17 @@ class HolderHandle:
         """Make the holder send ``message`` (returns once it is sent)."""
         reply = self.system.ask(self.path, Send(to=to, message=message), timeout=2.0)
         assert isinstance(reply, Sent)
+
+    def sync(self) -> None:
+        """Return once the holder has handled everything sent to it before."""
+        assert isinstance(self.system.ask(self.path, Sync(), timeout=2.0), Sent)
+
+    def received(self) -> list[Message]:
+        """Take what the holder received so far (without waiting)."""
+        taken: list[Message] = []
+        while not self.inbox.empty():
+            taken.append(self.inbox.get_nowait().message)
+        return taken
 
     def expect(self, kind: type[M], timeout: float = 2.0) -> M:
         """Return the next message the holder received, which must be a ``kind``."""
