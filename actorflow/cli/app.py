@@ -1,5 +1,5 @@
 """``actorflow`` commands: ``run`` a scenario with live output, ``flows``, ``resume``,
-``log``, ``--version``."""
+``pending``, ``answer``, ``log``, ``--version``."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from actorflow._version import __version__
+from actorflow.cli.human import ensure_durable_gateway
+from actorflow.cli.human import register as register_human_commands
 from actorflow.cli.live import LiveView
 from actorflow.cli.liveflows import FlowRecord
 from actorflow.cli.log import log_app
@@ -51,6 +53,7 @@ app = typer.Typer(
 )
 app.add_typer(log_app, name="log")
 register_store_commands(app)
+register_human_commands(app)
 console = Console(highlight=False, soft_wrap=True)
 _SHUTDOWN_TIMEOUT = 10.0
 """Most seconds the actors get to stop after the scenario (never more than --timeout)."""
@@ -235,6 +238,9 @@ def _start(system: ActorSystem, opened: Store, view: LiveView) -> Subscription:
     try:
         system.start()
         spawn_store(system, opened)
+        # Human requests are kept in the store: `actorflow pending` lists them, and
+        # `actorflow answer` answers them while the run is down.
+        ensure_durable_gateway(system)
         # Before main runs, so every flow's first event is seen. The subscriber actor
         # only queues the events: the CLI thread prints them.
         streams = subscribe(system, view.on_stream, inline=True)  # it only queues them

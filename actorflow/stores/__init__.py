@@ -61,7 +61,13 @@ from actorflow.stores.records import (
     Transaction,
     WriteReceipt,
 )
-from actorflow.stores.sqlite import SCHEMA_VERSION, SqliteStore, Synchronous, open_sqlite_store
+from actorflow.stores.sqlite import (
+    SCHEMA_VERSION,
+    SqliteStore,
+    Synchronous,
+    open_sqlite_store,
+    peek_human_requests,
+)
 
 __all__ = [
     "CRASH_ENV",
@@ -112,6 +118,7 @@ __all__ = [
     "build_write",
     "failure_reply",
     "open_sqlite_store",
+    "peek_human_requests",
     "spawn_store",
     "store_recipe",
 ]

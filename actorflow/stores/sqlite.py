@@ -33,6 +33,7 @@ from actorflow.errors import (
     StoreClosedError,
     StoreCorruptedError,
     StoreError,
+    StoreSchemaError,
     StoreTransientError,
 )
 from actorflow.stores._crash import CrashPoints
@@ -42,7 +43,7 @@ from actorflow.stores._engine import (
     prepare,
 )
 from actorflow.stores._pieces import StateTexts
-from actorflow.stores._reading import TableReads
+from actorflow.stores._reading import TableReads, read_human_requests
 from actorflow.stores._schema import (
     SCHEMA_VERSION,
     Synchronous,
@@ -63,11 +64,18 @@ from actorflow.stores._tables import (
 )
 from actorflow.stores.protocol import CommitResult, Store
 from actorflow.stores.records import (
+    HumanRequestEntry,
     StoreStatistics,
     Transaction,
 )
 
-__all__ = ["SCHEMA_VERSION", "SqliteStore", "Synchronous", "open_sqlite_store"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "SqliteStore",
+    "Synchronous",
+    "open_sqlite_store",
+    "peek_human_requests",
+]
 
 T = TypeVar("T")
 _FLOW_SELECT = f"SELECT {', '.join(FLOW_COLUMNS)} FROM flows"  # noqa: S608 - constant names
@@ -432,3 +440,54 @@ def open_sqlite_store(
         StoreLockedError, StoreSchemaError, StoreError: see :class:`SqliteStore`.
     """
     return SqliteStore(path, synchronous=synchronous, keep_versions=keep_versions)
+
+
+def peek_human_requests(
+    path: str | os.PathLike[str], *, open_only: bool = True
+) -> tuple[HumanRequestEntry, ...]:
+    """Read the human requests of the SQLite store at ``path`` without opening the store:
+    read-only, beside the process that has it open (WAL lets a reader see its last
+    commit while it writes). For listings only; answers go through the open store.
+
+    Raises:
+        StoreError: the file is missing or cannot be read.
+        StoreSchemaError: it is not an actorflow store of this (or the previous) schema.
+        StoreCorruptedError: a row fails validation.
+    """
+    file = Path(path).absolute()
+    if not file.is_file():
+        raise StoreError(f"There is no SQLite store at {str(file)!r}. Pass --store PATH.")
+    try:
+        conn = sqlite3.connect(f"{file.as_uri()}?mode=ro", uri=True, timeout=5.0)
+    except sqlite3.Error as exc:
+        raise StoreError(f"Cannot read the SQLite store {str(file)!r}: {exc}.") from exc
+    try:
+        version = _peek_version(conn, file)
+        if version < SCHEMA_VERSION:  # no human_requests table yet: none asked
+            return ()
+        tables = _SqliteTables(conn, str(file))
+        return read_human_requests(tables, open_only=open_only)
+    except sqlite3.Error as exc:
+        raise StoreError(f"Cannot read the SQLite store {str(file)!r}: {exc}.") from exc
+    finally:
+        conn.close()
+
+
+def _peek_version(conn: sqlite3.Connection, file: Path) -> int:
+    try:
+        rows = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+    except sqlite3.DatabaseError as exc:
+        raise StoreSchemaError(
+            f"The file {str(file)!r} is not an actorflow store ({exc}). Point --store at "
+            "another file."
+        ) from exc
+    version = rows.get("schema_version")
+    if rows.get("application") != "actorflow" or not str(version).isdigit():
+        raise StoreSchemaError(f"The file {str(file)!r} is not an actorflow store.")
+    number = int(str(version))
+    if number > SCHEMA_VERSION:
+        raise StoreSchemaError(
+            f"The SQLite store {str(file)!r} has schema version {number}, newer than the "
+            f"{SCHEMA_VERSION} this actorflow reads. Upgrade actorflow."
+        )
+    return number

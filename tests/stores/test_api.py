@@ -34,10 +34,10 @@ def test_stores_all_is_pinned_and_sorted() -> None:
         "ListMemoryResponse", "LoadCheckpointRequest", "LoadCheckpointResponse", "MemoryDelete",
         "MemoryEntry", "MemoryPurge", "MemoryPut", "MemoryRelease", "MemoryStore",
         "SCHEMA_VERSION", "STORE_PATH", "SaveCheckpointRequest", "SaveCheckpointResponse",
-        "SqliteStore", "Store", "StoreKeeper", "StorePendingLog", "StoreRequestFailed", "StoreStatistics",
-        "StoreWrite", "Synchronous", "Transaction", "WriteReceipt", "WriteRequest",
-        "WriteResponse", "build_write", "failure_reply", "open_sqlite_store", "spawn_store",
-        "store_recipe",
+        "SqliteStore", "Store", "StoreKeeper", "StorePendingLog", "StoreRequestFailed",
+        "StoreStatistics", "StoreWrite", "Synchronous", "Transaction", "WriteReceipt",
+        "WriteRequest", "WriteResponse", "build_write", "failure_reply", "open_sqlite_store",
+        "peek_human_requests", "spawn_store", "store_recipe",
     }  # fmt: skip
 
 
