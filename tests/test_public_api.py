@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import actorflow
+import actorflow.agents
 import actorflow.human
 import actorflow.journal
 import actorflow.messages
@@ -57,6 +58,8 @@ def test_top_level_all_is_pinned_and_sorted() -> None:
         "UnknownAgentError", "AgentTaskFailedError", "AgentResponseTimeoutError",
         "ResourceError", "UnknownResourceError", "ResourceCapacityError",
         "ResourceTimeoutError", "DeadlockError", "LeaseError", "ConflictError",
+        "AgentCommunicationHub", "AgentMessage", "CommunicationType", "ConflictResolution",
+        "ConflictResolver",
     }  # fmt: skip
 
 
@@ -67,6 +70,7 @@ def test_every_exported_name_exists_and_has_a_docstring() -> None:
         actorflow.runtime,
         actorflow.flow,
         actorflow.human,
+        actorflow.agents,
     ):
         for name in module.__all__:
             obj = getattr(module, name)
@@ -75,7 +79,7 @@ def test_every_exported_name_exists_and_has_a_docstring() -> None:
 
 
 def test_subpackage_all_lists_are_sorted() -> None:
-    for module in (actorflow.messages, actorflow.runtime, actorflow.human):
+    for module in (actorflow.messages, actorflow.runtime, actorflow.human, actorflow.agents):
         assert module.__all__ == sorted(module.__all__)
 
 

@@ -14,8 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import JsonValue
 
+from actorflow.agents.communication import AgentMessage, AgentResponse, CommunicationType
+from actorflow.agents.hub import AgentCommunicationHub
 from actorflow.agents.models import AgentInfo
 from actorflow.agents.paths import agent_path
+from actorflow.agents.resources import Lease, acquire_resource, release_resource
 from actorflow.errors import (
     AgentError,
     AgentResponseTimeoutError,
@@ -68,7 +71,10 @@ class AgentMemory:
 
 
 class AgentContext:
-    """What an agent's task handler may do.
+    """What an agent's task handler may do: stream events (:meth:`think`, :meth:`say`,
+    :meth:`emit`), ask another agent (:meth:`request`), message agents through the hub
+    (:meth:`send_message`, :meth:`broadcast`), hold resources (:meth:`acquire`,
+    :meth:`release`), ask a human (``ctx.human``) and remember (``ctx.memory``).
 
     Attributes:
         info: the agent's own :class:`AgentInfo`.
@@ -173,6 +179,66 @@ class AgentContext:
                 retryable=reply.retryable,
             )
         return reply.result
+
+
+    async def send_message(
+        self,
+        receiver_id: str,
+        content: JsonValue = None,
+        *,
+        message_type: CommunicationType = CommunicationType.NOTIFICATION,
+        requires_response: bool = False,
+        response_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+    ) -> AgentResponse | None:
+        """Send an :class:`AgentMessage` from this agent through the communication hub
+        (``/agents/hub``, started if none runs); with ``requires_response``, wait for
+        the response and return it.
+
+        Raises:
+            AgentResponseTimeoutError: no response within ``response_timeout``.
+            AgentError: the hub refused the message (a bad id, a full inbox ...).
+        """
+        message = AgentMessage(
+            sender_id=self.info.id,
+            receiver_id=receiver_id,
+            message_type=message_type,
+            content=content,
+            requires_response=requires_response,
+            response_timeout=response_timeout,
+        )
+        return await AgentCommunicationHub(self.system).send_message(message)
+
+    async def broadcast(self, content: JsonValue = None) -> tuple[str, ...]:
+        """Send ``content`` to every agent the hub knows but this one; return who got it."""
+        return await AgentCommunicationHub(self.system).broadcast(self.info.id, content)
+
+    # -- resources --------------------------------------------------------------------
+
+    async def acquire(
+        self, resource: str, amount: int = 1, *, priority: int = 0, timeout: float | None = None
+    ) -> Lease:
+        """Wait for ``amount`` units of ``resource`` from the allocator at
+        ``/agents/resources``, held by this agent (released if it stops or restarts);
+        ``async with await ctx.acquire("gpu"):`` releases it at the end.
+
+        Raises:
+            UnknownResourceError, ResourceCapacityError, ResourceTimeoutError,
+            DeadlockError, ResourceError: the request was refused, as the error says.
+        """
+        task = self.task
+        return await acquire_resource(
+            self.system,
+            resource,
+            amount,
+            holder=self.path,
+            priority=priority,
+            timeout=timeout,
+            task_id=task.step_id or task.task,
+        )
+
+    async def release(self, lease: Lease) -> None:
+        """Give ``lease`` back (see :func:`release_resource`)."""
+        await release_resource(self.system, lease)
 
 
 async def _ask(system: ActorSystem, agent_id: str, request: AgentTask, timeout: float) -> object:

@@ -19,11 +19,13 @@ import uuid
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any, TypeVar
 
+from loguru import logger
 from pydantic import JsonValue
 
 from actorflow.agents._orchestration import orchestration_plan, orchestration_result
 from actorflow.agents._owned import SystemHandle, ensure_actor
 from actorflow.agents.base import BaseAgent
+from actorflow.agents.conflicts import Conflict, ConflictType
 from actorflow.agents.decompose import ITaskDecomposer, RoleDecomposer
 from actorflow.agents.default import AgentFunction, DefaultAgent, FunctionAgent
 from actorflow.agents.models import AgentInfo, agent_info
@@ -37,8 +39,9 @@ from actorflow.agents.orchestrator import (
     UnregisterAgent,
 )
 from actorflow.agents.paths import AGENTS_PATH, ORCHESTRATOR_PATH, agent_path
+from actorflow.agents.resolver import ConflictResolver
 from actorflow.agents.results import OrchestrationResult
-from actorflow.errors import ConfigurationError, UnknownAgentError
+from actorflow.errors import ActorflowError, ConfigurationError, UnknownAgentError
 from actorflow.flow.facade import EnhancedFlow
 from actorflow.flow.jsondata import to_json_data
 from actorflow.flow.state import InMemoryMemoryManager
@@ -239,7 +242,39 @@ class MultiAgentOrchestrator:
         finally:
             self.system.tell(ORCHESTRATOR_PATH, EndOrchestration(
                 orchestration_id=planned.orchestration_id))  # fmt: skip
-        return orchestration_result(planned, task, state, started_at=started)
+        result = orchestration_result(planned, task, state, started_at=started)
+        if result.approved is False:
+            result = await self._resolve_rejection(result, planned)
+        return result
+
+    async def _resolve_rejection(
+        self, result: OrchestrationResult, planned: OrchestrationPlanned
+    ) -> OrchestrationResult:
+        """The last review rejected the deliverable: a RESULT_CONFLICT between its author
+        and the validator goes to the resolver, and its resolution joins the result."""
+        last = result.validations[-1]
+        author = planned.assignments[last.subtask_id]
+        infos = {a.id: a for a in planned.agents}
+        conflict = Conflict(
+            id=f"{result.orchestration_id}-rejected",
+            conflict_type=ConflictType.RESULT_CONFLICT,
+            description=(
+                f"{last.validator_id} rejected {author}'s draft {last.subtask_id!r} in "
+                f"review round {last.round}, the last one: {last.feedback!r}"
+            )[:2000],
+            involved_agents=(author, last.validator_id),
+            involved_tasks=(last.subtask_id, f"review_{last.round}"),
+            severity=3,
+        )
+        try:
+            resolution = await ConflictResolver(self.system).resolve_conflict(
+                conflict, [infos[author], infos[last.validator_id]]
+            )
+        except ActorflowError as exc:
+            logger.warning("Conflict {c} was not resolved: {e}", c=conflict.id, e=exc)
+            metadata = {**result.metadata, "conflict_error": str(exc)}
+            return result.model_copy(update={"metadata": metadata})
+        return result.model_copy(update={"conflicts": (*result.conflicts, resolution)})
 
     async def _plan(
         self, task: str, context: dict[str, JsonValue], agent_ids: tuple[str, ...]

@@ -271,3 +271,61 @@ def test_bad_agent_ids_are_refused(bad: dict[str, str]) -> None:
 
     with pytest.raises(ConfigurationError, match="invalid"):
         agent_info(bad)
+
+
+class Worker(BaseAgent):
+    """Uses the hub and the resources from its task."""
+
+    async def handle_task(self, task: AgentTask, ctx: AgentContext) -> Any:
+        if task.task == "gpu":
+            async with await ctx.acquire("gpu", priority=2, timeout=5) as lease:
+                held = lease.amount
+            return {"held": held, "holder": lease.holder}
+        if task.task == "hold":
+            await ctx.acquire("gpu")
+            raise RuntimeError("crash while holding the gpu")
+        if task.task == "ask-peer":
+            response = await ctx.send_message(
+                "peer", {"action": "echo"}, requires_response=True, response_timeout=5
+            )
+            assert response is not None
+            return response.content
+        return {"agent": ctx.info.id, "task": task.task}
+
+
+def test_an_agent_holds_a_resource_as_itself_and_releases_it(system: ActorSystem) -> None:
+    from actorflow.agents.resources import ensure_resource_allocator, resource_statistics
+
+    ensure_resource_allocator(system, {"gpu": 1})
+    spawn(system, recipe(Worker, AgentInfo(id="w")), "w")
+
+    reply = system.ask("/agents/w", task("gpu"), timeout=5)
+
+    assert reply == AgentTaskDone(result={"held": 1, "holder": "/agents/w"})
+    stats = resource_statistics(system)
+    assert [(r.name, r.in_use) for r in stats.resources] == [("gpu", 0)]
+
+
+def test_a_crashed_agents_lease_is_released_by_its_restart(system: ActorSystem) -> None:
+    from actorflow.agents.resources import ensure_resource_allocator
+
+    ensure_resource_allocator(system, {"gpu": 1})
+    spawn(system, recipe(Worker, AgentInfo(id="w")), "w")
+
+    crashed = system.ask("/agents/w", task("hold"), timeout=5)
+    again = system.ask("/agents/w", task("gpu"), timeout=5)  # waits if the lease leaked
+
+    assert isinstance(crashed, AgentTaskDone)
+    assert crashed.error_types[0] == "actorflow.errors.AgentCrashedError"
+    assert again == AgentTaskDone(result={"held": 1, "holder": "/agents/w"})
+
+
+def test_an_agent_messages_a_peer_through_the_hub_and_gets_its_response(
+    system: ActorSystem,
+) -> None:
+    spawn(system, recipe(Worker, AgentInfo(id="w")), "w")
+    spawn(system, recipe(Worker, AgentInfo(id="peer")), "peer")
+
+    reply = system.ask("/agents/w", task("ask-peer"), timeout=10)
+
+    assert reply == AgentTaskDone(result={"agent": "peer", "task": "echo"})

@@ -239,6 +239,14 @@ def test_a_draft_rejected_at_every_round_ends_unapproved(system: ActorSystem) ->
     assert [v.approved for v in result.validations] == [False, False]
     assert result.approved is False
     assert not result.is_success
+    # The rejection goes to the resolver as a result conflict: the validator's verdict wins.
+    [resolution] = result.conflicts
+    assert resolution.conflict_id == f"{result.orchestration_id}-rejected"
+    assert resolution.winner == "reviewer"
+    assert [(a.action, a.agent_id) for a in resolution.actions] == [
+        ("accept", "reviewer"),
+        ("reject", "writer"),
+    ]
 
 
 def test_the_same_inputs_give_the_same_orchestration() -> None:
