@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from actorflow.agents.models import AgentInfo, AgentRole
 from actorflow.errors import ConfigurationError
 
-__all__ = ["ITaskDecomposer", "RoleDecomposer", "Subtask", "SubtaskKind"]
+__all__ = ["ITaskDecomposer", "RoleDecomposer", "Subtask", "SubtaskKind", "check_subtasks"]
 
 SubtaskKind = Literal["plan", "research", "produce", "review", "revise"]
 
@@ -75,7 +75,11 @@ class Subtask(BaseModel):
 
 @runtime_checkable
 class ITaskDecomposer(Protocol):
-    """Splits a task into subtasks for the given agents (deterministic for the same input)."""
+    """Splits a task into subtasks for the given agents (deterministic for the same input).
+
+    ``decompose`` may be ``async`` (a model's): the orchestrator actor then runs it as its
+    effect. Whatever it returns is checked with :func:`check_subtasks`.
+    """
 
     def decompose(
         self, task: str, context: Mapping[str, JsonValue], agents: Sequence[AgentInfo]
@@ -199,6 +203,39 @@ class RoleDecomposer:
             )
             draft = revise
         return subtasks
+
+
+_IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+
+
+def check_subtasks(subtasks: Sequence[Subtask]) -> list[Subtask]:
+    """Return ``subtasks`` if they can run as a flow, else raise.
+
+    Raises:
+        ConfigurationError: no subtask, an id that is not a plain identifier (conditions
+            name steps by id) or is used twice, or a dependency, input, author or review
+            that is not an earlier subtask (so there is no cycle either).
+    """
+    if not subtasks:
+        raise ConfigurationError("The decomposer returned no subtask.")
+    seen: set[str] = set()
+    for subtask in subtasks:
+        sid = subtask.id
+        if not _IDENTIFIER.match(sid) or sid.startswith("gate_") or sid in seen:
+            raise ConfigurationError(
+                f"Subtask id {sid!r} must be a unique identifier (a letter, then letters, "
+                "digits or '_', at most 64; not starting with 'gate_')."
+            )
+        refs = [*subtask.depends_on, *subtask.inputs.values()]
+        refs += [r for r in (subtask.author_of, subtask.only_if_rejected) if r]
+        unknown = [r for r in refs if r not in seen]
+        if unknown:
+            raise ConfigurationError(
+                f"Subtask {sid!r} refers to {unknown}, which are not earlier subtasks; "
+                "list subtasks dependencies first."
+            )
+        seen.add(sid)
+    return list(subtasks)
 
 
 def _capabilities(agents: Sequence[AgentInfo], role: AgentRole) -> tuple[str, ...]:

@@ -10,18 +10,25 @@ that have not ended (``EndOrchestration``).
 
 from __future__ import annotations
 
+import inspect
 from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
 from typing import Literal
 
-from pydantic import JsonValue
+from pydantic import JsonValue, ValidationError
 
 from actorflow.agents.assignment import assign_subtasks
-from actorflow.agents.decompose import ITaskDecomposer, RoleDecomposer, Subtask
+from actorflow.agents.decompose import ITaskDecomposer, RoleDecomposer, Subtask, check_subtasks
 from actorflow.agents.models import AgentInfo
 from actorflow.errors import ActorflowError
+from actorflow.ids import CorrelationId
 from actorflow.messages.base import Message
+from actorflow.messages.envelope import Envelope
 from actorflow.runtime.behaviour import Behaviour
 from actorflow.runtime.context import Context
+from actorflow.runtime.effect_messages import EffectCompleted, EffectFailed
 
 __all__ = [
     "AgentRegistered",
@@ -111,11 +118,43 @@ class OrchestratorRefused(Message):
     error: str
 
 
+@dataclass(frozen=True, slots=True)
+class _Planning:
+    envelope: Envelope
+    request: PlanOrchestration
+    agents: tuple[AgentInfo, ...]
+
+
+AsyncDecompose = Callable[
+    [str, Mapping[str, JsonValue], Sequence[AgentInfo]], Awaitable[list[Subtask]]
+]
+
+
+async def _decompose_as_data(
+    decompose: AsyncDecompose,
+    task: str,
+    context: Mapping[str, JsonValue],
+    agents: Sequence[AgentInfo],
+) -> JsonValue:
+    subtasks = await decompose(task, context, agents)
+    return [s.model_dump(mode="json") for s in subtasks]
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 class Orchestrator(Behaviour):
     """Keeps the registry and the loads; plans orchestrations (pure decisions)."""
 
-    def __init__(self, decomposer: ITaskDecomposer | None = None) -> None:
+    def __init__(
+        self, decomposer: ITaskDecomposer | None = None, *, decompose_timeout: float = 120.0
+    ) -> None:
         self.decomposer: ITaskDecomposer = decomposer or RoleDecomposer()
+        self.decompose_timeout = decompose_timeout
+        self.decomposing: dict[CorrelationId, _Planning] = {}
+        """Plannings waiting for an async decomposer, by effect id."""
         self.agents: dict[str, AgentInfo] = {}
         self.running: dict[str, Counter[str]] = {}
         """Orchestration id -> subtasks per agent."""
@@ -142,7 +181,11 @@ class Orchestrator(Behaviour):
         ctx.reply(AgentsListed(agents=tuple(self.agents.values()), loads=self.loads()))
 
     def on_plan_orchestration(self, msg: PlanOrchestration, ctx: Context) -> None:
-        """Decompose and assign; the assigned subtasks count in the loads until the end."""
+        """Decompose and assign; the assigned subtasks count in the loads until the end.
+
+        An ``async`` decomposer (a model's) runs as this actor's effect, so the actor goes
+        on taking messages meanwhile; a plain one runs here and must be quick.
+        """
         missing = [a for a in msg.agent_ids if a not in self.agents]
         if missing:
             ctx.reply(OrchestratorRefused(
@@ -152,21 +195,64 @@ class Orchestrator(Behaviour):
             ))  # fmt: skip
             return
         agents = tuple(self.agents[a] for a in msg.agent_ids)
+        assert ctx.envelope is not None
+        decompose = self.decomposer.decompose
+        if inspect.iscoroutinefunction(decompose):
+            work = partial(_decompose_as_data, decompose, msg.task, msg.context, agents)
+            effect_id = ctx.run_effect(work, name="decompose", timeout=self.decompose_timeout)
+            self.decomposing[effect_id] = _Planning(ctx.envelope, msg, agents)
+            return
         try:
-            subtasks = self.decomposer.decompose(msg.task, msg.context, agents)
-            assignments = assign_subtasks(subtasks, agents, self.loads(), msg.context)
+            subtasks = check_subtasks(decompose(msg.task, msg.context, agents))
         except ActorflowError as exc:
             ctx.reply(OrchestratorRefused(error_type=type(exc).__name__, error=str(exc)))
             return
-        self.running[msg.orchestration_id] = Counter(assignments.values())
-        ctx.reply(
-            OrchestrationPlanned(
-                orchestration_id=msg.orchestration_id,
-                subtasks=tuple(subtasks),
-                assignments=assignments,
-                agents=agents,
+        self._assign(_Planning(ctx.envelope, msg, agents), subtasks, ctx)
+
+    def on_effect_completed(self, msg: EffectCompleted, ctx: Context) -> None:
+        """An async decomposer answered: check its subtasks and assign them."""
+        planning = self.decomposing.pop(msg.effect_id, None)
+        if planning is None:
+            return
+        try:
+            raw = msg.result if isinstance(msg.result, list) else []
+            subtasks = check_subtasks([Subtask.model_validate(item) for item in raw])
+        except (ActorflowError, ValidationError) as exc:
+            refusal = OrchestratorRefused(
+                error_type="ConfigurationError",
+                error=f"The decomposer's subtasks are invalid: {_first_line(exc)}",
             )
+            ctx.reply(refusal, to=planning.envelope)
+            return
+        self._assign(planning, subtasks, ctx)
+
+    def on_effect_failed(self, msg: EffectFailed, ctx: Context) -> None:
+        """An async decomposer failed or timed out: the planning is refused with its error."""
+        planning = self.decomposing.pop(msg.effect_id, None)
+        if planning is not None:
+            error = msg.error
+            refusal = OrchestratorRefused(
+                error_type=error.error_type.rsplit(".", 1)[-1],
+                error=f"The decomposer failed: {error.message}",
+            )
+            ctx.reply(refusal, to=planning.envelope)
+
+    def _assign(self, planning: _Planning, subtasks: list[Subtask], ctx: Context) -> None:
+        msg, agents = planning.request, planning.agents
+        try:
+            assignments = assign_subtasks(subtasks, agents, self.loads(), msg.context)
+        except ActorflowError as exc:
+            refusal = OrchestratorRefused(error_type=type(exc).__name__, error=str(exc))
+            ctx.reply(refusal, to=planning.envelope)
+            return
+        self.running[msg.orchestration_id] = Counter(assignments.values())
+        planned = OrchestrationPlanned(
+            orchestration_id=msg.orchestration_id,
+            subtasks=tuple(subtasks),
+            assignments=assignments,
+            agents=agents,
         )
+        ctx.reply(planned, to=planning.envelope)
 
     def on_end_orchestration(self, msg: EndOrchestration, ctx: Context) -> None:
         """Release the loads of an orchestration."""

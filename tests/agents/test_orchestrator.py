@@ -19,6 +19,7 @@ from actorflow.agents import (
     AgentTask,
     MultiAgentOrchestrator,
     RoleDecomposer,
+    Subtask,
     create_multi_agent_flow,
 )
 from actorflow.agents.assignment import assign_subtasks
@@ -392,3 +393,54 @@ def test_planning_errors_from_the_actor_are_raised_typed(
 
     with pytest.raises(UnknownAgentError, match="ghost"):
         orchestrator.orchestrate_agents_sync(None, "t", {})
+
+
+# -- pluggable decomposers --------------------------------------------------------------
+
+
+class AsyncDecomposer:
+    """Stands for a model-backed decomposer: async, and it may return nonsense."""
+
+    def __init__(self, answer: list[Subtask] | Exception) -> None:
+        self.answer = answer
+
+    async def decompose(self, task: str, context: Mapping[str, Any], agents: Any) -> list[Subtask]:
+        await asyncio.sleep(0)  # yields to the loop, as a model call would
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+
+def test_an_async_decomposer_runs_as_the_orchestrators_effect(system: ActorSystem) -> None:
+    subtasks = [
+        Subtask(id="look", kind="research", description="look", capabilities=("s",)),
+        Subtask(id="make", kind="produce", description="make", depends_on=("look",),
+                inputs={"look": "look"}),
+    ]  # fmt: skip
+    orch = MultiAgentOrchestrator(system, decomposer=AsyncDecomposer(subtasks), retry_delay=0)
+    orch.register_agent(agent("r", SPEC, "s"))
+    orch.register_agent(agent("w", EXEC))
+
+    result = orch.orchestrate_agents_sync(None, "t", {})
+
+    assert result.status == "completed"
+    assert result.assignments == {"look": "r", "make": "w"}
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        ([], "no subtask"),
+        ([Subtask(id="a b", kind="produce", description="x")], "unique identifier"),
+        ([Subtask(id="a", kind="produce", description="x", depends_on=("z",))], "earlier"),
+        (RuntimeError("model unavailable"), "model unavailable"),
+    ],
+)
+def test_a_bad_or_failing_async_decomposer_is_refused_with_its_reason(
+    system: ActorSystem, answer: Any, message: str
+) -> None:
+    orch = MultiAgentOrchestrator(system, decomposer=AsyncDecomposer(answer))
+    orch.register_agent(agent("w", EXEC))
+
+    with pytest.raises(ConfigurationError, match=message):
+        orch.orchestrate_agents_sync(None, "t", {})
