@@ -1,0 +1,174 @@
+"""Crash while a flow waits for a human: a worker process runs a flow whose confirmation
+is kept in a SQLite store and is SIGKILLed while it waits; a second worker resumes the
+flow (the same request, its deadline as stored) and is killed too; ``actorflow answer``
+answers through the store; ``actorflow resume`` completes the flow with that answer.
+
+The deadline is compared as stored (timestamps), never by waiting: a reset deadline
+would be later, since real time passes between the processes.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from actorflow.cli import app
+from actorflow.flow.stored import core_from_checkpoint
+from actorflow.stores import HumanRequestEntry, SqliteStore, peek_human_requests
+
+FLOW_ID = "approval-flow"
+WORKER = '''
+"""Human crash worker: a flow waits on a confirmation kept in a SQLite store."""
+
+from __future__ import annotations
+
+import sys
+
+from actorflow import ActorSystem, EnhancedFlow, FlowPlan, create_flow_step
+from actorflow.cli.human import ensure_durable_gateway
+from actorflow.human import list_human_requests
+from actorflow.stores import SqliteStore, spawn_store
+
+FLOW_ID = "approval-flow"
+
+
+def plan() -> FlowPlan:
+    search = create_flow_step("Search", "mcp_tool", {"tool_name": "search", "arguments": {}},
+                              id="search")
+    ask = create_flow_step("Confirm", "human_input",
+                           {"message": "Proceed with the analysis?", "input_type": "confirm"},
+                           ["search"], id="confirm", timeout=3600)
+    check = create_flow_step("Check", "condition",
+                             {"condition": "context['user_confirmed'] == True"},
+                             ["confirm"], id="check")
+    work = create_flow_step("Analyze", "mcp_tool", {"tool_name": "analyze", "arguments": {}},
+                            ["check"], id="analyze")
+    return FlowPlan(id=FLOW_ID, name="approval", steps=[search, ask, check, work])
+
+
+def create_flow(system: ActorSystem) -> EnhancedFlow:
+    """The flow with its tools, asking through the store-backed human gateway."""
+    ensure_durable_gateway(system)
+    flow = EnhancedFlow(system=system)
+    flow.register_tool("search", lambda: ["hit"])
+    flow.register_tool("analyze", lambda: "analyzed")
+    return flow
+
+
+def main(system: ActorSystem) -> None:
+    """Not a scenario to run: see worker()."""
+
+
+def worker(store_path: str) -> None:
+    """Run (or resume) the flow; print the request id once it is stored; wait forever."""
+    import threading
+
+    store = SqliteStore(store_path)
+    system = ActorSystem().start()
+    spawn_store(system, store)
+    flow = create_flow(system)
+    stored = flow.get_state_sync(FLOW_ID)
+    go = (lambda: flow.execute_sync(plan())) if stored is None else (
+        lambda: flow.resume_sync(FLOW_ID))
+    done = threading.Event()
+    threading.Thread(target=lambda: (go(), done.set()), daemon=True).start()
+    while not (records := list_human_requests(system)):  # replies once it is stored
+        if done.wait(0.02):
+            print("ended without asking", flush=True)
+            return
+    print("pending", records[0].request_id, flush=True)
+    done.wait()
+
+
+if __name__ == "__main__":
+    worker(sys.argv[1])
+'''
+
+
+@dataclass
+class Run:
+    request_ids: list[str]
+    deadlines: list[float]
+    """The stored deadline seen by each worker, then after the answer and the resume."""
+    killed: list[int]
+    answer_code: int
+    resume_code: int
+    resume_output: str
+    confirmed: object
+    analyze: str
+
+
+def _worker_until_pending(script: Path, store: Path) -> tuple[str, int]:
+    """Start a worker, wait until it says its request is stored, SIGKILL it."""
+    command = [sys.executable, str(script), str(store)]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as proc:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        proc.send_signal(signal.SIGKILL)
+        code = proc.wait(timeout=60)
+    assert line.startswith("pending "), line
+    return line.split()[1], code
+
+
+def _stored(store: Path, request_id: str) -> HumanRequestEntry:
+    found = {e.request_id: e for e in peek_human_requests(store, open_only=False)}
+    return found[request_id]
+
+
+def _crash_run(folder: Path) -> Run:
+    folder.mkdir()
+    script, store = folder / "approval_worker.py", folder / "store.sqlite"
+    script.write_text(WORKER)
+    ids, deadlines, killed = [], [], []
+    for _ in range(2):  # asked, killed; resumed (asked again), killed
+        request_id, code = _worker_until_pending(script, store)
+        ids.append(request_id)
+        killed.append(code)
+        deadlines.append(_stored(store, request_id).deadline)
+    runner = CliRunner()
+    answered = runner.invoke(app, ["answer", ids[0], "yes", "--store", str(store)])
+    deadlines.append(_stored(store, ids[0]).deadline)
+    args = ["resume", FLOW_ID, "--scenario", str(script), "--store", str(store)]
+    resumed = runner.invoke(app, args)
+    deadlines.append(_stored(store, ids[0]).deadline)
+    with SqliteStore(store) as opened:
+        checkpoint = opened.load_checkpoint(FLOW_ID)
+    assert checkpoint is not None
+    core = core_from_checkpoint(checkpoint)
+    return Run(
+        ids, deadlines, killed, answered.exit_code, resumed.exit_code, resumed.output,
+        core.variables().get("user_confirmed"), core.steps["analyze"].status.value,
+    )  # fmt: skip
+
+
+def _check(run: Run) -> None:
+    assert run.killed == [-signal.SIGKILL] * 2, run
+    assert run.request_ids[0] == run.request_ids[1], run  # the resumed flow re-joined it
+    assert run.request_ids[0].startswith(f"{FLOW_ID}/confirm/1@"), run
+    assert len(set(run.deadlines)) == 1, run  # never reset, by any process
+    assert run.answer_code == 0, run
+    assert run.resume_code == 0, run.resume_output
+    assert "completed" in run.resume_output, run
+    assert run.confirmed is True, run
+    assert run.analyze == "completed", run
+
+
+@pytest.mark.parametrize("n", range(3))
+def test_a_flow_killed_while_waiting_completes_with_the_cli_answer(tmp_path: Path, n: int) -> None:
+    run = _crash_run(tmp_path / f"run{n}")
+
+    _check(run)
+
+
+@pytest.mark.slow
+def test_a_hundred_crashes_never_reset_the_deadline(tmp_path: Path) -> None:
+    runs = [_crash_run(tmp_path / f"run{n}") for n in range(100)]
+
+    for run in runs:
+        _check(run)
