@@ -8,10 +8,11 @@ A scenario is a Python file that defines::
 (or ``async def main(system)``, run with ``asyncio.run`` on the scenario's own thread,
 so it can ``await system.ask_async(...)`` and flows) and optionally
 ``create_system() -> ActorSystem`` (an unstarted system with the options the scenario
-needs; default ``ActorSystem()``) and ``create_flow(system) -> EnhancedFlow`` (the flow
-with the scenario's tools, so ``actorflow resume`` can go on with its stored flows). The
-module docstring's first line is its title. ``actorflow run FILE`` runs it with live
-output.
+needs; default ``ActorSystem()``), ``create_flow(system) -> EnhancedFlow`` (the flow
+with the scenario's tools, so ``actorflow resume`` can go on with its stored flows) and
+``configure(args: list[str]) -> None`` (takes the scenario's own command-line arguments,
+``actorflow run FILE ARG...``, before anything runs). The module docstring's first line
+is its title. ``actorflow run FILE`` runs it with live output.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import asyncio
 import importlib.util
 import inspect
 import sys
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -50,6 +51,32 @@ class Scenario:
     """Whether the file's ``main`` is a coroutine function."""
     create_flow: Callable[[ActorSystem], Any] | None = None
     """The file's ``create_flow(system)``: its flow with its tools (for resuming)."""
+    configure_hook: Callable[[list[str]], None] | None = None
+    """The file's ``configure(args)``, if it takes arguments."""
+
+    def configure(self, args: Sequence[str]) -> None:
+        """Hand the scenario its own command-line arguments (before it runs; also none,
+        so a scenario run again in one process starts from its defaults).
+
+        Raises:
+            ConfigurationError: it takes none, or refuses these.
+        """
+        if self.configure_hook is None:
+            if not args:
+                return
+            raise ConfigurationError(
+                f"Scenario {self.name!r} takes no arguments, got {' '.join(args)!r}. Define "
+                "'def configure(args: list[str]) -> None' in it to take some."
+            )
+        try:
+            self.configure_hook(list(args))
+        except ConfigurationError:
+            raise
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - user code; argparse exits
+            raise ConfigurationError(
+                f"Scenario {self.name!r} refused the arguments {' '.join(args)!r}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from None
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -80,6 +107,7 @@ def load_scenario(path: str | Path) -> Scenario:
     doc = (module.__doc__ or file.stem).strip().splitlines()[0]
     is_async = inspect.iscoroutinefunction(main)
     create_flow = getattr(module, "create_flow", None)
+    configure = getattr(module, "configure", None)
     return Scenario(
         path=file,
         name=file.stem,
@@ -88,6 +116,7 @@ def load_scenario(path: str | Path) -> Scenario:
         create_system=cast("Callable[[], ActorSystem]", create),
         is_async=is_async,
         create_flow=create_flow if callable(create_flow) else None,
+        configure_hook=configure if callable(configure) else None,
     )
 
 

@@ -12,19 +12,40 @@ a scripted human, then the same questions with nobody answering.
 Every question goes through the human gateway at ``/system/human``, which keeps one
 outcome per request and journals each answer as a ``human`` effect.
 
-Run it: ``actorflow run scenarios/interactive_approval.py``
+Run it: ``actorflow run scenarios/interactive_approval.py``. With ``--interactive``
+(``actorflow run scenarios/interactive_approval.py --interactive``) you answer the first
+part's confirmation yourself at the console (``ConsoleHumanCallback``: y/n, asked again
+on an invalid answer); the second part still shows nobody answering.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from actorflow import ActorSystem, FlowPlan, FlowState, create_enhanced_flow, create_flow_step
+from actorflow import (
+    ActorSystem,
+    ConsoleHumanCallback,
+    FlowPlan,
+    FlowState,
+    IHumanCallback,
+    create_enhanced_flow,
+    create_flow_step,
+)
 from actorflow.testing import ScriptedHuman
 
 QUESTION = "Do you want to proceed with analysis?"
+OPTIONS = {"interactive": False}
+"""The scenario's options (set by ``configure``)."""
+
+
+def configure(args: list[str]) -> None:
+    """Take the scenario's arguments: ``--interactive`` asks at the console."""
+    parser = argparse.ArgumentParser(prog="interactive_approval", exit_on_error=False)
+    parser.add_argument("--interactive", action="store_true", help="answer at the console")
+    OPTIONS["interactive"] = parser.parse_args(args).interactive
 
 
 def web_search(query: str) -> list[dict[str, str]]:
@@ -65,7 +86,8 @@ async def run(system: ActorSystem) -> dict[str, object]:
     flow = create_enhanced_flow(system=system)
     flow.register_tool("web_search", web_search)
     flow.register_tool("analyze", analyze)
-    human = ScriptedHuman({QUESTION: True})
+    scripted = ScriptedHuman({QUESTION: True})
+    human: IHumanCallback = ConsoleHumanCallback() if OPTIONS["interactive"] else scripted
     flow.set_human_callback(human)
     answered = approval_plan("Answered approval")
     first = await flow.execute(answered)
@@ -80,7 +102,11 @@ async def run(system: ActorSystem) -> dict[str, object]:
     return {
         "answered: status": first.status.value,
         "answered: steps": outcome(first, answered),
-        "answered: asked": [data.message for data in human.asked],
+        "answered: asked": (
+            "at the console"
+            if OPTIONS["interactive"]
+            else [data.message for data in scripted.asked]
+        ),
         "answered: analysis": first.variables.get("final_result"),
         "unanswered: status": second.status.value,
         "unanswered: steps": outcome(second, silent),

@@ -81,8 +81,9 @@ def _root(
     """actorflow: supervised actors, typed messages, replayable runs."""
 
 
-@app.command()
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def run(
+    ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="Scenario file, e.g. scenarios/ping_pong.py.")],
     messages: Annotated[
         bool, typer.Option("--messages", "-m", help="Also show every message delivered.")
@@ -116,10 +117,14 @@ def run(
     """Run a scenario: show what happens live (each flow's steps: retries, timeouts,
     skipped, degraded and failed steps), then a summary with a row per flow. Exits 1 when
     the scenario or any flow failed or was cancelled. Its flows are kept in the store (at
-    /system/store), so they can be listed and resumed."""
+    /system/store), so they can be listed and resumed, and so are its human requests
+    (actorflow pending). Arguments after the file that are not options of run go to the
+    scenario's configure(args), e.g. `actorflow run scenarios/interactive_approval.py
+    --interactive`."""
     try:
         level = _check_log_level(log_level)
         scenario = load_scenario(path)
+        scenario.configure(ctx.args)
         opened = open_store(store, synchronous)
     except ActorflowError as exc:
         errors.print(f"[bold red]error:[/] {escape(str(exc))}")

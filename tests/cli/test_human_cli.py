@@ -217,3 +217,31 @@ def test_answering_through_the_store_raises_the_typed_errors(path: Path) -> None
     _keep(path, _request("r3"), deadline=100.0)
     with SqliteStore(path) as store, pytest.raises(HumanResponseExpiredError):
         answer_stored_request(store, "r3", "yes")
+
+
+SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "interactive_approval.py"
+
+
+def test_run_passes_interactive_to_the_scenario_which_asks_at_the_console(
+    tmp_path: Path,
+) -> None:
+    args = ["run", str(SCENARIO), "--interactive", "--store", "memory", "--no-journal",
+            "--runs-dir", str(tmp_path)]  # fmt: skip
+
+    result = CliRunner().invoke(app, args, input="maybe\ny\n", env={"COLUMNS": "250"})
+
+    assert result.exit_code == 0, result.output
+    assert "Do you want to proceed with analysis?" in result.output
+    assert "Please try again" in result.output  # "maybe" was refused, "y" taken
+    assert "answered: asked" in result.output
+    assert "at the console" in result.output
+    assert "{'hits': 1}" in result.output  # confirmed: the analysis ran
+
+
+def test_run_refuses_arguments_a_scenario_does_not_take(tmp_path: Path) -> None:
+    ping = SCENARIO.with_name("ping_pong.py")
+
+    result = CliRunner().invoke(app, ["run", str(ping), "--bogus", "--runs-dir", str(tmp_path)])
+
+    assert result.exit_code == 2
+    assert "takes no arguments" in result.output

@@ -9,20 +9,21 @@ would be later, since real time passes between the processes.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from actorflow.cli import app
 from actorflow.flow.stored import core_from_checkpoint
 from actorflow.stores import HumanRequestEntry, SqliteStore, peek_human_requests
 
 FLOW_ID = "approval-flow"
+CLI = Path(sys.executable).with_name("actorflow")
 WORKER = '''
 """Human crash worker: a flow waits on a confirmation kept in a SQLite store."""
 
@@ -116,6 +117,14 @@ def _worker_until_pending(script: Path, store: Path) -> tuple[str, int]:
     return line.split()[1], code
 
 
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``actorflow ARGS`` in a process of its own (as a person at a terminal would)."""
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.run(
+        [str(CLI), *args], capture_output=True, text=True, timeout=120, env=env, check=False
+    )
+
+
 def _stored(store: Path, request_id: str) -> HumanRequestEntry:
     found = {e.request_id: e for e in peek_human_requests(store, open_only=False)}
     return found[request_id]
@@ -131,18 +140,16 @@ def _crash_run(folder: Path) -> Run:
         ids.append(request_id)
         killed.append(code)
         deadlines.append(_stored(store, request_id).deadline)
-    runner = CliRunner()
-    answered = runner.invoke(app, ["answer", ids[0], "yes", "--store", str(store)])
+    answered = _cli("answer", ids[0], "yes", "--store", str(store))
     deadlines.append(_stored(store, ids[0]).deadline)
-    args = ["resume", FLOW_ID, "--scenario", str(script), "--store", str(store)]
-    resumed = runner.invoke(app, args)
+    resumed = _cli("resume", FLOW_ID, "--scenario", str(script), "--store", str(store))
     deadlines.append(_stored(store, ids[0]).deadline)
     with SqliteStore(store) as opened:
         checkpoint = opened.load_checkpoint(FLOW_ID)
     assert checkpoint is not None
     core = core_from_checkpoint(checkpoint)
     return Run(
-        ids, deadlines, killed, answered.exit_code, resumed.exit_code, resumed.output,
+        ids, deadlines, killed, answered.returncode, resumed.returncode, resumed.stdout,
         core.variables().get("user_confirmed"), core.steps["analyze"].status.value,
     )  # fmt: skip
 
@@ -159,16 +166,23 @@ def _check(run: Run) -> None:
     assert run.analyze == "completed", run
 
 
-@pytest.mark.parametrize("n", range(3))
-def test_a_flow_killed_while_waiting_completes_with_the_cli_answer(tmp_path: Path, n: int) -> None:
-    run = _crash_run(tmp_path / f"run{n}")
+def _crash_runs(folder: Path, count: int) -> list[Run]:
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        return list(pool.map(lambda n: _crash_run(folder / f"run{n}"), range(count)))
 
-    _check(run)
+
+@pytest.mark.timeout(300)  # four processes a run, on a busy machine
+def test_flows_killed_while_waiting_complete_with_the_cli_answer(tmp_path: Path) -> None:
+    runs = _crash_runs(tmp_path, 3)
+
+    for run in runs:
+        _check(run)
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
 def test_a_hundred_crashes_never_reset_the_deadline(tmp_path: Path) -> None:
-    runs = [_crash_run(tmp_path / f"run{n}") for n in range(100)]
+    runs = _crash_runs(tmp_path, 100)
 
     for run in runs:
         _check(run)
