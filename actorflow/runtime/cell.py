@@ -23,9 +23,10 @@ from __future__ import annotations
 import asyncio
 import threading
 import traceback
+import uuid
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, Any, Literal, final
+from typing import TYPE_CHECKING, Any, Literal, Self, final
 
 import pykka
 from loguru import logger
@@ -170,8 +171,134 @@ class _GuardedFuture(pykka.ThreadingFuture[Any]):
 
 
 @final
+class _Supervision:
+    """A cell's state as a supervisor of children: restart windows and backoffs, the
+    directive plan, the stop sequence. Made on first use: most actors have no children."""
+
+    __slots__ = (
+        "after_children",
+        "awaiting_stop",
+        "backoffs",
+        "deferred",
+        "intensities",
+        "plan",
+        "plan_waiting",
+        "stop_queue",
+        "stop_requested",
+        "stop_timer",
+    )
+
+    def __init__(self) -> None:
+        self.intensities: dict[ActorPath | None, RestartIntensity] | None = None
+        """Restart windows, per child for one_for_one, else under ``None``; made on use."""
+        self.backoffs: dict[ActorPath, TimerHandle] | None = None
+        self.plan: list[tuple[ActorPath, Action]] = []
+        self.plan_waiting: tuple[ActorPath, Action] | None = None
+        self.deferred: list[ChildFailed] = []
+        self.stop_queue: list[ActorPath] = []
+        self.awaiting_stop: ActorPath | None = None
+        self.stop_timer: TimerHandle | None = None
+        self.after_children: Callable[[], None] | None = None
+        self.stop_requested: set[ActorPath] = set()
+
+
+_events_lock = threading.Lock()
+"""Guards every :class:`_LazyEvent` (each is set once and seldom waited on)."""
+
+
+@final
+class _LazyEvent(threading.Event):
+    """A ``threading.Event`` that makes its condition and lock only when someone waits
+    (any thread). pykka gives each actor an Event (about 1 KiB with its Condition, lock
+    and waiter deque); most cells are never waited on, and a process may hold 100,000."""
+
+    __slots__ = ("_event", "_is_set")
+
+    def __init__(self) -> None:  # no super().__init__(): that builds the Condition
+        self._is_set = False
+        self._event: threading.Event | None = None
+
+    def is_set(self) -> bool:
+        """Whether :meth:`set` was called."""
+        return self._is_set
+
+    isSet = is_set  # noqa: N815 - threading.Event's old name
+
+    def set(self) -> None:
+        """Set the flag and wake whoever waits."""
+        with _events_lock:
+            self._is_set = True
+            event = self._event
+        if event is not None:
+            event.set()
+
+    def clear(self) -> None:
+        """Reset the flag."""
+        with _events_lock:
+            self._is_set = False
+            if self._event is not None:
+                self._event.clear()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the flag is set or ``timeout`` passes; return the flag."""
+        with _events_lock:
+            if self._is_set:
+                return True
+            event = self._event
+            if event is None:
+                event = self._event = threading.Event()
+        return event.wait(timeout)
+
+    def _at_fork_reinit(self) -> None:
+        self._event = None
+
+
+@final
 class Cell(pykka.ThreadingActor):
-    """Owns one actor's thread, mailbox, path and behaviour; supervises its children."""
+    """Owns one actor's thread, mailbox, path and behaviour; supervises its children.
+
+    Light: its fields are slots, and what most actors never use (the pykka actor ref
+    and URN, the terminated event's lock, the logger binding) is made on first use, so a
+    loop-dispatched cell costs a few hundred bytes beyond its mailbox and behaviour.
+    """
+
+    __slots__ = (
+        "_dispatcher",
+        "_expired",
+        "_finished",
+        "_hook",
+        "_lamport",
+        "_pending",
+        "_pykka_stop_futures",
+        "_ref",
+        "_request_counter",
+        "_stop_deadline",
+        "_stop_reason",
+        "_stopping",
+        "_sup",
+        "_timers",
+        "_urn",
+        "abandoned",
+        "behaviour",
+        "births",
+        "children",
+        "ctx",
+        "failed",
+        "incarnation",
+        "late_replies",
+        "mailbox",
+        "parent",
+        "path",
+        "processed",
+        "recipe",
+        "restart_type",
+        "restarts",
+        "stale_timers",
+        "strategy",
+        "suspended",
+        "system",
+        "thread",
+    )
 
     def __init__(
         self,
@@ -185,16 +312,21 @@ class Cell(pykka.ThreadingActor):
         mailbox: MailboxConfig,
         dispatcher: LoopDispatcher | None = None,
     ) -> None:
-        self._mailbox_config = mailbox  # read by _create_actor_inbox in super().__init__
+        # pykka.Actor.__init__ is not called: it makes a URN from uuid4, an ActorRef and
+        # a threading.Event for every actor. Its fields are made here, the first two on
+        # first use (see actor_urn and actor_ref).
         self._dispatcher = dispatcher
-        super().__init__()
+        self._urn: str | None = None
+        self._ref: pykka.ActorRef[Cell] | None = None
+        self.mailbox = Mailbox(mailbox, threaded=dispatcher is None)
+        self.actor_inbox = self.mailbox  # type: ignore[assignment] # ours: see Mailbox.put
+        self.actor_stopped = _LazyEvent()
         self.system = system
         self.path = path
         self.parent = parent
         self.recipe = recipe
         self.restart_type = restart
         self.strategy = strategy
-        self.mailbox: Mailbox = self.actor_inbox  # type: ignore[assignment] # ours, see below
         self.ctx = Context(self)
         self.behaviour: Behaviour | None = None
         self.suspended = False
@@ -213,20 +345,12 @@ class Cell(pykka.ThreadingActor):
         self._lamport = 0
         self._request_counter = 0
         self._pending: dict[CorrelationId, TimerHandle] = {}
-        self._expired: dict[CorrelationId, None] = {}
-        self._timers: dict[TimerId, TimerHandle] = {}
-        # supervisor state (lists, not deques: most actors never supervise anything)
-        self._intensities: dict[ActorPath | None, RestartIntensity] | None = None
-        """Restart windows, per child for one_for_one, else under ``None``; made on use."""
-        self._backoffs: dict[ActorPath, TimerHandle] | None = None
-        self._plan: list[tuple[ActorPath, Action]] = []
-        self._plan_waiting: tuple[ActorPath, Action] | None = None
-        self._deferred: list[ChildFailed] = []
-        self._stop_queue: list[ActorPath] = []
-        self._awaiting_stop: ActorPath | None = None
-        self._stop_timer: TimerHandle | None = None
-        self._after_children: Callable[[], None] | None = None
-        self._stop_requested: set[ActorPath] = set()
+        self._expired: dict[CorrelationId, None] | None = None
+        """Correlation ids of requests that timed out or were cancelled; made on use."""
+        self._timers: dict[TimerId, TimerHandle] | None = None
+        """Scheduled deliveries; made on use."""
+        self._sup: _Supervision | None = None
+        """Supervisor state; made on first use (see :attr:`_sv`)."""
         # own lifecycle
         self._stopping = False
         self._stop_reason = "requested"
@@ -237,12 +361,20 @@ class Cell(pykka.ThreadingActor):
         """The lifecycle hook running now (``on_start``/``on_stop``), for hang reports."""
         self.abandoned = False
         """Its parent stopped waiting for it to stop and released its path."""
-        self._pykka_stop_futures: list[pykka.Future[Any]] = []
+        self._pykka_stop_futures: list[pykka.Future[Any]] | None = None
 
     @property
     def is_finished(self) -> bool:
         """Whether the cell has stopped processing (its path is released)."""
         return self._finished
+
+    @property
+    def _sv(self) -> _Supervision:
+        """This cell's supervisor state, made on first use (own thread)."""
+        sup = self._sup
+        if sup is None:
+            sup = self._sup = _Supervision()
+        return sup
 
     @property
     def terminated(self) -> threading.Event:
@@ -251,8 +383,35 @@ class Cell(pykka.ThreadingActor):
 
     # -- pykka extension points ------------------------------------------------------
 
-    def _create_actor_inbox(self) -> Mailbox:  # type: ignore[override] # needs self for config
-        return Mailbox(self._mailbox_config)
+    @property
+    def actor_urn(self) -> str:
+        """pykka's unique URN of this actor (made on first use)."""
+        urn = self._urn
+        if urn is None:
+            urn = self._urn = uuid.uuid4().urn
+        return urn
+
+    @actor_urn.setter
+    def actor_urn(self, urn: str) -> None:
+        self._urn = urn
+
+    @property
+    def actor_ref(self) -> pykka.ActorRef[Self]:
+        """pykka's ref to this cell (made on first use: only thread-dispatched cells are
+        registered with pykka's ``ActorRegistry``)."""
+        ref = self._ref
+        if ref is None:
+            ref = self._ref = pykka.ActorRef(self)
+        return ref
+
+    @property
+    def is_registered(self) -> bool:
+        """Whether this cell is in pykka's ``ActorRegistry`` (thread-dispatched cells are;
+        a loop-dispatched one is stopped through its parent by ``stop_all``)."""
+        return self._dispatcher is None
+
+    def _create_actor_inbox(self) -> Mailbox:  # type: ignore[override] # needs the config
+        raise NotImplementedError("Cell makes its mailbox in __init__")
 
     @staticmethod
     def _create_future() -> pykka.Future[Any]:
@@ -262,11 +421,18 @@ class Cell(pykka.ThreadingActor):
         """Start the cell: its own thread, or callbacks on its dispatcher's event loop."""
         dispatcher = self._dispatcher
         if dispatcher is not None:
-            self.mailbox.on_wake(lambda: dispatcher.schedule(self._drain))
+            self.mailbox.on_wake(self._schedule_drain)
             dispatcher.schedule(self._loop_begin)
             return
         self.thread = threading.Thread(target=self._run, name=f"actorflow:{self.path}", daemon=True)
         self.thread.start()
+
+    def _schedule_drain(self) -> None:
+        """Wake a loop-dispatched cell: its mailbox calls this for the first message
+        after it found the mailbox empty (any thread)."""
+        dispatcher = self._dispatcher
+        assert dispatcher is not None
+        dispatcher.schedule(self._drain)
 
     # -- sending into this cell (any thread) -----------------------------------------
 
@@ -315,13 +481,13 @@ class Cell(pykka.ThreadingActor):
 
     def _begin(self) -> None:
         _local.cell = self
-        self.ctx.log = logger.bind(path=self.path, run_id=self.system.run_id)
         self._build_and_start()
 
     def _end(self) -> None:
-        for future in self._pykka_stop_futures:
+        for future in self._pykka_stop_futures or ():
             future.set(None)
-        pykka.ActorRegistry.unregister(self.actor_ref)
+        if self.is_registered:
+            pykka.ActorRegistry.unregister(self.actor_ref)
         self.actor_stopped.set()
         self.system.thread_finished(self)
 
@@ -386,7 +552,7 @@ class Cell(pykka.ThreadingActor):
             handle = self._pending.pop(cid, None)
             if handle is not None:
                 handle.cancel()
-            elif cid in self._expired:
+            elif self._expired is not None and cid in self._expired:
                 self.late_replies += 1
                 self.system.dead_letters.record(
                     DeadLetterReason.LATE_REPLY, env=env, detail="its request had timed out"
@@ -519,7 +685,7 @@ class Cell(pykka.ThreadingActor):
         for child in self.system.take_births(self):
             self.children[child.path] = child
             if self._stopping:  # spawned while we stop: stop it too
-                self._stop_requested.add(child.path)
+                self._sv.stop_requested.add(child.path)
                 self.system.send(child.path, StopActor(reason="parent stopping"), sender=self.path)
 
     def _on_system_item(self, item: object) -> None:
@@ -546,6 +712,8 @@ class Cell(pykka.ThreadingActor):
         reply_to: pykka.Future[Any] | None = getattr(item, "reply_to", None)
         if isinstance(message, pykka_messages._ActorStop):
             if reply_to is not None:
+                if self._pykka_stop_futures is None:
+                    self._pykka_stop_futures = []
                 self._pykka_stop_futures.append(reply_to)
             self._begin_stop("pykka stop")
         elif reply_to is not None:
@@ -582,11 +750,13 @@ class Cell(pykka.ThreadingActor):
         self._stop_behaviour()
         self.incarnation += 1
         self.restarts += 1
-        self._intensities = None
-        self._cancel_backoffs()
-        self._plan.clear()
-        self._plan_waiting = None
-        self._deferred.clear()
+        sup = self._sup
+        if sup is not None:
+            sup.intensities = None
+            self._cancel_backoffs()
+            sup.plan.clear()
+            sup.plan_waiting = None
+            sup.deferred.clear()
         self.suspended = False
         self.system.emit(ActorRestarted(path=self.path, restarts=self.restarts))
         self._build_and_start()
@@ -601,8 +771,9 @@ class Cell(pykka.ThreadingActor):
         child = self.children.get(msg.child)
         if child is None or child.incarnation != msg.incarnation or self._stopping:
             return  # stale report: the child was restarted or stopped meanwhile
-        if self._plan_waiting is not None:
-            self._deferred.append(msg)
+        sup = self._sv
+        if sup.plan_waiting is not None:
+            sup.deferred.append(msg)
             return
         directive, why = self._decide(msg, child)
         if directive is Directive.RESUME:
@@ -610,7 +781,7 @@ class Cell(pykka.ThreadingActor):
         elif directive is Directive.RESTART:
             self._restart_after_backoff(child)
         elif directive is Directive.STOP:
-            self._stop_requested.add(child.path)
+            sup.stop_requested.add(child.path)
             self.system.send(child.path, StopActor(reason=why), sender=self.path)
         else:
             self._escalate(msg, why)
@@ -655,12 +826,13 @@ class Cell(pykka.ThreadingActor):
 
     def _intensity_for(self, child: ActorPath) -> RestartIntensity:
         key = child if self.strategy.kind == "one_for_one" else None
-        if self._intensities is None:
-            self._intensities = {}
-        window = self._intensities.get(key)
+        sup = self._sv
+        if sup.intensities is None:
+            sup.intensities = {}
+        window = sup.intensities.get(key)
         if window is None:
             window = RestartIntensity(self.strategy.max_restarts, self.strategy.within)
-            self._intensities[key] = window
+            sup.intensities[key] = window
         return window
 
     def _restart_after_backoff(self, child: Cell) -> None:
@@ -681,20 +853,22 @@ class Cell(pykka.ThreadingActor):
         handle = self._call_later(delay, partial(self.mailbox.put, call))
         if handle is None:  # the clock is closed: the system is going down
             return
-        if self._backoffs is None:
-            self._backoffs = {}
-        self._backoffs[child.path] = handle
+        sup = self._sv
+        if sup.backoffs is None:
+            sup.backoffs = {}
+        sup.backoffs[child.path] = handle
 
     def _backoff_over(self, path: ActorPath, incarnation: int) -> None:
-        if self._backoffs is not None:
-            self._backoffs.pop(path, None)
+        sup = self._sv
+        if sup.backoffs is not None:
+            sup.backoffs.pop(path, None)
         child = self.children.get(path)
         if child is None or child.incarnation != incarnation or self._stopping:
             return
         self._restart_children(child)
 
     def _cancel_backoffs(self, path: ActorPath | None = None) -> None:
-        backoffs = self._backoffs
+        backoffs = None if self._sup is None else self._sup.backoffs
         if not backoffs:
             return
         for key in list(backoffs) if path is None else [path]:
@@ -734,23 +908,25 @@ class Cell(pykka.ThreadingActor):
             targets = order[order.index(failed.path) :]
         steps: list[tuple[ActorPath, Action]] = [(path, "start") for path in reversed(targets)]
         steps.extend((path, "terminate") for path in targets)  # popped from the end
-        self._plan[0:0] = steps  # after any restart already under way (a backoff's end)
-        if self._plan_waiting is None:
+        sup = self._sv
+        sup.plan[0:0] = steps  # after any restart already under way (a backoff's end)
+        if sup.plan_waiting is None:
             self._next_step()
 
     def _next_step(self) -> None:
-        while self._plan:
-            path, action = self._plan.pop()
+        sup = self._sv
+        while sup.plan:
+            path, action = sup.plan.pop()
             if path in self.children:
-                self._plan_waiting = (path, action)
+                sup.plan_waiting = (path, action)
                 self.system.send(path, Supervise(action=action), sender=self.path)
                 return
-        self._plan_waiting = None
-        while self._deferred and self._plan_waiting is None:
-            self._on_child_failed(self._deferred.pop(0))
+        sup.plan_waiting = None
+        while sup.deferred and sup.plan_waiting is None:
+            self._on_child_failed(sup.deferred.pop(0))
 
     def _on_directive_done(self, msg: DirectiveDone) -> None:
-        if self._plan_waiting == (msg.child, msg.action):
+        if self._sup is not None and self._sup.plan_waiting == (msg.child, msg.action):
             self._next_step()
 
     def _on_child_stopped(self, msg: ChildStopped) -> None:
@@ -761,19 +937,20 @@ class Cell(pykka.ThreadingActor):
             child = None
         else:
             child = self.children.pop(msg.child, None)
+        sup = self._sv
         if (
             child is not None
-            and self._intensities is not None
+            and sup.intensities is not None
             and self.strategy.kind == "one_for_one"
         ):
-            self._intensities.pop(msg.child, None)
+            sup.intensities.pop(msg.child, None)
         self._cancel_backoffs(msg.child)
-        requested = msg.child in self._stop_requested
-        self._stop_requested.discard(msg.child)
-        if self._awaiting_stop == msg.child:
-            self._awaiting_stop = None
-            if self._stop_timer is not None:
-                self._stop_timer.cancel()
+        requested = msg.child in sup.stop_requested
+        sup.stop_requested.discard(msg.child)
+        if sup.awaiting_stop == msg.child:
+            sup.awaiting_stop = None
+            if sup.stop_timer is not None:
+                sup.stop_timer.cancel()
             self._stop_next_child()
         elif (
             child is not None
@@ -783,7 +960,7 @@ class Cell(pykka.ThreadingActor):
             and child.restart_type is RestartType.PERMANENT
         ):
             self._respawn(child)
-        if self._plan_waiting is not None and self._plan_waiting[0] == msg.child:
+        if sup.plan_waiting is not None and sup.plan_waiting[0] == msg.child:
             self._next_step()
 
     def _respawn(self, old: Cell) -> None:
@@ -832,35 +1009,42 @@ class Cell(pykka.ThreadingActor):
         self._stopping = True
         self._stop_reason = reason
         self._cancel_timers_and_requests()
-        self._cancel_backoffs()
-        self._plan.clear()
-        self._deferred.clear()
+        sup = self._sup
+        if sup is not None:
+            self._cancel_backoffs()
+            sup.plan.clear()
+            sup.deferred.clear()
         self._stop_children_then(self._finish_stop)
 
     def _stop_children_then(self, then: Callable[[], None]) -> None:
-        self._after_children = then
-        self._stop_queue = list(self.children)  # popped from the end: reverse start order
+        if not self.children and self._sup is None:
+            then()  # a leaf that never supervised: nothing to stop, no state to make
+            return
+        sup = self._sv
+        sup.after_children = then
+        sup.stop_queue = list(self.children)  # popped from the end: reverse start order
         self._stop_next_child()
 
     def _stop_next_child(self) -> None:
-        while self._stop_queue:
-            path = self._stop_queue.pop()
+        sup = self._sv
+        while sup.stop_queue:
+            path = sup.stop_queue.pop()
             child = self.children.get(path)
             if child is None or child.is_finished:
                 continue  # gone already; its ChildStopped is on its way, or was handled
-            self._stop_requested.add(path)
+            sup.stop_requested.add(path)
             deadline = self._child_stop_deadline()
             child.request_stop("parent stopping", deadline=deadline, sender=self.path)
             delay = max(0.0, deadline - self.system.clock.monotonic())
-            self._stop_timer = self._call_later(delay, partial(self._report_stop_timeout, path))
-            if self._stop_timer is None:
+            sup.stop_timer = self._call_later(delay, partial(self._report_stop_timeout, path))
+            if sup.stop_timer is None:
                 # The clock is closed: the system has shut down and nobody waits for this
                 # cell (it was abandoned and its hung handler just returned). Do not wait.
                 self.children.pop(path, None)
                 continue
-            self._awaiting_stop = path
+            sup.awaiting_stop = path
             return
-        then, self._after_children = self._after_children, None
+        then, sup.after_children = sup.after_children, None
         if then is not None:
             then()
 
@@ -880,7 +1064,7 @@ class Cell(pykka.ThreadingActor):
         self.system.send(self.path, StopTimedOut(child=path), sender=self.path, target=self)
 
     def _on_stop_timed_out(self, msg: StopTimedOut) -> None:
-        if self._awaiting_stop == msg.child:
+        if self._sup is not None and self._sup.awaiting_stop == msg.child:
             self._give_up_on(msg.child, "it did not stop in time")
 
     def _give_up_on(self, path: ActorPath, why: str) -> None:
@@ -894,7 +1078,7 @@ class Cell(pykka.ThreadingActor):
                 why=why,
             )
             child.abandon()
-        self._awaiting_stop = None
+        self._sv.awaiting_stop = None
         self._stop_next_child()
 
     def abandon(self) -> None:
@@ -971,24 +1155,32 @@ class Cell(pykka.ThreadingActor):
         return cid
 
     def _remember_expired(self, cid: CorrelationId) -> None:
-        self._expired[cid] = None
-        if len(self._expired) > _EXPIRED_MEMORY:
-            del self._expired[next(iter(self._expired))]  # dicts keep insertion order
+        expired = self._expired
+        if expired is None:
+            expired = self._expired = {}
+        expired[cid] = None
+        if len(expired) > _EXPIRED_MEMORY:
+            del expired[next(iter(expired))]  # dicts keep insertion order
 
     def schedule(self, delay: float, message: Message, to: ActorPath) -> TimerId:
         """Deliver ``message`` to ``to`` after ``delay`` seconds of the clock."""
         timer_id = TimerId(self.system.ids.new_id(f"timer:{self.path}"))
 
         def fire() -> None:
-            self._timers.pop(timer_id, None)
+            timers = self._timers  # the clock's thread: read once, it may be swapped out
+            if timers is not None:
+                timers.pop(timer_id, None)
             self.system.send(to, message, sender=self.path)
 
-        self._timers[timer_id] = self.system.clock.call_later(delay, fire)
+        timers = self._timers
+        if timers is None:
+            timers = self._timers = {}
+        timers[timer_id] = self.system.clock.call_later(delay, fire)
         return timer_id
 
     def cancel_timer(self, timer_id: TimerId) -> bool:
         """Cancel a scheduled delivery; return whether it was pending."""
-        handle = self._timers.pop(timer_id, None)
+        handle = None if self._timers is None else self._timers.pop(timer_id, None)
         if handle is None:
             return False
         handle.cancel()
@@ -998,9 +1190,11 @@ class Cell(pykka.ThreadingActor):
         # Swapped out, not iterated in place: a timer firing on the clock's thread pops
         # itself from _timers meanwhile (each cancel below is Python code, between whose
         # steps that thread may run), which raised "dictionary changed size".
-        timers, self._timers = self._timers, {}
-        for handle in list(timers.values()):
+        timers, self._timers = self._timers, None
+        for handle in list(timers.values()) if timers else ():
             handle.cancel()
+        if not self._pending:
+            return
         pending, self._pending = self._pending, {}
         for cid, handle in pending.items():
             handle.cancel()

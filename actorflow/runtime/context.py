@@ -37,12 +37,26 @@ class Context:
     in ``on_start``/``on_stop``).
     """
 
-    __slots__ = ("_cell", "envelope", "log")
+    __slots__ = ("_cell", "_log", "envelope")
 
     def __init__(self, cell: Cell) -> None:
         self._cell = cell
         self.envelope: Envelope | None = None
-        self.log: Logger = logger  # bound to the actor's path on its own thread, at start
+        self._log: Logger | None = None
+
+    @property
+    def log(self) -> Logger:
+        """The logger, bound to this actor's ``path`` and the system's ``run_id`` (bound on
+        first use: a binding costs a few hundred bytes, and most actors never log)."""
+        log = self._log
+        if log is None:
+            cell = self._cell
+            log = self._log = logger.bind(path=cell.path, run_id=cell.system.run_id)
+        return log
+
+    @log.setter
+    def log(self, log: Logger) -> None:
+        self._log = log
 
     @property
     def path(self) -> ActorPath:

@@ -4,6 +4,9 @@ A mailbox has two FIFO lanes: ``system`` (supervision and lifecycle, never bound
 always served first, served even while the actor is suspended) and ``user``
 (bounded by ``capacity``; what happens when it is full is the overflow policy).
 The owner takes messages in batches, so one lock round trip serves many messages.
+
+Mailboxes are light while empty: the user lane's deque exists only while messages are
+queued, and a consumer woken by a callback (an event-loop cell) has no signal lock.
 """
 
 from __future__ import annotations
@@ -75,16 +78,26 @@ class Mailbox:
         "config",
     )
 
-    def __init__(self, config: MailboxConfig) -> None:
+    def __init__(self, config: MailboxConfig, *, threaded: bool = True) -> None:
+        """Make an empty mailbox.
+
+        Args:
+            config: capacity, overflow policy and batch size.
+            threaded: the consumer blocks in :meth:`take`; ``False`` for one woken by a
+                callback (:meth:`on_wake`) that takes with :meth:`take_nowait`.
+        """
         self.config = config
         self._lock = threading.Lock()
         # One consumer: it sleeps on this held lock, and the producer that finds it
         # waiting releases it once, after leaving the mailbox lock. Cheaper than a
         # Condition, which allocates a waiter lock per wait and wakes under the lock.
-        self._signal = threading.Lock()
-        self._signal.acquire()
+        self._signal: threading.Lock | None = None
+        if threaded:
+            self._signal = threading.Lock()
+            self._signal.acquire()
         self._wake_callback: Callable[[], None] | None = None
-        self._user: deque[object] = deque()
+        self._user: deque[object] | None = None
+        """Queued user messages; ``None`` while there are none (a deque is ~600 bytes)."""
         self._system: list[object] = []  # rarely used: a list is smaller than a deque
         self._waiting = False
         self._closed = False
@@ -93,7 +106,8 @@ class Mailbox:
         """The system lane refuses messages too (the owner has finished)."""
 
     def __len__(self) -> int:
-        return len(self._user)
+        user = self._user
+        return 0 if user is None else len(user)
 
     @property
     def has_system(self) -> bool:
@@ -110,11 +124,14 @@ class Mailbox:
         with self._lock:
             if self._closed:
                 return PutResult.CLOSED, None
-            if len(self._user) >= self.config.capacity:
+            user = self._user
+            if user is None:
+                user = self._user = deque()
+            elif len(user) >= self.config.capacity:
                 if self.config.overflow is not OverflowPolicy.DROP_OLDEST:
                     return PutResult.FULL, None
-                evicted = self._user.popleft()
-            self._user.append(item)
+                evicted = user.popleft()
+            user.append(item)
             wake = self._waiting
             self._waiting = False
         if wake:
@@ -161,10 +178,10 @@ class Mailbox:
 
     def _wake(self) -> None:
         callback = self._wake_callback
-        if callback is None:
-            self._signal.release()
-        else:
+        if callback is not None:
             callback()
+        elif self._signal is not None:
+            self._signal.release()
 
     def take_nowait(self, *, include_user: bool) -> tuple[list[object], list[object]]:
         """Return what is there now; if nothing, mark the consumer waiting (atomically), so
@@ -183,18 +200,20 @@ class Mailbox:
         User messages are returned only when ``include_user`` (the actor is not
         suspended). Returns two empty lists if ``timeout`` passes. One consumer only.
         """
+        signal = self._signal
+        assert signal is not None, "a mailbox made with threaded=False is taken with take_nowait"
         while True:
             with self._lock:
                 if self._system or (include_user and self._user):
                     return self._take_now(include_user)
                 self._waiting = True
-            if self._signal.acquire(timeout=-1 if timeout is None else timeout):
+            if signal.acquire(timeout=-1 if timeout is None else timeout):
                 continue
             with self._lock:
                 if self._waiting:  # nobody will release: give up
                     self._waiting = False
                     return [], []
-            self._signal.acquire()  # a producer is releasing right now: take its release
+            signal.acquire()  # a producer is releasing right now: take its release
             with self._lock:
                 return self._take_now(include_user)
 
@@ -203,24 +222,34 @@ class Mailbox:
         if system:
             self._system = []
             return system, []
-        if not include_user:
+        user = self._user
+        if not include_user or user is None:
             return [], []
-        n = min(len(self._user), self.config.batch_size)
-        popleft = self._user.popleft
-        return [], [popleft() for _ in range(n)]
+        if len(user) <= self.config.batch_size:
+            self._user = None  # all of it: the deque goes, an idle mailbox keeps none
+            return [], list(user)
+        popleft = user.popleft
+        return [], [popleft() for _ in range(self.config.batch_size)]
 
     def push_front(self, items: Iterable[object]) -> None:
         """Put untaken user messages back at the head, in their order."""
+        items = list(items)
+        if not items:
+            return
         with self._lock:
-            self._user.extendleft(reversed(list(items)))
+            user = self._user
+            if user is None:
+                self._user = deque(items)
+            else:
+                user.extendleft(reversed(items))
 
     def close(self) -> list[object]:
         """Refuse further messages and return the user messages still queued."""
         with self._lock:
             self._closed = True
             self._system_closed = True
-            rest = list(self._user)
-            self._user.clear()
+            rest = list(self._user or ())
+            self._user = None
             self._system.clear()
             return rest
 
@@ -229,8 +258,8 @@ class Mailbox:
         stays open, so an owner that was given up on can still finish stopping."""
         with self._lock:
             self._closed = True
-            rest = list(self._user)
-            self._user.clear()
+            rest = list(self._user or ())
+            self._user = None
             return rest
 
     @property

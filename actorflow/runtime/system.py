@@ -23,6 +23,7 @@ import asyncio
 import itertools
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from functools import partial
@@ -473,6 +474,7 @@ class ActorSystem:
             ActorNameTakenError: the path is taken.
         """
         rec = behaviour if isinstance(behaviour, Recipe) else _recipe_of(behaviour)
+        checked = rec is not behaviour and _class_recipes.get(rec.factory) is rec
         parent_path = actor_path(_spawn_text("parent", parent, "'/agents'"))
         path = child_path(parent_path, _spawn_text("name", name, "'echo'"))
         restart = _check_spawn_options(restart, strategy, mailbox, dispatcher)
@@ -498,13 +500,15 @@ class ActorSystem:
                     f"Cannot spawn {path!r}: an actor already holds that path. "
                     "Pick another name or stop the existing actor first."
                 )
-            problem = rec.mismatch()
+            problem = None if checked else rec.mismatch()
             if problem is not None:
                 raise ConfigurationError(
                     f"Cannot spawn {path!r}: recipe({rec.name}, ...) does not fit its "
                     f"constructor: {problem}. Pass the arguments it takes: "
                     f"recipe({rec.name}, arg, key=value)."
                 )
+            if rec is not behaviour and not checked:
+                _class_recipes[behaviour] = rec
             cell = Cell(
                 self,
                 path,
@@ -530,7 +534,8 @@ class ActorSystem:
         return path
 
     def _start_cell(self, cell: Cell) -> None:
-        pykka.ActorRegistry.register(cell.actor_ref)
+        if cell.is_registered:  # thread cells; pykka's stop_all reaches loop cells by parent
+            pykka.ActorRegistry.register(cell.actor_ref)
         cell._start_actor_loop()
         if cell.thread is not None:
             self._threads.add(cell.thread)
@@ -835,8 +840,12 @@ class ActorSystem:
         once with :class:`SystemStoppedError` saying why (any thread). An ask to an actor
         given up on that is still in its handler waits for it: the handler may yet reply,
         and the ask fails when its thread ends (``only_to``)."""
-        with self._lock:
-            hung = {c.path for c in self._abandoned if not c.terminated.is_set()}
+        if not self._slots:
+            return
+        hung: set[str] = set()
+        if only_to is None:
+            with self._lock:
+                hung = {c.path for c in self._abandoned if not c.terminated.is_set()}
         for slot in list(self._slots):
             target = self._slot_targets.get(slot)
             if (target != only_to) if only_to is not None else (target in hung):
@@ -1065,9 +1074,14 @@ class ActorSystem:
         return cell.statistics()
 
 
+_class_recipes: weakref.WeakKeyDictionary[object, Recipe] = weakref.WeakKeyDictionary()
+"""The recipe of each Behaviour class spawned by class, once checked against its
+signature: its actors share it (a recipe is immutable), and it is checked once."""
+
+
 def _recipe_of(behaviour: object) -> Recipe:
     if isinstance(behaviour, type) and issubclass(behaviour, Behaviour):
-        return recipe(behaviour)
+        return _class_recipes.get(behaviour) or recipe(behaviour)
     raise ConfigurationError(
         f"spawn() needs a Behaviour subclass or a Recipe, got {behaviour!r}. "
         "Wrap a class with arguments as recipe(MyBehaviour, arg, key=value)."
