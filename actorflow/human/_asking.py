@@ -111,7 +111,7 @@ def ask_handler(
             # the gateway cancelled it (the request ended, or the gateway stopped); a
             # CancelledError the handler raised by itself is its failure, reported below
             return
-        message = _report(request, stage, result, error)
+        message = _report(request, stage, result, error, str(data.timestamp))
         try:
             system.tell(gateway, message)
         except SystemStoppedError:
@@ -123,14 +123,26 @@ def ask_handler(
 
 
 def _report(
-    request: HumanRequest, stage: int, result: object, error: BaseException | None
+    request: HumanRequest, stage: int, result: object, error: BaseException | None, stamp: str
 ) -> Message:
+    """The message that tells the gateway how asking went.
+
+    An answer must name its request: ``callback_id`` is the request id, or (the seed's
+    handlers) ``str(data.timestamp)``; an answer naming another request is the handler's
+    mistake, never taken for this one.
+    """
     rid = request.request_id
     if error is None and not isinstance(result, HumanCallbackResponse):
         error = ConfigurationError(
             f"The handler of human request {rid!r} returned {type(result).__name__}, not a "
             "HumanCallbackResponse. Return HumanCallbackResponse(callback_id=..., "
             "response_type=..., value=...)."
+        )
+    if isinstance(result, HumanCallbackResponse) and result.callback_id not in (rid, stamp):
+        error = error or InvalidHumanAnswerError(
+            f"The handler of human request {rid!r} answered with callback_id "
+            f"{result.callback_id!r}, which names another request. Return "
+            "HumanCallbackResponse(callback_id=data.request_id, ...) for the request asked."
         )
     if error is not None:
         return HandlerFailed(request_id=rid, stage=stage, error=error_info(error))

@@ -123,7 +123,6 @@ def test_a_huge_list_answer_to_an_untyped_input_is_refused() -> None:
 # -- H3: the handler's answer for another request id is taken ---------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="H3: a handler's answer naming another request is taken")
 def test_a_handler_answer_for_another_request_id_is_not_taken(
     fake_system: ActorSystem, requester: Probe
 ) -> None:
