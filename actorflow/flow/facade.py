@@ -48,7 +48,7 @@ from actorflow.flow.streamed import FlowStreams
 from actorflow.flow.validation import validate_plan
 from actorflow.human.outside import ensure_human_gateway
 from actorflow.ids import child_path
-from actorflow.messages import freeze
+from actorflow.messages import EffectRecorded, freeze
 from actorflow.runtime.behaviour import recipe
 from actorflow.runtime.cell import Cell
 from actorflow.runtime.supervision import RestartType
@@ -152,7 +152,7 @@ class EnhancedFlow(FlowStreams):
         self._default_state = self.executor.state_manager
         self.agents: dict[str, list[str]] = {}
         self.planner: IFlowPlanner = planner or EnhancedFlowPlanner(
-            self.executor.tools, self.agents
+            self.executor.tools, self.agents, mcp_client=self.executor.mcp_client
         )
         self.human_callback: IHumanCallback | None = None
         self._system = system
@@ -234,7 +234,16 @@ class EnhancedFlow(FlowStreams):
             human_callback=callback,
             human_timeout=self.config.human_timeout,
             human_handler=handler,
+            record_effect=self._record_effect,
         )
+
+    def _record_effect(self, flow_id: str, effect: str, name: str, value: Any) -> None:
+        """Journal a value a step got from outside (an MCP call) as an effect of the
+        flow's actor (any thread)."""
+        system = self._system
+        if system is not None:
+            path = child_path(FLOWS_PATH, flow_id)
+            system.emit(EffectRecorded(actor=path, effect=effect, name=name, value=value))
 
     async def plan(self, goal: str, context: dict[str, Any] | None = None) -> FlowPlan:
         """Return a plan for ``goal`` from the planner (a WORKFLOW ``plan_created``

@@ -15,6 +15,14 @@ The default :class:`EnhancedFlowPlanner` is deterministic. Its rules:
    task's text and the context.
 4. Each stage depends on every step of the stage before. If the last stage has several
    steps, a ``synchronization`` step joins them and its result is ``final_result``.
+5. With an MCP client (``create_enhanced_flow(mcp_client)``), the tools it lists are
+   candidates too, matched by the words of their names and descriptions, ranked after
+   the tools you register and before the built-in ones. A server tool is a candidate
+   only if the plan can fill every argument its input schema requires: an argument
+   whose name is a context key gets that value (``{"data_source": "database"}`` fills
+   ``data_source``), ``task`` gets the task's text and ``previous`` the results of the
+   stage before; other context keys are left out. A server tool with the name of a
+   registered tool is not planned (the registered one would run).
 
 A model-backed planner can replace it behind :class:`IFlowPlanner`.
 """
@@ -24,6 +32,7 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from actorflow.errors import FlowDefinitionError
@@ -109,21 +118,27 @@ class EnhancedFlowPlanner:
         self,
         tools: ToolRegistry | None = None,
         agents: Mapping[str, Sequence[str]] | None = None,
+        *,
+        mcp_client: Any = None,
     ) -> None:
-        """Plan with ``tools`` and ``agents`` (``{actor path: capabilities}``)."""
+        """Plan with ``tools``, ``agents`` (``{actor path: capabilities}``) and the tools
+        ``mcp_client`` lists (anything with ``async list_tools()``)."""
         self.tools = tools or ToolRegistry()
         self.agents = dict(agents or {})
+        self.mcp_client = mcp_client
 
     async def create_plan(self, goal: str, context: dict[str, Any] | None = None) -> FlowPlan:
         """Return a runnable plan for ``goal`` (see the module docstring for the rules).
 
         Raises:
-            PlanningError: the goal is empty, or a task matches no tool or agent.
+            PlanningError: the goal is empty, a task matches no tool or agent, or the
+                MCP client cannot list its tools.
         """
         context = dict(context or {})
         stages = _stages(goal)
         if not stages:
             raise PlanningError("The goal is empty. Say what the flow should achieve.")
+        remote = await self._remote_tools()
         plan = FlowPlan(
             id=generate_flow_id(),
             name=f"Plan for: {goal}",
@@ -135,7 +150,7 @@ class EnhancedFlowPlanner:
         steps: list[FlowStep] = []
         for number, stage in enumerate(stages, 1):
             current = [
-                self._step(task, context, previous, f"s{number}_{index}")
+                self._step(task, context, previous, f"s{number}_{index}", remote)
                 for index, task in enumerate(stage, 1)
             ]
             steps.extend(current)
@@ -153,16 +168,36 @@ class EnhancedFlowPlanner:
         plan.steps = steps
         return plan
 
+    async def _remote_tools(self) -> dict[str, _RemoteTool]:
+        """The MCP client's tools that a plan may call, by name."""
+        client = self.mcp_client
+        if client is None or not hasattr(client, "list_tools"):
+            return {}
+        try:
+            listed = await client.list_tools()
+        except Exception as exc:
+            raise PlanningError(
+                f"The MCP client {client!r} could not list its tools: {exc}. Start the "
+                "server (or check its address), or plan without the MCP client."
+            ) from exc
+        tools = (_remote(t) for t in getattr(listed, "tools", listed))
+        return {t.name: t for t in tools if t.name not in self.tools}
+
     def _step(
-        self, task: str, context: dict[str, Any], previous: list[FlowStep], step_id: str
+        self,
+        task: str,
+        context: dict[str, Any],
+        previous: list[FlowStep],
+        step_id: str,
+        remote: Mapping[str, _RemoteTool],
     ) -> FlowStep:
-        kind, target = self._match(task)
+        kind, target = self._match(task, _fillable(remote, context, previous))
         deps = [s.id for s in previous]
         if kind == "agent":
             params: dict[str, Any] = {"agent": target, "task": task, "arguments": context}
             return create_flow_step(task, "agent", params, deps, id=step_id)
         fn = self.tools.get(target)
-        accepted = _accepted(fn)
+        accepted = _accepted(fn) if target not in remote else set(remote[target].properties)
         arguments = {k: v for k, v in context.items() if accepted is None or k in accepted}
         if accepted is None or "task" in accepted:
             arguments["task"] = task
@@ -171,19 +206,23 @@ class EnhancedFlowPlanner:
         params = {"tool_name": target, "arguments": arguments}
         return create_flow_step(task, "mcp_tool", params, deps, id=step_id)
 
-    def _match(self, task: str) -> tuple[str, str]:
+    def _match(self, task: str, remote: Sequence[_RemoteTool] = ()) -> tuple[str, str]:
         words = _words(task)
         candidates: list[tuple[int, int, str, str]] = []
         for name, description in self.tools.describe().items():
             score = len(words & (_words(name.replace("_", " ")) | _words(description)))
-            candidates.append((score, 1 if self.tools.is_builtin(name) else 2, name, "tool"))
+            candidates.append((score, 1 if self.tools.is_builtin(name) else 3, name, "tool"))
+        for tool in remote:
+            score = len(words & (_words(tool.name.replace("_", " ")) | _words(tool.description)))
+            candidates.append((score, 2, tool.name, "tool"))
         for path, capabilities in self.agents.items():
             score = len(words & _words(" ".join(c.replace("_", " ") for c in capabilities)))
             candidates.append((score, 0, path, "agent"))
         ranked = sorted(candidates, key=lambda c: (-c[0], -c[1], c[2]))
         best = ranked[0] if ranked else None
         if best is None or best[0] == 0:
-            tools = ", ".join(sorted(self.tools.describe())) or "none"
+            names = [*self.tools.describe(), *(t.name for t in remote)]
+            tools = ", ".join(sorted(names)) or "none"
             raise PlanningError(
                 f"No registered tool or agent matches the task {task!r}. Registered tools: "
                 f"{tools}. Register a tool whose name or description mentions the task's "
@@ -236,6 +275,45 @@ class EnhancedFlowPlanner:
         )
         current_state.metadata["plan_version"] = version
         return plan
+
+
+@dataclass(frozen=True, slots=True)
+class _RemoteTool:
+    """A tool the MCP client lists: its name, description and input schema's names."""
+
+    name: str
+    description: str
+    properties: tuple[str, ...]
+    required: tuple[str, ...]
+
+
+def _remote(tool: Any) -> _RemoteTool:
+    """Read a listed tool: an ``MCPToolInfo``, the SDK's ``Tool``, or a mapping."""
+
+    def field(*names: str) -> Any:
+        for name in names:
+            value = tool.get(name) if isinstance(tool, Mapping) else getattr(tool, name, None)
+            if value is not None:
+                return value
+        return None
+
+    schema = field("input_schema", "inputSchema") or {}
+    props = schema.get("properties") if isinstance(schema, Mapping) else None
+    required = schema.get("required") if isinstance(schema, Mapping) else None
+    return _RemoteTool(
+        name=str(field("name")),
+        description=str(field("description") or ""),
+        properties=tuple(props) if isinstance(props, Mapping) else (),
+        required=tuple(str(r) for r in required) if isinstance(required, list) else (),
+    )
+
+
+def _fillable(
+    remote: Mapping[str, _RemoteTool], context: Mapping[str, Any], previous: Sequence[FlowStep]
+) -> list[_RemoteTool]:
+    """The remote tools whose required arguments the plan can fill (rule 5)."""
+    known = set(context) | {"task"} | ({"previous"} if previous else set())
+    return [t for t in remote.values() if set(t.required) <= known]
 
 
 def _stages(goal: str) -> list[list[str]]:

@@ -278,6 +278,9 @@ class FlowServices:
     human_handler: str | None = None
     """The name ``human_callback`` is registered under at the human gateway (None: the
     flow asks it directly)."""
+    record_effect: Callable[[str, str, str, Any], None] | None = None
+    """``(flow_id, effect, name, value)``: journal a value that came from outside (an
+    MCP call's request and response) as an ``EffectRecorded`` of the flow's actor."""
 
 
 @final
@@ -504,7 +507,37 @@ async def call_tool(name: str, arguments: Mapping[str, Any], context: StepContex
         raise InvalidStepParametersError(
             f"Tool {name!r} is not registered and there is no MCP client."
         )
-    return await client.call_tool(name, dict(arguments))
+    return await _call_mcp(client, name, dict(arguments), context)
+
+
+async def _call_mcp(client: Any, name: str, arguments: dict[str, Any], context: StepContext) -> Any:
+    """Call tool ``name`` of the MCP client; journal the call (request and response, or
+    error) as an ``mcp`` effect of the flow, so a replay can serve it without the server."""
+    record = context.services.record_effect
+    request = {"tool": name, "arguments": arguments, "attempt": context.attempt}
+    try:
+        result = await client.call_tool(name, arguments)
+    except Exception as exc:
+        if record is not None:
+            error = {
+                "type": f"{type(exc).__module__}.{type(exc).__qualname__}",
+                "message": str(exc),
+            }
+            _record(record, context, name, {"request": request, "error": error})
+        raise
+    if record is not None:
+        _record(record, context, name, {"request": request, "response": result})
+    return result
+
+
+def _record(
+    record: Callable[[str, str, str, Any], None], context: StepContext, name: str, value: Any
+) -> None:
+    try:
+        record(context.flow_id, "mcp", name, value)
+    except (ValidationError, ValueError, TypeError):  # not JSON data: the step fails on it
+        fallback = {"request": {"tool": name, "attempt": context.attempt}, "not_json": True}
+        record(context.flow_id, "mcp", name, fallback)
 
 
 def blocking_tool_call(
