@@ -273,6 +273,7 @@ def test_a_waiting_request_times_out_by_the_system_clock(
     granted(a, "gpu")
     acquire(b, "gpu", timeout=5.0)
     acquire(c, "gpu")
+    assert waiting_ids(fake_system, "gpu") == [b.path, c.path]  # its timer is armed
 
     clock.advance(4.9)
     assert waiting_ids(fake_system, "gpu") == [b.path, c.path]
@@ -296,6 +297,7 @@ def test_a_timed_out_head_lets_the_requests_behind_it_through(
     granted(a, "cpu", 3)
     acquire(b, "cpu", 4, timeout=1.0)
     acquire(c, "cpu", 1)
+    assert waiting_ids(fake_system, "cpu") == [b.path, c.path]  # its timer is armed
 
     clock.advance(1.0)
 
