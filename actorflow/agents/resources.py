@@ -379,6 +379,7 @@ class ResourceAllocator(Behaviour):
         if waiting.request_id not in self.ledger.waiting:
             return  # granted at once
         if waiting.timeout == 0:
+            self.ledger.counts["timed_out"] += 1
             self._drop(waiting, ctx, self._timed_out(waiting, pool))
             return
         if waiting.timeout is not None:
@@ -491,9 +492,10 @@ class ResourceAllocator(Behaviour):
 
     def on_watched_actor_down(self, msg: WatchedActorDown, ctx: Context) -> None:
         """Release a dead (or restarted) holder's leases and drop its waiting requests."""
-        state = self.ledger.holders.pop(msg.path, None)
-        if state is None:
-            return
+        state = self.ledger.holders.get(msg.path)
+        if state is None or not state.watched:
+            return  # not ours to release: a holder that is no actor keeps its leases
+        del self.ledger.holders[msg.path]
         what = "restarted" if msg.restarted else f"stopped ({msg.reason})"
         gone = HolderGoneError(
             f"Holder {msg.path!r} {what} while its request waited; the request was dropped."
@@ -610,6 +612,8 @@ class ResourceAllocator(Behaviour):
         deadlock = self._take_pending(ctx)
         if deadlock is None:
             return
+        if not self._intact(deadlock, ctx):
+            return
         resolution = msg.resolution
         victims = tuple(
             dict.fromkeys(
@@ -660,30 +664,34 @@ class ResourceAllocator(Behaviour):
         return None if cid is None else self.pending.pop(cid, None)
 
     def _fallback(self, deadlock: _Deadlock, why: str, ctx: Context) -> None:
-        candidates = [
-            Candidate(e.waiter, e.request_id, w.priority, w.arrival)
-            for e in deadlock.edges
-            if (w := self.ledger.waiting.get(e.request_id)) is not None
-        ]
-        victim = choose_victim(candidates) if candidates else None
+        """Break the cycle by the allocator's own rule (lowest priority, then youngest)."""
+        if not self._intact(deadlock, ctx):
+            return
+        requests = [(e, self.ledger.waiting[e.request_id]) for e in deadlock.edges]
+        victim = choose_victim(
+            [Candidate(e.waiter, e.request_id, w.priority, w.arrival) for e, w in requests]
+        )
         ctx.log.warning(
             "Deadlock {conflict_id}: {why}; falling back to aborting the lowest-priority, "
-            "youngest waiter ({victim})",
+            "youngest waiter {victim}",
             conflict_id=deadlock.conflict.id,
             why=why,
-            victim=victim.holder if victim else "none left",
+            victim=victim.holder,
         )
-        if victim is not None:
-            how = f"by the allocator's fallback rule ({why})"
-            self._break(deadlock, (holder_id(ActorPath(victim.holder)),), how, ctx)
-        else:
-            self.reported.discard(deadlock.key)
+        how = f"by the allocator's fallback rule ({why})"
+        self._break(deadlock, (holder_id(ActorPath(victim.holder)),), how, ctx)
+
+    def _intact(self, deadlock: _Deadlock, ctx: Context) -> bool:
+        """Whether every request of the cycle still waits (else look for what is left)."""
+        self.reported.discard(deadlock.key)
+        if all(r in self.ledger.waiting for r in deadlock.key):
+            return True
+        ctx.log.info("Deadlock {id} broke before it was resolved", id=deadlock.conflict.id)
+        self._recheck(deadlock, ctx)
+        return False
 
     def _break(self, deadlock: _Deadlock, victims: tuple[str, ...], how: str, ctx: Context) -> None:
-        self.reported.discard(deadlock.key)
-        if any(r not in self.ledger.waiting for r in deadlock.key):
-            ctx.log.info("Deadlock {id} broke before it was resolved", id=deadlock.conflict.id)
-            return
+        """Refuse the victims' requests in the cycle with ``DeadlockError``."""
         cycle = _cycle_text(deadlock)
         for victim in victims:
             path = deadlock.members[victim]
@@ -699,6 +707,15 @@ class ResourceAllocator(Behaviour):
                 )
                 self._drop(waiting, ctx, problem)
         self.ledger.counts["deadlocks_broken"] += 1
+        self._recheck(deadlock, ctx)
+
+    def _recheck(self, deadlock: _Deadlock, ctx: Context) -> None:
+        """Look again for cycles through the members that still wait (one may have been in
+        two cycles, or a cycle found while this one was under resolution was skipped)."""
+        for path in deadlock.members.values():
+            state = self.ledger.holders.get(path)
+            if state is not None and state.waiting:
+                self._check_deadlock(path, ctx)
 
     # -- helpers ---------------------------------------------------------------------
 

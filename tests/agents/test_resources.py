@@ -315,6 +315,7 @@ def test_timeout_zero_is_granted_now_or_refused_now(
 
     assert refusal(b) == error_name(ResourceTimeoutError)
     assert waiting_ids(fake_system, "gpu") == []
+    assert stats(fake_system).timed_out == 1
 
 
 # -- refusals -------------------------------------------------------------------------
@@ -646,6 +647,45 @@ def test_a_wait_formed_by_a_grant_can_close_a_cycle(
     assert b.expect(ResourceGranted).resource == "gpu"
     assert seen.get(timeout=2.0).conflict.involved_agents == ("a", "b")
     assert refusal(a) == error_name(DeadlockError)
+
+
+def test_a_cycle_left_after_a_resolution_is_found_and_broken_too(
+    fake_system: ActorSystem, holders: dict[str, HolderHandle], with_disk: None
+) -> None:
+    """a waits for b twice (disk and net); aborting a's disk request leaves the net cycle."""
+    seen = resolver(fake_system, abort="a")
+    ensure_resource_allocator(fake_system, {"net": 1})
+    a, b = holders["a"], holders["b"]
+    granted(a, "gpu")
+    granted(b, "disk")
+    granted(b, "net")
+    acquire(a, "disk")
+    acquire(a, "net")
+
+    acquire(b, "gpu")
+
+    first, second = seen.get(timeout=2.0), seen.get(timeout=2.0)
+    assert first.conflict.metadata["cycle"] == ["b", "a"]
+    assert [t["resource"] for t in first.tasks] == ["disk", "gpu"]
+    assert [t["resource"] for t in second.tasks] == ["net", "gpu"]
+    assert [refusal(a), refusal(a)] == [error_name(DeadlockError)] * 2
+    after = stats(fake_system)
+    assert (after.deadlocks, after.deadlocks_broken) == (2, 2)
+    assert waiting_ids(fake_system, "gpu") == [b.path]
+
+
+def test_a_script_holder_keeps_its_leases_when_a_watched_request_for_it_is_refused(
+    fake_system: ActorSystem, holders: dict[str, HolderHandle]
+) -> None:
+    a = holders["a"]
+    script = ActorPath("/agents/script")
+    a.send(RESOURCES_PATH, AcquireResource(resource="cpu", holder=script, watch_holder=False))
+    a.expect(ResourceGranted)
+
+    a.send(RESOURCES_PATH, AcquireResource(resource="cpu", holder=script))
+
+    assert refusal(a) == error_name(HolderGoneError)
+    assert stats(fake_system).resource("cpu").holders == {script: 1}
 
 
 def test_holder_ids_are_agent_ids_under_agents_and_paths_elsewhere() -> None:
