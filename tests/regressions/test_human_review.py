@@ -370,7 +370,6 @@ class _Keyboard:
             self.waiting.clear()
 
 
-@pytest.mark.xfail(strict=True, reason="H15: an ended console prompt eats the next answers")
 def test_a_line_typed_after_a_request_timed_out_answers_the_next_request(
     fake_system: ActorSystem, clock: FakeClock, requester: Probe
 ) -> None:
@@ -615,7 +614,6 @@ def test_a_refused_answer_is_not_logged_above_trace(fake_system: ActorSystem) ->
 # -- H25: console prompts waiting for their turn hold the effects pool -------------------
 
 
-@pytest.mark.xfail(strict=True, reason="H25: queued console prompts starve the effects pool")
 def test_console_prompts_waiting_their_turn_leave_the_pool_to_other_work(
     fake_system: ActorSystem,
 ) -> None:
