@@ -51,15 +51,21 @@ from loguru import logger
 from pydantic import BaseModel, ConfigDict, JsonValue, PrivateAttr, ValidationError
 
 from actorflow.agents._owned import ensure_actor
-from actorflow.agents._waitfor import Candidate, WaitEdge, choose_victim, find_cycle
+from actorflow.agents._waitfor import (
+    Candidate,
+    WaitEdge,
+    choose_victim,
+    deadlock_conflict,
+    find_cycle,
+    holder_id,
+)
 from actorflow.agents.conflicts import (
     Conflict,
     ConflictRefused,
     ConflictResolved,
-    ConflictType,
     ResolveConflict,
 )
-from actorflow.agents.paths import AGENTS_PATH, RESOLVER_PATH, RESOURCES_PATH
+from actorflow.agents.paths import RESOLVER_PATH, RESOURCES_PATH
 from actorflow.agents.resource_messages import (
     AcquireResource,
     CancelAcquire,
@@ -116,13 +122,6 @@ _ASK_BACKSTOP = 24 * 3600.0
 """Wall seconds an outside acquire waits beyond its own timeout (the allocator answers
 every request; this only ends a wait on an allocator that was stopped for good)."""
 _ENDED_MEMORY = 4096
-
-
-def holder_id(path: ActorPath) -> str:
-    """The id of a holder in a conflict: ``<id>`` for ``/agents/<id>``, else the path."""
-    prefix = f"{AGENTS_PATH}/"
-    rest = path[len(prefix) :] if path.startswith(prefix) else ""
-    return rest if rest and "/" not in rest else str(path)
 
 
 # -- the ledger (outlives the allocator's behaviour) -------------------------------------
@@ -568,43 +567,10 @@ class ResourceAllocator(Behaviour):
     def _deadlock(
         self, edges: tuple[WaitEdge, ...], key: frozenset[str], ctx: Context
     ) -> tuple[_Deadlock, tuple[dict[str, JsonValue], ...]]:
-        """The conflict to report for a cycle, and its requests as the resolver's tasks.
-
-        Agents are listed in the order their requests in the cycle arrived (first come
-        first), so the resolver's "youngest" is the last one.
-        """
-        waiting = self.ledger.waiting
-        by_arrival = sorted(edges, key=lambda e: waiting[e.request_id].arrival)
-        tasks = tuple(_task_data(e, waiting[e.request_id]) for e in by_arrival)
-        members = {holder_id(ActorPath(e.waiter)): ActorPath(e.waiter) for e in by_arrival}
-        priorities: dict[str, int] = {}
-        arrived: dict[str, float] = {}
-        for e in by_arrival:  # an agent's priority: the highest of its requests in the cycle
-            agent, w = holder_id(ActorPath(e.waiter)), waiting[e.request_id]
-            priorities[agent] = max(w.priority, priorities.get(agent, w.priority))
-            arrived.setdefault(agent, w.arrived_at)
-        cycle = [holder_id(ActorPath(e.waiter)) for e in edges]
-        conflict = Conflict(
-            id=ctx.new_id("deadlock"),
-            conflict_type=ConflictType.DEADLOCK,
-            description=(
-                "Agents wait for each other's resources in a cycle: "
-                f"{' -> '.join((*cycle, cycle[0]))}."
-            ),
-            involved_agents=tuple(members),
-            involved_tasks=tuple(
-                dict.fromkeys(w.task_id for e in by_arrival if (w := waiting[e.request_id]).task_id)
-            ),
-            severity=4,
-            created_at=ctx.clock.time(),
-            metadata={
-                "cycle": list[JsonValue](cycle),
-                "waits": list[JsonValue](tasks),
-                "priorities": dict[str, JsonValue](priorities),
-                "arrived_at": dict[str, JsonValue](arrived),
-                "holders": {agent: str(path) for agent, path in members.items()},
-            },
+        conflict, tasks = deadlock_conflict(
+            ctx.new_id("deadlock"), edges, self.ledger.waiting, created_at=ctx.clock.time()
         )
+        members = {holder_id(e.waiter): ActorPath(e.waiter) for e in edges}
         return _Deadlock(conflict, edges, key, members), tasks
 
     def on_conflict_resolved(self, msg: ConflictResolved, ctx: Context) -> None:
@@ -802,20 +768,6 @@ class ResourceAllocator(Behaviour):
             f"({pool.in_use}/{pool.capacity} in use, {ahead} request(s) ahead). Ask with a "
             "longer timeout or a higher priority, or release leases sooner."
         )
-
-
-def _task_data(edge: WaitEdge, waiting: _Waiting) -> dict[str, JsonValue]:
-    """A request in a cycle, as a task for the resolver (see ``actorflow.agents.strategies``)."""
-    return {
-        "task_id": waiting.task_id,
-        "agent_id": holder_id(ActorPath(edge.waiter)),
-        "waits_for": holder_id(ActorPath(edge.holder)),
-        "request_id": edge.request_id,
-        "resource": edge.resource,
-        "amount": waiting.amount,
-        "priority": waiting.priority,
-        "created_at": waiting.arrived_at,
-    }
 
 
 def _cycle_text(deadlock: _Deadlock) -> str:

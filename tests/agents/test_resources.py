@@ -11,6 +11,7 @@ from typing import Literal
 import pytest
 
 from actorflow import ActorSystem, FakeClock
+from actorflow.agents._waitfor import Candidate, choose_victim, find_cycle
 from actorflow.agents.conflicts import (
     ConflictResolution,
     ConflictResolved,
@@ -799,3 +800,32 @@ def test_ensure_resource_allocator_twice_keeps_one_allocator_and_adds_resources(
 
     assert again == resources == RESOURCES_PATH
     assert [r.name for r in resource_statistics(fake_system).resources] == ["cpu", "disk", "gpu"]
+
+
+# -- the wait-for graph (pure) ------------------------------------------------------
+
+
+def test_find_cycle_returns_the_cycle_through_its_start_or_none() -> None:
+    graph = {"a": ["b"], "b": ["c", "d"], "c": [], "d": ["a"], "e": ["a"]}
+
+    assert find_cycle("a", lambda n: graph[n]) == ("a", "b", "d")
+    assert find_cycle("e", lambda n: graph[n]) is None
+    assert find_cycle("c", lambda n: graph[n]) is None
+
+
+def test_find_cycle_walks_long_chains_without_recursion() -> None:
+    n = 20_000
+
+    found = find_cycle(0, lambda i: [(i + 1) % n])
+
+    assert found is not None
+    assert len(found) == n
+
+
+def test_the_fallback_victim_is_the_lowest_priority_then_the_youngest() -> None:
+    old_low = Candidate("/agents/a", "r1", priority=0, arrival=1)
+    young_low = Candidate("/agents/b", "r2", priority=0, arrival=2)
+    high = Candidate("/agents/c", "r3", priority=5, arrival=3)
+
+    assert choose_victim([old_low, young_low, high]) == young_low
+    assert choose_victim([high, old_low]) == old_low
