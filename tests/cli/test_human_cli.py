@@ -20,6 +20,7 @@ from actorflow.errors import (
 )
 from actorflow.human import HumanCallbackType, HumanOutcome, HumanRequest, PendingRecord
 from actorflow.human.durable import record_status
+from actorflow.scenarios import load_scenario
 from actorflow.stores import HumanRequestPut, SqliteStore
 
 
@@ -228,7 +229,10 @@ def test_run_passes_interactive_to_the_scenario_which_asks_at_the_console(
     args = ["run", str(SCENARIO), "--interactive", "--store", "memory", "--no-journal",
             "--runs-dir", str(tmp_path)]  # fmt: skip
 
-    result = CliRunner().invoke(app, args, input="maybe\ny\n", env={"COLUMNS": "250"})
+    try:
+        result = CliRunner().invoke(app, args, input="maybe\ny\n", env={"COLUMNS": "250"})
+    finally:
+        load_scenario(SCENARIO).configure([])  # the module stays loaded: back to scripted
 
     assert result.exit_code == 0, result.output
     assert "Do you want to proceed with analysis?" in result.output
