@@ -3,7 +3,8 @@ the machine.
 
 Run as a script: ``python tests/mcp/servers.py http PORT`` (streamable HTTP on
 127.0.0.1; prints ``READY`` once the port listens) or ``python tests/mcp/servers.py
-stdio``. With ``MCP_TEST_CALLS`` set, each call is appended to that file (JSON lines).
+stdio``. With ``MCP_TEST_CALLS`` set, each call is appended to that file (JSON lines: tool,
+arguments, the server's process id).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -34,8 +36,8 @@ def build_server(calls: list[tuple[str, dict[str, Any]]] | None = None) -> MCPSe
         if calls is not None:
             calls.append((name, arguments))
         if log:
-            with open(log, "a", encoding="utf-8") as out:
-                out.write(json.dumps([name, arguments]) + "\n")
+            with Path(log).open("a", encoding="utf-8") as out:
+                out.write(json.dumps([name, arguments, os.getpid()]) + "\n")
 
     @app.tool()
     def add(a: int, b: int) -> int:
@@ -50,6 +52,13 @@ def build_server(calls: list[tuple[str, dict[str, Any]]] | None = None) -> MCPSe
         return {"source": data_source, "format": output_format, "records": 3}
 
     @app.tool()
+    def research(task: str) -> dict[str, Any]:
+        """Research a topic: findings with their sources."""
+        note("research", task=task)
+        findings = [f"{task}: finding {n}" for n in (1, 2)]
+        return {"topic": task, "findings": findings, "sources": ["local test server"]}
+
+    @app.tool()
     async def slow(steps: int, ctx: Context, hang: bool = False) -> str:
         """Count to steps, reporting progress; with hang, never answer."""
         note("slow", steps=steps, hang=hang)
@@ -58,6 +67,18 @@ def build_server(calls: list[tuple[str, dict[str, Any]]] | None = None) -> MCPSe
         if hang:
             await anyio.sleep_forever()
         return f"counted to {steps}"
+
+    @app.tool()
+    async def once(marker: str, ctx: Context) -> str:
+        """The first call (no file at marker yet) makes the file and never answers."""
+        note("once", marker=marker)
+        path = Path(marker)
+        if path.exists():
+            return "answered"
+        path.touch()
+        await ctx.report_progress(1, 2, "started")
+        await anyio.sleep_forever()
+        return "never"
 
     @app.tool()
     def fail(why: str) -> str:
@@ -117,7 +138,8 @@ def main(argv: list[str]) -> None:
     server = uvicorn.Server(
         uvicorn.Config(app.streamable_http_app(), log_level="warning", lifespan="on")
     )
-    print("READY", flush=True)
+    sys.stdout.write("READY\n")  # the port listens: clients may connect
+    sys.stdout.flush()
     asyncio.run(server.serve(sockets=[sock]))
 
 
