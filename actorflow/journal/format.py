@@ -28,6 +28,7 @@ from actorflow.journal._packing import (
     msgpack_pack,
     pack_body,
 )
+from actorflow.journal._redaction import redact_batch, redact_event_record
 from actorflow.messages.base import Message, message_record, message_record_view
 from actorflow.messages.codec import (
     CodecLimits,
@@ -167,7 +168,7 @@ def encode_body(record: JournalRecord) -> bytes:
             "type": "event",
             "seq": record.seq,
             "wall_time": record.wall_time,
-            "event": message_record(record.message),
+            "event": redact_event_record(message_record(record.message)),
         }
     else:
         body = record.model_dump(mode="json")
@@ -201,7 +202,9 @@ def encode_frames(
             FRAME_HEAD.pack, lengths, map(zlib.crc32, bodies, map(seeds.__getitem__, lengths))
         )
         parts[1::2] = bodies
+        start = len(out)
         out += b"".join(parts)
+        redact_batch(out, start, bodies, _WRITE_LIMITS)  # registered secrets: see _redaction
     return len(bodies), failed
 
 
