@@ -118,7 +118,7 @@ class HumanGateway(Behaviour):
         reply_to, correlation_id = _reply_slot(msg, ctx)
         known = self.pending.get(msg.request_id)
         if known is not None:
-            self._rejoin(known, reply_to, correlation_id, ctx)
+            self._rejoin(known, msg, reply_to, correlation_id, ctx)
             return
         try:
             check_request(msg)
@@ -426,22 +426,34 @@ class HumanGateway(Behaviour):
     def _rejoin(
         self,
         record: PendingRecord,
+        msg: HumanRequest,
         reply_to: ActorPath | None,
         correlation_id: CorrelationId | None,
         ctx: Context,
     ) -> None:
-        """A request sent again: tell its stored outcome, or tell the new sender later."""
+        """A request sent again: tell its stored outcome, or tell the new sender later.
+
+        An open request nobody asks (its handler was not registered: a new process) takes
+        the handler the new sender names (a resumed flow registers under a new name)."""
         if record.outcome is not None:
             told = record.outcome
             self._after_writes(lambda: _tell(reply_to, correlation_id, told, ctx), ctx)
             return
+        update: dict[str, object] = {}
         if reply_to is not None and (reply_to, correlation_id) not in record.waiters():
             # every sender of an open request is told its outcome (the first one too)
-            also = (*record.also, Waiter(reply_to=reply_to, correlation_id=correlation_id))
-            record = record.model_copy(update={"also": also})
+            update["also"] = (
+                *record.also,
+                Waiter(reply_to=reply_to, correlation_id=correlation_id),
+            )
+        unasked = record.request_id in self.unasked
+        if unasked and record.stage == 0 and msg.handler != record.request.handler:
+            update["request"] = record.request.model_copy(update={"handler": msg.handler})
+        if update:
+            record = record.model_copy(update=update)
             self.pending.put(record)
             self._send_writes(ctx)
-        if record.request_id in self.unasked:  # its handler may be registered by now
+        if unasked:  # its handler may be registered by now
             self._start_handler(record, ctx)
 
     def _refuse_request(

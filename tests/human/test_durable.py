@@ -258,3 +258,21 @@ class _NoLoad:
 
     def write_error(self, reply: Message) -> str | None:
         return self.log.write_error(reply)
+
+
+def test_a_request_re_sent_under_a_new_handler_name_is_asked_there(path: Path) -> None:
+    """A resumed flow in a new process registers its callback under another name."""
+    with SqliteStore(path) as store, _incarnation(store, elapsed=0) as (system, _clock):
+        send(system, ask(timeout=100, handler="flows-1"))
+    human = ScriptedHuman({"Proceed?": True})
+
+    with SqliteStore(path) as store, _incarnation(store, elapsed=10) as (system, _clock):
+        requester = Probe(system, "requester")
+        handlers = human_handlers(system)
+        assert handlers is not None
+        handlers.register("flows-7", human)
+        system.tell(HUMAN_PATH, ask(timeout=100, handler="flows-7", reply_to=requester.path))
+        response = outcome(requester)
+
+    assert response.value is True
+    assert [d.request_id for d in human.asked] == ["r1"]
