@@ -13,6 +13,7 @@ import pytest
 from actorflow import (
     ActorSystem,
     EnhancedFlow,
+    FakeClock,
     FlowPlan,
     FlowStatus,
     StepStatus,
@@ -40,7 +41,8 @@ def new_flow(system: ActorSystem, client: MCPClient) -> EnhancedFlow:
 
 def tool_plan(*steps: tuple[str, str, dict[str, Any]], **params: Any) -> FlowPlan:
     """A plan of mcp_tool steps ``(id, tool, arguments)``, each after the one before."""
-    made, before = [], []
+    made = []
+    before: list[str] = []
     for step_id, tool, arguments in steps:
         parameters = {"tool_name": tool, "arguments": arguments, **params}
         made.append(create_flow_step(step_id, "mcp_tool", parameters, before, id=step_id))
@@ -191,8 +193,10 @@ async def test_every_mcp_call_is_journaled_as_an_effect_with_its_request_and_res
     failed = effects[1].value
     assert isinstance(failed, dict)
     assert failed["request"] == {"tool": "fail", "arguments": {"why": "no"}, "attempt": 1}
-    assert failed["error"]["type"] == "actorflow.mcp.errors.MCPToolError"
-    assert "refused: no" in failed["error"]["message"]
+    error = failed["error"]
+    assert isinstance(error, dict)
+    assert error["type"] == "actorflow.mcp.errors.MCPToolError"
+    assert str(error["message"]).endswith("refused: no")
 
 
 @pytest.mark.asyncio
@@ -220,3 +224,23 @@ async def test_a_step_in_flight_when_the_server_dies_is_retried_once_it_is_back(
     retry = next(i for i in got.items if i.metadata.get("event") == "retry_scheduled")
     assert "MCP server" in str(retry.content)
     assert client.statistics().connection_losses >= 1
+
+
+@pytest.mark.asyncio
+async def test_a_step_that_times_out_cancels_its_call_and_the_client_goes_on(
+    fake_system: ActorSystem, clock: FakeClock, client: MCPClient
+) -> None:
+    flow = new_flow(fake_system, client)
+    got = Watch()
+    flow.add_stream_callback(got)
+    plan = tool_plan(("count", "slow", {"steps": 1, "hang": True}), max_retries=0)
+    plan.steps[0].timeout = 5.0
+    run = asyncio.ensure_future(flow.execute(plan))
+    assert await asyncio.to_thread(got.running.wait, 30)  # the call is in flight
+
+    clock.advance(6.0)
+    state = await asyncio.wait_for(run, 30)
+
+    assert state.status is FlowStatus.FAILED
+    assert state.steps["count"].status is StepStatus.TIMED_OUT
+    assert await client.call_tool("add", {"a": 1, "b": 1}) == 2
