@@ -302,6 +302,16 @@ class MCPClient:
 
     # -- the loop thread -----------------------------------------------------------------
 
+    def _scrub(self, text: str) -> str:
+        """``text`` without the endpoint's credentials or the header values (an error's
+        text may quote the URL it failed on)."""
+        if isinstance(self._server, str) and self._server != self.label:
+            text = text.replace(self._server, self.label)
+        for value in self._headers.values():
+            if len(value) >= 4:
+                text = text.replace(value, "***")
+        return text
+
     def _count(self, key: str) -> None:
         with self._lock:
             self._counts[key] += 1
@@ -355,7 +365,7 @@ class MCPClient:
                 conn = await self._open()
             except Exception as exc:  # noqa: BLE001 - any failure to connect is retried
                 failures += 1
-                why = _describe(exc)
+                why = self._scrub(_describe(exc))
                 if failures >= self.backoff.attempts:
                     raise MCPConnectionError(
                         f"Could not connect to MCP server {self.label} after {failures} "
@@ -395,7 +405,7 @@ class MCPClient:
                 ready.set_result(None)
                 await conn.stop.wait()
         except Exception as exc:  # noqa: BLE001 - the transport's end, whatever it was
-            conn.reason = _describe(exc)
+            conn.reason = self._scrub(_describe(exc))
             if not ready.done():
                 ready.set_exception(exc)
         except asyncio.CancelledError:
@@ -520,7 +530,7 @@ class MCPClient:
                 server_text=text,
             )
         if _is_transport_error(exc):
-            why = _describe(exc)
+            why = self._scrub(_describe(exc))
             self._drop(conn, why)
             return MCPConnectionError(
                 f"The connection to MCP server {self.label} failed (to {what}): {why}."

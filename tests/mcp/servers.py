@@ -95,6 +95,8 @@ class ThreadServer:
 
     port: int
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)
+    """The headers of each HTTP request the server got."""
 
     @property
     def base_url(self) -> str:
@@ -116,7 +118,13 @@ def thread_server(port: int = 0) -> Iterator[ThreadServer]:
     sock = listening_socket(port)
     handle = ThreadServer(sock.getsockname()[1])
     app = build_server(handle.calls).streamable_http_app()
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+
+    async def recording(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            handle.headers.append({k.decode(): v.decode() for k, v in scope["headers"]})
+        await app(scope, receive, send)
+
+    server = uvicorn.Server(uvicorn.Config(recording, log_level="warning", lifespan="on"))
     thread = threading.Thread(
         target=lambda: asyncio.run(server.serve(sockets=[sock])), name="mcp-test-server"
     )

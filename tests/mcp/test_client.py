@@ -162,3 +162,27 @@ def test_importing_actorflow_and_actorflow_mcp_does_not_import_the_sdk() -> None
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
     )
     assert done.stdout.strip() == "False"
+
+
+@pytest.mark.asyncio
+async def test_headers_reach_the_server_and_never_the_errors(server: ThreadServer) -> None:
+    secret = "Bearer s3cret-token"  # noqa: S105 - a test value
+    made = await create_production_client(server.base_url, headers={"Authorization": secret})
+    async with made:
+        assert await made.call_tool("add", {"a": 1, "b": 1}) == 2
+        with pytest.raises(MCPToolError) as caught:
+            await made.call_tool("fail", {"why": "no"})
+    assert {h.get("authorization") for h in server.headers} == {secret}
+    assert "s3cret" not in str(caught.value)
+
+    down = await create_production_client(
+        f"http://user:s3cret@127.0.0.1:{free_port()}",
+        headers={"Authorization": secret},
+        backoff=Backoff(initial=0.0, attempts=1),
+    )
+    try:
+        with pytest.raises(MCPConnectionError) as refused:
+            await down.connect()
+    finally:
+        await down.close()
+    assert "s3cret" not in str(refused.value)
