@@ -13,14 +13,36 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from actorflow import (
+    ActorSystem,
+    EnhancedFlow,
+    FakeClock,
+    FlowPlan,
+    FlowState,
+    create_flow_step,
+)
 from actorflow.flow.stored import core_from_checkpoint
-from actorflow.stores import HumanRequestEntry, SqliteStore, peek_human_requests
+from actorflow.human import (
+    PendingRecord,
+    answer_human_request,
+    list_human_requests,
+    spawn_human_gateway,
+)
+from actorflow.stores import (
+    HumanRequestEntry,
+    MemoryStore,
+    SqliteStore,
+    peek_human_requests,
+    spawn_store,
+)
 
 FLOW_ID = "approval-flow"
 CLI = Path(sys.executable).with_name("actorflow")
@@ -186,3 +208,48 @@ def test_a_hundred_crashes_never_reset_the_deadline(tmp_path: Path) -> None:
 
     for run in runs:
         _check(run)
+
+
+# -- the resumed flow's own deadline (no process needed) --------------------------------
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _asked(system: ActorSystem, runner: threading.Thread) -> PendingRecord:
+    """The flow's open request, once the gateway has it (or fail if the flow ended)."""
+    while runner.is_alive() and not (records := list_human_requests(system)):
+        runner.join(0.02)
+    assert runner.is_alive(), "the flow ended without asking"
+    (record,) = records
+    return record
+
+
+def test_a_resumed_flow_whose_request_was_lost_asks_with_its_first_deadline() -> None:
+    """Killed after its checkpoint and before the gateway stored the request: the resumed
+    flow's request carries the deadline the first one had, not one from its own start."""
+    store = MemoryStore()  # the flow's checkpoints outlive the "process"
+    plan = FlowPlan(id="lost", name="lost", steps=[
+        create_flow_step("Ask", "human_input", {"message": "Ship it?", "input_type": "confirm"},
+                         id="ask", timeout=100),
+    ])  # fmt: skip
+    states: list[FlowState] = []
+    with ActorSystem(clock=FakeClock(START)) as one:
+        spawn_store(one, store)
+        spawn_human_gateway(one)  # in memory: its requests die with it
+        first = threading.Thread(target=lambda: EnhancedFlow(system=one).execute_sync(plan))
+        first.start()
+        asked = _asked(one, first)
+    first.join(10)
+    with ActorSystem(clock=FakeClock(START + timedelta(seconds=40))) as two:
+        spawn_store(two, store)
+        spawn_human_gateway(two)
+        flow = EnhancedFlow(system=two)
+        again = threading.Thread(target=lambda: states.append(flow.resume_sync("lost")))
+        again.start()
+        resumed = _asked(two, again)
+        answer_human_request(two, resumed.request_id, value=True)
+        again.join(10)
+
+    assert resumed.request_id == asked.request_id
+    assert resumed.deadline == asked.deadline == START.timestamp() + 100
+    assert states[0].variables["user_confirmed"] is True
