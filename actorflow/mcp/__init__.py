@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from actorflow.mcp._convert import MCPToolInfo
 from actorflow.mcp.client import (
+    IDEMPOTENCY_META,
     Backoff,
     MCPClient,
     MCPClientStatistics,
@@ -30,6 +31,7 @@ from actorflow.mcp.client import (
 from actorflow.mcp.errors import MCPArgumentsError, MCPConnectionError, MCPToolError
 
 __all__ = [
+    "IDEMPOTENCY_META",
     "Backoff",
     "MCPArgumentsError",
     "MCPClient",

@@ -23,6 +23,9 @@
 - **Progress.** The server's progress notifications for a call made by a flow step
   become stream events of that step: TOOL_RUNNING for each (``done``, ``total``, the
   message), and TOOL_STREAMING for each that carries a message (the message, in order).
+- **Idempotency keys.** A call made by a flow step carries the attempt's idempotency key
+  in its request's ``_meta`` under :data:`IDEMPOTENCY_META`, for servers with side
+  effects.
 - **Results are JSON data** (see :func:`actorflow.mcp._convert.result_value`).
 """
 
@@ -56,6 +59,7 @@ from actorflow.mcp.errors import MCPArgumentsError, MCPConnectionError, MCPToolE
 from actorflow.streams import StreamCallbackType
 
 __all__ = [
+    "IDEMPOTENCY_META",
     "Backoff",
     "MCPClient",
     "MCPClientStatistics",
@@ -64,6 +68,10 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+IDEMPOTENCY_META: Final = "actorflow/idempotency-key"
+"""The ``_meta`` key of a call made by a flow step: the attempt's idempotency key
+(``flow id/step id/attempt``), the same when a resumed flow runs the attempt again."""
 
 _INSTALL: Final = "pip install 'actorflow[mcp]'"
 _CONNECTION_CLOSED: Final = -32000
@@ -244,8 +252,10 @@ class MCPClient:
                 f"of MCP server {self.label}: {'; '.join(problems)}. Fix the step's "
                 "'arguments'."
             )
-        progress = _progress_events(name, current_attempt())
-        result = await self._run(self._call(name, args, progress))
+        attempt = current_attempt()
+        meta = None if attempt is None else {IDEMPOTENCY_META: attempt.idempotency_key}
+        progress = _progress_events(name, attempt)
+        result = await self._run(self._call(name, args, progress, meta))
         if result.is_error:
             text = result_text(result.content) or "(no text)"
             raise MCPToolError(
@@ -475,11 +485,13 @@ class MCPClient:
         self._tools = {t.name: t for t in tools}
         return tools
 
-    async def _call(self, name: str, args: dict[str, Any], progress: _Progress) -> Any:
+    async def _call(
+        self, name: str, args: dict[str, Any], progress: _Progress, meta: dict[str, str] | None
+    ) -> Any:
         timeout = self.call_timeout
         result = await self._request(
             lambda c: c.call_tool(
-                name, args, read_timeout_seconds=timeout, progress_callback=progress
+                name, args, read_timeout_seconds=timeout, progress_callback=progress, meta=meta
             ),
             f"call tool {name!r}",
         )

@@ -26,6 +26,9 @@ import uvicorn
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
+TOOL_NAMES = ["add", "fail", "idempotency_key", "once", "process_data", "research", "slow"]
+"""The test server's tools, sorted."""
+
 
 def build_server(calls: list[tuple[str, dict[str, Any]]] | None = None) -> MCPServer:
     """The test server's tools; each call is appended to ``calls`` (and the log file)."""
@@ -79,6 +82,13 @@ def build_server(calls: list[tuple[str, dict[str, Any]]] | None = None) -> MCPSe
         await ctx.report_progress(1, 2, "started")
         await anyio.sleep_forever()
         return "never"
+
+    @app.tool()
+    def idempotency_key(ctx: Context) -> str:
+        """The idempotency key the call carries in its _meta ("" if none)."""
+        meta = ctx.request_context.meta or {}
+        note("idempotency_key")
+        return str(meta.get("actorflow/idempotency-key", ""))
 
     @app.tool()
     def fail(why: str) -> str:

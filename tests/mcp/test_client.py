@@ -23,7 +23,7 @@ from actorflow.mcp import (
     create_stdio_client,
 )
 from tests.mcp.conftest import free_port
-from tests.mcp.servers import ThreadServer
+from tests.mcp.servers import TOOL_NAMES, ThreadServer
 
 
 def never_retried(error: BaseException) -> bool:
@@ -36,7 +36,7 @@ async def test_the_client_lists_the_servers_tools_with_descriptions_and_input_sc
 ) -> None:
     tools = {t.name: t for t in await client.list_tools()}
 
-    assert sorted(tools) == ["add", "fail", "once", "process_data", "research", "slow"]
+    assert sorted(tools) == TOOL_NAMES
     add = tools["add"]
     assert add.description == "Add two integers."
     assert add.properties == ("a", "b")
@@ -90,7 +90,7 @@ async def test_arguments_that_do_not_fit_the_input_schema_are_refused_before_sen
 async def test_an_unknown_tool_is_a_tool_error_that_names_the_servers_tools(
     client: MCPClient,
 ) -> None:
-    tools = r"add, fail, once, process_data, research, slow"
+    tools = r"add, fail, idempotency_key, once, process_data, research, slow"
     with pytest.raises(MCPToolError, match=rf"has no tool 'nope'\. Its tools: {tools}\.$"):
         await client.call_tool("nope", {})
 

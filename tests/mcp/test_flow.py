@@ -244,3 +244,16 @@ async def test_a_step_that_times_out_cancels_its_call_and_the_client_goes_on(
     assert state.status is FlowStatus.FAILED
     assert state.steps["count"].status is StepStatus.TIMED_OUT
     assert await client.call_tool("add", {"a": 1, "b": 1}) == 2
+
+
+@pytest.mark.asyncio
+async def test_a_call_carries_its_attempts_idempotency_key_and_a_plain_one_none(
+    system: ActorSystem, client: MCPClient
+) -> None:
+    flow = new_flow(system, client)
+    plan = tool_plan(("key", "idempotency_key", {}))
+
+    state = await flow.execute(plan)
+
+    assert state.variables["final_result"] == f"{plan.id}/key/1"
+    assert await client.call_tool("idempotency_key", {}) == ""

@@ -15,6 +15,7 @@ import pytest
 from actorflow.flow.attempt import Attempt, run_in_attempt
 from actorflow.mcp import MCPConnectionError, MCPToolError, create_stdio_client
 from tests.mcp.conftest import FAST, ROOT, SERVERS
+from tests.mcp.servers import TOOL_NAMES
 
 
 def server_pid(calls: Path) -> int:
@@ -34,7 +35,7 @@ async def test_a_stdio_server_lists_and_calls_its_tools(tmp_path: Path) -> None:
         with pytest.raises(MCPToolError, match=r"refused: stdio"):
             await client.call_tool("fail", {"why": "stdio"})
 
-    assert names == ["add", "fail", "once", "process_data", "research", "slow"]
+    assert names == TOOL_NAMES
     assert client.label.startswith("stdio:")
     assert calls.read_text().count("\n") == 2
 
