@@ -26,7 +26,6 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from actorflow.cli.stores import DEFAULT_STORE_NAME, MEMORY, StoreOption, open_store
 from actorflow.errors import (
     ActorflowError,
     HumanResponseExpiredError,
@@ -35,7 +34,7 @@ from actorflow.errors import (
     StoreLockedError,
     UnknownHumanRequestError,
 )
-from actorflow.flow.stored import release_store
+from actorflow.flow.stored import DEFAULT_STORE, MEMORY, STORE_ENV, acquire_store, release_store
 from actorflow.human.durable import DurablePendingRequests, record_status
 from actorflow.human.gateway import HUMAN_PATH
 from actorflow.human.messages import HumanRequest, HumanResponse, PendingRecord
@@ -68,6 +67,17 @@ __all__ = [
 
 console = Console(highlight=False, soft_wrap=True)
 errors = Console(stderr=True, highlight=False, soft_wrap=True)
+DEFAULT_STORE_NAME = str(DEFAULT_STORE)
+# As in actorflow.cli.stores, which may import this module (so this one imports not it).
+StoreOption = Annotated[
+    str,
+    typer.Option(
+        "--store",
+        envvar=STORE_ENV,
+        help="The store: the SQLite file the run kept its human requests in.",
+        show_default=True,
+    ),
+]
 
 
 def pending(store: StoreOption = DEFAULT_STORE_NAME) -> None:
@@ -145,7 +155,7 @@ def answer(
         errors.print(f"[bold red]error:[/] no store at {escape(store)}. Pass --store PATH.")
         raise typer.Exit(2)
     try:
-        opened = open_store(store)
+        opened = acquire_store(store)
     except StoreLockedError as exc:
         errors.print(
             f"[bold red]error:[/] the run that asked is still up and holds the store: "
