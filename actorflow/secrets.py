@@ -107,7 +107,7 @@ _TEXT_RULES: Final = (
     (
         re.compile(
             r"(?i)(\b(?:[a-z0-9]+[_-])*(?:" + _NAMES_ALTERNATION + r")\b[\"']?\s*[:=]\s*[\"']?)"
-            r"(?!\[REDACTED\])[^\s\"',;&}]+"
+            r"(?!\[REDACTED\]|(?:bearer|basic)\s)[^\s\"',;&}]+"
         ),
         r"\1" + REDACTED,
     ),

@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -136,33 +135,30 @@ class OpenAIModelClient(BaseModelClient):
         self.clock = clock
         self.include_usage = include_usage
         self.default_options = dict(default_options or {})
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
-            weakref.WeakKeyDictionary()
-        )
 
     def __repr__(self) -> str:
         return f"OpenAIModelClient(model={self.model!r}, base_url={self.base_url!r})"
-
-    async def aclose(self) -> None:
-        """Close the connections this client opened on the running event loop."""
-        client = self._clients.pop(asyncio.get_running_loop(), None)
-        if client is not None:
-            await client.close()
 
     # -- sending -------------------------------------------------------------------------
 
     async def _send(self, request: ModelRequest) -> ModelResponse:
         kwargs = self._kwargs(request, stream=False)
-        completion = await self._with_retries(
-            request, lambda: self._sdk().chat.completions.create(**kwargs)
-        )
+        async with self._sdk() as sdk:
+            completion = await self._with_retries(
+                request, lambda: sdk.chat.completions.create(**kwargs)
+            )
         return _response_of(completion, request.model)
 
     async def _send_stream(self, request: ModelRequest) -> AsyncIterator[ModelChunk]:
         kwargs = self._kwargs(request, stream=True)
-        stream = await self._with_retries(
-            request, lambda: self._sdk().chat.completions.create(**kwargs)
-        )
+        async with self._sdk() as sdk:
+            stream = await self._with_retries(
+                request, lambda: sdk.chat.completions.create(**kwargs)
+            )
+            async for piece in self._pieces(stream, request):
+                yield piece
+
+    async def _pieces(self, stream: Any, request: ModelRequest) -> AsyncIterator[ModelChunk]:
         builder = _StreamedResponse(request.model)
         iterator = stream.__aiter__()
         try:
@@ -196,17 +192,15 @@ class OpenAIModelClient(BaseModelClient):
         return kwargs
 
     def _sdk(self) -> Any:
-        loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
-            client = self._openai.AsyncOpenAI(
-                api_key=self._key,
-                base_url=self.base_url,
-                max_retries=0,  # retried here, on the clock
-                timeout=self.timeout + 30.0,  # a backstop: the clock times the wait
-            )
-            self._clients[loop] = client
-        return client
+        # A client per call, closed after it: a call runs on whichever event loop its
+        # caller runs (the effects loop, a test's), and nothing is left open when that
+        # loop ends. Opening one costs far less than a model's answer takes.
+        return self._openai.AsyncOpenAI(
+            api_key=self._key,
+            base_url=self.base_url,
+            max_retries=0,  # retried here, on the clock
+            timeout=self.timeout + 30.0,  # a backstop: the clock times the wait
+        )
 
     # -- retries and timeouts ------------------------------------------------------------
 

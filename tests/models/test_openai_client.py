@@ -45,10 +45,7 @@ def wait_for_deadline(clock: FakeClock, deadline: float, timeout: float = 5.0) -
 
 
 async def call(model: OpenAIModelClient, *args: object, **options: object) -> object:
-    try:
-        return await model.complete(*args, **options)  # type: ignore[arg-type]
-    finally:
-        await model.aclose()
+    return await model.complete(*args, **options)  # type: ignore[arg-type]
 
 
 @pytest.mark.asyncio
@@ -77,10 +74,7 @@ async def test_a_streamed_answer_yields_thinking_then_text_then_the_whole_respon
     server.stream(chunks(["Hel", "lo"], thinking=["hmm"], usage=(7, 3)))
     model = client(server)
 
-    try:
-        pieces = [c async for c in model.stream("Say hello")]
-    finally:
-        await model.aclose()
+    pieces = [c async for c in model.stream("Say hello")]
 
     assert [(p.type, p.text) for p in pieces[:-1]] == [
         ("thinking", "hmm"), ("text", "Hel"), ("text", "lo"),
@@ -102,11 +96,8 @@ async def test_tool_calls_are_parsed_from_answers_and_from_streamed_deltas(
                     parameters={"type": "object", "properties": {"a": {}, "b": {}}})  # fmt: skip
     model = client(server)
 
-    try:
-        plain = await model.complete("1+2?", [spec])
-        streamed = await model.complete("3+4?", [spec], stream=True)
-    finally:
-        await model.aclose()
+    plain = await model.complete("1+2?", [spec])
+    streamed = await model.complete("3+4?", [spec], stream=True)
 
     assert plain.tool_calls == (ToolCall(id="call_1", name="add", arguments={"a": 1, "b": 2}),)
     assert streamed.tool_calls == (ToolCall(id="call_2", name="add", arguments={"a": 3, "b": 4}),)
