@@ -109,7 +109,10 @@ class EnhancedFlow(FlowStreams):
     :class:`~actorflow.flow.streamed.FlowStreams`.
 
     Args:
-        mcp_client: used by ``mcp_tool`` steps for tools not registered in-process.
+        mcp_client: used by ``mcp_tool`` steps for tools not registered in-process
+            (an :class:`actorflow.mcp.MCPClient`, or anything with ``async
+            call_tool(name, arguments)``); the default planner plans over the tools it
+            lists (``async list_tools()``). Each call is journaled as an ``mcp`` effect.
         system: an actor system to attach to (embedding); default: the facade owns one.
         config: flow options (default: ``create_default_config()``).
         executor: runs steps (default: ``EnhancedFlowExecutor``); ``flow.executor`` is

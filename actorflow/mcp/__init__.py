@@ -31,8 +31,8 @@ from actorflow.mcp.client import (
 from actorflow.mcp.errors import MCPArgumentsError, MCPConnectionError, MCPToolError
 
 __all__ = [
-    "IDEMPOTENCY_META",
     "Backoff",
+    "IDEMPOTENCY_META",
     "MCPArgumentsError",
     "MCPClient",
     "MCPClientStatistics",

@@ -8,7 +8,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, JsonValue
 
-__all__ = ["MCPToolInfo", "argument_problems", "result_value", "result_text"]
+__all__ = [
+    "MCPToolInfo",
+    "argument_problems",
+    "result_text",
+    "result_value",
+    "tool_info",
+]
 
 
 class MCPToolInfo(BaseModel):

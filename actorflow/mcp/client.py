@@ -59,8 +59,8 @@ from actorflow.mcp.errors import MCPArgumentsError, MCPConnectionError, MCPToolE
 from actorflow.streams import StreamCallbackType
 
 __all__ = [
-    "IDEMPOTENCY_META",
     "Backoff",
+    "IDEMPOTENCY_META",
     "MCPClient",
     "MCPClientStatistics",
     "create_production_client",

@@ -186,3 +186,19 @@ async def test_headers_reach_the_server_and_never_the_errors(server: ThreadServe
     finally:
         await down.close()
     assert "s3cret" not in str(refused.value)
+
+
+def test_the_public_names_are_sorted_documented_and_errors_are_actorflow_errors() -> None:
+    import inspect
+
+    import actorflow.mcp
+    from actorflow.errors import ActorflowError
+
+    names = actorflow.mcp.__all__
+    assert names == sorted(names)
+    for name in names:
+        obj = getattr(actorflow.mcp, name)
+        if inspect.isclass(obj) or inspect.isfunction(obj):
+            assert obj.__doc__, name
+    for error in (MCPArgumentsError, MCPConnectionError, MCPToolError):
+        assert issubclass(error, ActorflowError)
