@@ -47,6 +47,8 @@ from actorflow.flow.jsondata import to_json_data
 from actorflow.flow.state import InMemoryMemoryManager
 from actorflow.flow.steps import ToolRegistry
 from actorflow.runtime.behaviour import Recipe, recipe
+from actorflow.runtime.mailbox import MailboxConfig
+from actorflow.runtime.supervision import RestartType
 from actorflow.runtime.system import ActorSystem
 
 __all__ = [
@@ -131,13 +133,21 @@ class MultiAgentOrchestrator:
     # -- registry ---------------------------------------------------------------------
 
     def register_agent(
-        self, agent: AgentInfo | Mapping[str, Any], behaviour: AgentBehaviour | None = None
+        self,
+        agent: AgentInfo | Mapping[str, Any],
+        behaviour: AgentBehaviour | None = None,
+        *,
+        restart: RestartType = RestartType.PERMANENT,
+        mailbox: MailboxConfig | None = None,
     ) -> AgentInfo:
         """Register ``agent`` (an ``AgentInfo`` or the seed's dict) and start its actor.
 
         Without ``behaviour``, an actor already running at ``/agents/<id>`` is adopted
         as it is, and otherwise the agent gets :class:`DefaultAgent`. Registering the
-        same agent again is a no-op.
+        same agent again is a no-op. The actor runs under ``/agents``, whose strategy
+        restarts a failing child with backoff and stops it for good after 5 restarts in
+        60 s (``GUARDIAN_STRATEGY``); ``restart`` says whether it is restarted at all
+        (``TEMPORARY``: never) and ``mailbox`` bounds its mailbox.
 
         Raises:
             ConfigurationError: the agent is invalid, or its id is registered with other
@@ -157,7 +167,8 @@ class MultiAgentOrchestrator:
             path = agent_path(info.id)
             if behaviour is not None or system.cell_at(path) is None:
                 made = self._recipe(info, behaviour)
-                system.spawn(made, info.id, parent=AGENTS_PATH, dispatcher="loop")
+                system.spawn(made, info.id, parent=AGENTS_PATH, dispatcher="loop",
+                             restart=restart, mailbox=mailbox)  # fmt: skip
                 self._spawned.add(info.id)
             self._agents[info.id] = info
         system.tell(ORCHESTRATOR_PATH, RegisterAgent(info=info))

@@ -329,3 +329,26 @@ def test_an_agent_messages_a_peer_through_the_hub_and_gets_its_response(
     reply = system.ask("/agents/w", task("ask-peer"), timeout=10)
 
     assert reply == AgentTaskDone(result={"agent": "peer", "task": "echo"})
+
+
+class FlowOwner(BaseAgent):
+    """The seed's FlowEnabledAgent pattern as an actor: each task runs a flow of its own,
+    in the agent's actor system."""
+
+    async def handle_task(self, task: AgentTask, ctx: AgentContext) -> Any:
+        from actorflow import FlowPlan, create_enhanced_flow, create_flow_step
+
+        flow = create_enhanced_flow(system=ctx.system)
+        flow.register_tool("double", lambda x: 2 * x)
+        arguments = {"tool_name": "double", "arguments": {"x": task.parameters["x"]}}
+        plan = FlowPlan(name="double", steps=[create_flow_step("d", "mcp_tool", arguments)])
+        state = await flow.execute(plan)
+        return {"status": state.status.value, "results": [s.result for s in state.steps.values()]}
+
+
+def test_an_agent_that_owns_a_flow_runs_it_in_its_system(system: ActorSystem) -> None:
+    spawn(system, recipe(FlowOwner, AgentInfo(id="f")), "f")
+
+    reply = system.ask("/agents/f", task("run", x=21), timeout=20)
+
+    assert reply == AgentTaskDone(result={"status": "completed", "results": [42]})

@@ -444,3 +444,24 @@ def test_a_bad_or_failing_async_decomposer_is_refused_with_its_reason(
 
     with pytest.raises(ConfigurationError, match=message):
         orch.orchestrate_agents_sync(None, "t", {})
+
+
+def test_a_temporary_agent_is_not_restarted_and_its_subtasks_fail_clearly(
+    system: ActorSystem,
+) -> None:
+    from actorflow.runtime.supervision import RestartType
+
+    async def crash(task: AgentTask, ctx: AgentContext) -> Any:
+        raise RuntimeError("boom")
+
+    orch = MultiAgentOrchestrator(system, retry_delay=0.0)
+    orch.register_agent(agent("r", SPEC, "s"), crash, restart=RestartType.TEMPORARY)
+    orch.register_agent(agent("w", EXEC), write)
+
+    result = orch.orchestrate_agents_sync(None, "t", {})
+
+    [research] = result.contributions["r"]
+    assert result.status == "failed"
+    assert research.status == "failed"
+    assert research.attempts == 2  # the crash, then a retry that found no agent
+    assert "unknown_recipient" in (research.error or "")
