@@ -85,6 +85,8 @@ from actorflow.messages.system import RequestTimedOut
 perf = time.perf_counter
 WAIT = 600.0
 """Longest wait for any single measurement, in seconds."""
+CALL_WAIT = 60.0
+"""Longest wait for one call of sections 2 and 3 (a lost wake-up fails fast)."""
 
 
 # -- messages and actors ---------------------------------------------------------------
@@ -654,9 +656,13 @@ async def timed(fn: Callable[[], Awaitable[object]], n: int) -> float:
 
 
 async def wait_event(event: threading.Event) -> None:
-    """Wait for a threading.Event without blocking the running loop."""
-    if not event.is_set():
-        await asyncio.to_thread(event.wait, WAIT)
+    """Wait for a threading.Event without blocking the running loop.
+
+    Raises:
+        TimeoutError: it was not set within ``CALL_WAIT`` seconds.
+    """
+    if not event.is_set() and not await asyncio.to_thread(event.wait, CALL_WAIT):
+        raise TimeoutError(f"not done within {CALL_WAIT:g} s")
 
 
 @dataclass
@@ -720,7 +726,7 @@ async def ours_chain(ours: Ours, n: int) -> None:
 async def ours_agent_chain(ours: Ours, n: int) -> None:
     """n BaseAgent-to-BaseAgent round trips (``await ctx.request`` in a task)."""
     task = AgentTask(flow_id="b", step_id="s", task="chain", parameters={"target": "noop", "n": n})
-    reply = await ours.system.ask_async("/agents/chain", task, timeout=WAIT)
+    reply = await ours.system.ask_async("/agents/chain", task, timeout=CALL_WAIT)
     assert isinstance(reply, AgentTaskDone), reply
     assert not reply.error, reply
 
@@ -761,7 +767,7 @@ async def autogen_broadcast(side: Any, n: int) -> None:
             finished.set()
 
     await side.publish(heard)
-    await asyncio.wait_for(finished.wait(), WAIT)
+    await asyncio.wait_for(finished.wait(), CALL_WAIT)
 
 
 async def bench_autogen_async(sizes: Sizes, log: Callable[[str], None]) -> list[Row]:
@@ -773,8 +779,8 @@ async def bench_autogen_async(sizes: Sizes, log: Callable[[str], None]) -> list[
     log(f"actorflow: spawning {listeners:,} listeners and {listeners:,} hub BaseAgents")
     ours = await asyncio.to_thread(build_ours, listeners)
     try:
-        ask_echo = partial(ours.system.ask_async, ours.echo, PING, timeout=WAIT)
-        ask_agent = partial(ours.system.ask_async, ours.agent, NOOP_TASK, timeout=WAIT)
+        ask_echo = partial(ours.system.ask_async, ours.echo, PING, timeout=CALL_WAIT)
+        ask_agent = partial(ours.system.ask_async, ours.agent, NOOP_TASK, timeout=CALL_WAIT)
         asks, chain, rounds = sizes.asks, sizes.chain, sizes.broadcasts
         theirs_chain = partial(side.chain, chain)
         theirs_broadcast = partial(autogen_broadcast, side, listeners)
@@ -869,7 +875,7 @@ async def bench_orchestrate_async(sizes: Sizes, log: Callable[[str], None]) -> l
 
     async def direct() -> None:
         for path, task in tasks:
-            reply = await system.ask_async(path, task, timeout=WAIT)
+            reply = await system.ask_async(path, task, timeout=CALL_WAIT)
             assert isinstance(reply, AgentTaskDone), reply
             assert not reply.error, reply
 

@@ -218,6 +218,11 @@ class _LazyEvent(threading.Event):
         self._is_set = False
         self._event: threading.Event | None = None
 
+    def __repr__(self) -> str:
+        cls = type(self)
+        status = "set" if self._is_set else "unset"
+        return f"<{cls.__module__}.{cls.__qualname__} at {id(self):#x}: {status}>"
+
     def is_set(self) -> bool:
         """Whether :meth:`set` was called."""
         return self._is_set

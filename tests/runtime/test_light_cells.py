@@ -149,6 +149,7 @@ def test_waiting_for_a_loop_actor_to_terminate_returns_once_it_stops(system: Act
     cell = system.cell_at(path)
     assert cell is not None
     assert not cell.terminated.is_set()
+    assert repr(cell.terminated).endswith(": unset>")
     assert not cell.terminated.wait(0.001)
     waiting = threading.Event()
     results: list[bool] = []
@@ -164,6 +165,7 @@ def test_waiting_for_a_loop_actor_to_terminate_returns_once_it_stops(system: Act
     thread.join(10)
     assert results == [True]
     assert cell.terminated.is_set()
+    assert repr(cell.terminated).endswith(": set>")
     assert cell.terminated.wait(0)
 
 
