@@ -102,14 +102,21 @@ class ModelAgent(BaseAgent):
         with agent_scope(ctx):
             if self.tools.describe():
                 response, _ = await complete_with_tools(
-                    self.client, messages, self.tools, max_rounds=self.max_rounds,
-                    stream=self.stream, **self.options,
-                )  # fmt: skip
+                    self.client,
+                    messages,
+                    self.tools,
+                    max_rounds=self.max_rounds,
+                    stream=self.stream,
+                    **self.options,
+                )
             else:
                 response = await self.client.complete(messages, stream=self.stream, **self.options)
         if self.remember:
-            kept = [*history, question.model_dump(mode="json"),
-                    response.as_message().model_dump(mode="json")]  # fmt: skip
+            kept = [
+                *history,
+                question.model_dump(mode="json"),
+                response.as_message().model_dump(mode="json"),
+            ]
             await ctx.memory.store(MEMORY_KEY, kept[-2 * self.remember :])
         return self.result(task, response)
 

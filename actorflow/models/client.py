@@ -108,8 +108,12 @@ class BaseModelClient:
         """
         model = options.pop("model", None) or self.model
         try:
-            return ModelRequest(model=model, messages=to_messages(messages),
-                                tools=tool_specs(tools), options=options)  # fmt: skip
+            return ModelRequest(
+                model=model,
+                messages=to_messages(messages),
+                tools=tool_specs(tools),
+                options=options,
+            )
         except ValueError as exc:
             raise ConfigurationError(
                 f"The options of a call to model {model!r} are not JSON data: "

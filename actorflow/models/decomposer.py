@@ -121,9 +121,15 @@ class ModelDecomposer:
 
         with model_scope(self.system, ORCHESTRATOR_PATH):
             try:
-                return await ask_structured(self.client, messages, SubtaskProposal, check,
-                                            max_attempts=self.max_attempts,
-                                            mode=self.output_mode, name="subtasks")  # fmt: skip
+                return await ask_structured(
+                    self.client,
+                    messages,
+                    SubtaskProposal,
+                    check,
+                    max_attempts=self.max_attempts,
+                    mode=self.output_mode,
+                    name="subtasks",
+                )
             except StructuredOutputError as exc:
                 raise ModelDecompositionError(
                     f"The model proposed no valid subtasks for {task!r} in "

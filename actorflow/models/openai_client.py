@@ -219,9 +219,12 @@ class OpenAIModelClient(BaseModelClient):
             attempt += 1
             _log.warning(
                 "Model {model} call failed ({error}); try {n} of {total} in {delay:g} s",
-                model=request.model, error=str(error), n=attempt + 1,
-                total=self.max_retries + 1, delay=delay,
-            )  # fmt: skip
+                model=request.model,
+                error=str(error),
+                n=attempt + 1,
+                total=self.max_retries + 1,
+                delay=delay,
+            )
             await self._sleep(delay)
 
     def _delay(self, attempt: int, error: ModelError) -> float:

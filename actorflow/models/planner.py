@@ -132,9 +132,15 @@ class ModelFlowPlanner(EnhancedFlowPlanner):
 
         with model_scope(self.system, PLANNER_PATH):
             try:
-                return await ask_structured(self.client, messages, PlanProposal, check,
-                                            max_attempts=self.max_attempts,
-                                            mode=self.output_mode, name="plan")  # fmt: skip
+                return await ask_structured(
+                    self.client,
+                    messages,
+                    PlanProposal,
+                    check,
+                    max_attempts=self.max_attempts,
+                    mode=self.output_mode,
+                    name="plan",
+                )
             except StructuredOutputError as exc:
                 raise ModelPlanningError(
                     f"The model proposed no valid plan for {goal!r} in {self.max_attempts} "

@@ -161,5 +161,7 @@ def _recording(item: Recorded, n: int) -> tuple[str | None, ModelResponse | Mode
 def _error(data: Mapping[str, Any]) -> ModelError:
     cls = _ERRORS.get(str(data.get("type")), ModelUnavailableError)
     status = data.get("status_code")
-    return cls(str(data.get("message", "recorded failure")),
-               status_code=status if isinstance(status, int) else None)  # fmt: skip
+    return cls(
+        str(data.get("message", "recorded failure")),
+        status_code=status if isinstance(status, int) else None,
+    )

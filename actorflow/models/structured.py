@@ -82,10 +82,15 @@ async def ask_structured(
         except (ActorflowError, ValueError, ValidationError) as exc:
             problem = _problem(exc)
             errors.append(problem)
-            conversation.append(ModelMessage(role="user", content=(
-                f"That {name} is invalid: {problem} Answer again with the whole corrected "
-                f"{name} as JSON only."
-            )))  # fmt: skip
+            conversation.append(
+                ModelMessage(
+                    role="user",
+                    content=(
+                        f"That {name} is invalid: {problem} Answer again with the whole corrected "
+                        f"{name} as JSON only."
+                    ),
+                )
+            )
     raise StructuredOutputError(errors)
 
 

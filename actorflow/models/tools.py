@@ -100,8 +100,9 @@ async def run_tool_call(tools: ToolRegistry, call: ToolCall) -> ModelMessage:
     text) or error (the model sees what went wrong and may try again). Emits TOOL_USE,
     then TOOL_RESULT or ERROR, in the caller's scope."""
     scope = current_scope()
-    scope.event(StreamCallbackType.TOOL_USE, dict(call.arguments), tool=call.name,
-                tool_call_id=call.id)  # fmt: skip
+    scope.event(
+        StreamCallbackType.TOOL_USE, dict(call.arguments), tool=call.name, tool_call_id=call.id
+    )
     fn = tools.get(call.name)
     try:
         if fn is None:

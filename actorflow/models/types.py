@@ -118,8 +118,9 @@ class ModelResponse(_Data):
 
     def as_message(self) -> ModelMessage:
         """This answer as the assistant's message of a conversation."""
-        return ModelMessage(role="assistant", content=self.content or None,
-                            tool_calls=self.tool_calls)  # fmt: skip
+        return ModelMessage(
+            role="assistant", content=self.content or None, tool_calls=self.tool_calls
+        )
 
 
 class ModelChunk(_Data):
@@ -192,6 +193,7 @@ def _call(call: object) -> ToolCall:
         function = call["function"]
         arguments = function.get("arguments") or "{}"
         parsed = json.loads(arguments) if isinstance(arguments, str) else arguments
-        return ToolCall(id=str(call.get("id", "")), name=str(function.get("name", "")),
-                        arguments=parsed)  # fmt: skip
+        return ToolCall(
+            id=str(call.get("id", "")), name=str(function.get("name", "")), arguments=parsed
+        )
     return ToolCall.model_validate(call)

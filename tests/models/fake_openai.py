@@ -99,17 +99,31 @@ def chunks(
     if tool_call is not None:
         call_id, name, arguments = tool_call
         half = len(arguments) // 2
-        first = {"index": 0, "id": call_id, "type": "function",
-                 "function": {"name": name, "arguments": arguments[:half]}}  # fmt: skip
+        first = {
+            "index": 0,
+            "id": call_id,
+            "type": "function",
+            "function": {"name": name, "arguments": arguments[:half]},
+        }
         out.append(chunk({"tool_calls": [first]}))
         rest = {"index": 0, "function": {"arguments": arguments[half:]}}
         out.append(chunk({"tool_calls": [rest]}))
     out.append(chunk({}, "tool_calls" if tool_call else "stop"))
     prompt, done = usage
-    out.append({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1,
-                "model": "fake-model", "choices": [],
-                "usage": {"prompt_tokens": prompt, "completion_tokens": done,
-                          "total_tokens": prompt + done}})  # fmt: skip
+    out.append(
+        {
+            "id": "chatcmpl-1",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": "fake-model",
+            "choices": [],
+            "usage": {
+                "prompt_tokens": prompt,
+                "completion_tokens": done,
+                "total_tokens": prompt + done,
+            },
+        }
+    )
     return out
 
 

@@ -8,20 +8,21 @@ import threading
 from pathlib import Path
 
 from loguru import logger
+from pydantic import JsonValue
 
 from actorflow import ActorSystem, JournalConfig, StreamCallbackData, StreamCallbackType
 from actorflow.flow.messages import AgentTask, AgentTaskDone
+from actorflow.flow.state import InMemoryMemoryManager
 from actorflow.flow.steps import ToolRegistry
 from actorflow.journal import JournalEvent, open_journal
 from actorflow.messages.system import EffectRecorded
 from actorflow.models import MEMORY_KEY, ModelAgent, OpenAIModelClient, RecordedModelClient
-from actorflow.flow.state import InMemoryMemoryManager
 from tests.models.conftest import KEY
-from tests.models.fake_openai import FakeOpenAI, chunks, completion
+from tests.models.fake_openai import FakeOpenAI, chunks
 
 
-def task(name: str, **parameters: object) -> AgentTask:
-    return AgentTask(flow_id="f1", step_id="s1", task=name, parameters=parameters)  # type: ignore[arg-type]
+def task(name: str, **parameters: JsonValue) -> AgentTask:
+    return AgentTask(flow_id="f1", step_id="s1", task=name, parameters=parameters)
 
 
 class Events:
@@ -57,22 +58,29 @@ def test_a_model_agent_streams_calls_tools_and_journals_without_the_key(
     logs: list[str] = []
     sink = logger.add(lambda m: logs.append(str(m)), level="TRACE", format="{message} {extra}")
     logger.enable("actorflow")
-    server.stream(chunks(["Let me ", "compute."], thinking=["6 times 7"],
-                         tool_call=("call_1", "multiply", '{"a": 6, "b": 7}')))  # fmt: skip
+    server.stream(
+        chunks(
+            ["Let me ", "compute."],
+            thinking=["6 times 7"],
+            tool_call=("call_1", "multiply", '{"a": 6, "b": 7}'),
+        )
+    )
     server.stream(chunks(["The answer ", "is 42."]))
     tools = ToolRegistry()
     tools.register("multiply", multiply)
     events = Events()
     try:
         with ActorSystem(journal=JournalConfig(path=journal)) as system:
-            from actorflow.streams import subscribe  # noqa: PLC0415
+            from actorflow.streams import subscribe
 
             subscribe(system, events)
-            client = OpenAIModelClient("fake-model", base_url=server.base_url, api_key=KEY,
-                                       clock=system.clock)  # fmt: skip
+            client = OpenAIModelClient(
+                "fake-model", base_url=server.base_url, api_key=KEY, clock=system.clock
+            )
             info = {"id": "calc", "role": "specialist", "capabilities": ["math"]}
-            system.spawn(ModelAgent.recipe(info, client, tools=tools,
-                                           system_prompt="Use tools."), "calc")  # fmt: skip
+            system.spawn(
+                ModelAgent.recipe(info, client, tools=tools, system_prompt="Use tools."), "calc"
+            )
             reply = system.ask("/agents/calc", task("multiply", a=6, b=7, api_key=KEY), timeout=10)
             texts = events.wait_for(4, StreamCallbackType.TEXT)
             thinking = events.wait_for(1, StreamCallbackType.THINKING)
@@ -102,8 +110,13 @@ def test_a_model_agent_streams_calls_tools_and_journals_without_the_key(
     # both calls journaled as the agent's model effects, with usage
     with open_journal(journal) as reader:
         records = list(reader)
-    calls = [r.message for r in records if isinstance(r, JournalEvent)
-             and isinstance(r.message, EffectRecorded) and r.message.effect == "model"]  # fmt: skip
+    calls = [
+        r.message
+        for r in records
+        if isinstance(r, JournalEvent)
+        and isinstance(r.message, EffectRecorded)
+        and r.message.effect == "model"
+    ]
     assert [c.actor for c in calls] == ["/agents/calc", "/agents/calc"]
     assert [c.value["usage"]["total_tokens"] for c in calls] == [10, 10]  # type: ignore[call-overload,index]
     # the key reached the server, and nothing else
@@ -137,7 +150,8 @@ def test_a_model_failure_fails_the_task_with_its_class_and_retry_marker(server: 
     assert isinstance(reply, AgentTaskDone)
     assert reply.retryable is False
     assert "actorflow.models.errors.ModelRequestError" in reply.error_types
-    assert reply.error is not None and "answered HTTP 401" in reply.error
+    assert reply.error is not None
+    assert "answered HTTP 401" in reply.error
 
 
 def test_memory_key_is_documented() -> None:

@@ -8,6 +8,7 @@ import re
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,9 +29,10 @@ from tests.models.conftest import KEY
 from tests.models.fake_openai import FakeOpenAI, chunks, completion
 
 
-def client(server: FakeOpenAI, **options: object) -> OpenAIModelClient:
-    return OpenAIModelClient("fake-model", base_url=server.base_url, api_key=KEY,
-                             retry_delay=0, **options)  # type: ignore[arg-type]  # fmt: skip
+def client(server: FakeOpenAI, **options: Any) -> OpenAIModelClient:
+    return OpenAIModelClient(
+        "fake-model", base_url=server.base_url, api_key=KEY, retry_delay=0, **options
+    )
 
 
 def wait_for_deadline(clock: FakeClock, deadline: float, timeout: float = 5.0) -> bool:
@@ -77,8 +79,10 @@ async def test_a_streamed_answer_yields_thinking_then_text_then_the_whole_respon
     pieces = [c async for c in model.stream("Say hello")]
 
     assert [(p.type, p.text) for p in pieces[:-1]] == [
-        ("thinking", "hmm"), ("text", "Hel"), ("text", "lo"),
-    ]  # fmt: skip
+        ("thinking", "hmm"),
+        ("text", "Hel"),
+        ("text", "lo"),
+    ]
     done = pieces[-1].response
     assert done is not None
     assert (done.content, done.thinking, done.usage.total_tokens) == ("Hello", "hmm", 10)
@@ -92,8 +96,11 @@ async def test_tool_calls_are_parsed_from_answers_and_from_streamed_deltas(
 ) -> None:
     server.reply(completion(None, tool_calls=[("call_1", "add", {"a": 1, "b": 2})]))
     server.stream(chunks([], tool_call=("call_2", "add", '{"a": 3, "b": 4}')))
-    spec = ToolSpec(name="add", description="Add two numbers.",
-                    parameters={"type": "object", "properties": {"a": {}, "b": {}}})  # fmt: skip
+    spec = ToolSpec(
+        name="add",
+        description="Add two numbers.",
+        parameters={"type": "object", "properties": {"a": {}, "b": {}}},
+    )
     model = client(server)
 
     plain = await model.complete("1+2?", [spec])

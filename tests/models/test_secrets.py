@@ -14,7 +14,9 @@ from actorflow.errors import ConfigurationError
 from actorflow.flow.messages import AgentTask
 from actorflow.journal import open_journal
 from actorflow.journal.format import JournalEvent
+from actorflow.messages.envelope import Envelope
 from actorflow.messages.system import EffectRecorded
+from actorflow.runtime.behaviour import recipe
 from actorflow.secrets import (
     REDACTED,
     is_sensitive_name,
@@ -26,10 +28,9 @@ from actorflow.secrets import (
     secret_count,
     unregister_secret,
 )
-from actorflow.runtime.behaviour import recipe
 from tests.support import Log, Work, Worker
 
-SECRET = "s3cr3t-value-0042"
+SECRET = "s3cr3t-value-0042"  # noqa: S105 - a made-up secret to look for
 
 
 @pytest.fixture
@@ -41,9 +42,20 @@ def secret() -> Iterator[str]:
 
 @pytest.mark.parametrize(
     "name",
-    ["api_key", "API-KEY", "Authorization", "token", "access_token", "github_token",
-     "client_secret", "password", "db_password", "Set-Cookie", "x-api-key"],
-)  # fmt: skip
+    [
+        "api_key",
+        "API-KEY",
+        "Authorization",
+        "token",
+        "access_token",
+        "github_token",
+        "client_secret",
+        "password",
+        "db_password",
+        "Set-Cookie",
+        "x-api-key",
+    ],
+)
 def test_sensitive_names(name: str) -> None:
     assert is_sensitive_name(name)
 
@@ -105,8 +117,14 @@ def test_a_registered_secret_never_reaches_the_journal(tmp_path: Path, secret: s
         system.tell(worker, task)  # a delivery: the writer's hot path
         system.tell(worker, Work(n=1))
         log.wait_for(("/agents/worker", 1))
-        system.emit(EffectRecorded(actor=worker, effect="tool", name="t",
-                                   value={"echo": f"key={secret}", "api_key": "k-123456"}))  # fmt: skip
+        system.emit(
+            EffectRecorded(
+                actor=worker,
+                effect="tool",
+                name="t",
+                value={"echo": f"key={secret}", "api_key": "k-123456"},
+            )
+        )
         assert system.journal is not None
         assert system.journal.flush(5)
         data = path.read_bytes()
@@ -115,10 +133,17 @@ def test_a_registered_secret_never_reaches_the_journal(tmp_path: Path, secret: s
 
     assert secret.encode() not in data
     assert b"k-123456" not in data
-    tasks = [r.message for r in records if isinstance(getattr(r, "message", None), AgentTask)]
+    tasks = [
+        r.message for r in records if isinstance(r, Envelope) and isinstance(r.message, AgentTask)
+    ]
     assert [t.task for t in tasks] == [f"use {REDACTED}"]  # the frame still decodes
-    effects = [r.message for r in records if isinstance(r, JournalEvent)
-               and isinstance(r.message, EffectRecorded) and r.message.effect == "tool"]  # fmt: skip
+    effects = [
+        r.message
+        for r in records
+        if isinstance(r, JournalEvent)
+        and isinstance(r.message, EffectRecorded)
+        and r.message.effect == "tool"
+    ]
     assert effects[0].value == {"echo": f"key={REDACTED}", "api_key": REDACTED}
 
 
@@ -137,10 +162,14 @@ def test_redacting_logger_hides_secrets_from_every_sink(secret: str) -> None:
 
 
 def test_the_log_patcher_redacts_message_and_extra(secret: str) -> None:
-    record: dict[str, object] = {"message": f"x {secret}", "extra": {"token": "t-999999",
-                                                                     "data": {"k": secret}}}  # fmt: skip
+    record: dict[str, object] = {
+        "message": f"x {secret}",
+        "extra": {"token": "t-999999", "data": {"k": secret}},
+    }
 
     redact_log_record(record)  # type: ignore[arg-type]
 
-    assert record == {"message": f"x {REDACTED}", "extra": {"token": REDACTED,
-                                                          "data": {"k": REDACTED}}}  # fmt: skip
+    assert record == {
+        "message": f"x {REDACTED}",
+        "extra": {"token": REDACTED, "data": {"k": REDACTED}},
+    }
