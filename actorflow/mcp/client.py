@@ -56,6 +56,12 @@ from actorflow.mcp._convert import (
     tool_info,
 )
 from actorflow.mcp.errors import MCPArgumentsError, MCPConnectionError, MCPToolError
+from actorflow.secrets import (
+    MIN_SECRET_LENGTH,
+    is_sensitive_name,
+    redact_text,
+    register_secret,
+)
 from actorflow.streams import StreamCallbackType
 
 __all__ = [
@@ -163,7 +169,11 @@ class MCPClient:
         backoff: how connecting is retried.
         call_timeout: seconds a tool call may take (None: no limit but the step's own
             timeout).
-        headers: HTTP headers sent with every request (HTTP only; never logged).
+        headers: HTTP headers sent with every request (HTTP only). The values of
+            sensitive ones (``Authorization``, ``X-Api-Key``, ... by the rule of
+            :mod:`actorflow.secrets`) are registered as secrets, so actorflow never writes
+            them (journal, logs, stream events, errors); no header value is in an error
+            this client builds.
     """
 
     def __init__(
@@ -180,6 +190,9 @@ class MCPClient:
         self.backoff = backoff or Backoff()
         self.call_timeout = call_timeout
         self._headers = dict(headers or {})
+        for name, value in self._headers.items():
+            if is_sensitive_name(name):
+                _register(value)
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -257,7 +270,7 @@ class MCPClient:
         progress = _progress_events(name, attempt)
         result = await self._run(self._call(name, args, progress, meta))
         if result.is_error:
-            text = result_text(result.content) or "(no text)"
+            text = self._scrub(result_text(result.content) or "(no text)")
             raise MCPToolError(
                 f"Tool {name!r} of MCP server {self.label} failed: {text}",
                 tool=name,
@@ -320,7 +333,7 @@ class MCPClient:
         for value in self._headers.values():
             if len(value) >= 4:
                 text = text.replace(value, "***")
-        return text
+        return redact_text(text)
 
     def _count(self, key: str) -> None:
         with self._lock:
@@ -526,7 +539,7 @@ class MCPClient:
         from mcp import MCPError  # noqa: PLC0415 - optional dependency
 
         if isinstance(exc, MCPError):
-            code, text = exc.code, exc.message
+            code, text = exc.code, self._scrub(exc.message)
             if code in (_CONNECTION_CLOSED, _REQUEST_TIMEOUT):
                 if code == _CONNECTION_CLOSED:
                     self._drop(conn, text)
@@ -609,6 +622,14 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def _register(value: str) -> None:
+    """Redact a credential (a header's value, a URL's password) wherever actorflow
+    writes (see :mod:`actorflow.secrets`); a ``Bearer`` token on its own too."""
+    for text in (value, value.removeprefix("Bearer ").strip()):
+        if len(text) >= MIN_SECRET_LENGTH:
+            register_secret(text)
+
+
 def _consume(task: asyncio.Task[Any]) -> None:
     """Retrieve a background task's outcome (a failed reconnect is logged, not lost)."""
     if not task.cancelled():
@@ -663,6 +684,9 @@ async def create_production_client(
     """
     require_sdk()
     endpoint, label = _endpoint(url, path)
+    password = urlsplit(url).password
+    if password:
+        _register(password)
     return MCPClient(
         endpoint, label=label, backoff=backoff, call_timeout=call_timeout, headers=headers
     )

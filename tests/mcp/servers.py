@@ -26,7 +26,10 @@ import uvicorn
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
-TOOL_NAMES = ["add", "fail", "idempotency_key", "once", "process_data", "research", "slow"]
+TOOL_NAMES = [
+    "add", "check_credentials", "fail", "idempotency_key", "once", "process_data", "research",
+    "slow",
+]  # fmt: skip
 """The test server's tools, sorted."""
 
 
@@ -89,6 +92,13 @@ def build_server(calls: list[tuple[str, dict[str, Any]]] | None = None) -> MCPSe
         meta = ctx.request_context.meta or {}
         note("idempotency_key")
         return str(meta.get("actorflow/idempotency-key", ""))
+
+    @app.tool()
+    def check_credentials(ctx: Context) -> str:
+        """Refuse the caller's credentials, quoting them (as careless servers do)."""
+        headers = ctx.headers or {}
+        note("check_credentials")
+        raise ToolError(f"bad credentials: {headers.get('authorization', '')}")
 
     @app.tool()
     def fail(why: str) -> str:

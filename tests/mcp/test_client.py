@@ -90,7 +90,7 @@ async def test_arguments_that_do_not_fit_the_input_schema_are_refused_before_sen
 async def test_an_unknown_tool_is_a_tool_error_that_names_the_servers_tools(
     client: MCPClient,
 ) -> None:
-    tools = r"add, fail, idempotency_key, once, process_data, research, slow"
+    tools = ", ".join(TOOL_NAMES)
     with pytest.raises(MCPToolError, match=rf"has no tool 'nope'\. Its tools: {tools}\.$"):
         await client.call_tool("nope", {})
 
