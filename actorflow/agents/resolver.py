@@ -121,7 +121,8 @@ class ResolverSettings:
 
 @dataclass(slots=True)
 class _Asking:
-    """A conflict put to a human, waiting for the answer."""
+    """A conflict being resolved: the request, its automatic resolution (or why there is
+    none), and whom to answer (several, when more asked while a human decides)."""
 
     request: ResolveConflict
     agents: tuple[AgentInfo, ...]
