@@ -13,7 +13,6 @@ from typing import Any, Literal
 
 import pytest
 
-import actorflow
 from actorflow import (
     ActorSystem,
     Behaviour,
@@ -46,11 +45,6 @@ from actorflow.journal import JournalConfig, open_journal
 from actorflow.messages.envelope import Envelope
 
 SEED_EXAMPLE = Path(__file__).parent / "seed" / "inter_agent_communication.py"
-SEED_NAMES = {
-    "AgentCommunicationHub": AgentCommunicationHub,
-    "AgentMessage": AgentMessage,
-    "CommunicationType": CommunicationType,
-}
 
 
 def request(
@@ -597,9 +591,6 @@ def owned_on_fake_clock(
         return made[-1]
 
     monkeypatch.setattr(_owned, "ActorSystem", on_fake_clock)
-    for name, value in SEED_NAMES.items():  # until actorflow exports them (the lead's part)
-        if not hasattr(actorflow, name):
-            monkeypatch.setattr(actorflow, name, value, raising=False)
     yield clock, made
     for system in made:
         system.shutdown()
