@@ -141,7 +141,8 @@ class CommunicationHub(Behaviour):
         self.reader_timers: dict[int, TimerId] = {}
 
     def on_start(self, ctx: Context) -> None:
-        """Re-arm the timers of open requests; answer waiting readers (none after a restart)."""
+        """Re-arm the timers of open requests (after a restart: as stored); readers that
+        waited across a restart are answered at once, with no messages."""
         now = ctx.now().timestamp() if self.state.waiting else 0.0
         for message_id, waiting in self.state.waiting.items():
             delay = max(0.0, waiting.deadline - now)
