@@ -116,8 +116,17 @@ _TEXT_RULES: Final = (
 
 def is_sensitive_name(name: str) -> bool:
     """Whether a field called ``name`` holds a secret by the name rule."""
-    norm = name.strip().lower().replace("-", "_")
-    return norm in SENSITIVE_NAMES or norm.endswith(SENSITIVE_SUFFIXES)
+    known = _names.get(name)
+    if known is None:
+        norm = name.strip().lower().replace("-", "_")
+        known = norm in SENSITIVE_NAMES or norm.endswith(SENSITIVE_SUFFIXES)
+        if len(_names) < _MAX_NAMES:  # field names repeat: a bounded cache
+            _names[name] = known
+    return known
+
+
+_names: dict[str, bool] = {}
+_MAX_NAMES = 10_000
 
 
 def register_secret(value: str | Any) -> None:
@@ -172,25 +181,37 @@ def redact(value: Any, *, names: bool = True) -> Any:
     """Return a copy of JSON-like ``value`` with secrets redacted: values under sensitive
     field names (unless ``names`` is false) and registered secret values inside any
     string. Values that hold no secret come back unchanged (the same object)."""
-    if isinstance(value, str):
+    kind = type(value)
+    if kind is str:
         return _redact_string(value) if _value_pattern is not None else value
-    if isinstance(value, Mapping):
-        changed = False
-        out: dict[Any, Any] = {}
-        for key, item in value.items():
-            if names and isinstance(key, str) and is_sensitive_name(key) and item not in ("", None):
-                new: Any = REDACTED
-            else:
-                new = redact(item, names=names)
-            changed = changed or new is not item
-            out[key] = new
-        return out if changed else value
-    if isinstance(value, list | tuple):
+    if kind is dict or (kind not in _SCALARS and isinstance(value, Mapping)):
+        return _redact_mapping(value, names)
+    if kind is list or kind is tuple or (kind not in _SCALARS and isinstance(value, list | tuple)):
         items = [redact(item, names=names) for item in value]
         if all(a is b for a, b in zip(items, value, strict=True)):
             return value
         return items if isinstance(value, list) else tuple(items)
+    if kind not in _SCALARS and isinstance(value, str):
+        return _redact_string(value) if _value_pattern is not None else value
     return value
+
+
+_SCALARS: Final = frozenset({int, float, bool, type(None), bytes})
+
+
+def _redact_mapping(value: Mapping[Any, Any], names: bool) -> Any:
+    changed = False
+    out: dict[Any, Any] = {}
+    for key, item in value.items():
+        if names and type(key) is str and is_sensitive_name(key) and item not in ("", None):
+            new: Any = REDACTED
+        elif type(item) in _SCALARS:
+            new = item
+        else:
+            new = redact(item, names=names)
+        changed = changed or new is not item
+        out[key] = new
+    return out if changed else value
 
 
 def redact_log_record(record: Record) -> None:

@@ -28,7 +28,7 @@ from actorflow.journal._packing import (
     msgpack_pack,
     pack_body,
 )
-from actorflow.journal._redaction import redact_batch, redact_event_record
+from actorflow.journal._redaction import redact_batch, redact_event_body
 from actorflow.messages.base import Message, message_record, message_record_view
 from actorflow.messages.codec import (
     CodecLimits,
@@ -168,8 +168,9 @@ def encode_body(record: JournalRecord) -> bytes:
             "type": "event",
             "seq": record.seq,
             "wall_time": record.wall_time,
-            "event": redact_event_record(message_record(record.message)),
+            "event": message_record(record.message),
         }
+        return redact_event_body(body, pack_body(body))  # outside data: see _redaction
     else:
         body = record.model_dump(mode="json")
     return pack_body(body)
