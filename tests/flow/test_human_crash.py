@@ -171,7 +171,8 @@ def _crash_run(folder: Path) -> Run:
     assert checkpoint is not None
     core = core_from_checkpoint(checkpoint)
     return Run(
-        ids, deadlines, killed, answered.returncode, resumed.returncode, resumed.stdout,
+        ids, deadlines, killed, answered.returncode, resumed.returncode,
+        resumed.stdout + resumed.stderr,
         core.variables().get("user_confirmed"), core.steps["analyze"].status.value,
     )  # fmt: skip
 
