@@ -107,6 +107,7 @@ from actorflow.runtime.watch import WatchedActorDown, unwatch, watch
 
 __all__ = [
     "Lease",
+    "RESOLVER_TIMEOUT",
     "ResourceAllocator",
     "acquire_resource",
     "define_resource",

@@ -25,7 +25,7 @@ from actorflow.messages.base import Message
 from actorflow.messages.system import ActorRestarted, ActorStopped
 from actorflow.runtime.system import ActorSystem
 
-__all__ = ["WatchedActorDown", "unwatch", "watch", "watched_by"]
+__all__ = ["NOT_ALIVE", "WatchedActorDown", "unwatch", "watch", "watched_by"]
 
 NOT_ALIVE = "not alive when watched"
 """The ``reason`` of a :class:`WatchedActorDown` for a target that was already gone."""
