@@ -31,6 +31,7 @@ import json
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import JsonValue
 
@@ -137,7 +138,7 @@ class OpenAIModelClient(BaseModelClient):
         self.default_options = dict(default_options or {})
 
     def __repr__(self) -> str:
-        return f"OpenAIModelClient(model={self.model!r}, base_url={self.base_url!r})"
+        return f"OpenAIModelClient(model={self.model!r}, base_url={self._where()})"
 
     # -- sending -------------------------------------------------------------------------
 
@@ -268,7 +269,12 @@ class OpenAIModelClient(BaseModelClient):
     # -- errors --------------------------------------------------------------------------
 
     def _where(self) -> str:
-        return redact_text(repr(self.base_url or "the OpenAI API"))
+        if not self.base_url:
+            return "the OpenAI API"
+        parts = urlsplit(self.base_url)  # no user:password@, no query string
+        host = parts.hostname or ""
+        netloc = f"{host}:{parts.port}" if parts.port else host
+        return redact_text(repr(urlunsplit((parts.scheme, netloc, parts.path, "", ""))))
 
     def _mapped(self, exc: BaseException, request: ModelRequest) -> ModelError:
         openai = self._openai

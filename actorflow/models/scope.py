@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING, Final
 
 from pydantic import JsonValue
 
+from actorflow.errors import ActorflowError
 from actorflow.flow.attempt import current_attempt
 from actorflow.flow.streaming import emit_stream
 from actorflow.ids import ActorPath
 from actorflow.messages.system import EffectRecorded
-from actorflow.secrets import redact, redact_text
+from actorflow.secrets import redact, redact_text, redacting_logger
 from actorflow.streams import StreamCallbackType
 
 if TYPE_CHECKING:
@@ -35,6 +36,8 @@ MODEL_EFFECT: Final = "model"
 """The ``effect`` of a model call's ``EffectRecorded``."""
 OUTSIDE_PATH: Final = ActorPath("/outside/model")
 """The ``actor`` a call made outside any agent or flow step is journaled under."""
+
+_log = redacting_logger()
 
 Emit = Callable[[StreamCallbackType, JsonValue, dict[str, JsonValue]], object]
 """Emits one stream event: type, content, metadata."""
@@ -59,7 +62,15 @@ class ModelScope:
         if self.emit is None:
             return
         text = redact_text(content) if isinstance(content, str) else redact(content)
-        self.emit(type, text, redact(metadata))
+        try:
+            self.emit(type, text, redact(metadata))
+        except ActorflowError as exc:  # an event that cannot go (too big, system stopping)
+            _log.warning(
+                "A {type} event of {actor} was not emitted: {error}",
+                type=type.value,
+                actor=self.actor,
+                error=str(exc),
+            )
 
     def record(self, name: str, value: JsonValue) -> None:
         """Journal a model call as a ``model`` effect (redacted), if there is a system."""

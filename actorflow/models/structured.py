@@ -70,7 +70,8 @@ async def ask_structured(
         ModelError: a call failed.
     """
     conversation = list(messages)
-    conversation.append(ModelMessage(role="system", content=_schema_prompt(schema, name)))
+    lead = next((i for i, m in enumerate(conversation) if m.role != "system"), len(conversation))
+    conversation.insert(lead, ModelMessage(role="system", content=_schema_prompt(schema, name)))
     options: dict[str, Any] = _response_format(schema, name, mode)
     errors: list[str] = []
     for _ in range(max_attempts):

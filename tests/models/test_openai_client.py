@@ -112,6 +112,21 @@ async def test_tool_calls_are_parsed_from_answers_and_from_streamed_deltas(
 
 
 @pytest.mark.asyncio
+async def test_errors_name_the_endpoint_without_its_credentials(server: FakeOpenAI) -> None:
+    server.fail(403, f"key {KEY} is not allowed")
+    url = server.base_url.replace("http://", "http://user:hunter2-pw@") + "?token=t0k3n-42"
+    model = OpenAIModelClient("fake-model", base_url=url, api_key=KEY, max_retries=0)
+
+    with pytest.raises(ModelRequestError) as caught:
+        await call(model, "hi")
+
+    text = f"{caught.value} {model!r}"
+    assert "answered HTTP 403" in text
+    assert server.base_url.split("//")[1] in text  # host, port and path stay
+    assert not [s for s in (KEY, "hunter2-pw", "t0k3n-42") if s in text]
+
+
+@pytest.mark.asyncio
 async def test_a_4xx_answer_is_not_retried(server: FakeOpenAI) -> None:
     server.fail(400, "unknown model")
     server.reply(completion("never sent"))
