@@ -60,15 +60,13 @@ from actorflow.models.types import (
 )
 
 __all__ = [
+    "BaseModelClient",
     "ENV_API_KEY",
     "ENV_BASE_URL",
     "ENV_MODEL",
     "ENV_TIMEOUT",
     "MEMORY_KEY",
     "MODEL_EFFECT",
-    "OUTSIDE_PATH",
-    "PLANNER_PATH",
-    "BaseModelClient",
     "MessageInput",
     "Messages",
     "ModelAgent",
@@ -87,9 +85,11 @@ __all__ = [
     "ModelScope",
     "ModelTimeoutError",
     "ModelUnavailableError",
+    "OUTSIDE_PATH",
     "OpenAIModelClient",
     "OpenAINotInstalledError",
     "OutputMode",
+    "PLANNER_PATH",
     "PlanProposal",
     "ProposedStep",
     "Recorded",
