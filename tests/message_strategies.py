@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections.abc
 import enum
 import types
 import typing
@@ -73,18 +74,67 @@ def for_annotation(annotation: Any) -> st.SearchStrategy[Any]:  # noqa: PLR0911,
         return st.lists(for_annotation(args[0]), max_size=3).map(tuple)
     if origin is frozenset:
         return st.frozensets(for_annotation(args[0]), max_size=3)
-    if origin is dict:
+    if origin in (dict, collections.abc.Mapping):
         return st.dictionaries(TEXT, for_annotation(args[1]), max_size=3)
     if origin is list:
         return st.lists(for_annotation(args[0]), max_size=3)
     raise NotImplementedError(f"no strategy for {annotation!r}")
 
 
+def _bounded(annotation: Any, metadata: list[Any]) -> st.SearchStrategy[Any] | None:
+    """A strategy for an ``int`` or ``float`` field with ``Field(ge=..., le=...)`` bounds."""
+    bounds = {
+        type(m).__name__: getattr(m, type(m).__name__.lower())
+        for m in metadata
+        if type(m).__name__ in ("Ge", "Gt", "Le", "Lt")
+    }
+    if annotation not in (int, float) or not bounds:
+        return None
+    low = bounds.get("Ge", bounds.get("Gt"))
+    high = bounds.get("Le", bounds.get("Lt"))
+    if annotation is int:
+        low = None if low is None else low + ("Gt" in bounds)
+        high = None if high is None else high - ("Lt" in bounds)
+        return st.integers(0 if low is None else low, 2**40 if high is None else high)
+    return st.floats(
+        0 if low is None else low,
+        1e9 if high is None else high,
+        exclude_min="Gt" in bounds,
+        exclude_max="Lt" in bounds,
+        allow_nan=False,
+    )
+
+
+def _for_field(annotation: Any, metadata: list[Any]) -> st.SearchStrategy[Any]:
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType) and type(None) in args:
+        (inner,) = [a for a in args if a is not type(None)] or [None]
+        bounded = _bounded(inner, metadata)
+        if bounded is not None:  # ``int | None = Field(ge=1)``: the bounds are the int's
+            return st.one_of(st.none(), bounded)
+    bounded = _bounded(annotation, metadata)
+    if bounded is None and annotation is str:
+        shortest = max((getattr(m, "min_length", 0) or 0 for m in metadata), default=0)
+        if shortest:  # ``Field(min_length=1)``
+            return TEXT.filter(lambda text: len(text) >= shortest)
+    return for_annotation(annotation) if bounded is None else bounded
+
+
+AGENT_IDS = st.from_regex(r"[a-z][a-z0-9_]{0,11}", fullmatch=True).filter(
+    lambda i: i not in {"orchestrator", "resolver", "resources", "hub"}
+)
+"""Agent ids as the agents layer checks them (fields named below, in its models)."""
+_AGENT_ID_FIELDS = frozenset({"id", "agent_id", "sender_id", "receiver_id"})
+
+
 def fields_for(cls: type[BaseModel]) -> st.SearchStrategy[dict[str, Any]]:
     """Return a strategy for the keyword arguments that build a ``cls`` (not ``kind``)."""
+    is_agents = cls.__module__.startswith("actorflow.agents.")
     return st.fixed_dictionaries(
         {
-            name: for_annotation(field.annotation)
+            name: AGENT_IDS
+            if is_agents and name in _AGENT_ID_FIELDS and field.annotation is str
+            else _for_field(field.annotation, field.metadata)
             for name, field in cls.model_fields.items()
             if name != "kind"
         }

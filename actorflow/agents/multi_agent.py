@@ -25,9 +25,11 @@ from pydantic import JsonValue
 from actorflow.agents._orchestration import orchestration_plan, orchestration_result
 from actorflow.agents._owned import SystemHandle, ensure_actor
 from actorflow.agents.base import BaseAgent
+from actorflow.agents.communication import JoinHub, LeaveHub
 from actorflow.agents.conflicts import Conflict, ConflictType
 from actorflow.agents.decompose import ITaskDecomposer, RoleDecomposer
 from actorflow.agents.default import AgentFunction, DefaultAgent, FunctionAgent
+from actorflow.agents.hub import ensure_hub
 from actorflow.agents.models import AgentInfo, agent_info
 from actorflow.agents.orchestrator import (
     EndOrchestration,
@@ -172,6 +174,7 @@ class MultiAgentOrchestrator:
                 self._spawned.add(info.id)
             self._agents[info.id] = info
         system.tell(ORCHESTRATOR_PATH, RegisterAgent(info=info))
+        system.tell(ensure_hub(system), JoinHub(agent_id=info.id))  # it gets broadcasts
         return info
 
     def unregister_agent(self, agent_id: str) -> bool:
@@ -185,6 +188,7 @@ class MultiAgentOrchestrator:
             return False
         system = self.system
         system.tell(ORCHESTRATOR_PATH, UnregisterAgent(agent_id=agent_id))
+        system.tell(ensure_hub(system), LeaveHub(agent_id=agent_id))
         if spawned and system.cell_at(agent_path(agent_id)) is not None:
             system.stop_nowait(agent_path(agent_id))
         return True

@@ -465,3 +465,20 @@ def test_a_temporary_agent_is_not_restarted_and_its_subtasks_fail_clearly(
     assert research.status == "failed"
     assert research.attempts == 2  # the crash, then a retry that found no agent
     assert "unknown_recipient" in (research.error or "")
+
+
+def test_registered_agents_join_the_hub_and_get_broadcasts(
+    orchestrator: MultiAgentOrchestrator, system: ActorSystem
+) -> None:
+    from actorflow.agents import AgentCommunicationHub
+
+    orchestrator.register_agent(agent("r", SPEC, "s"))
+    orchestrator.register_agent(agent("w", EXEC))
+    hub = AgentCommunicationHub(system)
+
+    receivers = asyncio.run(hub.broadcast("boss", {"action": "status"}))
+    orchestrator.unregister_agent("w")
+    after = asyncio.run(hub.broadcast("boss", {"action": "status"}))
+
+    assert sorted(receivers) == ["r", "w"]
+    assert sorted(after) == ["r"]
