@@ -54,7 +54,8 @@ class DefineResource(Message):
     """Declare a resource, or change its capacity (not below what is in use)."""
 
     kind: Literal["resources.define"] = "resources.define"
-    name: str = Field(min_length=1, max_length=200)
+    name: str
+    """Not empty (an empty name is refused)."""
     capacity: int = Field(ge=1)
     """How many units exist (``"gpu": 1``)."""
 

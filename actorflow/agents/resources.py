@@ -291,6 +291,10 @@ class ResourceAllocator(Behaviour):
 
     def on_define_resource(self, msg: DefineResource, ctx: Context) -> None:
         """Declare a resource or change its capacity (not below what is in use)."""
+        if not msg.name:
+            problem = ResourceError("A resource needs a name; got ''. Name it, such as 'gpu'.")
+            self._refuse(ctx.envelope, problem, ctx, counted=False)
+            return
         pool = self.ledger.pools.get(msg.name)
         if pool is None:
             pool = self.ledger.pools[msg.name] = _Pool(msg.name, msg.capacity)
@@ -981,6 +985,8 @@ def define_resource(
         message = DefineResource(name=name, capacity=capacity)
     except ValidationError as exc:
         raise ConfigurationError(f"Invalid resource {name!r}: {exc}") from None
+    if not name:
+        raise ConfigurationError("A resource needs a name; got ''. Name it, such as 'gpu'.")
     reply = system.ask(RESOURCES_PATH, message, timeout=timeout)
     _raise_refusal(reply)
     assert isinstance(reply, ResourceDefined)
@@ -1013,6 +1019,8 @@ def ensure_resource_allocator(
     for name, capacity in (capacities or {}).items():
         try:
             definitions.append(DefineResource(name=name, capacity=capacity))
+            if not name:
+                raise ConfigurationError("A resource needs a name; got ''.")
         except ValidationError as exc:
             raise ConfigurationError(
                 f"Resource {name!r} needs a capacity of at least 1 and a non-empty name, "
