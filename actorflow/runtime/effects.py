@@ -392,7 +392,9 @@ def _step_now(loop: asyncio.AbstractEventLoop, task: asyncio.Task[None]) -> None
     handle = ready[-1]
     if getattr(getattr(handle, "_callback", None), "__self__", None) is not task:
         return
-    ready.pop()
+    # Not ``pop()``: another thread's ``call_soon_threadsafe`` may have appended since
+    # ``ready[-1]`` was read, and popping would run this step twice and lose theirs.
+    ready.remove(handle)
     handle._run()
 
 
