@@ -32,10 +32,14 @@ def _forget_the_secrets() -> Iterator[None]:
 
 @pytest.fixture
 def logs() -> Iterator[list[str]]:
-    """Every actorflow log line of the test (all levels)."""
+    """Every log line actorflow writes in the test, all levels (not the in-process test
+    server's: its stdlib logging may be routed into loguru by an earlier test)."""
     lines: list[str] = []
     logger.enable("actorflow")
-    sink = logger.add(lambda m: lines.append(str(m)), level="TRACE", format="{message} {extra}")
+    sink = logger.add(
+        lambda m: lines.append(str(m)), level="TRACE", format="{message} {extra}",
+        filter="actorflow",
+    )  # fmt: skip
     yield lines
     logger.remove(sink)
     logger.disable("actorflow")
