@@ -34,26 +34,22 @@ from actorflow.errors import (
     StoreLockedError,
     UnknownHumanRequestError,
 )
+from actorflow.flow.human_store import ensure_durable_gateway
 from actorflow.flow.stored import DEFAULT_STORE, MEMORY, STORE_ENV, acquire_store, release_store
-from actorflow.human.durable import DurablePendingRequests, record_status
-from actorflow.human.gateway import HUMAN_PATH
+from actorflow.human.durable import record_status
 from actorflow.human.messages import HumanRequest, HumanResponse, PendingRecord
 from actorflow.human.models import (
     HumanCallbackType,
     HumanOutcome,
-    IHumanCallback,
     TimeoutPolicy,
 )
-from actorflow.human.outside import spawn_human_gateway
 from actorflow.human.pending import ended_error
 from actorflow.human.validation import parse_answer, validate_answer
-from actorflow.runtime.system import ActorSystem
 from actorflow.stores import (
     HumanRequestEntry,
     HumanRequestPut,
     HumanRequestStore,
     Store,
-    StorePendingLog,
     peek_human_requests,
 )
 
@@ -302,22 +298,6 @@ def _span(seconds: float) -> str:
     if hours:
         return f"{hours}h {minutes:02d}m"
     return f"{minutes}m {secs:02d}s"
-
-
-def ensure_durable_gateway(system: ActorSystem, handler: IHumanCallback | None = None) -> bool:
-    """Spawn the human gateway over the store actor's human requests (open ones re-armed
-    with their stored deadlines), unless a gateway runs already; return whether it was
-    spawned. Call it after the store actor is spawned and before any flow runs (flows
-    register their own handlers at the gateway by name).
-
-    Raises:
-        StoreError, AskTimeoutError: the store's requests could not be loaded.
-    """
-    if system.cell_at(HUMAN_PATH) is not None:
-        return False
-    pending = DurablePendingRequests(StorePendingLog(system))
-    spawn_human_gateway(system, handler, pending)
-    return True
 
 
 def register(app: typer.Typer) -> None:

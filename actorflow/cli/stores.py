@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from actorflow.errors import ActorflowError, ConfigurationError
+from actorflow.flow.human_store import ensure_durable_gateway
 from actorflow.flow.stored import DEFAULT_STORE, MEMORY, STORE_ENV, acquire_store, release_store
 from actorflow.scenarios import load_scenario
 from actorflow.stores import Store, Synchronous, spawn_store
@@ -131,6 +132,7 @@ def resume(
     try:
         system.start()
         spawn_store(system, opened)
+        ensure_durable_gateway(system)  # answers given while the run was down are there
         state = loaded.create_flow(system).resume_sync(flow_id)
     except ActorflowError as exc:
         errors.print(f"[bold red]error:[/] {escape(str(exc))}")

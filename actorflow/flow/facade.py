@@ -27,6 +27,7 @@ from actorflow.flow.asking import AttemptScopedHuman
 from actorflow.flow.checkpoint import resume_data
 from actorflow.flow.executor import EnhancedFlowExecutor
 from actorflow.flow.human import IHumanCallback
+from actorflow.flow.human_store import ensure_durable_gateway
 from actorflow.flow.launcher import is_default_executor
 from actorflow.flow.messages import CancelFlow, FlowFinished, PlanChanged, ReplanFlow, RunFlow
 from actorflow.flow.models import FlowConfig, FlowPlan, FlowState, create_default_config
@@ -178,6 +179,7 @@ class EnhancedFlow(FlowStreams):
             try:
                 if store is not None:
                     spawn_store(system, store)
+                    ensure_durable_gateway(system)  # its human requests survive a restart
             except BaseException:
                 system.shutdown()
                 if isinstance(spec, str) and store is not None:
