@@ -3,8 +3,9 @@
 Layering (lower layers never import upper ones; library code never imports
 ``actorflow.testing``)::
 
-    errors, ids, clock  <-  messages  <-  journal  <-  runtime  <-  streams, stores, human
-                        <-  flow  <-  agents  <-  scenarios  <-  cli
+    errors, ids, clock, secrets  <-  messages  <-  journal  <-  runtime
+        <-  streams, stores, human  <-  flow  <-  agents  <-  models, mcp (extras)
+        <-  scenarios  <-  cli
 
 The library logs through loguru and is silent by default; call
 ``logger.enable("actorflow")`` (the CLI does) to see its logs.
@@ -182,6 +183,7 @@ from actorflow.runtime import (
     decide_by_type,
     recipe,
 )
+from actorflow.secrets import redact, register_secret
 from actorflow.stores import (
     MemoryStore,
     SqliteStore,
@@ -363,6 +365,8 @@ __all__ = [
     "open_journal",
     "open_sqlite_store",
     "recipe",
+    "redact",
+    "register_secret",
     "register_step_type",
     "report_file",
     "report_progress",

@@ -59,7 +59,7 @@ def test_top_level_all_is_pinned_and_sorted() -> None:
         "ResourceError", "UnknownResourceError", "ResourceCapacityError",
         "ResourceTimeoutError", "DeadlockError", "LeaseError", "ConflictError",
         "AgentCommunicationHub", "AgentMessage", "CommunicationType", "ConflictResolution",
-        "ConflictResolver",
+        "ConflictResolver", "register_secret", "redact",
     }  # fmt: skip
 
 

@@ -24,7 +24,7 @@ Monitors get no subtask. A model-backed decomposer plugs in through
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
@@ -83,8 +83,9 @@ class ITaskDecomposer(Protocol):
 
     def decompose(
         self, task: str, context: Mapping[str, JsonValue], agents: Sequence[AgentInfo]
-    ) -> list[Subtask]:
-        """Return the subtasks, dependencies before dependents."""
+    ) -> list[Subtask] | Awaitable[list[Subtask]]:
+        """Return the subtasks, dependencies before dependents (or, for an ``async def
+        decompose``, an awaitable of them)."""
         ...
 
 

@@ -22,7 +22,7 @@ from pydantic import JsonValue, ValidationError
 from actorflow.agents.assignment import assign_subtasks
 from actorflow.agents.decompose import ITaskDecomposer, RoleDecomposer, Subtask, check_subtasks
 from actorflow.agents.models import AgentInfo
-from actorflow.errors import ActorflowError
+from actorflow.errors import ActorflowError, ConfigurationError
 from actorflow.ids import CorrelationId
 from actorflow.messages.base import Message
 from actorflow.messages.envelope import Envelope
@@ -140,6 +140,18 @@ async def _decompose_as_data(
     return [s.model_dump(mode="json") for s in subtasks]
 
 
+def _sync_subtasks(result: list[Subtask] | Awaitable[list[Subtask]]) -> list[Subtask]:
+    if inspect.isawaitable(result):
+        close = getattr(result, "close", None)
+        if callable(close):
+            close()
+        raise ConfigurationError(
+            "The decomposer's decompose() returned an awaitable from a plain method; "
+            "define it with 'async def' so the orchestrator runs it as its effect."
+        )
+    return result
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
@@ -203,7 +215,7 @@ class Orchestrator(Behaviour):
             self.decomposing[effect_id] = _Planning(ctx.envelope, msg, agents)
             return
         try:
-            subtasks = check_subtasks(decompose(msg.task, msg.context, agents))
+            subtasks = check_subtasks(_sync_subtasks(decompose(msg.task, msg.context, agents)))
         except ActorflowError as exc:
             ctx.reply(OrchestratorRefused(error_type=type(exc).__name__, error=str(exc)))
             return

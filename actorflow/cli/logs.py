@@ -7,6 +7,8 @@ from pathlib import Path
 
 from loguru import logger
 
+from actorflow.secrets import install_log_redaction
+
 __all__ = ["configure_logging"]
 
 
@@ -24,6 +26,7 @@ class _ToLoguru(logging.Handler):
 def configure_logging(log_file: Path, stderr_level: str | None) -> None:
     """Enable actorflow's logs: everything to ``log_file``, ``stderr_level`` and up to stderr."""
     logger.remove()
+    install_log_redaction()  # registered secrets and credential fields never reach a sink
     logger.enable("actorflow")
     log_file.parent.mkdir(parents=True, exist_ok=True)
     logger.add(log_file, level="DEBUG", enqueue=True, backtrace=False)
