@@ -136,7 +136,7 @@ def fields_for(cls: type[BaseModel]) -> st.SearchStrategy[dict[str, Any]]:
             if is_agents and name in _AGENT_ID_FIELDS and field.annotation is str
             else _for_field(field.annotation, field.metadata)
             for name, field in cls.model_fields.items()
-            if name != "kind"
+            if name != "kind" or not issubclass(cls, Message)  # a message's tag is its own
         }
     )
 

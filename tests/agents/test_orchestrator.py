@@ -463,7 +463,9 @@ def test_a_temporary_agent_is_not_restarted_and_its_subtasks_fail_clearly(
     [research] = result.contributions["r"]
     assert result.status == "failed"
     assert research.status == "failed"
-    assert research.attempts == 2  # the crash, then a retry that found no agent
+    # The crash, then retries until one finds no agent (a retry that reaches the agent
+    # while it is being stopped is told it stopped, and is retried too).
+    assert research.attempts in (2, 3)
     assert "unknown_recipient" in (research.error or "")
 
 
