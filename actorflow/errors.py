@@ -39,7 +39,8 @@ Every error actorflow raises on purpose is an :class:`ActorflowError`, so
     │   └── StepHTTPError           an HTTP answer with an error status (4xx: not retried)
     ├── JournalError                a message log cannot be written or read
     │   ├── JournalCorruptedError   a damaged frame before the tail
-    │   └── JournalTornError        a partial last frame (strict readers only)
+    │   ├── JournalTornError        a partial last frame (strict readers only)
+    │   └── ReplayDivergenceError   a replay decided differently from the recorded run
     ├── EffectError                 outside work (a model, tool or HTTP call) went wrong
     │   ├── EffectPoolExhaustedError  every effects thread is held by an abandoned blocking call
     │   └── EffectResultError       an effect returned a value that is not JSON data
@@ -131,6 +132,7 @@ __all__ = [
     "ResourceCapacityError",
     "ResourceError",
     "ResourceTimeoutError",
+    "ReplayDivergenceError",
     "RetryableStepError",
     "RoutingError",
     "ShutdownTimeoutError",
@@ -335,6 +337,11 @@ class JournalError(ActorflowError):
 
 class JournalCorruptedError(JournalError):
     """A frame before the log's tail is damaged; the log cannot be trusted past it."""
+
+
+class ReplayDivergenceError(JournalError):
+    """Replaying a recorded run against the current code decided differently: the message
+    names the first differing event (seq, expected and actual, recipient, payload diff)."""
 
 
 class JournalTornError(JournalError):
