@@ -6,13 +6,18 @@ Each test shows one defect and is marked ``xfail(strict=True)`` until it is fixe
 
 from __future__ import annotations
 
+import asyncio
+import socket
+import threading
 import time
 from pathlib import Path
 
 import pytest
+from loguru import logger
 from typer.testing import CliRunner
 
 from actorflow.cli import app
+from actorflow.errors import ConfigurationError
 from actorflow.human import HumanCallbackType, HumanRequest, PendingRecord
 from actorflow.human.durable import record_status
 from actorflow.stores import HumanRequestPut, SqliteStore
@@ -76,3 +81,47 @@ def test_b2_answer_with_deeply_nested_json_is_a_typed_refusal(tmp_path: Path) ->
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(
         result.exception
     )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.xfail(strict=True, reason="B3: close() during a connect retry hands the caller a bare CancelledError")
+def test_b3_close_during_connect_fails_the_call_with_a_typed_error() -> None:
+    """The adversary calls a tool of an MCP server that is down (the client is retrying
+    its connect with backoff) and closes the client meanwhile (shutdown of the app).
+    _shutdown cancels the connecting task; _ensure awaits it through asyncio.shield, so
+    the call's task is cancelled and the caller gets asyncio.CancelledError: a
+    BaseException that a flow step (or any asyncio caller) reads as its own
+    cancellation. The call should fail with MCPConnectionError (or ConfigurationError:
+    the client is closed)."""
+    from actorflow.mcp import Backoff, MCPConnectionError, create_production_client
+
+    async def scenario() -> BaseException | None:
+        failed = threading.Event()
+        sink = logger.add(
+            lambda m: failed.set() if "MCP connect failed" in m else None, level="WARNING"
+        )
+        logger.enable("actorflow")
+        try:
+            client = await create_production_client(
+                f"http://127.0.0.1:{_free_port()}", backoff=Backoff(initial=30, attempts=3)
+            )
+            call = asyncio.ensure_future(client.call_tool("add", {"a": 1, "b": 2}))
+            seen = await asyncio.get_running_loop().run_in_executor(None, failed.wait, 5.0)
+            assert seen, "the first connect never failed"
+            await client.close()
+            try:
+                await asyncio.wait_for(call, 5.0)
+            except BaseException as exc:  # noqa: BLE001 - the point of the test
+                return exc
+            return None
+        finally:
+            logger.disable("actorflow")
+            logger.remove(sink)
+
+    outcome = asyncio.run(scenario())
+    assert isinstance(outcome, (MCPConnectionError, ConfigurationError)), repr(outcome)
