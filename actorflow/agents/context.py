@@ -81,11 +81,9 @@ class AgentContext:
         task: the task being worked on (its ``flow_id`` and ``step_id`` say which flow
             step asked, if a flow did).
         memory: the agent's :class:`AgentMemory`.
-        human: a :class:`HumanCallbackManager` routed through the system's human gateway
-            (``await ctx.human.request_confirmation("Publish?")``).
     """
 
-    __slots__ = ("human", "info", "memory", "path", "system", "task")
+    __slots__ = ("_human", "info", "memory", "path", "system", "task")
 
     def __init__(
         self,
@@ -100,7 +98,14 @@ class AgentContext:
         self.path = path
         self.task = task
         self.memory = memory
-        self.human = HumanCallbackManager(system=system)
+        self._human: HumanCallbackManager | None = None
+
+    @property
+    def human(self) -> HumanCallbackManager:
+        """Asks a human through the system's gateway (made on first use)."""
+        if self._human is None:
+            self._human = HumanCallbackManager(system=self.system)
+        return self._human
 
     # -- stream events ----------------------------------------------------------------
 
@@ -179,7 +184,6 @@ class AgentContext:
                 retryable=reply.retryable,
             )
         return reply.result
-
 
     async def send_message(
         self,

@@ -22,7 +22,7 @@ from pydantic import JsonValue, ValidationError
 
 from actorflow.clock import Clock
 from actorflow.errors import ConfigurationError
-from actorflow.human._asking import call_handler, handler_method
+from actorflow.human._asking import HumanHandlers, call_handler, handler_method
 from actorflow.human.gateway import HUMAN_PATH
 from actorflow.human.messages import CancelHumanRequest, HumanRequest, HumanResponse
 from actorflow.human.models import (
@@ -168,7 +168,10 @@ class HumanCallbackManager:
                     handlers.register(self._name, None)
 
     async def _ask_gateway(self, system: ActorSystem, data: HumanCallbackData) -> HumanResponse:
-        request = HumanRequest.from_data(data, handler=self._name)
+        # Without a handler of its own, the gateway's default handler asks (or, if it has
+        # none, an answer from outside is waited for).
+        name = self._name if self.callback_handler is not None else HumanHandlers.DEFAULT
+        request = HumanRequest.from_data(data, handler=name)
         wait = data.timeout + (data.escalation_timeout or data.timeout) + _ASK_GRACE
         try:
             reply = await system.ask_async(HUMAN_PATH, request, timeout=wait)

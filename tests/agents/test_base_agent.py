@@ -352,3 +352,23 @@ def test_an_agent_that_owns_a_flow_runs_it_in_its_system(system: ActorSystem) ->
     reply = system.ask("/agents/f", task("run", x=21), timeout=20)
 
     assert reply == AgentTaskDone(result={"status": "completed", "results": [42]})
+
+
+class Asker(BaseAgent):
+    """Asks a human before it answers."""
+
+    async def handle_task(self, task: AgentTask, ctx: AgentContext) -> Any:
+        ok = await ctx.human.request_confirmation(f"Publish {task.task}?", timeout=30)
+        return {"published": ok}
+
+
+def test_an_agent_asks_a_human_through_the_gateway(system: ActorSystem) -> None:
+    from actorflow.human.outside import spawn_human_gateway
+    from actorflow.testing import ScriptedHuman
+
+    spawn_human_gateway(system, ScriptedHuman({"Publish report?": True}))
+    spawn(system, recipe(Asker, AgentInfo(id="a")), "a")
+
+    reply = system.ask("/agents/a", task("report"), timeout=10)
+
+    assert reply == AgentTaskDone(result={"published": True})
