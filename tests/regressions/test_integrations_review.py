@@ -125,3 +125,62 @@ def test_b3_close_during_connect_fails_the_call_with_a_typed_error() -> None:
 
     outcome = asyncio.run(scenario())
     assert isinstance(outcome, (MCPConnectionError, ConfigurationError)), repr(outcome)
+
+
+def _completion_body(choice: dict[str, object]) -> dict[str, object]:
+    return {"id": "x", "object": "chat.completion", "created": 1, "model": "m", "choices": [choice]}
+
+
+def _complete_against(body: dict[str, object]) -> BaseException | None:
+    """Ask a fake OpenAI-compatible server that answers ``body``; return what is raised."""
+    from actorflow.models import OpenAIModelClient
+    from actorflow.secrets import unregister_secret
+    from tests.models.fake_openai import fake_openai
+
+    key = "sk-review-b-key"
+
+    async def scenario() -> BaseException | None:
+        with fake_openai() as server:
+            client = OpenAIModelClient("m", base_url=server.base_url, api_key=key, retry_delay=0)
+            server.reply(body)
+            try:
+                await client.complete([{"role": "user", "content": "hi"}])
+            except Exception as exc:  # noqa: BLE001 - the point of the test
+                return exc
+            return None
+
+    try:
+        return asyncio.run(scenario())
+    finally:
+        unregister_secret(key)
+
+
+@pytest.mark.xfail(strict=True, reason="B4: a malformed completion raises AttributeError, not ModelResponseError")
+def test_b4_a_completion_without_a_message_is_a_model_response_error() -> None:
+    """A hostile (or buggy) OpenAI-compatible server answers 200 with a choice that has
+    no 'message' (or a null one, or a tool call whose function name is null). The SDK
+    builds its objects without validation, and _response_of (outside the error mapping
+    of _with_retries) reads choice.message.tool_calls: AttributeError (or a pydantic
+    ValidationError) escapes complete() untyped, and complete() does not journal the
+    call (it records only ModelError). It should be ModelResponseError ('gave an answer
+    that cannot be used'), journaled like any failed call."""
+    from actorflow.models import ModelResponseError
+
+    outcome = _complete_against(_completion_body({"index": 0, "finish_reason": "stop"}))
+    assert isinstance(outcome, ModelResponseError), repr(outcome)
+
+
+@pytest.mark.xfail(strict=True, reason="B5: tool-call arguments with NaN are taken as JSON")
+def test_b5_tool_call_arguments_with_nan_are_refused() -> None:
+    """The model answers a tool call whose arguments are '{"a": NaN}'. json.loads takes
+    NaN (Python's extension), so the ToolCall carries a float nan into a tool and the
+    journal, although _arguments promises ModelResponseError for arguments that are not
+    JSON. It should refuse non-finite numbers (json.loads(parse_constant=...) raising)."""
+    from actorflow.models import ModelResponseError
+
+    call = {"id": "c", "type": "function", "function": {"name": "t", "arguments": '{"a": NaN}'}}
+    message = {"role": "assistant", "content": None, "tool_calls": [call]}
+    outcome = _complete_against(
+        _completion_body({"index": 0, "message": message, "finish_reason": "tool_calls"})
+    )
+    assert isinstance(outcome, ModelResponseError), repr(outcome)
