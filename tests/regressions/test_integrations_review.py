@@ -184,3 +184,50 @@ def test_b5_tool_call_arguments_with_nan_are_refused() -> None:
         _completion_body({"index": 0, "message": message, "finish_reason": "tool_calls"})
     )
     assert isinstance(outcome, ModelResponseError), repr(outcome)
+
+
+@pytest.mark.xfail(strict=True, reason="B6: a registered secret used as a mapping key reaches the journal file")
+def test_b6_a_secret_as_a_mapping_key_never_reaches_the_journal(tmp_path: Path) -> None:
+    """docs/secrets.md: a registered secret becomes [REDACTED] 'wherever it appears: in
+    any field'. The adversary's tool keys a mapping by the credential (a per-key cache,
+    a map of tokens to users) and sends it in a delivery. redact_batch finds the secret
+    in the batch's bytes and re-packs the frame through redact(), but _redact_mapping
+    redacts values only and keeps keys: the secret is written to the journal file
+    verbatim. Keys should be redacted too (or the frame dropped/replaced)."""
+    from actorflow import ActorSystem, JournalConfig
+    from actorflow.flow.messages import AgentTask
+    from actorflow.runtime.behaviour import recipe
+    from actorflow.secrets import register_secret, unregister_secret
+    from tests.support import Log, Work, Worker
+
+    secret = "b6-s3cr3t-key-0099"
+    register_secret(secret)
+    try:
+        path = tmp_path / "run.afj"
+        log = Log()
+        with ActorSystem(journal=JournalConfig(path=path)) as system:
+            worker = system.spawn(recipe(Worker, log), "worker")
+            task = AgentTask(flow_id="f", step_id="s", task="t", parameters={secret: "alice"})
+            system.tell(worker, task)
+            system.tell(worker, Work(n=1))
+            log.wait_for(("/agents/worker", 1))
+            assert system.journal is not None
+            assert system.journal.flush(5)
+            data = path.read_bytes()
+    finally:
+        unregister_secret(secret)
+    assert secret.encode() not in data
+
+
+@pytest.mark.xfail(strict=True, reason="B7: 'Authorization: Token <credential>' keeps the credential in text")
+def test_b7_an_authorization_header_with_another_scheme_loses_its_credential() -> None:
+    """docs/secrets.md: in text, 'name: value' with a sensitive name loses the value.
+    An endpoint's error text quotes the header 'Authorization: Token gh-abcdef123456'
+    (GitHub's and Django REST framework's scheme; also 'Digest', 'ApiKey', 'SSWS'...).
+    The name rule replaces only the first word (the scheme) and leaves the credential:
+    'Authorization: [REDACTED] gh-abcdef123456'. The whole header value (scheme and
+    credential) should go."""
+    from actorflow.secrets import redact_text
+
+    text = redact_text("request failed; sent Authorization: Token gh-abcdef123456")
+    assert "gh-abcdef123456" not in text, text
