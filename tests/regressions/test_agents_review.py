@@ -79,3 +79,65 @@ def test_a1_cancelled_error_inside_a_handler_is_answered_and_frees_the_agent(
         first = None
     assert isinstance(first, AgentTaskDone) and first.error
     assert system.ask("/agents/c", task("after"), timeout=2) == AgentTaskDone(result="after")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="A2: a task whose requester gave up keeps running with no timeout and holds "
+    "the agent's only slot, so every later task (a flow's retry included) times out too",
+)
+def test_a2_a_hung_task_whose_requester_gave_up_does_not_block_the_agent(
+    system: ActorSystem,
+) -> None:
+    """The adversary's handler never returns (a hung model or tool call). The requester
+    (a flow step with a timeout, or ``ctx.request``) gives up on it.
+
+    What happens: ``BaseAgent._start`` runs the handler with no effect timeout and the
+    agent is never told the requester left, so the hung task keeps the agent's
+    ``max_concurrency`` slot for ever; the retry the flow sends next, and any other
+    task, waits behind it and times out in turn.
+
+    What should happen: a task carries its requester's deadline (or the agent has a task
+    timeout) so the hung handler is cancelled and its slot freed; the next task runs."""
+    gate = threading.Event()
+    spawn(system, recipe(Hostile, AgentInfo(id="h"), gate), "h")
+    try:
+        with pytest.raises(AskTimeoutError):
+            system.ask("/agents/h", task("hang"), timeout=0.3)
+        try:
+            after = system.ask("/agents/h", task("after"), timeout=2)
+        except AskTimeoutError:
+            after = None
+        assert after == AgentTaskDone(result="after")
+    finally:
+        gate.set()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="A3: a hub message's content can set the task's sender_id, so a handler is "
+    "told the message came from whoever the content names",
+)
+def test_a3_hub_message_content_cannot_forge_the_sender_id(system: ActorSystem) -> None:
+    """The adversary (``mallory``) sends a hub message whose dict content contains
+    ``"sender_id": "admin"``.
+
+    What happens: ``task_from_message`` copies the content into the task's parameters
+    and only ``setdefault``s ``sender_id``, so the handler sees ``sender_id == "admin"``.
+
+    What should happen: the parameter that names the sender is the message's own
+    ``sender_id`` (``mallory``), whatever the content says."""
+    spawn(system, recipe(Hostile, AgentInfo(id="r")), "r")
+    hub = AgentCommunicationHub(system)
+    message = AgentMessage(
+        sender_id="mallory",
+        receiver_id="r",
+        content={"action": "params", "sender_id": "admin"},
+        requires_response=True,
+        response_timeout=3,
+    )
+
+    response = asyncio.run(hub.send_message(message))
+
+    assert response is not None
+    assert response.content["sender_id"] == "mallory"  # type: ignore[index]
