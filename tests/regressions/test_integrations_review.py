@@ -231,3 +231,55 @@ def test_b7_an_authorization_header_with_another_scheme_loses_its_credential() -
 
     text = redact_text("request failed; sent Authorization: Token gh-abcdef123456")
     assert "gh-abcdef123456" not in text, text
+
+
+class _ListLog:
+    """A PendingLog whose load() returns fixed records (nothing is written)."""
+
+    def __init__(self, records: list[dict[str, object]]) -> None:
+        self.records = records
+
+    @property
+    def path(self) -> str:
+        return "/system/store"
+
+    def load(self) -> list[dict[str, object]]:
+        return self.records
+
+    def write_message(self, record: object, **fields: object) -> object:
+        raise AssertionError("nothing is written in this test")
+
+    def write_error(self, reply: object) -> str | None:
+        return None
+
+
+@pytest.mark.xfail(strict=True, reason="B8: a CLI answer to an old request is forgotten at restart once 1000 later ones ended")
+def test_b8_an_answer_given_while_down_survives_many_later_ended_requests() -> None:
+    """A run asks request 'old' and goes down; meanwhile (days later) the store holds
+    more than keep_ended (1,000) requests that were asked after it and ended (other
+    flows of a long-lived store). The operator answers 'old' with `actorflow answer`.
+    At restart DurablePendingRequests loads ended records oldest-asked first and keeps
+    the last 1,000, so the answered 'old' is dropped: get('old') is None, the resumed
+    flow's request is taken as new (the human is asked again) and its put overwrites
+    the stored answer with an open record. The answer given while down must be told to
+    the resumed flow (keep ended records by when they ended, or look the id up in the
+    store before taking a request as new)."""
+    from actorflow.human import HumanOutcome, HumanResponse
+    from actorflow.human.durable import DurablePendingRequests
+
+    def ended(request_id: str, asked_at: float) -> dict[str, object]:
+        outcome = HumanResponse(
+            request_id=request_id, outcome=HumanOutcome.ANSWERED, value=True,
+            answered_at=asked_at + 10, flow_id="f", step_id=request_id,
+        )  # fmt: skip
+        record = PendingRecord(
+            request=_request(request_id), deadline=asked_at + 3600, asked_at=asked_at,
+            outcome=outcome,
+        )  # fmt: skip
+        return record.model_dump(mode="json")
+
+    later = [ended(f"later-{i}", 2_000_000.0 + i) for i in range(1_000)]
+    records = [ended("old", 1_000_000.0), *later]  # oldest asked first, as the store reads
+    pending = DurablePendingRequests(_ListLog(records))  # type: ignore[arg-type]
+    kept = pending.get("old")
+    assert kept is not None and kept.outcome is not None
