@@ -141,3 +141,40 @@ def test_a3_hub_message_content_cannot_forge_the_sender_id(system: ActorSystem) 
 
     assert response is not None
     assert response.content["sender_id"] == "mallory"  # type: ignore[index]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="A4: MultiAgentOrchestrator takes an infinite subtask_timeout, negative "
+    "max_retries and a NaN or negative retry_delay, then fails every orchestration "
+    "with an untyped or unrelated error",
+)
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"subtask_timeout": float("inf")},
+        {"max_retries": -3},
+        {"retry_delay": float("nan")},
+        {"retry_delay": -1.0},
+    ],
+    ids=["inf-timeout", "negative-retries", "nan-delay", "negative-delay"],
+)
+def test_a4_invalid_orchestrator_options_are_refused_when_made(
+    system: ActorSystem, options: dict[str, Any]
+) -> None:
+    """The adversary (an untyped caller) builds ``MultiAgentOrchestrator(system,
+    subtask_timeout=inf)`` (or ``max_retries=-3``, ``retry_delay=nan`` / ``-1``).
+
+    What happens: ``__init__`` checks only ``subtask_timeout > 0``; the bad value is
+    found at each ``orchestrate_agents`` call, deep in the flow: a
+    ``DeliveryFailedError`` about a dead letter (inf), a raw pydantic
+    ``ValidationError`` (negative retries), a ``FlowDefinitionError`` /
+    ``InvalidStepParametersError`` (delay) -- none the documented
+    ``ConfigurationError``, and never at construction.
+
+    What should happen: the constructor raises ``ConfigurationError`` naming the option."""
+    from actorflow.agents.multi_agent import MultiAgentOrchestrator
+    from actorflow.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError):
+        MultiAgentOrchestrator(system, **options)
