@@ -178,3 +178,33 @@ def test_a4_invalid_orchestrator_options_are_refused_when_made(
 
     with pytest.raises(ConfigurationError):
         MultiAgentOrchestrator(system, **options)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="A5: a waiting receive_messages whose caller gave up still takes the next "
+    "message out of the inbox; it goes to a dead ask slot and the agent never sees it",
+)
+def test_a5_an_abandoned_reader_does_not_swallow_the_next_message(system: ActorSystem) -> None:
+    """The adversary reads bob's inbox with ``receive_messages("bob", wait=30)`` under
+    ``asyncio.wait_for(..., 0.2)`` (or its task is cancelled): it gives up early.
+
+    What happens: the hub keeps the reader (``HubState.readers``) until its 30 s
+    deadline; alice's next message for bob is taken out of the inbox by
+    ``_wake_reader`` and replied to the abandoned ask slot, where it becomes a
+    ``late_reply`` dead letter. ``send_message`` said it was queued, yet bob's next
+    ``receive_messages`` returns nothing: the message is lost to its receiver.
+
+    What should happen: a message taken for a reader that is gone goes back to the
+    inbox (or the reader is dropped when its asker goes), so bob receives it."""
+    hub = AgentCommunicationHub(system)
+
+    async def main() -> list[AgentMessage]:
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(hub.receive_messages("bob", wait=30), 0.2)
+        await hub.send_message(AgentMessage(sender_id="alice", receiver_id="bob", content="hi"))
+        return await hub.receive_messages("bob", wait=1)
+
+    received = asyncio.run(main())
+
+    assert [m.content for m in received] == ["hi"]
