@@ -341,3 +341,33 @@ def test_b10_mcp_log_records_hold_no_credential_of_a_stdio_label() -> None:
         logger.remove(sink)
     assert seen, "the client logged nothing"
     assert not [line for line in seen if key in line], seen
+
+
+@pytest.mark.xfail(strict=True, reason="B11: a tool raising RuntimeError/KeyError/OSError fails the model call instead of going back to the model")
+def test_b11_a_failing_tools_error_goes_back_to_the_model() -> None:
+    """docs/models.md: 'a failing tool's error goes back to the model as the tool's
+    result'. The model calls a tool that raises RuntimeError (or KeyError, OSError,
+    a lookup in a dict the model's arguments point at...). run_tool_call catches only
+    ActorflowError, TypeError and ValueError, so the exception escapes
+    complete_with_tools and fails the whole task; the model never sees it. Any
+    Exception of the tool should become the tool's error message."""
+    from actorflow.flow.steps import ToolRegistry
+    from actorflow.models import ModelResponse, RecordedModelClient, ToolCall
+    from actorflow.models.tools import complete_with_tools
+
+    def lookup(key: str) -> str:
+        raise KeyError(key)
+
+    tools = ToolRegistry()
+    tools.register("lookup", lookup)
+    client = RecordedModelClient(
+        [
+            ModelResponse(tool_calls=(ToolCall(id="c1", name="lookup", arguments={"key": "x"}),)),
+            ModelResponse(content="the key is unknown"),
+        ]
+    )
+    response, conversation = asyncio.run(
+        complete_with_tools(client, [{"role": "user", "content": "look x up"}], tools)
+    )
+    assert response.content == "the key is unknown"
+    assert "KeyError" in (conversation[-2].content or "")
