@@ -208,3 +208,34 @@ def test_a5_an_abandoned_reader_does_not_swallow_the_next_message(system: ActorS
     received = asyncio.run(main())
 
     assert [m.content for m in received] == ["hi"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="A6: RoleDecomposer names a research subtask after its capability with no "
+    "length cap, so a capability of 56+ characters makes an id its own check refuses",
+)
+def test_a6_the_role_decomposer_plans_for_a_long_capability_name() -> None:
+    """The adversary registers a specialist whose capability is a long but ordinary
+    name (``summarise_quarterly_financial_statements_of_public_companies``).
+
+    What happens: ``RoleDecomposer._research`` makes the subtask id
+    ``research_<capability>`` (69 characters); ``check_subtasks`` (run by the
+    orchestrator on every plan) refuses ids over 64 characters, so every
+    ``orchestrate_agents`` with this agent fails with a ConfigurationError blaming a
+    subtask id the caller never chose.
+
+    What should happen: the decomposer shortens (and de-duplicates) the ids it makes, so
+    its own plan passes its own check."""
+    from actorflow.agents.decompose import RoleDecomposer, check_subtasks
+    from actorflow.agents.models import AgentRole
+
+    agent = AgentInfo(
+        id="s",
+        role=AgentRole.SPECIALIST,
+        capabilities=["summarise_quarterly_financial_statements_of_public_companies"],
+    )
+
+    subtasks = RoleDecomposer().decompose("report", {}, [agent])
+
+    assert check_subtasks(subtasks) == subtasks
