@@ -371,3 +371,48 @@ def test_b11_a_failing_tools_error_goes_back_to_the_model() -> None:
     )
     assert response.content == "the key is unknown"
     assert "KeyError" in (conversation[-2].content or "")
+
+
+@pytest.mark.xfail(strict=True, reason="B12: a registered secret in a refused MCP argument is quoted unredacted in MCPArgumentsError")
+def test_b12_mcp_argument_errors_are_redacted() -> None:
+    """docs/secrets.md: error messages the MCP client builds pass through redact_text.
+    The adversary (or a careless planner) passes a registered credential as an argument
+    that does not fit the tool's schema (a string where 'a' is an integer). call_tool
+    builds MCPArgumentsError from jsonschema's messages, which quote the value
+    ("'<secret>' is not of type 'integer'"), without redact_text: the credential is in
+    the exception text, the step's failure, logs that print it. It should be redacted."""
+    from actorflow.mcp import MCPArgumentsError, create_production_client
+    from actorflow.secrets import register_secret, unregister_secret
+    from tests.mcp.servers import thread_server
+
+    secret = "b12-s3cr3t-0123456789"
+    register_secret(secret)
+    try:
+        with thread_server() as server:
+
+            async def scenario() -> str:
+                client = await create_production_client(server.base_url)
+                async with client:
+                    with pytest.raises(MCPArgumentsError) as caught:
+                        await client.call_tool("add", {"a": secret, "b": 1})
+                return str(caught.value)
+
+            text = asyncio.run(scenario())
+    finally:
+        unregister_secret(secret)
+    assert secret not in text, text
+
+
+@pytest.mark.xfail(strict=True, reason="B13: a deeply nested JSON text result from an MCP server raises RecursionError")
+def test_b13_a_deeply_nested_text_result_is_not_a_recursion_error() -> None:
+    """A hostile MCP server answers a call with one text block '[' * 100000. result_value
+    parses a text that starts with '[' or '{' with json.loads and catches ValueError
+    only; json.loads raises RecursionError, which escapes call_tool as an untyped
+    error. It should stay text (or be an MCPToolError)."""
+    from types import SimpleNamespace
+
+    from actorflow.mcp._convert import result_value
+
+    block = SimpleNamespace(type="text", text="[" * 100_000)
+    result = SimpleNamespace(structured_content=None, content=[block])
+    assert result_value(result, None) == "[" * 100_000
