@@ -239,3 +239,47 @@ def test_a6_the_role_decomposer_plans_for_a_long_capability_name() -> None:
     subtasks = RoleDecomposer().decompose("report", {}, [agent])
 
     assert check_subtasks(subtasks) == subtasks
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="A7: the review gate's condition raises on a verdict that is None, a string or "
+    "a list, failing the whole orchestration instead of sending the draft back",
+)
+@pytest.mark.parametrize("verdict", [None, "rejected: nothing approved", ["approved"]])
+def test_a7_a_validator_verdict_that_is_not_a_dict_is_a_rejection(
+    system: ActorSystem, verdict: Any
+) -> None:
+    """The adversary's validator returns a verdict that is not ``True`` or a dict: a
+    plain-text verdict, ``None`` (a handler that forgot its ``return``) or a list.
+
+    What happens: ``_orchestration._gate`` builds ``'approved' in review_1 and
+    review_1['approved'] == True``; the condition evaluator raises
+    ``ConditionEvaluationError`` (``'in'`` on None, a str or list indexed by a str), the
+    critical gate step fails and the orchestration ends ``failed`` with the revision
+    cancelled -- while the result's own ``approved()`` reads the same verdict as a
+    rejection (``approved=False``).
+
+    What should happen: the gate agrees with ``approved()``: anything but ``True`` or a
+    dict whose ``approved`` is true is a rejection, so the draft goes back for revision
+    and the orchestration completes."""
+    from actorflow.agents.models import AgentRole
+    from actorflow.agents.multi_agent import MultiAgentOrchestrator
+
+    async def writer(task: AgentTask, ctx: AgentContext) -> Any:
+        return {"text": f"draft {task.task}"}
+
+    async def reviewer(task: AgentTask, ctx: AgentContext) -> Any:
+        return verdict
+
+    orchestrator = MultiAgentOrchestrator(system, max_revisions=1, max_retries=0, retry_delay=0)
+    w = AgentInfo(id="w", role=AgentRole.EXECUTOR, capabilities=["writing"])
+    r = AgentInfo(id="r", role=AgentRole.VALIDATOR, capabilities=["review"])
+    orchestrator.register_agent(w, writer)
+    orchestrator.register_agent(r, reviewer)
+
+    result = asyncio.run(asyncio.wait_for(orchestrator.orchestrate_agents([w, r], "x", {}), 15))
+
+    statuses = {c.subtask_id: c.status for cs in result.contributions.values() for c in cs}
+    assert result.status == "completed", result.error
+    assert statuses["revise_1"] == "completed"
