@@ -370,14 +370,33 @@ class _Keyboard:
             self.waiting.clear()
 
 
+class _Screen(io.StringIO):
+    """A console's output; ``shown`` is set once ``text`` has been written."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+        self.shown = threading.Event()
+
+    def write(self, s: str) -> int:
+        written = super().write(s)
+        if self.text in self.getvalue():
+            self.shown.set()
+        return written
+
+
 def test_a_line_typed_after_a_request_timed_out_answers_the_next_request(
     fake_system: ActorSystem, clock: FakeClock, requester: Probe
 ) -> None:
     """The read of a timed-out confirmation cannot be interrupted; when a line comes it
     is parsed for the dead request: 'alice' is not yes/no, so the dead prompt asks
-    again and keeps reading, while the open request for a name is never prompted."""
+    again and keeps reading, while the open request for a name is never prompted.
+
+    The person types once the screen shows the next prompt (as a person would: a line
+    typed before the console has learnt of the timeout still answers the dead prompt)."""
     keyboard = _Keyboard()
-    console = Console(file=io.StringIO(), force_terminal=False, width=200)
+    screen = _Screen("Name?")
+    console = Console(file=screen, force_terminal=False, width=200)
     human = ConsoleHumanCallback(console, stream=keyboard)  # type: ignore[arg-type]
     spawn_human_gateway(fake_system, human)
     send(fake_system, ask("r1", timeout=10, reply_to=requester.path))
@@ -386,6 +405,7 @@ def test_a_line_typed_after_a_request_timed_out_answers_the_next_request(
                           reply_to=requester.path))  # fmt: skip
     clock.advance(10)
     assert outcome(requester).outcome is HumanOutcome.TIMED_OUT
+    assert screen.shown.wait(2)
 
     keyboard.lines.put("alice\n")
 
