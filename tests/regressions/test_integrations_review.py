@@ -416,3 +416,44 @@ def test_b13_a_deeply_nested_text_result_is_not_a_recursion_error() -> None:
     block = SimpleNamespace(type="text", text="[" * 100_000)
     result = SimpleNamespace(structured_content=None, content=[block])
     assert result_value(result, None) == "[" * 100_000
+
+
+@pytest.mark.xfail(strict=True, reason="B14: the durable gateway takes a request its store refuses (id > 512 chars) and keeps it in memory only")
+def test_b14_a_request_the_store_cannot_keep_is_not_taken_as_durable(tmp_path: Path) -> None:
+    """A flow's human step asks under request_id f'{flow_id}/{step_id}/{attempt}@{run}'
+    (flow/launcher.py). A flow id of 500 characters is valid (the store keeps flow ids up
+    to 512), but the request id then exceeds the store's 512-character limit: the
+    durable gateway takes the request, the store refuses its HumanRequestPut
+    (StoreDataError), and the gateway only logs 'goes on in memory'. The request shows
+    as open, nobody is told it is not durable, and a crash loses it (`actorflow pending`
+    never shows it, `actorflow answer` cannot reach it). The gateway should refuse a
+    request its log cannot keep (a typed FAILED outcome), or the launcher should build
+    ids the store takes (hash long parts)."""
+    from actorflow import ActorSystem
+    from actorflow.human import (
+        HUMAN_PATH,
+        DurablePendingRequests,
+        HumanRequest,
+        list_human_requests,
+        spawn_human_gateway,
+    )
+    from actorflow.stores import StorePendingLog, spawn_store
+    from actorflow.testing import ScriptedHuman
+
+    flow_id = "f" * 500
+    request_id = f"{flow_id}/ask/1@1764000000000"
+    path = tmp_path / "store.sqlite"
+    with SqliteStore(path) as store:
+        with ActorSystem() as system:
+            spawn_store(system, store)
+            pending = DurablePendingRequests(StorePendingLog(system))
+            spawn_human_gateway(system, ScriptedHuman([]), pending)
+            request = HumanRequest(
+                request_id=request_id, type=HumanCallbackType.CONFIRM, message="Proceed?",
+                flow_id=flow_id, step_id="ask", timeout=3600,
+            )  # fmt: skip
+            system.tell(HUMAN_PATH, request)
+            listed = list_human_requests(system)  # replies once the write is acknowledged
+            open_ids = {r.request_id for r in listed}
+        stored = store.get_human_request(request_id) if len(request_id) <= 512 else None
+    assert request_id not in open_ids or stored is not None, "open, but only in memory"
