@@ -30,6 +30,7 @@ from actorflow.cli._logio import (
 )
 from actorflow.cli.flowlog import flow_steps
 from actorflow.cli.paths import DEFAULT_RUNS_DIR
+from actorflow.cli.replaylog import replay_run
 from actorflow.errors import ActorflowError
 from actorflow.journal import (
     JournalEntry,
@@ -370,6 +371,7 @@ def diagram(
 
 
 log_app.command("flow")(flow_steps)
+log_app.command("replay")(replay_run)
 
 
 @log_app.command("repair")
