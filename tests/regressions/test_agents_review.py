@@ -283,3 +283,54 @@ def test_a7_a_validator_verdict_that_is_not_a_dict_is_a_rejection(
     statuses = {c.subtask_id: c.status for cs in result.contributions.values() for c in cs}
     assert result.status == "completed", result.error
     assert statuses["revise_1"] == "completed"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="A8: BaseAgent drains its mailbox into an unbounded _waiting deque, so the "
+    "agent's bounded mailbox (register_agent(mailbox=...)) never pushes back",
+)
+def test_a8_a_bounded_agent_mailbox_pushes_back_on_a_flood_of_tasks(system: ActorSystem) -> None:
+    """The adversary floods an agent (max_concurrency=1, its handler busy) with 50
+    tasks; the agent was spawned with ``MailboxConfig(capacity=2, overflow=reject)``,
+    as ``register_agent(..., mailbox=...)`` offers to bound it.
+
+    What happens: ``on_agent_task`` takes every task off the mailbox at once and parks
+    it in ``BaseAgent._waiting`` (an unbounded deque), so the mailbox never holds more
+    than one message: all 50 tells are accepted, nothing is refused, and memory grows
+    with the flood however the mailbox was bounded.
+
+    What should happen: tasks past ``max_concurrency`` count against the mailbox's
+    capacity (or wait in it), so the tells beyond it are refused
+    (``MailboxFullError`` / an overflow dead letter)."""
+    from actorflow.errors import MailboxFullError
+    from actorflow.runtime.mailbox import MailboxConfig, OverflowPolicy
+
+    taken = threading.Semaphore(0)
+
+    class Counted(Hostile):
+        def on_agent_task(self, msg: AgentTask, ctx: Any) -> None:
+            super().on_agent_task(msg, ctx)
+            taken.release()
+
+    gate = threading.Event()
+    system.spawn(
+        recipe(Counted, AgentInfo(id="f"), gate),
+        "f",
+        dispatcher="loop",
+        mailbox=MailboxConfig(capacity=2, overflow=OverflowPolicy.REJECT),
+    )
+    refused, stalled = 0, False
+    try:
+        for _ in range(50):
+            try:
+                system.tell("/agents/f", task("hang"))
+            except MailboxFullError:
+                refused += 1
+                continue
+            # Wait until the agent has taken it off its mailbox (so no race decides);
+            # once it leaves tasks in the mailbox, the rest fill it.
+            stalled = stalled or not taken.acquire(timeout=1)
+        assert refused > 0
+    finally:
+        gate.set()
