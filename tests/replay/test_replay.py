@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+import actorflow.journal
 import actorflow.replay as replay_module
 from actorflow import ActorSystem, FlowPlan, FlowState, create_flow_step
 from actorflow.cli.app import app
@@ -288,3 +289,13 @@ def test_the_cli_prints_the_divergence_and_exits_1(
 def test_the_cli_exits_2_for_a_missing_log(tmp_path: Path) -> None:
     out = CliRunner().invoke(app, ["log", "replay", str(tmp_path / "nothing-here")])
     assert out.exit_code == 2
+
+
+def test_the_journal_package_replays_through_the_replay_package(
+    chain: tuple[Path, list[JournalEntry]],
+) -> None:
+    path, records = chain
+
+    report = actorflow.journal.replay(path)
+
+    assert [f.flow_id for f in report.flows] == [recorded_plan(records).id]
