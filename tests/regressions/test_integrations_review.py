@@ -481,3 +481,29 @@ def test_b15_a_deeply_nested_structured_answer_is_asked_again() -> None:
         ask_structured(client, messages, Answer, lambda a: a.n, max_attempts=2, mode="prompt")
     )
     assert got == 1
+
+
+@pytest.mark.xfail(strict=True, reason="B16: a store whose schema_version is a Unicode digit ('²') raises ValueError, not StoreSchemaError")
+def test_b16_a_tampered_schema_version_is_a_schema_error(tmp_path: Path) -> None:
+    """A store file whose meta.schema_version was changed to '²' (str.isdigit() is true
+    for superscripts, int() refuses them). _check_meta and _peek_version test isdigit()
+    and then call int(): ValueError escapes SqliteStore(...) and peek_human_requests, so
+    `actorflow pending` / `answer` die with a traceback instead of 'not an actorflow
+    store' (exit 2). It should be StoreSchemaError (test with isdecimal/ASCII, or catch
+    the ValueError)."""
+    import sqlite3
+
+    from actorflow.errors import StoreSchemaError
+    from actorflow.stores import peek_human_requests
+
+    path = tmp_path / "store.sqlite"
+    with SqliteStore(path):
+        pass
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("UPDATE meta SET value = '²' WHERE key = 'schema_version'")
+    conn.close()
+    with pytest.raises(StoreSchemaError):
+        peek_human_requests(path)
+    with pytest.raises(StoreSchemaError):
+        SqliteStore(path)
