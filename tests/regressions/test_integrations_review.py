@@ -507,3 +507,20 @@ def test_b16_a_tampered_schema_version_is_a_schema_error(tmp_path: Path) -> None
         peek_human_requests(path)
     with pytest.raises(StoreSchemaError):
         SqliteStore(path)
+
+
+@pytest.mark.xfail(strict=True, reason="B17: `actorflow pending` prints a request's terminal escape sequences raw")
+def test_b17_pending_does_not_pass_terminal_escapes_through(tmp_path: Path) -> None:
+    """A human request's question often quotes untrusted data (a model's or a tool's
+    text). The adversary puts terminal control sequences in it: '\\x1b[2K\\r' erases the
+    line and rewrites it ('Approve the coffee order?' over 'Drop the prod DB?'),
+    OSC 0/52 set the title or the clipboard. `actorflow pending` escapes Rich markup but
+    prints ESC through, so the operator who runs `actorflow answer` reads a question
+    the adversary chose. Control characters should be shown escaped (\\x1b) or removed."""
+    path = tmp_path / "store.sqlite"
+    message = "Drop the prod DB?\x1b[2K\rApprove the coffee order?\x1b]52;c;ZXZpbA==\x07"
+    _keep(path, _request("r1", message=message), deadline=time.time() + 3600)
+    result = CliRunner().invoke(app, ["pending", "--store", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "r1" in result.output
+    assert "\x1b" not in result.output, repr(result.output)
