@@ -334,3 +334,51 @@ def test_a8_a_bounded_agent_mailbox_pushes_back_on_a_flood_of_tasks(system: Acto
         assert refused > 0
     finally:
         gate.set()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="A9: a decomposer that raises crashes the orchestrator actor, whose restart "
+    "forgets every registered agent: every later orchestration fails UnknownAgentError",
+)
+def test_a9_a_failing_decomposer_does_not_wipe_the_orchestrators_registry(
+    system: ActorSystem,
+) -> None:
+    """The adversary's (or a model-backed) decomposer raises a plain exception on one
+    task -- a ``KeyError`` on a malformed model answer.
+
+    What happens: ``Orchestrator.on_plan_orchestration`` catches only ``ActorflowError``
+    from a plain decomposer, so the actor crashes; its supervisor restarts it with a new
+    behaviour, and ``Orchestrator.agents`` (the registry) and ``running`` (the loads)
+    live in that behaviour: both are gone. The facade still lists the agents, so it
+    never registers them again: the next, valid ``orchestrate_agents`` raises
+    ``UnknownAgentError`` -- and so does every one after, for good. (The failing call
+    itself gets a ``DeliveryFailedError``, not the documented ``ConfigurationError``.)
+
+    What should happen: the failing planning is refused with a typed error and the
+    registry survives (kept outside the behaviour, as the hub and the allocator keep
+    theirs), so the next orchestration completes."""
+    from actorflow.agents.decompose import RoleDecomposer
+    from actorflow.agents.models import AgentRole
+    from actorflow.agents.multi_agent import MultiAgentOrchestrator
+
+    class Buggy(RoleDecomposer):
+        def decompose(self, task: str, context: Any, agents: Any) -> Any:
+            if task == "boom":
+                raise KeyError("the model's answer had no 'steps'")
+            return super().decompose(task, context, agents)
+
+    async def work(task: AgentTask, ctx: AgentContext) -> Any:
+        return {"text": "done"}
+
+    orchestrator = MultiAgentOrchestrator(system, decomposer=Buggy())
+    agent = AgentInfo(id="w", role=AgentRole.EXECUTOR, capabilities=["writing"])
+    orchestrator.register_agent(agent, work)
+
+    async def main() -> str:
+        with pytest.raises(Exception):  # noqa: B017,PT011 - any typed refusal will do
+            await orchestrator.orchestrate_agents([agent], "boom", {})
+        result = await orchestrator.orchestrate_agents([agent], "fine", {})
+        return result.status
+
+    assert asyncio.run(asyncio.wait_for(main(), 15)) == "completed"
