@@ -524,3 +524,19 @@ def test_b17_pending_does_not_pass_terminal_escapes_through(tmp_path: Path) -> N
     assert result.exit_code == 0, result.output
     assert "r1" in result.output
     assert "\x1b" not in result.output, repr(result.output)
+
+
+@pytest.mark.xfail(strict=True, reason="B18: MCP call_timeout is not validated (negative/zero/NaN)")
+@pytest.mark.parametrize("call_timeout", [-1.0, 0.0, float("nan")])
+def test_b18_an_invalid_mcp_call_timeout_is_refused_up_front(call_timeout: float) -> None:
+    """An untyped caller (a scenario file, an env var) passes call_timeout=-1, 0 or NaN.
+    MCPClient keeps it: with -1 the SDK still sends tools/call (the server runs the tool,
+    side effects and all) and then reports a timeout, so every call is a retryable
+    MCPConnectionError and a flow retries a tool that did run; NaN gives a bare
+    ValueError ('deadline must not be NaN') after the tool ran. Backoff validates its
+    numbers; call_timeout should be refused the same way (ConfigurationError: a
+    finite number > 0, or None)."""
+    from actorflow.mcp import create_production_client
+
+    with pytest.raises(ConfigurationError):
+        asyncio.run(create_production_client("http://127.0.0.1:9", call_timeout=call_timeout))
