@@ -382,3 +382,63 @@ def test_a9_a_failing_decomposer_does_not_wipe_the_orchestrators_registry(
         return result.status
 
     assert asyncio.run(asyncio.wait_for(main(), 15)) == "completed"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="A10: an orchestrate_agents cancelled while its plan is made never sends "
+    "EndOrchestration: its subtasks count in the agents' loads for ever",
+)
+def test_a10_a_cancelled_orchestration_releases_the_loads_it_was_planned(
+    system: ActorSystem,
+) -> None:
+    """The adversary cancels ``orchestrate_agents`` (``asyncio.wait_for`` with a short
+    timeout) while a slow, model-backed (async) decomposer plans it.
+
+    What happens: the orchestrator actor finishes the planning anyway and records the
+    assignment in ``Orchestrator.running``; the facade was cancelled in ``_plan``,
+    before the ``try``/``finally`` that sends ``EndOrchestration``, so nobody ever
+    removes it. The agent's load stays at 1 for ever (and grows with each cancelled
+    call), and assignment by load avoids it in every later plan.
+
+    What should happen: once nothing runs, every agent's load is 0 (a planning whose
+    asker left is released, e.g. the facade sends ``EndOrchestration`` on any exit after
+    asking for a plan)."""
+    from actorflow.agents.decompose import RoleDecomposer
+    from actorflow.agents.models import AgentRole
+    from actorflow.agents.multi_agent import MultiAgentOrchestrator
+    from actorflow.agents.orchestrator import AgentsListed, ListAgents
+    from actorflow.agents.paths import ORCHESTRATOR_PATH
+
+    gate, returned = threading.Event(), threading.Event()
+
+    class Slow:
+        async def decompose(self, task: str, context: Any, agents: Any) -> Any:
+            if task == "slow":
+                await asyncio.to_thread(gate.wait, 10)
+                returned.set()
+            return RoleDecomposer().decompose(task, context, agents)
+
+    async def work(task: AgentTask, ctx: AgentContext) -> Any:
+        return {"text": "done"}
+
+    orchestrator = MultiAgentOrchestrator(system, decomposer=Slow())  # type: ignore[arg-type]
+    agent = AgentInfo(id="w", role=AgentRole.EXECUTOR, capabilities=["writing"])
+    orchestrator.register_agent(agent, work)
+
+    async def main() -> None:
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(orchestrator.orchestrate_agents([agent], "slow", {}), 0.3)
+        gate.set()
+        assert await asyncio.to_thread(returned.wait, 5)
+        # A full orchestration after it: the cancelled planning has been handled by now.
+        assert (await orchestrator.orchestrate_agents([agent], "fine", {})).status == "completed"
+
+    try:
+        asyncio.run(main())
+    finally:
+        gate.set()
+    listed = system.ask(ORCHESTRATOR_PATH, ListAgents(), timeout=5)
+
+    assert isinstance(listed, AgentsListed)
+    assert listed.loads.get("w", 0) == 0, listed.loads
