@@ -540,3 +540,28 @@ def test_b18_an_invalid_mcp_call_timeout_is_refused_up_front(call_timeout: float
 
     with pytest.raises(ConfigurationError):
         asyncio.run(create_production_client("http://127.0.0.1:9", call_timeout=call_timeout))
+
+
+@pytest.mark.xfail(strict=True, reason="B19: the flow's backstop ignores an escalation_timeout the gateway honours (a numeric string, a reference)")
+def test_b19_the_flow_backstop_uses_the_escalation_time_the_gateway_uses() -> None:
+    """A human_input step has on_timeout='escalate' and escalation_timeout '300' (a
+    scenario's string, or a reference resolved when the attempt starts). The gateway's
+    request takes it through HumanParameters (lax: '300' -> 300.0), so the escalation
+    handler gets 300 s after the first deadline. The decider's _escalation_seconds reads
+    the raw parameter, accepts only int/float and uses 0: the flow's own backstop
+    (_deadline: at + timeout + escalation + HUMAN_GRACE) fires 60 s after the first
+    deadline and times the step out while the escalated request is still open (and
+    human_deadline, for a resumed flow, is computed from the same wrong number). Both
+    should use the validated value."""
+    from actorflow.flow.decider import _escalation_seconds
+    from actorflow.flow.models import StepSpec
+    from actorflow.flow.steps import HumanParameters
+
+    parameters = {"message": "Ship?", "on_timeout": "escalate", "escalation_timeout": "300"}
+    spec = StepSpec(
+        id="ask", name="ask", type="human_input", parameters=parameters, dependencies=(),
+        timeout=100.0, max_retries=0, metadata={},
+    )  # fmt: skip
+    gateway_seconds = HumanParameters.model_validate(parameters).escalation_timeout
+    assert gateway_seconds == 300.0
+    assert _escalation_seconds(spec, 100.0) == gateway_seconds
