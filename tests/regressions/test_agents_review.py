@@ -43,6 +43,10 @@ class Hostile(BaseAgent):
         if task.task == "hang":
             assert self.gate is not None
             await asyncio.to_thread(self.gate.wait, 10)
+        if task.task == "not_json":
+            return {"ids": {1, 2}}  # a set is not JSON data
+        if task.task == "interrupt":
+            raise KeyboardInterrupt
         if task.task == "params":
             return dict(task.parameters)
         return task.task
@@ -442,3 +446,39 @@ def test_a10_a_cancelled_orchestration_releases_the_loads_it_was_planned(
 
     assert isinstance(listed, AgentsListed)
     assert listed.loads.get("w", 0) == 0, listed.loads
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="A11: BaseAgent.on_effect_failed answers error_types without the error's own "
+    "class (ErrorInfo keeps it apart, in error_type), so retry rules cannot match it",
+)
+@pytest.mark.parametrize(
+    ("name", "error_type"),
+    [
+        ("not_json", "actorflow.errors.EffectResultError"),
+        ("interrupt", "builtins.KeyboardInterrupt"),
+    ],
+)
+def test_a11_a_failed_effect_answers_its_errors_own_class_first(
+    system: ActorSystem, name: str, error_type: str
+) -> None:
+    """The adversary's handler returns data that is not JSON (a set), or raises
+    ``KeyboardInterrupt``: the effect fails (``EffectFailed``) rather than returning a
+    failure outcome.
+
+    What happens: ``on_effect_failed`` uses ``list(error.error_types)``, but
+    ``error_info`` puts the class itself in ``error_type`` and only its bases in
+    ``error_types``. The answer's ``error_types`` start at ``actorflow.errors.ActorflowError``
+    / ``builtins.BaseException``: ``EffectResultError`` and ``KeyboardInterrupt`` are
+    missing (and the interrupt's text is only 'the agent failed'), so a flow's retry
+    rule naming them never matches, against ``AgentTaskDone.error_types``' contract ("the
+    error's class and its bases, most specific first").
+
+    What should happen: ``error_types[0]`` is the error's own class."""
+    spawn(system, recipe(Hostile, AgentInfo(id=f"x_{name}")), f"x_{name}")
+
+    reply = system.ask(f"/agents/x_{name}", task(name), timeout=5)
+
+    assert isinstance(reply, AgentTaskDone) and reply.error
+    assert reply.error_types[:1] == (error_type,), reply.error_types
