@@ -482,3 +482,76 @@ def test_a11_a_failed_effect_answers_its_errors_own_class_first(
 
     assert isinstance(reply, AgentTaskDone) and reply.error
     assert reply.error_types[:1] == (error_type,), reply.error_types
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="A12: a ResolveConflict whose id matches a conflict waiting for a human joins "
+    "it whatever it says, and gets a resolution naming agents it does not involve",
+)
+def test_a12_a_different_conflict_reusing_an_id_is_not_given_anothers_answer(
+    fake_system: ActorSystem, clock: Any
+) -> None:
+    """Conflict ``c1`` between agent_1 and agent_2 (severity 5) waits for a human. The
+    adversary (or a second caller that numbers its conflicts the same way) sends another
+    conflict also called ``c1``, between ``x`` and ``y``.
+
+    What happens: ``ConflictArbiter.on_resolve_conflict`` joins any request whose
+    ``conflict.id`` is waiting (``by_conflict``) without comparing the conflicts: the
+    second caller is answered with the human's resolution of the first -- winner
+    ``agent_2``, an agent its conflict does not involve, which ``_checked`` would refuse
+    from any strategy.
+
+    What should happen: only the same conflict joins; a different one under a waiting id
+    is refused (a ``ConflictError``) or resolved on its own, among ``x`` and ``y``."""
+    from actorflow.agents.conflicts import Conflict, ConflictRefused, ConflictResolved, ConflictType
+    from actorflow.agents.resolver import ConflictResolver, conflict_request
+    from actorflow.agents.paths import RESOLVER_PATH
+    from actorflow.human import spawn_human_gateway
+    from actorflow.messages.base import Message
+    from actorflow.runtime.behaviour import Behaviour
+    from actorflow.testing import Answer, Probe, ScriptedHuman
+
+    class Requester(Behaviour):
+        def __init__(self, probe: str) -> None:
+            self.probe = probe
+
+        def on_resolve_conflict(self, msg: Any, ctx: Any) -> None:
+            ctx.request(RESOLVER_PATH, msg, timeout=3600)
+
+        def on_message(self, msg: Message, ctx: Any) -> None:
+            ctx.tell(self.probe, msg)
+
+    def conflict(cid: str, agents: tuple[str, ...], severity: int) -> Conflict:
+        return Conflict(
+            id=cid,
+            conflict_type=ConflictType.RESOURCE_CONFLICT,
+            involved_agents=agents,
+            severity=severity,
+            created_at=1000.0,
+        )
+
+    facade = ConflictResolver(fake_system, escalation_severity=4, human_timeout=60)
+    _ = facade.settings  # spawns /agents/resolver
+    human = ScriptedHuman([Answer("agent_2", after=5), Answer("x", after=5)], clock=clock)
+    spawn_human_gateway(fake_system, human)
+    probe_1, probe_2 = Probe(fake_system, "p1"), Probe(fake_system, "p2")
+    first = fake_system.spawn(recipe(Requester, probe_1.path), "first")
+    second = fake_system.spawn(recipe(Requester, probe_2.path), "second")
+    try:
+        fake_system.tell(first, conflict_request(conflict("c1", ("agent_1", "agent_2"), 5)))
+        assert human.wait_asked(1, timeout=2.0)
+        fake_system.tell(second, conflict_request(conflict("c1", ("x", "y"), 5)))
+        # second's next request is answered at once, so its first one has been taken
+        fake_system.tell(second, conflict_request(conflict("c2", ("x", "y"), 1)))
+        assert probe_2.expect(ConflictResolved, timeout=2.0).resolution.conflict_id == "c2"
+        clock.advance(5)
+        clock.advance(5)
+        answer = probe_2.expect_envelope(timeout=2.0).message
+    finally:
+        facade.close()
+
+    if isinstance(answer, ConflictResolved):
+        assert answer.resolution.winner in ("x", "y"), answer.resolution
+    else:
+        assert isinstance(answer, ConflictRefused), answer
