@@ -555,3 +555,58 @@ def test_a12_a_different_conflict_reusing_an_id_is_not_given_anothers_answer(
         assert answer.resolution.winner in ("x", "y"), answer.resolution
     else:
         assert isinstance(answer, ConflictRefused), answer
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="A13: two revisions of the same round (check_subtasks accepts them) get the "
+    "same gate step id gate_<round>: the orchestration dies with DuplicateStepError",
+)
+def test_a13_two_revisions_in_one_round_get_their_own_gates(system: ActorSystem) -> None:
+    """The adversary's custom decomposer reviews a draft twice in parallel (style and
+    facts), each review with its own revision, leaving ``round`` at its default 0 --
+    a plan ``check_subtasks`` accepts.
+
+    What happens: ``orchestration_plan`` names each revision's condition gate
+    ``gate_{subtask.round}``, so both are ``gate_0`` and ``flow.execute`` raises
+    ``DuplicateStepError`` ("has two steps with id 'gate_0'") about a step the caller
+    never named -- not the documented ``ConfigurationError``, and after the plan was
+    accepted.
+
+    What should happen: a gate is named after its revision (``gate_<revision id>``, which
+    ``check_subtasks`` already keeps free), so the plan runs."""
+    from actorflow.agents.decompose import Subtask
+    from actorflow.agents.models import AgentRole
+    from actorflow.agents.multi_agent import MultiAgentOrchestrator
+
+    class TwoReviews:
+        def decompose(self, task: str, context: Any, agents: Any) -> list[Subtask]:
+            subtasks = [Subtask(id="produce", kind="produce", description="draft")]
+            for aspect in ("style", "facts"):
+                subtasks += [
+                    Subtask(id=f"check_{aspect}", kind="review", description=aspect,
+                            depends_on=("produce",), inputs={"work": "produce"}),
+                    Subtask(id=f"fix_{aspect}", kind="revise", description=aspect,
+                            depends_on=(f"check_{aspect}",),
+                            inputs={"draft": "produce", "review": f"check_{aspect}"},
+                            author_of="produce", only_if_rejected=f"check_{aspect}"),
+                ]  # fmt: skip
+            return subtasks
+
+    async def writer(task: AgentTask, ctx: AgentContext) -> Any:
+        return {"text": "draft"}
+
+    async def reviewer(task: AgentTask, ctx: AgentContext) -> Any:
+        return {"approved": False, "feedback": ["no"]}
+
+    orchestrator = MultiAgentOrchestrator(
+        system, decomposer=TwoReviews(), max_retries=0, retry_delay=0  # type: ignore[arg-type]
+    )
+    w = AgentInfo(id="w", role=AgentRole.EXECUTOR)
+    r = AgentInfo(id="r", role=AgentRole.VALIDATOR)
+    orchestrator.register_agent(w, writer)
+    orchestrator.register_agent(r, reviewer)
+
+    result = asyncio.run(asyncio.wait_for(orchestrator.orchestrate_agents([w, r], "x", {}), 15))
+
+    assert result.status == "completed", result.error
