@@ -610,3 +610,72 @@ def test_a13_two_revisions_in_one_round_get_their_own_gates(system: ActorSystem)
     result = asyncio.run(asyncio.wait_for(orchestrator.orchestrate_agents([w, r], "x", {}), 15))
 
     assert result.status == "completed", result.error
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="A14: the death watch and the allocator know a holder only by its path, so the "
+    "late notice of an old actor's stop releases the lease of a new actor at that path",
+)
+def test_a14_a_holders_late_stop_notice_does_not_release_its_successors_lease(
+    system: ActorSystem,
+) -> None:
+    """The adversary stops the holder ``/agents/h`` of a GPU lease, and a new actor is
+    spawned at the same path and acquires a GPU at once (a restart-by-respawn, or a
+    re-registered agent). A listener subscribed before the watch registry's lets the
+    new actor's ``AcquireResource`` reach the allocator before the old one's
+    ``WatchedActorDown`` -- the window between ``unregister`` (the path is free) and
+    ``emit(ActorStopped)`` in ``Cell._release``.
+
+    What happens: the allocator grants the new actor's lease under the same holder path;
+    then the old actor's ``WatchedActorDown`` arrives and ``on_watched_actor_down``
+    releases *every* lease of that path -- the new, live actor's included -- and drops
+    its watch. The new actor believes it holds the GPU while another can be granted it.
+
+    What should happen: a stop notice names the incarnation that stopped (a cell id in
+    the watch and the notice), and only that incarnation's leases are released."""
+    from actorflow.agents.resource_messages import AcquireResource, ResourceGranted
+    from actorflow.agents.resources import (
+        acquire_resource,
+        ensure_resource_allocator,
+        resource_statistics,
+    )
+    from actorflow.agents.paths import RESOURCES_PATH
+    from actorflow.messages.system import ActorStopped
+    from actorflow.runtime.behaviour import Behaviour
+    from actorflow.testing import Probe
+
+    class Idle(Behaviour):
+        pass
+
+    probe = Probe(system, "a14_probe")
+    respawned = threading.Event()
+
+    def respawn(event: object) -> None:
+        if isinstance(event, ActorStopped) and event.path == "/agents/h" and not respawned.is_set():
+            respawned.set()
+            system.spawn(Idle, "h")
+            system.send(
+                RESOURCES_PATH,
+                AcquireResource(resource="gpu", holder="/agents/h", request_id="second"),
+                reply_to=probe.path,
+            )
+
+    system.subscribe(respawn)  # before the watch registry's listener (made on first watch)
+    ensure_resource_allocator(system, {"gpu": 2})
+    system.spawn(Idle, "h")
+    asyncio.run(acquire_resource(system, "gpu", holder="/agents/h"))
+    told = threading.Event()  # after the watch registry's listener has sent its notice
+    system.subscribe(
+        lambda e: told.set() if isinstance(e, ActorStopped) and e.path == "/agents/h" else None
+    )
+
+    system.stop_nowait("/agents/h")
+    assert respawned.wait(5)
+    assert told.wait(5)
+    granted = probe.expect(ResourceGranted, timeout=5)
+    stats = resource_statistics(system)  # asked after the notice was sent
+
+    assert system.cell_at("/agents/h") is not None  # the new actor lives
+    held = [lease.lease_id for lease in stats.resources[0].leases]
+    assert held == [granted.lease_id], stats
