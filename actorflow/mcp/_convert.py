@@ -75,7 +75,7 @@ def _block(block: Any) -> JsonValue:
         if stripped.startswith(("{", "[")):
             try:
                 parsed: JsonValue = json.loads(text)
-            except ValueError:
+            except (ValueError, RecursionError):  # not JSON, or nested too deep: text
                 return text
             return parsed
         return text

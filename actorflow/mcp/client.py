@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import AsyncExitStack
@@ -41,7 +42,6 @@ from types import TracebackType
 from typing import Any, Final, Self, TypeVar, final
 from urllib.parse import urlsplit, urlunsplit
 
-from loguru import logger
 from pydantic import JsonValue
 
 from actorflow._version import __version__
@@ -60,6 +60,7 @@ from actorflow.secrets import (
     MIN_SECRET_LENGTH,
     is_sensitive_name,
     redact_text,
+    redacting_logger,
     register_secret,
 )
 from actorflow.streams import StreamCallbackType
@@ -165,15 +166,21 @@ class MCPClient:
     Args:
         server: a streamable HTTP URL (the MCP endpoint, such as
             ``http://localhost:8081/mcp``), or the SDK's ``StdioServerParameters``.
-        label: how logs and errors name the server (no credentials).
+        label: how logs and errors name the server (no credentials; it is passed
+            through :func:`~actorflow.secrets.redact_text` all the same).
         backoff: how connecting is retried.
-        call_timeout: seconds a tool call may take (None: no limit but the step's own
-            timeout).
+        call_timeout: seconds a tool call may take, a finite number above 0 (None: no
+            limit but the step's own timeout).
         headers: HTTP headers sent with every request (HTTP only). The values of
             sensitive ones (``Authorization``, ``X-Api-Key``, ... by the rule of
             :mod:`actorflow.secrets`) are registered as secrets, so actorflow never writes
             them (journal, logs, stream events, errors); no header value is in an error
-            this client builds.
+            this client builds. The values of a stdio server's environment variables
+            with sensitive names (``GITHUB_TOKEN``, ``OPENAI_API_KEY``, ...) are
+            registered the same way.
+
+    Raises:
+        ConfigurationError: ``call_timeout`` is not None or a finite number above 0.
     """
 
     def __init__(
@@ -186,13 +193,21 @@ class MCPClient:
         headers: Mapping[str, str] | None = None,
     ) -> None:
         self._server = server
-        self.label = label
+        self.label = redact_text(label)
         self.backoff = backoff or Backoff()
-        self.call_timeout = call_timeout
+        self.call_timeout = _checked_timeout(call_timeout)
         self._headers = dict(headers or {})
         for name, value in self._headers.items():
             if is_sensitive_name(name):
                 _register(value)
+        env = getattr(server, "env", None)  # a stdio server's environment
+        self._env_secrets = tuple(
+            value
+            for name, value in (env.items() if isinstance(env, Mapping) else ())
+            if isinstance(name, str) and isinstance(value, str) and is_sensitive_name(name)
+        )
+        for value in self._env_secrets:
+            _register(value)
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -204,7 +219,7 @@ class MCPClient:
         self._holders: set[asyncio.Task[None]] = set()
         self._tools: dict[str, MCPToolInfo] | None = None
         self._counts = {"connects": 0, "losses": 0, "calls": 0, "failed": 0}
-        self._log = logger.bind(component="mcp", server=label)
+        self._log = redacting_logger().bind(component="mcp", server=self.label)
 
     def __repr__(self) -> str:
         return f"MCPClient({self.label!r})"
@@ -260,10 +275,13 @@ class MCPClient:
         problems = argument_problems(info.input_schema, args)
         if problems:
             self._count("failed")
+            # jsonschema's messages quote the arguments' values: scrubbed like a server's.
             raise MCPArgumentsError(
-                f"The arguments {sorted(args)} do not fit the input schema of tool {name!r} "
-                f"of MCP server {self.label}: {'; '.join(problems)}. Fix the step's "
-                "'arguments'."
+                self._scrub(
+                    f"The arguments {sorted(args)} do not fit the input schema of tool "
+                    f"{name!r} of MCP server {self.label}: {'; '.join(problems)}. Fix the "
+                    "step's 'arguments'."
+                )
             )
         attempt = current_attempt()
         meta = None if attempt is None else {IDEMPOTENCY_META: attempt.idempotency_key}
@@ -326,11 +344,11 @@ class MCPClient:
     # -- the loop thread -----------------------------------------------------------------
 
     def _scrub(self, text: str) -> str:
-        """``text`` without the endpoint's credentials or the header values (an error's
-        text may quote the URL it failed on)."""
+        """``text`` without the endpoint's credentials, the header values or a stdio
+        server's credentials (an error's text may quote the URL it failed on)."""
         if isinstance(self._server, str) and self._server != self.label:
             text = text.replace(self._server, self.label)
-        for value in self._headers.values():
+        for value in (*self._headers.values(), *self._env_secrets):
             if len(value) >= 4:
                 text = text.replace(value, "***")
         return redact_text(text)
@@ -356,13 +374,29 @@ class MCPClient:
             return self._loop
 
     async def _run(self, work: Coroutine[Any, Any, T]) -> T:
-        """Run ``work`` on the client's loop and await its outcome from the caller's."""
+        """Run ``work`` on the client's loop and await its outcome from the caller's.
+
+        Work that :meth:`close` cut off (its loop stopped under it) fails with
+        :class:`MCPConnectionError`, not a ``CancelledError`` the caller would read as its
+        own cancellation.
+        """
         try:
             loop = self._client_loop()
         except BaseException:
             work.close()
             raise
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(work, loop))
+        try:
+            return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(work, loop))
+        except asyncio.CancelledError:
+            caller = asyncio.current_task()
+            if not self._closed or (caller is not None and caller.cancelling()):
+                raise
+            raise self._closed_error() from None
+
+    def _closed_error(self) -> MCPConnectionError:
+        return MCPConnectionError(
+            f"The MCP client of {self.label} was closed before the server answered."
+        )
 
     # -- connecting (client loop) ------------------------------------------------------
 
@@ -370,7 +404,16 @@ class MCPClient:
         conn = self._conn
         if conn is not None and conn.alive and not conn.stop.is_set():
             return conn
-        return await asyncio.shield(self._start_connecting())
+        connecting = self._start_connecting()
+        try:
+            return await asyncio.shield(connecting)
+        except asyncio.CancelledError:
+            # The shield passes the connect's own cancellation (close() stops it) on to
+            # this task; only a cancellation of this task is the caller's.
+            task = asyncio.current_task()
+            if not connecting.cancelled() or (task is not None and task.cancelling()):
+                raise
+            raise self._closed_error() from None
 
     def _start_connecting(self) -> asyncio.Task[_Connection]:
         task = self._connecting
@@ -477,8 +520,12 @@ class MCPClient:
 
     async def _shutdown(self) -> None:
         self._closing = True
-        if self._connecting is not None:
-            self._connecting.cancel()
+        connecting = self._connecting
+        if connecting is not None and not connecting.done():
+            connecting.cancel()
+            # let it end, so the calls waiting for it fail before the loop stops
+            await asyncio.wait([connecting], timeout=10.0)
+            await asyncio.sleep(0)
         conn = self._conn
         if conn is not None:
             conn.stop.set()
@@ -615,6 +662,23 @@ def _is_transport_error(exc: BaseException) -> bool:
     return isinstance(exc, transport)
 
 
+def _checked_timeout(seconds: object) -> float | None:
+    """``seconds`` as a call timeout: None, or a finite number above 0."""
+    if seconds is None:
+        return None
+    if (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, int | float)
+        or not math.isfinite(seconds)
+        or seconds <= 0
+    ):
+        raise ConfigurationError(
+            f"An MCP call_timeout must be a finite number of seconds above 0 (or None for "
+            f"no limit), got {seconds!r}."
+        )
+    return float(seconds)
+
+
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         return _describe(exc.exceptions[0])
@@ -679,8 +743,8 @@ async def create_production_client(
     ``path``, ``/mcp``, is added) or the endpoint itself (a URL with a path).
 
     Raises:
-        ConfigurationError: the URL is not http(s), or the SDK is missing
-            (``pip install 'actorflow[mcp]'``).
+        ConfigurationError: the URL is not http(s), ``call_timeout`` is not None or a
+            finite number above 0, or the SDK is missing (``pip install 'actorflow[mcp]'``).
     """
     require_sdk()
     endpoint, label = _endpoint(url, path)
@@ -705,8 +769,14 @@ async def create_stdio_client(
     talks over its stdin/stdout; the process starts on ``connect()`` or the first call,
     and again on a reconnect.
 
+    The values of ``env`` entries with sensitive names (``GITHUB_TOKEN``,
+    ``OPENAI_API_KEY``, ...: the name rule of :mod:`actorflow.secrets`) are registered as
+    secrets, like an HTTP client's sensitive headers. The client's label (``stdio:`` and
+    the command's first two words) is redacted (``--api-key=...`` loses its value).
+
     Raises:
-        ConfigurationError: the SDK is missing (``pip install 'actorflow[mcp]'``).
+        ConfigurationError: ``call_timeout`` is not None or a finite number above 0, or
+            the SDK is missing (``pip install 'actorflow[mcp]'``).
     """
     mcp = require_sdk()
     params = mcp.StdioServerParameters(
