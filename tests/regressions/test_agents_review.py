@@ -81,7 +81,8 @@ def test_a1_cancelled_error_inside_a_handler_is_answered_and_frees_the_agent(
         first = system.ask("/agents/c", task("inner_cancelled"), timeout=2)
     except AskTimeoutError:
         first = None
-    assert isinstance(first, AgentTaskDone) and first.error
+    assert isinstance(first, AgentTaskDone)
+    assert first.error
     assert system.ask("/agents/c", task("after"), timeout=2) == AgentTaskDone(result="after")
 
 
@@ -480,7 +481,8 @@ def test_a11_a_failed_effect_answers_its_errors_own_class_first(
 
     reply = system.ask(f"/agents/x_{name}", task(name), timeout=5)
 
-    assert isinstance(reply, AgentTaskDone) and reply.error
+    assert isinstance(reply, AgentTaskDone)
+    assert reply.error
     assert reply.error_types[:1] == (error_type,), reply.error_types
 
 
@@ -505,8 +507,8 @@ def test_a12_a_different_conflict_reusing_an_id_is_not_given_anothers_answer(
     What should happen: only the same conflict joins; a different one under a waiting id
     is refused (a ``ConflictError``) or resolved on its own, among ``x`` and ``y``."""
     from actorflow.agents.conflicts import Conflict, ConflictRefused, ConflictResolved, ConflictType
-    from actorflow.agents.resolver import ConflictResolver, conflict_request
     from actorflow.agents.paths import RESOLVER_PATH
+    from actorflow.agents.resolver import ConflictResolver, conflict_request
     from actorflow.human import spawn_human_gateway
     from actorflow.messages.base import Message
     from actorflow.runtime.behaviour import Behaviour
@@ -600,7 +602,10 @@ def test_a13_two_revisions_in_one_round_get_their_own_gates(system: ActorSystem)
         return {"approved": False, "feedback": ["no"]}
 
     orchestrator = MultiAgentOrchestrator(
-        system, decomposer=TwoReviews(), max_retries=0, retry_delay=0  # type: ignore[arg-type]
+        system,
+        decomposer=TwoReviews(),
+        max_retries=0,
+        retry_delay=0,  # type: ignore[arg-type]
     )
     w = AgentInfo(id="w", role=AgentRole.EXECUTOR)
     r = AgentInfo(id="r", role=AgentRole.VALIDATOR)
@@ -634,13 +639,13 @@ def test_a14_a_holders_late_stop_notice_does_not_release_its_successors_lease(
 
     What should happen: a stop notice names the incarnation that stopped (a cell id in
     the watch and the notice), and only that incarnation's leases are released."""
+    from actorflow.agents.paths import RESOURCES_PATH
     from actorflow.agents.resource_messages import AcquireResource, ResourceGranted
     from actorflow.agents.resources import (
         acquire_resource,
         ensure_resource_allocator,
         resource_statistics,
     )
-    from actorflow.agents.paths import RESOURCES_PATH
     from actorflow.messages.system import ActorStopped
     from actorflow.runtime.behaviour import Behaviour
     from actorflow.testing import Probe
