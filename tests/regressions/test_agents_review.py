@@ -684,3 +684,39 @@ def test_a14_a_holders_late_stop_notice_does_not_release_its_successors_lease(
     assert system.cell_at("/agents/h") is not None  # the new actor lives
     held = [lease.lease_id for lease in stats.resources[0].leases]
     assert held == [granted.lease_id], stats
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="A15: AgentContext.emit lets a handler's metadata replace the agent_id it "
+    "stamps on the stream event, so an agent's THINKING/TEXT can name another agent",
+)
+def test_a15_an_agents_stream_event_names_the_agent_that_emitted_it(system: ActorSystem) -> None:
+    """The adversary's handler calls ``ctx.think("...", agent_id="admin")``.
+
+    What happens: ``AgentContext.emit`` builds the metadata as
+    ``{"agent_id": self.info.id, **metadata}``, so the caller's ``agent_id`` wins: the
+    THINKING event says ``agent_id="admin"`` although ``/agents/t`` emitted it (only
+    ``source`` still tells the truth).
+
+    What should happen: the agent's own id is stamped last (or a clashing key is
+    refused with ``InvalidMessageError``)."""
+    import queue
+
+    from actorflow.streams import subscribe
+
+    events: queue.Queue[Any] = queue.Queue()
+
+    class Speaker(BaseAgent):
+        async def handle_task(self, task: AgentTask, ctx: AgentContext) -> Any:
+            ctx.think("thinking", agent_id="admin")
+            return 1
+
+    subscribe(system, events.put)
+    spawn(system, recipe(Speaker, AgentInfo(id="t")), "t")
+    assert system.ask("/agents/t", task("x"), timeout=5) == AgentTaskDone(result=1)
+
+    event = events.get(timeout=5)
+
+    assert event.source == "/agents/t"
+    assert event.metadata["agent_id"] == "t"
