@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from datetime import datetime
 from pathlib import Path
@@ -23,7 +24,7 @@ from typing import Annotated
 import typer
 from pydantic import JsonValue, ValidationError
 from rich.console import Console
-from rich.markup import escape
+from rich.markup import escape as _markup_escape
 from rich.table import Table
 
 from actorflow.errors import (
@@ -91,8 +92,10 @@ def pending(store: StoreOption = DEFAULT_STORE_NAME) -> None:
         console.print(f"No pending human requests in {escape(store)}.")
         return
     now = time.time()
-    table = Table(title=f"pending human requests in {store}", title_justify="left")
-    table.add_column("request", overflow="fold")
+    table = Table(title=f"pending human requests in {escape(store)}", title_justify="left")
+    # An id is copied into `actorflow answer`: kept on one line while it fits.
+    longest = max(len(escape(e.request_id)) for e in entries)
+    table.add_column("request", overflow="fold", min_width=min(longest, _ID_WIDTH))
     table.add_column("flow / step", overflow="fold")
     table.add_column("type", no_wrap=True)
     table.add_column("question", overflow="fold")
@@ -123,10 +126,10 @@ def _add_row(table: Table, entry: HumanRequestEntry, now: float) -> None:
     table.add_row(
         escape(record.request_id),
         escape(where),
-        request.type.value + (" (escalated)" if record.stage else ""),
+        escape(request.type.value) + (" (escalated)" if record.stage else ""),
         escape(request.message),
         escape(options),
-        datetime.fromtimestamp(deadline).strftime("%Y-%m-%d %H:%M:%S"),
+        _when(deadline),
         shown_left,
     )
 
@@ -202,7 +205,7 @@ def answer_stored_request(
     at = time.time() if now is None else now
     deadline = last_deadline(record)
     if at >= deadline:
-        when = datetime.fromtimestamp(deadline).strftime("%Y-%m-%d %H:%M:%S")
+        when = _when(deadline)
         raise HumanResponseExpiredError(
             f"Human request {request_id!r} ({record.request.message!r}) is past its deadline "
             f"({when}), so it takes no answer any more; the run applies its timeout policy "
@@ -278,17 +281,51 @@ def parse_cli_value(request: HumanRequest, text: str) -> JsonValue:
     if request.type is HumanCallbackType.INPUT and request.value_type is None:
         try:
             value: JsonValue = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # nested too deep for JSON: taken as text
             return validate_answer(request, text)
         return validate_answer(request, value)
     return parse_answer(request, text)
+
+
+def escape(text: str) -> str:
+    """``text`` made safe to print: control characters (ESC, CR, BEL, C1, bidi
+    overrides ...) shown escaped (``\\x1b``), so a question or an id from the store
+    cannot move the cursor, rewrite a line or set the title or clipboard; then Rich
+    markup escaped. Newlines and tabs are kept."""
+    return _markup_escape(_CONTROL.sub(_shown, text))
+
+
+_CONTROL = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def _shown(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def _when(epoch: float) -> str:
+    """``epoch`` as local time, or a plain word when no calendar date can show it."""
+    try:
+        return datetime.fromtimestamp(epoch).strftime("%Y-%m-%d %H:%M:%S")
+    except (ValueError, OverflowError, OSError):
+        return "after 9999" if epoch > 0 else "before 1970"
 
 
 def _text(option: JsonValue) -> str:
     return option if isinstance(option, str) else json.dumps(option)
 
 
+_ID_WIDTH = 40
+"""Most columns ``pending`` keeps for a request id before it folds."""
+_LONG = 10 * 365 * 86_400
+"""Seconds beyond which a span is shown as ``years``."""
+
+
 def _span(seconds: float) -> str:
+    if seconds >= _LONG:
+        return "years"
     whole = int(seconds)
     days, rest = divmod(whole, 86_400)
     hours, rest = divmod(rest, 3600)

@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Final, cast
 
-from pydantic import JsonValue
+from pydantic import JsonValue, ValidationError
 
 from actorflow.errors import FlowError
 from actorflow.flow.commands import (
@@ -64,6 +64,7 @@ from actorflow.flow.messages import (
 from actorflow.flow.models import TERMINAL_STEP_STATES, FlowStatus, StepSpec, StepStatus
 from actorflow.flow.references import names_for, resolve_references
 from actorflow.flow.retry import StepError
+from actorflow.flow.steps import HumanParameters
 from actorflow.messages import freeze
 from actorflow.messages.base import Message
 
@@ -418,12 +419,23 @@ def _deadline(draft: _Draft, spec: StepSpec, timeout: float | None) -> float | N
 
 
 def _escalation_seconds(spec: StepSpec, timeout: float) -> float:
-    """Seconds a human step's request may spend escalated after its first deadline."""
+    """Seconds a human step's request may spend escalated after its first deadline: as
+    the gateway takes them (through :class:`HumanParameters`: ``"300"`` is 300 s; none
+    given is ``timeout``). 0 if the step does not escalate, or if its policy or its
+    escalation time is a reference (known only once the attempt runs)."""
     params = spec.parameters
-    extra = params.get("escalation_timeout") or timeout
-    if params.get("on_timeout") == "escalate" and isinstance(extra, int | float):
-        return float(extra)
-    return 0.0
+    fields = {
+        "message": "",
+        "on_timeout": params.get("on_timeout", "fail"),
+        "escalation_timeout": params.get("escalation_timeout"),
+    }
+    try:
+        checked = HumanParameters.model_validate(fields)
+    except ValidationError:
+        return 0.0
+    if checked.on_timeout != "escalate":
+        return 0.0
+    return timeout if checked.escalation_timeout is None else checked.escalation_timeout
 
 
 def human_deadline(core: FlowCore, step_id: str) -> float | None:

@@ -93,9 +93,10 @@ class DurablePendingRequests:
     to ``log`` (see the module docstring).
 
     Args:
-        log: where the records are stored; its open records (and the latest
-            ``keep_ended`` ended ones) are loaded now, so build this outside the actors.
-        keep_ended: ended requests kept in memory (a re-sent one is told its outcome).
+        log: where the records are stored; its records (open and ended) are loaded
+            now, so build this outside the actors.
+        keep_ended: requests that end from now on kept in memory once ended (a re-sent
+            one is told its outcome); those loaded from the log are all kept.
 
     Raises:
         StoreError: the log could not be read (from the log).
@@ -107,8 +108,12 @@ class DurablePendingRequests:
         self._lock = threading.Lock()
         self._writes: list[tuple[ActorPath, Message]] = []
         records = [r for r in map(_parse, log.load()) if r is not None]
-        ended = [r for r in records if r.outcome is not None][-keep_ended:] if keep_ended else []
-        for record in (*ended, *(r for r in records if r.outcome is None)):
+        # Every ended record the log holds is kept, however old: a resumed flow sends
+        # its request again (same id), maybe long after an answer given while it was
+        # down (`actorflow answer`), and must be told that outcome, not asked again
+        # (nor have the stored answer overwritten by a new open record). The log holds
+        # them all anyway; ``keep_ended`` bounds those that end from now on.
+        for record in records:
             self._view.put(record)
 
     def put(self, record: PendingRecord) -> None:

@@ -36,6 +36,7 @@ from actorflow.human.models import HumanCallbackType, TimeoutPolicy
 from actorflow.messages.codec import pack
 
 __all__ = [
+    "MAX_ID_LENGTH",
     "MAX_PATTERN_LENGTH",
     "PATTERN_INPUT_LIMIT",
     "check_pattern",
@@ -44,6 +45,9 @@ __all__ = [
     "validate_answer",
 ]
 
+MAX_ID_LENGTH = 512
+"""Longest request, flow or step id a request may carry (characters): what a store
+keeps, so a durable gateway never takes a request it cannot write ahead."""
 MAX_PATTERN_LENGTH = 256
 """Longest pattern a request may carry (characters)."""
 PATTERN_INPUT_LIMIT = 256
@@ -170,12 +174,14 @@ def check_request(request: HumanRequest) -> None:
     """Check that ``request`` can be answered at all.
 
     Raises:
-        ConfigurationError: a selection without options, multi-select on something
-            else, a negative or infinite timeout, a pattern that is unsafe or on an
-            answer that is not text, or (under the ``default`` timeout policy) a default
-            value that is not a valid answer.
+        ConfigurationError: an empty id or one longer than :data:`MAX_ID_LENGTH`, a
+            selection without options, multi-select on something else, a negative or
+            infinite timeout, a pattern that is unsafe or on an answer that is not text,
+            or (under the ``default`` timeout policy) a default value that is not a
+            valid answer.
     """
     rid = request.request_id
+    _check_ids(request)
     for what, seconds in (
         ("timeout", request.timeout),
         ("escalation_timeout", request.escalation_timeout),
@@ -221,6 +227,20 @@ def check_request(request: HumanRequest) -> None:
                 f"Human request {rid!r} uses its default value on timeout, but the default "
                 f"is not a valid answer: {exc}"
             ) from None
+
+
+def _check_ids(request: HumanRequest) -> None:
+    rid = request.request_id
+    for what, text in (
+        ("request_id", rid),
+        ("flow_id", request.flow_id),
+        ("step_id", request.step_id),
+    ):
+        if text is not None and not 0 < len(text) <= MAX_ID_LENGTH:
+            raise ConfigurationError(
+                f"Human request {rid[:80]!r} has a {what} of {len(text)} characters; it must "
+                f"be 1 to {MAX_ID_LENGTH} (a store keeps no longer one). Use a shorter id."
+            )
 
 
 def _check_pattern_use(request: HumanRequest) -> None:
@@ -280,7 +300,7 @@ def _unjournalable(value: JsonValue) -> str | None:
             stack.extend(item.values())
     try:
         size = len(pack(value))
-    except (CodecError, ValueError, TypeError, OverflowError):
+    except (CodecError, ValueError, TypeError, OverflowError, RecursionError):
         return "cannot be recorded (not JSON data)"
     if size > MAX_ANSWER_BYTES:
         return f"takes {size:,} bytes; at most {MAX_ANSWER_BYTES:,} are taken"

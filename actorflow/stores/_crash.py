@@ -52,7 +52,8 @@ class CrashPoints:
 
     def _parse(self, spec: str) -> None:
         name, _, count = spec.strip().partition("@")
-        if name not in CRASH_POINTS or (count and (not count.isdigit() or int(count) < 1)):
+        number = count.isascii() and count.isdigit() and len(count) <= 9
+        if name not in CRASH_POINTS or (count and (not number or int(count) < 1)):
             raise ConfigurationError(
                 f"{CRASH_ENV}={spec!r} is not a crash point. Use one of "
                 f"{', '.join(CRASH_POINTS)}, optionally with '@N' to crash the N-th time "

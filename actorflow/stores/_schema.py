@@ -23,6 +23,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "Synchronous",
     "connect",
+    "is_schema_number",
     "lock_file",
     "synchronous_mode",
     "unlock_file",
@@ -274,6 +275,12 @@ def _upgrade(conn: sqlite3.Connection, path: Path, version: int) -> None:
     )
 
 
+def is_schema_number(text: str) -> bool:
+    """Whether ``text`` is a schema version as actorflow writes it: ASCII digits, short
+    (``str.isdigit`` also takes '²' and other digits ``int`` refuses)."""
+    return 0 < len(text) <= 9 and text.isascii() and text.isdigit()
+
+
 def _check_meta(conn: sqlite3.Connection, path: Path) -> int:
     """Check the ``meta`` table and return the file's schema version (one this version
     reads or upgrades).
@@ -296,7 +303,7 @@ def _check_meta(conn: sqlite3.Connection, path: Path) -> int:
             "store at another file."
         )
     version = meta["schema_version"]
-    if not isinstance(version, str) or not version.isdigit():
+    if not isinstance(version, str) or not is_schema_number(version):
         raise StoreSchemaError(
             f"{where} has schema version {version!r}, which is not a number: the 'meta' "
             "table was changed outside actorflow. Restore the file from a backup."

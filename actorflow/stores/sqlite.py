@@ -48,6 +48,7 @@ from actorflow.stores._schema import (
     SCHEMA_VERSION,
     Synchronous,
     connect,
+    is_schema_number,
     lock_file,
     synchronous_mode,
     unlock_file,
@@ -482,7 +483,7 @@ def _peek_version(conn: sqlite3.Connection, file: Path) -> int:
             "another file."
         ) from exc
     version = rows.get("schema_version")
-    if rows.get("application") != "actorflow" or not str(version).isdigit():
+    if rows.get("application") != "actorflow" or not is_schema_number(str(version)):
         raise StoreSchemaError(f"The file {str(file)!r} is not an actorflow store.")
     number = int(str(version))
     if number > SCHEMA_VERSION:

@@ -15,7 +15,7 @@ from actorflow.human import (
     parse_answer,
     validate_answer,
 )
-from actorflow.human.validation import PATTERN_INPUT_LIMIT
+from actorflow.human.validation import MAX_ID_LENGTH, PATTERN_INPUT_LIMIT
 from tests.human.support import ask
 
 CONFIRM = HumanCallbackType.CONFIRM
@@ -127,6 +127,25 @@ def test_a_default_policy_needs_a_valid_default() -> None:
 
     with pytest.raises(ConfigurationError, match=r"the default is not a valid answer"):
         check_request(request)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"request_id": ""},
+        {"request_id": "r" * (MAX_ID_LENGTH + 1)},
+        {"flow_id": "f" * (MAX_ID_LENGTH + 1)},
+        {"step_id": ""},
+    ],
+)
+def test_an_id_a_store_cannot_keep_is_refused(fields: dict[str, Any]) -> None:
+    with pytest.raises(ConfigurationError, match=r"it must be 1 to 512"):
+        check_request(ask(**fields))
+
+
+def test_ids_up_to_the_limit_are_taken() -> None:
+    longest = "x" * MAX_ID_LENGTH
+    check_request(ask(longest, flow_id=longest, step_id=longest))
 
 
 def test_multi_select_is_only_for_selections() -> None:
