@@ -19,6 +19,7 @@ Actors other than flows are not re-driven in phase 1: the report lists them.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -264,11 +265,12 @@ def _replay_flow(
     decided = _decided(folded, _asker(entries, flow_id))
     attempts, replies = _recorded(entries, flow_id)
     found: list[tuple[int, str]] = [] if failure is None else [failure]
+    positions = _Positions(decided.seq_at)
     for action in attempts:
         key = (str(action.payload["step_id"]), int(str(action.payload["attempt"])))
         is_retry = action.kind == _RETRY
         at = (decided.retries if is_retry else decided.started).get(key)
-        if at is None or at > _position_before(decided.seq_at, action.seq):
+        if at is None or at > positions.before(action.seq):
             why = "that retry was never scheduled" if is_retry else "that attempt was never started"
             found.append(_divergence(flow_id, action, None, why))
             break
@@ -315,12 +317,26 @@ def _same(want: Action, got: Action) -> bool:
     return want.recipient == got.recipient and want.payload == got.payload
 
 
-def _position_before(seq_at: Mapping[int, int], seq: int | None) -> int:
-    """Index of the last folded event recorded before ``seq``."""
-    if seq is None:
-        return len(seq_at)
-    before = [i for s, i in seq_at.items() if s < seq]
-    return max(before, default=-1)
+class _Positions:
+    """Which folded event was the last one recorded before a given seq (O(log n))."""
+
+    __slots__ = ("latest", "seqs")
+
+    def __init__(self, seq_at: Mapping[int, int]) -> None:
+        pairs = sorted(seq_at.items())
+        self.seqs = [s for s, _ in pairs]
+        self.latest: list[int] = []  # the highest position among seqs up to each one
+        top = -1
+        for _, index in pairs:
+            top = max(top, index)
+            self.latest.append(top)
+
+    def before(self, seq: int | None) -> int:
+        """Position of the last folded event recorded before ``seq`` (-1: none)."""
+        if seq is None:
+            return self.latest[-1] if self.latest else -1
+        cut = bisect_left(self.seqs, seq)
+        return self.latest[cut - 1] if cut else -1
 
 
 def _asker(entries: Sequence[JournalEntry], flow_id: str) -> str | None:
