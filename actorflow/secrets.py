@@ -7,10 +7,11 @@ The redaction rule (documented in ``docs/secrets.md``):
    ``secret``, ``password``, ``cookie`` ...) or ends with one of
    :data:`SENSITIVE_SUFFIXES` (``_api_key``, ``_token``, ``_secret``, ``_password``
    ...) is replaced by :data:`REDACTED`. In text, ``name=value`` / ``name: value``
-   with such a name, and ``Bearer <token>``, lose the value the same way.
+   with such a name, and ``Bearer <token>``, lose the value the same way; an
+   ``Authorization: <scheme> <credentials>`` header loses scheme and credentials.
 2. **By value.** Every string registered with :func:`register_secret` (model clients
    register their API keys themselves) is replaced by :data:`REDACTED` wherever it
-   appears, in any field, inside any text.
+   appears, in any field (mapping keys included), inside any text.
 
 Where it applies:
 
@@ -100,9 +101,35 @@ _value_pattern: re.Pattern[str] | None = None
 _NAMES_ALTERNATION = "|".join(
     sorted({*SENSITIVE_NAMES, *(n.replace("_", "-") for n in SENSITIVE_NAMES)}, key=len)[::-1]
 )
+
+
+def _whole_value(match: re.Match[str]) -> str:
+    """``name: [REDACTED]`` for a header's whole value (a quoted value keeps its quotes)."""
+    head, value = match.group(1), match.group(2)
+    quote = value[:1]
+    if quote not in ("'", '"'):
+        return head + REDACTED
+    return head + quote + REDACTED + (quote if len(value) > 1 and value.endswith(quote) else "")
+
+
+_QUOTED = r"\"(?:[^\"\\\r\n]|\\.)*\"?|'[^'\r\n]*'?"
+_PARAM = r"[A-Za-z0-9!#$%*+.^_`|~-]+[ \t]*=[ \t]*(?:\"(?:[^\"\\\r\n]|\\.)*\"?|[^\s,\"']*)"
+_CREDENTIAL = r"[^\s\"',;&}]+"
 _TEXT_RULES: Final = (
     # Bearer / Basic credentials in a header or a message.
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{6,}"), r"\1 " + REDACTED),
+    # An Authorization header loses its whole value whatever the scheme: 'Token <cred>',
+    # 'Digest username="..", response=".."', 'ApiKey <cred>', a quoted value.
+    (
+        re.compile(
+            r"(?i)(\b(?:proxy[_-])?authorization\b[\"']?[ \t]*[:=][ \t]*)"
+            r"(?![\"']?(?:(?:bearer|basic)\s+)?\[REDACTED\])"
+            r"(" + _QUOTED + r"|[A-Za-z][A-Za-z0-9!#$%&*+.^_`|~-]*[ \t]+"
+            r"(?:" + _PARAM + r"(?:[ \t]*,[ \t]*" + _PARAM + r")*|" + _CREDENTIAL + r")"
+            r"|" + _CREDENTIAL + r")"
+        ),
+        _whole_value,
+    ),
     # name=value, name: value, "name": "value" (JSON-ish), for sensitive names and suffixes.
     (
         re.compile(
@@ -202,7 +229,9 @@ _SCALARS: Final = frozenset({int, float, bool, type(None), bytes})
 def _redact_mapping(value: Mapping[Any, Any], names: bool) -> Any:
     changed = False
     out: dict[Any, Any] = {}
-    for key, item in value.items():
+    pattern = _value_pattern
+    for original_key, item in value.items():
+        key = original_key
         if names and type(key) is str and is_sensitive_name(key) and item not in ("", None):
             new: Any = REDACTED
         elif type(item) in _SCALARS:
@@ -210,8 +239,24 @@ def _redact_mapping(value: Mapping[Any, Any], names: bool) -> Any:
         else:
             new = redact(item, names=names)
         changed = changed or new is not item
+        if pattern is not None and isinstance(key, str):
+            redacted_key = pattern.sub(REDACTED, key)
+            if redacted_key != key:  # a secret used as a key (a per-token cache...)
+                key = _free_key(out, value, redacted_key)
+                changed = True
         out[key] = new
     return out if changed else value
+
+
+def _free_key(out: Mapping[Any, Any], original: Mapping[Any, Any], key: str) -> str:
+    """``key``, or ``key`` numbered (``[REDACTED]#2``...) if the mapping has it already:
+    two keys redacted alike keep both their values."""
+    number = 1
+    candidate = key
+    while candidate in out or candidate in original:
+        number += 1
+        candidate = f"{key}#{number}"
+    return candidate
 
 
 def redact_log_record(record: Record) -> None:

@@ -28,8 +28,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -148,7 +150,12 @@ class OpenAIModelClient(BaseModelClient):
             completion = await self._with_retries(
                 request, lambda: sdk.chat.completions.create(**kwargs)
             )
-        return _response_of(completion, request.model)
+        try:
+            return _response_of(completion, request.model)
+        except ModelError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a malformed answer (the SDK checks nothing)
+            raise self._mapped(exc, request) from None
 
     async def _send_stream(self, request: ModelRequest) -> AsyncIterator[ModelChunk]:
         kwargs = self._kwargs(request, stream=True)
@@ -172,13 +179,22 @@ class OpenAIModelClient(BaseModelClient):
                     raise
                 except Exception as exc:  # noqa: BLE001 - the SDK's errors, mapped
                     raise self._mapped(exc, request) from None
-                for piece in builder.add(chunk):
+                for piece in self._unpacked(partial(builder.add, chunk), request):
                     yield piece
         finally:
             close = getattr(stream, "close", None)
             if close is not None:
                 await close()
-        yield ModelChunk(type="done", response=builder.response())
+        yield ModelChunk(type="done", response=self._unpacked(builder.response, request))
+
+    def _unpacked(self, read: Callable[[], T], request: ModelRequest) -> T:
+        """``read()``, with a malformed answer raised as :class:`ModelResponseError`."""
+        try:
+            return read()
+        except ModelError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a malformed chunk (the SDK checks nothing)
+            raise self._mapped(exc, request) from None
 
     def _kwargs(self, request: ModelRequest, *, stream: bool) -> dict[str, Any]:
         kwargs: dict[str, Any] = {**self.default_options, **request.options}
@@ -353,10 +369,21 @@ def _env_float(names: tuple[str, ...]) -> float | None:
         raise ConfigurationError(f"{names[0]} must be a number of seconds, got {text!r}.") from None
 
 
+def _not_a_number(text: str) -> float:
+    raise ValueError(f"{text} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999 reads as infinity
+        raise ValueError(f"{text} is too large for a JSON number")
+    return value
+
+
 def _arguments(text: str | None, name: str) -> dict[str, JsonValue]:
     try:
-        value = json.loads(text or "{}")
-    except json.JSONDecodeError:
+        value = json.loads(text or "{}", parse_constant=_not_a_number, parse_float=_finite)
+    except (ValueError, RecursionError):  # not JSON, NaN / Infinity, or nested too deep
         raise ModelResponseError(
             f"The model called tool {name!r} with arguments that are not JSON: {text!r}."
         ) from None
@@ -393,7 +420,9 @@ def _response_of(completion: Any, model: str) -> ModelResponse:
     if not choices:
         raise ModelResponseError(f"Model {model!r} answered with no choices.")
     choice = choices[0]
-    message = choice.message
+    message = getattr(choice, "message", None)
+    if message is None:
+        raise ModelResponseError(f"Model {model!r} answered with a choice without a message.")
     calls = tuple(
         ToolCall(
             id=c.id,

@@ -45,10 +45,13 @@ def parse_json(text: str) -> object:
     """Parse a model's JSON answer (a fenced ````json```` block is accepted).
 
     Raises:
-        ValueError: it is not JSON.
+        ValueError: it is not JSON (or it is nested too deeply to read).
     """
     match = _FENCE.match(text)
-    return json.loads(match.group(1) if match else text)
+    try:
+        return json.loads(match.group(1) if match else text)
+    except RecursionError:
+        raise ValueError("it is not JSON (it is nested too deeply).") from None
 
 
 async def ask_structured(

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import JsonValue, TypeAdapter
 
-from actorflow.errors import ActorflowError
 from actorflow.flow.jsondata import to_json_data
 from actorflow.flow.steps import ToolRegistry
 from actorflow.models.errors import ModelResponseError
@@ -117,7 +116,7 @@ async def run_tool_call(tools: ToolRegistry, call: ToolCall) -> ModelMessage:
             error=ModelResponseError,
             fix="Return JSON data from the tool.",
         )
-    except (ActorflowError, TypeError, ValueError) as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure of the tool goes back to the model
         text = redact_text(str(exc) or type(exc).__name__)
         scope.event(StreamCallbackType.ERROR, text, tool=call.name, tool_call_id=call.id)
         content = json.dumps({"error": text, "error_type": type(exc).__name__})

@@ -17,6 +17,7 @@ from actorflow import FakeClock
 from actorflow.errors import ConfigurationError
 from actorflow.models import (
     ModelRequestError,
+    ModelResponseError,
     ModelTimeoutError,
     ModelUnavailableError,
     OpenAIModelClient,
@@ -109,6 +110,77 @@ async def test_tool_calls_are_parsed_from_answers_and_from_streamed_deltas(
     assert plain.tool_calls == (ToolCall(id="call_1", name="add", arguments={"a": 1, "b": 2}),)
     assert streamed.tool_calls == (ToolCall(id="call_2", name="add", arguments={"a": 3, "b": 4}),)
     assert server.requests[0].body["tools"][0]["function"]["name"] == "add"
+
+
+def _malformed(choice: dict[str, Any]) -> dict[str, Any]:
+    body = completion("x")
+    body["choices"] = [choice]
+    return body
+
+
+def _chunk(choice: dict[str, Any]) -> dict[str, Any]:
+    return {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "fake-model",
+            "choices": [choice]}  # fmt: skip
+
+
+_CALL_WITHOUT_NAME = {"id": "c1", "type": "function", "function": {"name": None, "arguments": "{}"}}
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "body",
+    [
+        _malformed({"index": 0, "finish_reason": "stop"}),
+        _malformed({"index": 0, "message": None, "finish_reason": "stop"}),
+        _malformed(
+            {"index": 0, "message": {"role": "assistant", "tool_calls": [_CALL_WITHOUT_NAME]}}
+        ),
+        _malformed({"index": 0, "message": {"role": "assistant", "tool_calls": [{"id": "c1"}]}}),
+        _malformed({"index": 0, "message": {"role": "assistant", "content": ["not", "text"]}}),
+    ],
+    ids=["no-message", "null-message", "null-tool-name", "no-function", "content-not-text"],
+)
+async def test_a_malformed_answer_is_a_model_response_error(
+    server: FakeOpenAI, body: dict[str, Any]
+) -> None:
+    server.reply(body)
+
+    with pytest.raises(ModelResponseError, match="fake-model"):
+        await call(client(server), "hi")
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "events",
+    [
+        [_chunk({"index": 0, "finish_reason": None})],
+        [_chunk({"index": 0, "delta": {"tool_calls": [{"index": None, "id": "a"}]}}),
+         _chunk({"index": 0, "delta": {"tool_calls": [{"index": 1, "id": "b"}]}})],
+    ],
+    ids=["no-delta", "tool-call-without-index"],
+)  # fmt: skip
+async def test_a_malformed_stream_is_a_model_response_error(
+    server: FakeOpenAI, events: list[dict[str, Any]]
+) -> None:
+    server.stream(events)
+
+    with pytest.raises(ModelResponseError, match="fake-model"):
+        await call(client(server), "hi", stream=True)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "arguments",
+    ['{"a": NaN}', '{"a": Infinity}', '{"a": -Infinity}', '{"a": 1e999}', "[" * 100_000, "{"],
+)
+async def test_tool_call_arguments_that_are_not_json_data_are_refused(
+    server: FakeOpenAI, arguments: str
+) -> None:
+    call_ = {"id": "c1", "type": "function", "function": {"name": "t", "arguments": arguments}}
+    server.reply(_malformed({"index": 0, "message": {"role": "assistant", "tool_calls": [call_]}}))
+
+    with pytest.raises(ModelResponseError, match="arguments that are not JSON"):
+        await call(client(server), "hi")
 
 
 @pytest.mark.asyncio

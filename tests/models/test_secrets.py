@@ -98,6 +98,45 @@ def test_redact_text_hides_credentials_in_prose(secret: str) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("sent Authorization: Token gh-abcdef123456", f"sent Authorization: {REDACTED}"),
+        ("Proxy-Authorization: ApiKey k-123456 ; next", f"Proxy-Authorization: {REDACTED} ; next"),
+        ("authorization=SSWS 00abc&page=2", f"authorization={REDACTED}&page=2"),
+        ("authorization=00abc&page=2", f"authorization={REDACTED}&page=2"),
+        (
+            'Authorization: Digest username="u", realm="r", response="6629fae4"\nnext',
+            f"Authorization: {REDACTED}\nnext",
+        ),
+        ('{"authorization": "Token abc123", "a": 1}', f'{{"authorization": "{REDACTED}", "a": 1}}'),
+        ("{'Authorization': 'Digest a=\"b\", c=d'}", f"{{'Authorization': '{REDACTED}'}}"),
+        ("Authorization: Bearer tok.en-42", f"Authorization: Bearer {REDACTED}"),
+        ("Authorization: Basic dXNlcjpwYXNz", f"Authorization: Basic {REDACTED}"),
+        ("Authorization: Bearer abc then", f"Authorization: {REDACTED} then"),
+        ("the author: someone", "the author: someone"),
+    ],
+)  # fmt: skip
+def test_an_authorization_header_loses_its_whole_value(text: str, expected: str) -> None:
+    assert redact_text(text) == expected
+
+
+def test_a_secret_used_as_a_mapping_key_is_redacted(secret: str) -> None:
+    other = "0ther-s3cret-0043"
+    register_secret(other)
+    try:
+        data = {secret: "alice", other: "bob", f"user:{secret}": 1, "plain": {secret: [secret]}}
+
+        assert redact(data, names=False) == {
+            REDACTED: "alice",
+            f"{REDACTED}#2": "bob",  # two keys redacted alike both stay
+            f"user:{REDACTED}": 1,
+            "plain": {REDACTED: [REDACTED]},
+        }
+    finally:
+        unregister_secret(other)
+
+
 def test_short_or_non_string_secrets_are_refused() -> None:
     with pytest.raises(ConfigurationError, match="at least 6 characters"):
         register_secret("abc")
