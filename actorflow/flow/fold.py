@@ -165,7 +165,9 @@ def fold(
         if isinstance(recorded, RunFlow):
             state = None  # every run (a resume, a run again) starts from its own RunFlow
             if plan is not None and recorded.snapshot is None:
-                event = recorded.model_copy(update={"plan": plan})
+                # The recorded order is the recorded plan's: the decider works out the
+                # changed plan's own order (a renamed step is not in the old one).
+                event = recorded.model_copy(update={"plan": plan, "order": ()})
         state, commands = decide(state, event, at)
         flow_id = state.flow_id
         steps.append(FoldStep(seq, event, at, state, tuple(commands)))
