@@ -1,7 +1,7 @@
 """Regressions from the adversarial review of durable human requests, MCP, models and
 secrets (issues 13 phase 2 and 15): B1..Bn.
 
-Each test shows one defect and is marked ``xfail(strict=True)`` until it is fixed.
+Each test shows one defect; all are fixed (the comment above each names it).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def _request(request_id: str, **fields: object) -> HumanRequest:
     return HumanRequest.model_validate(values)
 
 
-@pytest.mark.xfail(strict=True, reason="B1: `actorflow pending` crashes on a far-future deadline")
+# B1 (fixed): `actorflow pending` crashes on a far-future deadline
 def test_b1_pending_lists_a_request_with_a_far_future_deadline(tmp_path: Path) -> None:
     """The adversary sends a human request with a huge but finite timeout (1e15 s:
     check_request accepts any finite, non-negative timeout), so the durable gateway
@@ -69,7 +69,7 @@ def test_b1_pending_lists_a_request_with_a_far_future_deadline(tmp_path: Path) -
     assert "ordinary" in result.output
 
 
-@pytest.mark.xfail(strict=True, reason="B2: `actorflow answer` with deeply nested JSON raises RecursionError")
+# B2 (fixed): `actorflow answer` with deeply nested JSON raises RecursionError
 def test_b2_answer_with_deeply_nested_json_is_a_typed_refusal(tmp_path: Path) -> None:
     """The adversary answers an input request with '[' * 100000 on the command line.
     parse_cli_value calls json.loads, which raises RecursionError (not ValueError), so
@@ -90,7 +90,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.mark.xfail(strict=True, reason="B3: close() during a connect retry hands the caller a bare CancelledError")
+# B3 (fixed): close() during a connect retry hands the caller a bare CancelledError
 def test_b3_close_during_connect_fails_the_call_with_a_typed_error() -> None:
     """The adversary calls a tool of an MCP server that is down (the client is retrying
     its connect with backoff) and closes the client meanwhile (shutdown of the app).
@@ -156,7 +156,7 @@ def _complete_against(body: dict[str, object]) -> BaseException | None:
         unregister_secret(key)
 
 
-@pytest.mark.xfail(strict=True, reason="B4: a malformed completion raises AttributeError, not ModelResponseError")
+# B4 (fixed): a malformed completion raises AttributeError, not ModelResponseError
 def test_b4_a_completion_without_a_message_is_a_model_response_error() -> None:
     """A hostile (or buggy) OpenAI-compatible server answers 200 with a choice that has
     no 'message' (or a null one, or a tool call whose function name is null). The SDK
@@ -171,7 +171,7 @@ def test_b4_a_completion_without_a_message_is_a_model_response_error() -> None:
     assert isinstance(outcome, ModelResponseError), repr(outcome)
 
 
-@pytest.mark.xfail(strict=True, reason="B5: tool-call arguments with NaN are taken as JSON")
+# B5 (fixed): tool-call arguments with NaN are taken as JSON
 def test_b5_tool_call_arguments_with_nan_are_refused() -> None:
     """The model answers a tool call whose arguments are '{"a": NaN}'. json.loads takes
     NaN (Python's extension), so the ToolCall carries a float nan into a tool and the
@@ -187,7 +187,7 @@ def test_b5_tool_call_arguments_with_nan_are_refused() -> None:
     assert isinstance(outcome, ModelResponseError), repr(outcome)
 
 
-@pytest.mark.xfail(strict=True, reason="B6: a registered secret used as a mapping key reaches the journal file")
+# B6 (fixed): a registered secret used as a mapping key reaches the journal file
 def test_b6_a_secret_as_a_mapping_key_never_reaches_the_journal(tmp_path: Path) -> None:
     """docs/secrets.md: a registered secret becomes [REDACTED] 'wherever it appears: in
     any field'. The adversary's tool keys a mapping by the credential (a per-key cache,
@@ -201,7 +201,7 @@ def test_b6_a_secret_as_a_mapping_key_never_reaches_the_journal(tmp_path: Path) 
     from actorflow.secrets import register_secret, unregister_secret
     from tests.support import Log, Work, Worker
 
-    secret = "b6-s3cr3t-key-0099"
+    secret = "b6-s3cr3t-key-0099"  # noqa: S105 - a test secret
     register_secret(secret)
     try:
         path = tmp_path / "run.afj"
@@ -220,7 +220,7 @@ def test_b6_a_secret_as_a_mapping_key_never_reaches_the_journal(tmp_path: Path) 
     assert secret.encode() not in data
 
 
-@pytest.mark.xfail(strict=True, reason="B7: 'Authorization: Token <credential>' keeps the credential in text")
+# B7 (fixed): 'Authorization: Token <credential>' keeps the credential in text
 def test_b7_an_authorization_header_with_another_scheme_loses_its_credential() -> None:
     """docs/secrets.md: in text, 'name: value' with a sensitive name loses the value.
     An endpoint's error text quotes the header 'Authorization: Token gh-abcdef123456'
@@ -254,7 +254,7 @@ class _ListLog:
         return None
 
 
-@pytest.mark.xfail(strict=True, reason="B8: a CLI answer to an old request is forgotten at restart once 1000 later ones ended")
+# B8 (fixed): a CLI answer to an old request is forgotten at restart once 1000 later ones ended
 def test_b8_an_answer_given_while_down_survives_many_later_ended_requests() -> None:
     """A run asks request 'old' and goes down; meanwhile (days later) the store holds
     more than keep_ended (1,000) requests that were asked after it and ended (other
@@ -283,10 +283,11 @@ def test_b8_an_answer_given_while_down_survives_many_later_ended_requests() -> N
     records = [ended("old", 1_000_000.0), *later]  # oldest asked first, as the store reads
     pending = DurablePendingRequests(_ListLog(records))  # type: ignore[arg-type]
     kept = pending.get("old")
-    assert kept is not None and kept.outcome is not None
+    assert kept is not None
+    assert kept.outcome is not None
 
 
-@pytest.mark.xfail(strict=True, reason="B9: credentials in a stdio MCP server's env are not registered as secrets")
+# B9 (fixed): credentials in a stdio MCP server's env are not registered as secrets
 def test_b9_a_stdio_servers_credential_env_is_registered_as_a_secret() -> None:
     """A stdio MCP server takes its credential in its environment (the usual way:
     create_stdio_client('uvx', ['mcp-server-github'], env={'GITHUB_TOKEN': ...})).
@@ -298,7 +299,7 @@ def test_b9_a_stdio_servers_credential_env_is_registered_as_a_secret() -> None:
     from actorflow.mcp import create_stdio_client
     from actorflow.secrets import redact_text, unregister_secret
 
-    token = "ghp-review-b9-0123456789"
+    token = "ghp-review-b9-0123456789"  # noqa: S105 - a test secret
     asyncio.run(create_stdio_client(sys.executable, ["-c", "pass"], env={"GITHUB_TOKEN": token}))
     try:
         assert token not in redact_text(f"the server refused {token}")
@@ -306,7 +307,7 @@ def test_b9_a_stdio_servers_credential_env_is_registered_as_a_secret() -> None:
         unregister_secret(token)
 
 
-@pytest.mark.xfail(strict=True, reason="B10: the MCP client's log records carry a stdio label with its credential")
+# B10 (fixed): the MCP client's log records carry a stdio label with its credential
 def test_b10_mcp_log_records_hold_no_credential_of_a_stdio_label() -> None:
     """A stdio server is started with its key on the command line
     ('--api-key=sk-...'). The client's label is 'stdio:' + the first two words, so it
@@ -325,9 +326,10 @@ def test_b10_mcp_log_records_hold_no_credential_of_a_stdio_label() -> None:
     try:
         client = asyncio.run(
             create_stdio_client(
-                "/nonexistent/review-b10-server", [f"--api-key={key}"],
+                "/nonexistent/review-b10-server",
+                [f"--api-key={key}"],
                 backoff=Backoff(initial=0, attempts=2),
-            )  # fmt: skip
+            )
         )
 
         async def scenario() -> None:
@@ -343,7 +345,8 @@ def test_b10_mcp_log_records_hold_no_credential_of_a_stdio_label() -> None:
     assert not [line for line in seen if key in line], seen
 
 
-@pytest.mark.xfail(strict=True, reason="B11: a tool raising RuntimeError/KeyError/OSError fails the model call instead of going back to the model")
+# B11 (fixed): a tool raising RuntimeError/KeyError/OSError fails the model call instead of going
+#   back to the model
 def test_b11_a_failing_tools_error_goes_back_to_the_model() -> None:
     """docs/models.md: 'a failing tool's error goes back to the model as the tool's
     result'. The model calls a tool that raises RuntimeError (or KeyError, OSError,
@@ -373,7 +376,8 @@ def test_b11_a_failing_tools_error_goes_back_to_the_model() -> None:
     assert "KeyError" in (conversation[-2].content or "")
 
 
-@pytest.mark.xfail(strict=True, reason="B12: a registered secret in a refused MCP argument is quoted unredacted in MCPArgumentsError")
+# B12 (fixed): a registered secret in a refused MCP argument is quoted unredacted in
+#   MCPArgumentsError
 def test_b12_mcp_argument_errors_are_redacted() -> None:
     """docs/secrets.md: error messages the MCP client builds pass through redact_text.
     The adversary (or a careless planner) passes a registered credential as an argument
@@ -385,7 +389,7 @@ def test_b12_mcp_argument_errors_are_redacted() -> None:
     from actorflow.secrets import register_secret, unregister_secret
     from tests.mcp.servers import thread_server
 
-    secret = "b12-s3cr3t-0123456789"
+    secret = "b12-s3cr3t-0123456789"  # noqa: S105 - a test secret
     register_secret(secret)
     try:
         with thread_server() as server:
@@ -403,7 +407,7 @@ def test_b12_mcp_argument_errors_are_redacted() -> None:
     assert secret not in text, text
 
 
-@pytest.mark.xfail(strict=True, reason="B13: a deeply nested JSON text result from an MCP server raises RecursionError")
+# B13 (fixed): a deeply nested JSON text result from an MCP server raises RecursionError
 def test_b13_a_deeply_nested_text_result_is_not_a_recursion_error() -> None:
     """A hostile MCP server answers a call with one text block '[' * 100000. result_value
     parses a text that starts with '[' or '{' with json.loads and catches ValueError
@@ -418,7 +422,8 @@ def test_b13_a_deeply_nested_text_result_is_not_a_recursion_error() -> None:
     assert result_value(result, None) == "[" * 100_000
 
 
-@pytest.mark.xfail(strict=True, reason="B14: the durable gateway takes a request its store refuses (id > 512 chars) and keeps it in memory only")
+# B14 (fixed): the durable gateway takes a request its store refuses (id > 512 chars) and keeps it
+#   in memory only
 def test_b14_a_request_the_store_cannot_keep_is_not_taken_as_durable(tmp_path: Path) -> None:
     """A flow's human step asks under request_id f'{flow_id}/{step_id}/{attempt}@{run}'
     (flow/launcher.py). A flow id of 500 characters is valid (the store keeps flow ids up
@@ -459,7 +464,7 @@ def test_b14_a_request_the_store_cannot_keep_is_not_taken_as_durable(tmp_path: P
     assert request_id not in open_ids or stored is not None, "open, but only in memory"
 
 
-@pytest.mark.xfail(strict=True, reason="B15: a deeply nested model answer escapes ask_structured as RecursionError")
+# B15 (fixed): a deeply nested model answer escapes ask_structured as RecursionError
 def test_b15_a_deeply_nested_structured_answer_is_asked_again() -> None:
     """ask_structured (the planner's and decomposer's structured output) refuses an
     invalid answer by catching ActorflowError, ValueError and ValidationError and asking
@@ -483,7 +488,8 @@ def test_b15_a_deeply_nested_structured_answer_is_asked_again() -> None:
     assert got == 1
 
 
-@pytest.mark.xfail(strict=True, reason="B16: a store whose schema_version is a Unicode digit ('²') raises ValueError, not StoreSchemaError")
+# B16 (fixed): a store whose schema_version is a Unicode digit ('²') raises ValueError, not
+#   StoreSchemaError
 def test_b16_a_tampered_schema_version_is_a_schema_error(tmp_path: Path) -> None:
     """A store file whose meta.schema_version was changed to '²' (str.isdigit() is true
     for superscripts, int() refuses them). _check_meta and _peek_version test isdigit()
@@ -509,7 +515,7 @@ def test_b16_a_tampered_schema_version_is_a_schema_error(tmp_path: Path) -> None
         SqliteStore(path)
 
 
-@pytest.mark.xfail(strict=True, reason="B17: `actorflow pending` prints a request's terminal escape sequences raw")
+# B17 (fixed): `actorflow pending` prints a request's terminal escape sequences raw
 def test_b17_pending_does_not_pass_terminal_escapes_through(tmp_path: Path) -> None:
     """A human request's question often quotes untrusted data (a model's or a tool's
     text). The adversary puts terminal control sequences in it: '\\x1b[2K\\r' erases the
@@ -526,7 +532,7 @@ def test_b17_pending_does_not_pass_terminal_escapes_through(tmp_path: Path) -> N
     assert "\x1b" not in result.output, repr(result.output)
 
 
-@pytest.mark.xfail(strict=True, reason="B18: MCP call_timeout is not validated (negative/zero/NaN)")
+# B18 (fixed): MCP call_timeout is not validated (negative/zero/NaN)
 @pytest.mark.parametrize("call_timeout", [-1.0, 0.0, float("nan")])
 def test_b18_an_invalid_mcp_call_timeout_is_refused_up_front(call_timeout: float) -> None:
     """An untyped caller (a scenario file, an env var) passes call_timeout=-1, 0 or NaN.
@@ -542,7 +548,8 @@ def test_b18_an_invalid_mcp_call_timeout_is_refused_up_front(call_timeout: float
         asyncio.run(create_production_client("http://127.0.0.1:9", call_timeout=call_timeout))
 
 
-@pytest.mark.xfail(strict=True, reason="B19: the flow's backstop ignores an escalation_timeout the gateway honours (a numeric string, a reference)")
+# B19 (fixed): the flow's backstop ignores an escalation_timeout the gateway honours (a numeric
+#   string, a reference)
 def test_b19_the_flow_backstop_uses_the_escalation_time_the_gateway_uses() -> None:
     """A human_input step has on_timeout='escalate' and escalation_timeout '300' (a
     scenario's string, or a reference resolved when the attempt starts). The gateway's
