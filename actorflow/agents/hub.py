@@ -35,6 +35,11 @@ reply slot (a plain outside ``tell``) gets its response as an ``AgentMessage`` o
 (only to an asker: a plain ``tell`` gets no acknowledgement, but a refusal always goes to
 the sender).
 
+**Readers.** ``receive_messages`` takes the oldest messages of an inbox (waiting up to
+``wait`` seconds for a first one). Should the reader be gone by the time its reply is
+sent (an ask given up on or cancelled, a timed-out request, a stopped actor), the reply
+is a dead letter and its messages go back to the head of the inbox, for the next reader.
+
 **Broadcasts** (``receiver_id="*"``, or ``message_type`` ``broadcast``) go to every
 agent the hub knows, except the sender: the ids that joined (``JoinHub``,
 :meth:`AgentCommunicationHub.register_agent`; the orchestrator registers its agents) and
@@ -55,7 +60,7 @@ sender_id=<its id>, content=...))`` or by telling the hub the response.
 from __future__ import annotations
 
 import math
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Mapping
 from typing import final
 
@@ -120,6 +125,12 @@ _GONE = frozenset(
     {DeadLetterReason.UNKNOWN_RECIPIENT, DeadLetterReason.STOPPED, DeadLetterReason.OVERFLOW}
 )
 """Why a forward may fail although the agent could still take the message later."""
+_NOT_READ = _GONE | {DeadLetterReason.LATE_REPLY, DeadLetterReason.UNHANDLED}
+"""Why messages replied to a reader may not have been read (not ``failed``: its handler
+had them)."""
+_HANDED_MEMORY = 1_000
+"""How many replies to readers the hub remembers, to queue their messages again if the
+reply becomes a dead letter (the reader gave up: see ``_hand_over``)."""
 
 
 def _target(env: Envelope | None) -> ActorPath | None:
@@ -139,6 +150,9 @@ class CommunicationHub(Behaviour):
         self.timers: dict[str, TimerId] = {}
         """The response timer of each message that waits for its response."""
         self.reader_timers: dict[int, TimerId] = {}
+        self.handed: OrderedDict[str, tuple[str, tuple[AgentMessage, ...]]] = OrderedDict()
+        """Messages recently replied to a reader, by its correlation id: put back in the
+        inbox if that reply becomes a dead letter (the reader gave up)."""
 
     def on_start(self, ctx: Context) -> None:
         """Re-arm the timers of open requests (after a restart: as stored); readers that
@@ -222,6 +236,19 @@ class CommunicationHub(Behaviour):
         """A forwarded message became a dead letter: queue it again, or fail its asker."""
         env = ctx.envelope
         cid = "" if env is None or env.correlation_id is None else env.correlation_id
+        handed = self.handed.pop(cid, None) if cid else None
+        read = msg.request_kind != MessagesReceived.kind_tag or msg.reason not in _NOT_READ
+        if handed is not None and not read:
+            agent_id, taken = handed
+            ctx.log.warning(
+                "{count} message(s) for {agent_id} reached no reader ({reason}); queued again",
+                count=len(taken),
+                agent_id=agent_id,
+                reason=msg.reason.value,
+            )
+            self.state.inbox(agent_id).extendleft(reversed(taken))
+            self._wake_reader(agent_id, ctx)
+            return
         waiting = self.state.waiting.get(cid.removeprefix(_FORWARD))
         if waiting is None or not cid.startswith(_FORWARD):
             ctx.log.warning(
@@ -257,13 +284,17 @@ class CommunicationHub(Behaviour):
             self._reply_or_log(failed, ctx)
             return
         self.state.inbox(agent_id)  # a reader is a known agent (it gets broadcasts)
+        asker = _asker(ctx)
+        if _target(asker) is None:  # nobody to hand messages to: leave them queued
+            self._reply_or_log(MessagesReceived(agent_id=agent_id), ctx)
+            return
         taken = self.state.take(agent_id, msg.limit)
-        if taken or msg.wait <= 0 or _target(ctx.envelope) is None:
-            self._reply_or_log(MessagesReceived(agent_id=agent_id, messages=taken), ctx)
+        if taken or msg.wait <= 0:
+            self._hand_over(agent_id, taken, asker, ctx)
             return
         self.state.reader_count += 1
         number = self.state.reader_count
-        reader = Reader(number=number, asker=_asker(ctx), limit=msg.limit)
+        reader = Reader(number=number, asker=asker, limit=msg.limit)
         self.state.readers.setdefault(agent_id, deque()).append(reader)
         due = ReceiveDeadline(agent_id=agent_id, waiter=number)
         self.reader_timers[number] = ctx.schedule(msg.wait, due)
@@ -356,7 +387,32 @@ class CommunicationHub(Behaviour):
         if timer is not None:
             ctx.cancel_timer(timer)
         taken = self.state.take(agent_id, reader.limit)
-        ctx.reply(MessagesReceived(agent_id=agent_id, messages=taken), to=reader.asker)
+        self._hand_over(agent_id, taken, reader.asker, ctx)
+
+    def _hand_over(
+        self,
+        agent_id: str,
+        taken: tuple[AgentMessage, ...],
+        asker: Envelope,
+        ctx: Context,
+    ) -> None:
+        """Reply ``taken`` to a reader, with the hub as reply-to: if the reader is gone (an
+        ask given up on, a request timed out, a stopped actor), the reply is a dead letter
+        whose ``DeliveryFailed`` comes back here and puts the messages back in the inbox."""
+        target = _target(asker)
+        assert target is not None  # readers always have a reply slot or a sender
+        cid = asker.correlation_id
+        if taken and cid is not None:
+            self.handed[cid] = (agent_id, taken)
+            while len(self.handed) > _HANDED_MEMORY:
+                self.handed.popitem(last=False)
+        ctx.system.send(
+            target,
+            MessagesReceived(agent_id=agent_id, messages=taken),
+            sender=ctx.path,
+            reply_to=ctx.path,
+            correlation_id=cid,
+        )
 
     def _broadcast(self, msg: AgentMessage, ctx: Context) -> None:
         receivers = [a for a in self.state.known_agents() if a != msg.sender_id]
