@@ -26,6 +26,7 @@ Failures:
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
@@ -33,6 +34,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, ClassVar
 
+from loguru import logger
 from pydantic import JsonValue
 
 from actorflow.agents.communication import AgentMessage, AgentResponse, CommunicationType
@@ -155,7 +157,9 @@ class BaseAgent(Behaviour):
             return
         error = msg.error
         retryable = False if error.error_type == _NOT_JSON else None
-        failure = {"error": error.message, "error_types": list(error.error_types)}
+        # ErrorInfo keeps the class itself apart from its bases: the answer names it first.
+        types = list(dict.fromkeys((error.error_type, *error.error_types)))
+        failure = {"error": error.message or error.error_type, "error_types": types}
         self._answer_error(job, ctx, {**failure, "retryable": retryable})
         self._pump(ctx)
 
@@ -171,7 +175,14 @@ class BaseAgent(Behaviour):
             "retryable": True,
         }
         for job in jobs:
-            self._answer_error(job, ctx, why)
+            try:
+                self._answer_error(job, ctx, why)
+            except Exception:  # noqa: BLE001 - one unanswerable job must not lose the rest
+                logger.opt(exception=True).warning(
+                    "Agent {agent} could not tell task {task!r} it failed",
+                    agent=self.info.id,
+                    task=job.task.task,
+                )
 
     # -- internals -----------------------------------------------------------------------
 
@@ -207,10 +218,10 @@ class BaseAgent(Behaviour):
     def _answer(self, job: _Job, ctx: Context, *, result: JsonValue) -> None:
         message = job.message
         if message is None:
-            ctx.reply(AgentTaskDone(result=result), to=job.envelope)
+            self._reply(job, ctx, AgentTaskDone(result=result))
         elif message.requires_response:
             response = AgentResponse(message_id=message.id, sender_id=self.info.id, content=result)
-            ctx.reply(response, to=job.envelope)
+            self._reply(job, ctx, response)
 
     def _answer_error(self, job: _Job, ctx: Context, outcome: Mapping[str, Any]) -> None:
         text = str(outcome.get("error") or "the agent failed")
@@ -221,10 +232,24 @@ class BaseAgent(Behaviour):
         message = job.message
         if message is None:
             done = AgentTaskDone(error=text, error_types=types, retryable=retryable)
-            ctx.reply(done, to=job.envelope)
+            self._reply(job, ctx, done)
         elif message.requires_response:
             response = AgentResponse(message_id=message.id, sender_id=self.info.id, error=text)
-            ctx.reply(response, to=job.envelope)
+            self._reply(job, ctx, response)
+
+    def _reply(self, job: _Job, ctx: Context, answer: AgentTaskDone | AgentResponse) -> None:
+        """Answer ``job``'s requester; a task told with no reply address (``system.tell``:
+        fire and forget) has nobody to answer, so its answer is dropped (logged)."""
+        envelope = job.envelope
+        if envelope.reply_to is None and envelope.sender is None:
+            logger.debug(
+                "Agent {agent} finished task {task!r}, told with no reply address; "
+                "its answer is dropped",
+                agent=self.info.id,
+                task=job.task.task,
+            )
+            return
+        ctx.reply(answer, to=envelope)
 
 
 def task_from_message(message: AgentMessage) -> AgentTask:
@@ -237,7 +262,7 @@ def task_from_message(message: AgentMessage) -> AgentTask:
     else:
         name = message.message_type.value
         parameters = {"content": content}
-    parameters.setdefault("sender_id", message.sender_id)
+    parameters["sender_id"] = message.sender_id  # the hub's word, whatever the content says
     if message.message_type is CommunicationType.BROADCAST:
         parameters.setdefault("broadcast", True)
     return AgentTask(flow_id="", step_id="", task=str(name), parameters=parameters)
@@ -254,6 +279,8 @@ def _guarded(handler: Callable[[AgentContext], Any], actx: AgentContext) -> Any:
         async def run_async() -> JsonValue:
             try:
                 return {"ok": True, "result": await handler(actx)}
+            except asyncio.CancelledError as exc:
+                return _cancelled(exc)
             except Exception as exc:  # noqa: BLE001 - every failure is the task's outcome
                 return _failure(exc)
 
@@ -262,7 +289,7 @@ def _guarded(handler: Callable[[AgentContext], Any], actx: AgentContext) -> Any:
     def run() -> JsonValue:
         try:
             result = handler(actx)
-        except Exception as exc:  # noqa: BLE001 - every failure is the task's outcome
+        except (Exception, asyncio.CancelledError) as exc:  # noqa: BLE001 - every failure is the task's outcome
             return _failure(exc)
         if inspect.isawaitable(result):
             return _awaited(result)  # type: ignore[return-value]
@@ -275,11 +302,24 @@ async def _awaited(result: Awaitable[Any]) -> JsonValue:
     """A plain handler that returned an awaitable: it is awaited on the effects loop."""
     try:
         return {"ok": True, "result": await result}
+    except asyncio.CancelledError as exc:
+        return _cancelled(exc)
     except Exception as exc:  # noqa: BLE001 - every failure is the task's outcome
         return _failure(exc)
 
 
-def _failure(exc: Exception) -> JsonValue:
+def _cancelled(exc: asyncio.CancelledError) -> JsonValue:
+    """A ``CancelledError`` out of a handler: re-raised when the effect itself is being
+    cancelled (its actor stops or restarts, or it timed out); otherwise it escaped from
+    something the handler awaited (a helper task cancelled elsewhere), which is the
+    handler's failure, answered like any other."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise exc
+    return _failure(exc)
+
+
+def _failure(exc: BaseException) -> JsonValue:
     marker = getattr(exc, "retryable", None)
     return {
         "ok": False,

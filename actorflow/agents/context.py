@@ -122,7 +122,7 @@ class AgentContext:
             f"{self.path}",
             type,
             content,
-            {"agent_id": self.info.id, **metadata},
+            {**metadata, "agent_id": self.info.id},  # stamped last: it names this agent
             flow_id=task.flow_id or None,
             step_id=task.step_id or None,
             timestamp=self.system.clock.now().timestamp(),
