@@ -40,7 +40,7 @@ def orchestration_plan(
     for subtask in planned.subtasks:
         depends = list(subtask.depends_on)
         if subtask.only_if_rejected:
-            gate = f"gate_{subtask.round}"
+            gate = f"gate_{subtask.id}"  # check_subtasks keeps 'gate_*' ids free
             steps.append(_gate(gate, subtask.only_if_rejected))
             depends = [gate]
         agent = planned.assignments[subtask.id]

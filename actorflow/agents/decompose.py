@@ -152,7 +152,7 @@ class RoleDecomposer:
         subtasks: list[Subtask] = []
         seen: set[str] = set()
         for cap in _capabilities(agents, AgentRole.SPECIALIST):
-            sid = _unique(f"research_{_identifier(cap)}", seen)
+            sid = _unique(f"research_{_identifier(cap)}"[:_MAX_BASE], seen)
             subtasks.append(
                 Subtask(
                     id=sid,
@@ -207,6 +207,8 @@ class RoleDecomposer:
 
 
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+_MAX_BASE = 56
+"""The longest id :func:`_unique` is given, so its ``_<n>`` suffix keeps it within 64."""
 
 
 def check_subtasks(subtasks: Sequence[Subtask]) -> list[Subtask]:

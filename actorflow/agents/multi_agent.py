@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import itertools
+import math
 import threading
 import time
 import uuid
@@ -24,6 +25,7 @@ from pydantic import JsonValue
 
 from actorflow.agents._orchestration import orchestration_plan, orchestration_result
 from actorflow.agents._owned import SystemHandle, ensure_actor
+from actorflow.agents._registry import OrchestratorState
 from actorflow.agents.base import BaseAgent
 from actorflow.agents.communication import JoinHub, LeaveHub
 from actorflow.agents.conflicts import Conflict, ConflictType
@@ -32,6 +34,7 @@ from actorflow.agents.default import AgentFunction, DefaultAgent, FunctionAgent
 from actorflow.agents.hub import ensure_hub
 from actorflow.agents.models import AgentInfo, agent_info
 from actorflow.agents.orchestrator import (
+    DECOMPOSE_TIMEOUT,
     EndOrchestration,
     OrchestrationPlanned,
     Orchestrator,
@@ -65,8 +68,11 @@ AgentBehaviour = type[BaseAgent] | Recipe | AgentFunction
 ready ``Recipe``, or a function ``(task, ctx) -> result``."""
 
 T = TypeVar("T")
-_PLAN_TIMEOUT = 30.0
+_PLAN_TIMEOUT = DECOMPOSE_TIMEOUT + 30.0
+"""Seconds to wait for a plan: longer than the orchestrator gives an async decomposer, so
+its refusal (with the decomposer's error) comes back rather than an ask timeout."""
 _ids = itertools.count(1)
+_MAX_RETRIES = 100  # a flow step's limit
 
 
 class MultiAgentOrchestrator:
@@ -81,6 +87,11 @@ class MultiAgentOrchestrator:
         subtask_timeout: seconds one attempt of a subtask may take.
         max_retries: retries of a failed subtask (an agent crash, a timeout).
         retry_delay: seconds before the first retry of a subtask (then doubled).
+
+    Raises:
+        ConfigurationError: ``subtask_timeout`` is not a finite number > 0,
+            ``max_retries`` not an int from 0 to 100, or ``retry_delay`` not a finite
+            number >= 0.
     """
 
     def __init__(
@@ -93,8 +104,7 @@ class MultiAgentOrchestrator:
         max_retries: int = 2,
         retry_delay: float = 1.0,
     ) -> None:
-        if not subtask_timeout > 0:
-            raise ConfigurationError(f"subtask_timeout must be > 0, got {subtask_timeout!r}.")
+        _check_options(subtask_timeout, max_retries, retry_delay)
         self._handle = SystemHandle(system)
         self.decomposer = decomposer or RoleDecomposer(max_revisions)
         self.subtask_timeout = subtask_timeout
@@ -115,7 +125,8 @@ class MultiAgentOrchestrator:
     def system(self) -> ActorSystem:
         """The actor system the agents run in (started now if owned and not running)."""
         system = self._handle.system
-        ensure_actor(system, "orchestrator", lambda: recipe(Orchestrator, self.decomposer),
+        ensure_actor(system, "orchestrator",
+                     lambda: recipe(Orchestrator, self.decomposer, OrchestratorState()),
                      dispatcher="loop")  # fmt: skip
         return system
 
@@ -248,15 +259,19 @@ class MultiAgentOrchestrator:
             if info.id not in self._agents:
                 self.register_agent(info)
         started = time.time()
-        planned = await self._plan(task, data, tuple(i.id for i in infos))
-        plan = orchestration_plan(planned, task, data, timeout=self.subtask_timeout,
-                                  max_retries=self.max_retries,
-                                  retry_delay=self.retry_delay)  # fmt: skip
+        orchestration_id = f"orchestration-{next(_ids)}-{uuid.uuid4().hex[:8]}"
         try:
+            # Once the plan is asked for, the orchestration ends on any exit (a refusal,
+            # a cancellation while it is planned or run): its loads are released.
+            planned = await self._plan(orchestration_id, task, data,
+                                       tuple(i.id for i in infos))  # fmt: skip
+            plan = orchestration_plan(planned, task, data, timeout=self.subtask_timeout,
+                                      max_retries=self.max_retries,
+                                      retry_delay=self.retry_delay)  # fmt: skip
             state = await self.flow.execute(plan)
         finally:
-            self.system.tell(ORCHESTRATOR_PATH, EndOrchestration(
-                orchestration_id=planned.orchestration_id))  # fmt: skip
+            self.system.tell(ORCHESTRATOR_PATH,
+                             EndOrchestration(orchestration_id=orchestration_id))  # fmt: skip
         result = orchestration_result(planned, task, state, started_at=started)
         if result.approved is False:
             result = await self._resolve_rejection(result, planned)
@@ -292,10 +307,14 @@ class MultiAgentOrchestrator:
         return result.model_copy(update={"conflicts": (*result.conflicts, resolution)})
 
     async def _plan(
-        self, task: str, context: dict[str, JsonValue], agent_ids: tuple[str, ...]
+        self,
+        orchestration_id: str,
+        task: str,
+        context: dict[str, JsonValue],
+        agent_ids: tuple[str, ...],
     ) -> OrchestrationPlanned:
         request = PlanOrchestration(
-            orchestration_id=f"orchestration-{next(_ids)}-{uuid.uuid4().hex[:8]}",
+            orchestration_id=orchestration_id,
             task=task,
             context=context,
             agent_ids=agent_ids,
@@ -336,6 +355,34 @@ class MultiAgentOrchestrator:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+
+def _check_options(subtask_timeout: object, max_retries: object, retry_delay: object) -> None:
+    """Refuse options the flow of an orchestration could not run with (callers without
+    type checks may pass anything).
+
+    Raises:
+        ConfigurationError: naming the first bad option.
+    """
+    if not _seconds(subtask_timeout) or subtask_timeout == 0:
+        raise ConfigurationError(
+            f"subtask_timeout must be a finite number of seconds > 0, got {subtask_timeout!r}."
+        )
+    if type(max_retries) is not int or not 0 <= max_retries <= _MAX_RETRIES:
+        raise ConfigurationError(
+            f"max_retries must be an int from 0 to {_MAX_RETRIES}, got {max_retries!r}."
+        )
+    if not _seconds(retry_delay):
+        raise ConfigurationError(
+            f"retry_delay must be a finite number of seconds >= 0, got {retry_delay!r}."
+        )
+
+
+def _seconds(value: object) -> bool:
+    """Whether ``value`` is a finite, non-negative int or float (not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return 0 <= value < math.inf
 
 
 def create_multi_agent_orchestrator(

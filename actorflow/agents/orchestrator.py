@@ -19,6 +19,7 @@ from typing import Literal
 
 from pydantic import JsonValue, ValidationError
 
+from actorflow.agents._registry import OrchestratorState
 from actorflow.agents.assignment import assign_subtasks
 from actorflow.agents.decompose import ITaskDecomposer, RoleDecomposer, Subtask, check_subtasks
 from actorflow.agents.models import AgentInfo
@@ -157,26 +158,47 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+DECOMPOSE_TIMEOUT = 120.0
+"""Seconds an ``async`` decomposer may take before its planning is refused."""
+
+
 class Orchestrator(Behaviour):
-    """Keeps the registry and the loads; plans orchestrations (pure decisions)."""
+    """Keeps the registry and the loads (in its :class:`OrchestratorState`); plans
+    orchestrations (pure decisions).
+
+    Args:
+        decomposer: splits tasks into subtasks (default: :class:`RoleDecomposer`).
+        state: the registry and loads; give one in the recipe so a restart keeps them.
+        decompose_timeout: seconds an ``async`` decomposer may take.
+    """
 
     def __init__(
-        self, decomposer: ITaskDecomposer | None = None, *, decompose_timeout: float = 120.0
+        self,
+        decomposer: ITaskDecomposer | None = None,
+        state: OrchestratorState | None = None,
+        *,
+        decompose_timeout: float = DECOMPOSE_TIMEOUT,
     ) -> None:
         self.decomposer: ITaskDecomposer = decomposer or RoleDecomposer()
         self.decompose_timeout = decompose_timeout
         self.decomposing: dict[CorrelationId, _Planning] = {}
         """Plannings waiting for an async decomposer, by effect id."""
-        self.agents: dict[str, AgentInfo] = {}
-        self.running: dict[str, Counter[str]] = {}
+        self.state = state if state is not None else OrchestratorState()
+        """The registry and the loads (pass one in the recipe so they outlive restarts)."""
+
+    @property
+    def agents(self) -> dict[str, AgentInfo]:
+        """The registry: agent id -> its entry."""
+        return self.state.agents
+
+    @property
+    def running(self) -> dict[str, Counter[str]]:
         """Orchestration id -> subtasks per agent."""
+        return self.state.running
 
     def loads(self) -> dict[str, int]:
         """Subtasks assigned per agent by orchestrations under way."""
-        total: Counter[str] = Counter()
-        for counts in self.running.values():
-            total.update(counts)
-        return dict(total)
+        return self.state.loads()
 
     def on_register_agent(self, msg: RegisterAgent, ctx: Context) -> None:
         """Add or replace a registry entry."""
@@ -218,6 +240,12 @@ class Orchestrator(Behaviour):
             subtasks = check_subtasks(_sync_subtasks(decompose(msg.task, msg.context, agents)))
         except ActorflowError as exc:
             ctx.reply(OrchestratorRefused(error_type=type(exc).__name__, error=str(exc)))
+            return
+        except Exception as exc:  # noqa: BLE001 - a decomposer's bug is refused, not a crash
+            ctx.reply(OrchestratorRefused(
+                error_type=type(exc).__name__,
+                error=f"The decomposer failed: {type(exc).__name__}: {_first_line(exc)}",
+            ))  # fmt: skip
             return
         self._assign(_Planning(ctx.envelope, msg, agents), subtasks, ctx)
 
@@ -267,8 +295,12 @@ class Orchestrator(Behaviour):
         ctx.reply(planned, to=planning.envelope)
 
     def on_end_orchestration(self, msg: EndOrchestration, ctx: Context) -> None:
-        """Release the loads of an orchestration."""
+        """Release the loads of an orchestration; one still being planned (its asker gave
+        up) is dropped, so its plan is never recorded."""
         self.running.pop(msg.orchestration_id, None)
+        for effect_id, planning in list(self.decomposing.items()):
+            if planning.request.orchestration_id == msg.orchestration_id:
+                del self.decomposing[effect_id]
 
     @staticmethod
     def _reply(ctx: Context, message: Message) -> None:
