@@ -41,7 +41,7 @@ def orchestration_plan(
         depends = list(subtask.depends_on)
         if subtask.only_if_rejected:
             gate = f"gate_{subtask.id}"  # check_subtasks keeps 'gate_*' ids free
-            steps.append(_gate(gate, subtask.only_if_rejected))
+            steps += _gate(gate, subtask.only_if_rejected)
             depends = [gate]
         agent = planned.assignments[subtask.id]
         arguments: dict[str, Any] = {
@@ -77,18 +77,41 @@ def orchestration_plan(
     )
 
 
-def _gate(gate: str, review: str) -> FlowStep:
-    rejected = (
-        f"not ({review} == True or ({review} != False and 'approved' in {review} "
-        f"and {review}['approved'] == True))"
+def _gate(gate: str, review: str) -> list[FlowStep]:
+    """The steps that let a revision run only if ``review`` did not approve, as
+    :func:`approved` reads it.
+
+    The expression language has no type test, so the verdict is computed by a step of its
+    own (``<gate>.verdict``, an id no subtask or gate can have): it gives ``True`` or
+    ``False`` for a verdict that is a bool or a dict, and fails (non-critically, with no
+    retry) on any other (None, a text, a list, a number), which counts as a rejection.
+    The gate itself (a condition) then holds unless the verdict step gave ``True``.
+    """
+    verdict = f"{gate}.verdict"
+    is_approved = (
+        f"True is {review} or (False is not {review} and 'approved' in {review} "
+        f"and True is {review}['approved'])"
     )
-    return FlowStep(
-        id=gate,
-        name=f"revise if {review} rejected",
-        type="condition",
-        parameters={"condition": rejected},
-        dependencies=[review],
-    )
+    return [
+        FlowStep(
+            id=verdict,
+            name=f"read {review}'s verdict",
+            type="parallel_task",
+            parameters={"value": f"${{{is_approved}}}", "critical": False},
+            dependencies=[review],
+            max_retries=0,
+        ),
+        FlowStep(
+            id=gate,
+            name=f"revise if {review} rejected",
+            type="condition",
+            parameters={
+                "condition": f"not ({verdict!r} in results and True is results[{verdict!r}])",
+                "skip_if_failed": False,
+            },
+            dependencies=[verdict],
+        ),
+    ]
 
 
 def approved(review: Any) -> bool:
