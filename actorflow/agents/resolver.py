@@ -15,7 +15,9 @@ and answers this one when the human's :class:`~actorflow.human.messages.HumanRes
 arrives (``strategy="human"``). If the human does not answer within ``human_timeout``
 seconds, the request fails, or no gateway runs, the automatic resolution is the answer
 and its rationale says why the human did not decide. Requests for a conflict id that
-waits for a human join it and get the same answer.
+waits for a human join it and get the same answer, if they describe the same conflict
+(all but ``created_at`` equal); a different conflict under that id is refused
+(:class:`~actorflow.errors.ConflictError`) when the waiting one is answered.
 """
 
 from __future__ import annotations
@@ -130,6 +132,8 @@ class _Asking:
     failure: ConflictError | None
     """Why no automatic resolution (when ``automatic`` is None)."""
     requesters: list[Envelope]
+    others: list[tuple[Conflict, Envelope]] = field(default_factory=list)
+    """Requests for different conflicts under the same id, refused with the answer."""
 
 
 class ConflictArbiter(Behaviour):
@@ -152,7 +156,11 @@ class ConflictArbiter(Behaviour):
         assert env is not None
         joined = self.by_conflict.get(msg.conflict.id)
         if joined is not None:  # the same conflict waits for a human: one answer for both
-            self.asking[joined].requesters.append(env)
+            waiting = self.asking[joined]
+            if _same_conflict(waiting.request.conflict, msg.conflict):
+                waiting.requesters.append(env)
+            else:  # another conflict under its id: refused when that id is free again
+                waiting.others.append((msg.conflict, env))
             return
         try:
             asking = _prepare(self.settings, msg, env)
@@ -223,6 +231,14 @@ class ConflictArbiter(Behaviour):
             ctx.log.debug("A reply about no waiting conflict was ignored")
             return None
         self.by_conflict.pop(asking.request.conflict.id, None)
+        for other, requester in asking.others:
+            error = ConflictError(
+                f"Conflict {other.id!r} was sent while another conflict with that id (between "
+                f"{', '.join(asking.request.conflict.involved_agents) or 'no agents'}) waited "
+                "for a human, and it is not the same conflict (its agents, tasks, type or "
+                "facts differ), so it was not decided. Give each conflict its own id."
+            )
+            self._refuse(other, error, [requester], ctx)
         return asking
 
     def _fall_back(self, asking: _Asking, why: str, ctx: Context, *, asked: bool = True) -> None:
@@ -276,6 +292,11 @@ class ConflictArbiter(Behaviour):
             error=str(exc),
         )
         _answer(ConflictRefused(conflict_id=conflict.id, error=error_info(exc)), requesters, ctx)
+
+
+def _same_conflict(first: Conflict, second: Conflict) -> bool:
+    """Whether two conflicts are the same one (when it was noticed aside)."""
+    return first.model_dump(exclude={"created_at"}) == second.model_dump(exclude={"created_at"})
 
 
 def _answer(message: Message, requesters: Sequence[Envelope], ctx: Context) -> None:
