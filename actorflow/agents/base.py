@@ -27,12 +27,15 @@ Failures:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
+import math
+import threading
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, ClassVar
+from typing import Any, ClassVar, final
 
 from loguru import logger
 from pydantic import JsonValue
@@ -53,6 +56,8 @@ from actorflow.runtime.effect_messages import EffectCompleted, EffectFailed
 __all__ = ["BaseAgent", "task_from_message"]
 
 _NOT_JSON = "actorflow.errors.EffectResultError"
+_ASK_SLOTS = "/temp/"
+"""Where the reply slots of outside asks live (``ActorSystem.ask``)."""
 
 
 @dataclass(slots=True)
@@ -61,6 +66,8 @@ class _Job:
     task: AgentTask
     message: AgentMessage | None = None
     """Set when the work came as a hub message (answered with an AgentResponse)."""
+    abandon: _Abandon | None = None
+    """Set while its handler runs: cancels it once its requester has given up."""
 
 
 class BaseAgent(Behaviour):
@@ -187,7 +194,10 @@ class BaseAgent(Behaviour):
     # -- internals -----------------------------------------------------------------------
 
     def _take(self, job: _Job, ctx: Context) -> None:
-        if not self._waiting and len(self._running) < self.info.max_concurrency:
+        limit = self.info.max_concurrency
+        if not self._waiting and len(self._running) >= limit:
+            self._reap(ctx)  # a slot held for a requester that gave up is freed
+        if not self._waiting and len(self._running) < limit:
             self._start(job, ctx)
             return
         if self._waiting is None:
@@ -202,13 +212,45 @@ class BaseAgent(Behaviour):
             self._waiting = None
 
     def _start(self, job: _Job, ctx: Context) -> None:
+        if _requester_gone(ctx, job.envelope):
+            logger.debug(
+                "Agent {agent} skips task {task!r}: its requester gave up on it",
+                agent=self.info.id,
+                task=job.task.task,
+            )
+            return
+        timeout = job.task.timeout
+        if timeout is not None and math.isfinite(timeout):
+            timeout -= ctx.clock.now().timestamp() - job.envelope.wall_time
+            if timeout <= 0:  # it waited here past its requester's deadline
+                self._answer_error(job, ctx, _timed_out(self.info.id, job.task))
+                return
+        else:
+            timeout = None
         if self._memory_manager is None:
             self._memory_manager = InMemoryMemoryManager()
         memory = AgentMemory(self._memory_manager, self.info.id)
         actx = AgentContext(self.info, ctx.system, ctx.path, job.task, memory)
-        work = _guarded(self._handler_for(job), actx)
-        effect_id = ctx.run_effect(work, name=f"{self.info.id}:{job.task.task}")
+        job.abandon = _Abandon()
+        work = _guarded(self._handler_for(job), actx, job.abandon)
+        effect_id = ctx.run_effect(work, name=f"{self.info.id}:{job.task.task}", timeout=timeout)
         self._running[effect_id] = job
+
+    def _reap(self, ctx: Context) -> None:
+        """Free the slots of running tasks whose requester gave up (an ask that timed
+        out, a requester that stopped): nobody waits for their answers, so their
+        handlers are cancelled (an ``async`` one; a blocking one runs on, its result
+        dropped) and the next tasks run."""
+        gone = [eid for eid, job in self._running.items() if _requester_gone(ctx, job.envelope)]
+        for effect_id in gone:
+            job = self._running.pop(effect_id)
+            logger.debug(
+                "Agent {agent} cancels task {task!r}: its requester gave up on it",
+                agent=self.info.id,
+                task=job.task.task,
+            )
+            if job.abandon is not None:
+                job.abandon()
 
     def _handler_for(self, job: _Job) -> Callable[[AgentContext], Any]:
         if job.message is not None and type(self).handle_message is not BaseAgent.handle_message:
@@ -268,7 +310,7 @@ def task_from_message(message: AgentMessage) -> AgentTask:
     return AgentTask(flow_id="", step_id="", task=str(name), parameters=parameters)
 
 
-def _guarded(handler: Callable[[AgentContext], Any], actx: AgentContext) -> Any:
+def _guarded(handler: Callable[[AgentContext], Any], actx: AgentContext, abandon: _Abandon) -> Any:
     """The handler as effect work whose outcome is always data: ``{"ok": True,
     "result": ...}`` or ``{"ok": False, "error": ..., "error_types": [...], "retryable":
     ..., "crash": ...}``. A coroutine function stays one (it runs on the effects loop); a
@@ -277,10 +319,11 @@ def _guarded(handler: Callable[[AgentContext], Any], actx: AgentContext) -> Any:
     if inspect.iscoroutinefunction(target):
 
         async def run_async() -> JsonValue:
+            abandon.bind()
             try:
                 return {"ok": True, "result": await handler(actx)}
             except asyncio.CancelledError as exc:
-                return _cancelled(exc)
+                return _cancelled(exc, abandon)
             except Exception as exc:  # noqa: BLE001 - every failure is the task's outcome
                 return _failure(exc)
 
@@ -292,31 +335,103 @@ def _guarded(handler: Callable[[AgentContext], Any], actx: AgentContext) -> Any:
         except (Exception, asyncio.CancelledError) as exc:  # noqa: BLE001 - every failure is the task's outcome
             return _failure(exc)
         if inspect.isawaitable(result):
-            return _awaited(result)  # type: ignore[return-value]
+            return _awaited(result, abandon)  # type: ignore[return-value]
         return {"ok": True, "result": result}
 
     return run
 
 
-async def _awaited(result: Awaitable[Any]) -> JsonValue:
+async def _awaited(result: Awaitable[Any], abandon: _Abandon) -> JsonValue:
     """A plain handler that returned an awaitable: it is awaited on the effects loop."""
+    abandon.bind()
     try:
         return {"ok": True, "result": await result}
     except asyncio.CancelledError as exc:
-        return _cancelled(exc)
+        return _cancelled(exc, abandon)
     except Exception as exc:  # noqa: BLE001 - every failure is the task's outcome
         return _failure(exc)
 
 
-def _cancelled(exc: asyncio.CancelledError) -> JsonValue:
+def _cancelled(exc: asyncio.CancelledError, abandon: _Abandon) -> JsonValue:
     """A ``CancelledError`` out of a handler: re-raised when the effect itself is being
     cancelled (its actor stops or restarts, or it timed out); otherwise it escaped from
     something the handler awaited (a helper task cancelled elsewhere), which is the
-    handler's failure, answered like any other."""
+    handler's failure, answered like any other.
+
+    The agent's own cancellation of a task whose requester gave up is taken back, so
+    the effect ends with an outcome (the agent, which forgot the task, ignores it)."""
     task = asyncio.current_task()
+    if task is not None and abandon.cancelled:
+        task.uncancel()
     if task is not None and task.cancelling():
         raise exc
     return _failure(exc)
+
+
+@final
+class _Abandon:
+    """Cancels a running ``async`` handler from the agent's thread once its requester has
+    given up; exactly one cancellation, whichever of :meth:`bind` (the handler starts,
+    on the effects loop) and :meth:`__call__` (the agent) comes last."""
+
+    __slots__ = ("_lock", "_loop", "_requested", "_task", "cancelled")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._task: asyncio.Task[Any] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._requested = False
+        self.cancelled = False
+        """Whether the handler's task was (or is about to be) cancelled by the agent."""
+
+    def bind(self) -> None:
+        """The handler starts on the effects loop (its task)."""
+        task = asyncio.current_task()
+        with self._lock:
+            self._task, self._loop = task, asyncio.get_running_loop()
+            cancel = self._requested and task is not None and not self.cancelled
+            self.cancelled = self.cancelled or cancel
+        if cancel:
+            assert task is not None
+            task.cancel()
+
+    def __call__(self) -> None:
+        """The agent gave the task up."""
+        with self._lock:
+            self._requested = True
+            task, loop = self._task, self._loop
+            cancel = task is not None and loop is not None and not self.cancelled
+            self.cancelled = self.cancelled or cancel
+        if cancel:
+            assert task is not None
+            assert loop is not None
+            with contextlib.suppress(RuntimeError):  # the loop closed: nothing runs there
+                loop.call_soon_threadsafe(task.cancel)
+
+
+def _requester_gone(ctx: Context, envelope: Envelope) -> bool:
+    """Whether nobody waits for this task's answer any more: the outside ask that sent
+    it timed out (its reply slot is closed), or the actor that asked has stopped. A task
+    told with no reply address never had anyone waiting, so it is not given up."""
+    target = envelope.reply_to or envelope.sender
+    if target is None:
+        return False
+    system = ctx.system
+    if target.startswith(_ASK_SLOTS):
+        # The system's open ask slots (no public view of them yet).
+        return target not in system._slots
+    return system.cell_at(target) is None
+
+
+def _timed_out(agent_id: str, task: AgentTask) -> dict[str, Any]:
+    return {
+        "error": (
+            f"agent {agent_id!r} did not start task {task.task!r} within its "
+            f"{task.timeout:g} s timeout"
+        ),
+        "error_types": list(error_hierarchy(TimeoutError)),
+        "retryable": None,
+    }
 
 
 def _failure(exc: BaseException) -> JsonValue:

@@ -171,6 +171,9 @@ class AgentContext:
             step_id=self.task.step_id,
             task=task,
             parameters=dict(arguments or {}),
+            # The agent gives up on it when this request does (a bad timeout is refused
+            # by the ask below, with a ConfigurationError).
+            timeout=timeout if _positive(timeout) else None,
         )
         reply = await _ask(self.system, agent_id, request, timeout)
         if not isinstance(reply, AgentTaskDone):
@@ -262,3 +265,7 @@ async def _ask(system: ActorSystem, agent_id: str, request: AgentTask, timeout: 
         raise AgentTaskFailedError(
             f"Agent {agent_id!r} could not take task {request.task!r}: {exc}"
         ) from None
+
+
+def _positive(timeout: object) -> bool:
+    return isinstance(timeout, int | float) and not isinstance(timeout, bool) and timeout > 0

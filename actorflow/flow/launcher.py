@@ -101,6 +101,7 @@ class Launcher:
                 task=str(params["task"]),
                 parameters=params.get("arguments") or {},
                 attempt=attempt,
+                timeout=command.timeout,  # the agent gives up when the attempt times out
             )
             timeout = (command.timeout or _AGENT_TIMEOUT) + _AGENT_MARGIN
             cid = ctx.request(ActorPath(str(params["agent"])), request, timeout=timeout)

@@ -215,6 +215,10 @@ class AgentTask(Message):
     parameters: dict[str, JsonValue] = Field(default_factory=dict)
     attempt: int = 1
     """The step's attempt number."""
+    timeout: float | None = Field(default=None, gt=0)
+    """Seconds the requester waits for the answer, from when it sent the task (a flow
+    step's attempt timeout, a ``ctx.request`` timeout); the agent cancels the handler
+    once they have passed, freeing its slot. ``None`` (or infinity): no limit."""
 
 
 class AgentTaskDone(Message):
