@@ -56,7 +56,6 @@ from actorflow.runtime.effect_messages import EffectCompleted, EffectFailed
 __all__ = ["BaseAgent", "task_from_message"]
 
 _NOT_JSON = "actorflow.errors.EffectResultError"
-_ASK_SLOTS = "/temp/"
 """Where the reply slots of outside asks live (``ActorSystem.ask``)."""
 
 
@@ -416,11 +415,7 @@ def _requester_gone(ctx: Context, envelope: Envelope) -> bool:
     target = envelope.reply_to or envelope.sender
     if target is None:
         return False
-    system = ctx.system
-    if target.startswith(_ASK_SLOTS):
-        # The system's open ask slots (no public view of them yet).
-        return target not in system._slots
-    return system.cell_at(target) is None
+    return not ctx.system.is_listening(target)
 
 
 def _timed_out(agent_id: str, task: AgentTask) -> dict[str, Any]:

@@ -549,6 +549,13 @@ class ActorSystem:
             births, parent.births = parent.births, []
             return births
 
+    def is_listening(self, path: ActorPath | str) -> bool:
+        """Whether a reply sent to ``path`` now would reach someone: an outside ask still
+        waiting in its reply slot, or a live actor (never blocks)."""
+        if path.startswith(_TEMP):
+            return path in self._slots
+        return self._cells.get(ActorPath(path)) is not None
+
     def cell_at(self, path: ActorPath) -> Cell | None:
         """Return the live cell holding ``path`` (runtime internal)."""
         return self._cells.get(path)
