@@ -103,7 +103,12 @@ from actorflow.runtime.behaviour import Behaviour, recipe
 from actorflow.runtime.cell import error_info
 from actorflow.runtime.context import Context
 from actorflow.runtime.system import ActorSystem
-from actorflow.runtime.watch import WatchedActorDown, unwatch, watch
+from actorflow.runtime.watch import (
+    WatchedActorDown,
+    incarnation_of,
+    unwatch,
+    watch_incarnation,
+)
 
 __all__ = [
     "Lease",
@@ -183,6 +188,8 @@ class _Pool:
 @dataclass(slots=True, eq=False)
 class _Holder:
     watched: bool = False
+    incarnation: int = 0
+    """The actor at the holder's path that is watched (``incarnation_of``)."""
     leases: set[str] = field(default_factory=set)
     waiting: set[str] = field(default_factory=set)
 
@@ -358,9 +365,17 @@ class ResourceAllocator(Behaviour):
 
     def _track(self, holder: ActorPath, ctx: Context, *, watched: bool) -> None:
         state = self.ledger.holders.get(holder)
-        if state is not None and (state.watched or not watched):
+        if state is not None and state.watched:
+            if state.incarnation == incarnation_of(ctx.system, holder):
+                return
+            # Another actor holds the path now: the watched one stopped, and its notice
+            # has not come yet. Its leases go now; the notice will be about an old actor.
+            self._holder_gone(holder, state, "stopped", ctx)
+            state = None
+        if state is not None and not watched:
             return
-        if watched and not watch(ctx.system, ctx.path, holder):
+        incarnation = watch_incarnation(ctx.system, ctx.path, holder) if watched else 0
+        if watched and not incarnation:
             raise HolderGoneError(
                 f"Holder {holder!r} is not a live actor, so its lease could not be released "
                 "when it dies. Name the agent's own path as holder, or pass "
@@ -368,7 +383,9 @@ class ResourceAllocator(Behaviour):
             )
         if state is None:
             state = self.ledger.holders[holder] = _Holder()
-        state.watched = state.watched or watched
+        if watched:
+            state.watched = True
+            state.incarnation = incarnation
 
     def _enqueue(self, waiting: _Waiting, pool: _Pool, ctx: Context) -> None:
         self.ledger.waiting[waiting.request_id] = waiting
@@ -499,10 +516,18 @@ class ResourceAllocator(Behaviour):
         state = self.ledger.holders.get(msg.path)
         if state is None or not state.watched:
             return  # not ours to release: a holder that is no actor keeps its leases
-        del self.ledger.holders[msg.path]
+        if not msg.restarted and state.incarnation == incarnation_of(ctx.system, msg.path):
+            return  # the watched actor lives: the notice is about an older one at its path
         what = "restarted" if msg.restarted else f"stopped ({msg.reason})"
+        self._holder_gone(msg.path, state, what, ctx)
+        if msg.restarted:
+            unwatch(ctx.system, ctx.path, msg.path)
+
+    def _holder_gone(self, holder: ActorPath, state: _Holder, what: str, ctx: Context) -> None:
+        """Release the leases of a holder that stopped or restarted, drop its requests."""
+        del self.ledger.holders[holder]
         gone = HolderGoneError(
-            f"Holder {msg.path!r} {what} while its request waited; the request was dropped."
+            f"Holder {holder!r} {what} while its request waited; the request was dropped."
         )
         pools = {self.ledger.waiting[r].resource for r in state.waiting}
         for request_id in list(state.waiting):
@@ -510,13 +535,11 @@ class ResourceAllocator(Behaviour):
         for lease_id in list(state.leases):
             pools.add(self._free(self.ledger.leases[lease_id], f"its holder {what}").name)
             self.ledger.counts["released_on_holder_down"] += 1
-        if msg.restarted:
-            unwatch(ctx.system, ctx.path, msg.path)
         if state.leases:
             ctx.log.info(
                 "Released {count} lease(s) of {holder}: it {what}",
                 count=len(state.leases),
-                holder=msg.path,
+                holder=holder,
                 what=what,
             )
         for name in sorted(pools):

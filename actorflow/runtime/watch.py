@@ -7,6 +7,13 @@ the state in it, is gone; the watch goes on). A target that holds no live actor 
 is watched is reported at once, as Erlang's monitors do, so a watch never misses a death.
 Each (watcher, target) pair is told once per event, however often it was watched.
 
+A watch is of one *incarnation*: the actor holding the path when it was watched
+(:func:`incarnation_of` numbers them). A new actor spawned at the path of one that
+stopped is another incarnation: the old one's stop does not end a watch of the new one
+(watching the path again moves the watch to the actor now there). A stop notice is sent
+after the stopped actor released its path: one for a path whose actor is still
+``incarnation_of`` the one a watcher watched is about an older actor.
+
 One lifecycle listener per system (:meth:`ActorSystem.subscribe`) does the work: it runs
 on the thread of the actor that stopped or restarted, costs one dict lookup for an actor
 nobody watches, and takes a lock only for a watched one. A watcher that stops has its
@@ -16,6 +23,7 @@ its restarts.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import weakref
 from typing import Literal, final
@@ -25,7 +33,15 @@ from actorflow.messages.base import Message
 from actorflow.messages.system import ActorRestarted, ActorStopped
 from actorflow.runtime.system import ActorSystem
 
-__all__ = ["NOT_ALIVE", "WatchedActorDown", "unwatch", "watch", "watched_by"]
+__all__ = [
+    "NOT_ALIVE",
+    "WatchedActorDown",
+    "incarnation_of",
+    "unwatch",
+    "watch",
+    "watch_incarnation",
+    "watched_by",
+]
 
 NOT_ALIVE = "not alive when watched"
 """The ``reason`` of a :class:`WatchedActorDown` for a target that was already gone."""
@@ -51,25 +67,29 @@ class _Watches:
     def __init__(self, system: ActorSystem) -> None:
         self._system = weakref.ref(system)  # the system holds this listener, not vice versa
         self._lock = threading.Lock()
-        self._targets: dict[str, set[ActorPath]] = {}
-        """Target path -> watcher paths."""
+        self._targets: dict[str, dict[ActorPath, int]] = {}
+        """Target path -> watcher path -> the incarnation watched."""
         self._watching: dict[str, set[str]] = {}
         """Watcher path -> target paths (to drop a stopped watcher's watches)."""
 
-    def add(self, watcher: ActorPath, target: ActorPath) -> None:
+    def add(self, watcher: ActorPath, target: ActorPath, incarnation: int) -> None:
         with self._lock:
-            self._targets.setdefault(target, set()).add(watcher)
+            self._targets.setdefault(target, {})[watcher] = incarnation
             self._watching.setdefault(watcher, set()).add(target)
 
-    def remove(self, watcher: ActorPath, target: ActorPath) -> bool:
+    def remove(self, watcher: ActorPath, target: ActorPath, incarnation: int | None = None) -> bool:
+        """Drop the pair (only if it watches ``incarnation``, when given)."""
         with self._lock:
+            watched = self._targets.get(target, {}).get(watcher)
+            if incarnation is not None and watched != incarnation:
+                return False
             return self._remove_locked(watcher, target)
 
     def _remove_locked(self, watcher: str, target: str) -> bool:
         watchers = self._targets.get(target)
         if watchers is None or watcher not in watchers:
             return False
-        watchers.discard(ActorPath(watcher))
+        del watchers[ActorPath(watcher)]
         if not watchers:
             del self._targets[target]
         targets = self._watching.get(watcher)
@@ -95,32 +115,67 @@ class _Watches:
         elif kind is ActorRestarted:
             assert isinstance(event, ActorRestarted)
             if event.path in self._targets:
+                live = self._live(event.path)  # a restarted actor keeps its path
                 with self._lock:
-                    watchers = tuple(self._targets.get(event.path, ()))
-                self._tell(watchers, event.path, "restarted", restarted=True)
+                    watched = self._targets.get(event.path, {})
+                    told = tuple((w, i) for w, i in watched.items() if i == live)
+                self._tell(told, event.path, "restarted", restarted=True)
+
+    def _live(self, path: ActorPath) -> int:
+        """The incarnation holding ``path`` now (0: none, or one nobody watched)."""
+        system = self._system()
+        cell = None if system is None else system.cell_at(path)
+        return 0 if cell is None else _numbers.get(cell, 0)
 
     def _stopped(self, path: ActorPath, reason: str) -> None:
+        # The stopped actor has released its path: a watch of the actor holding it now
+        # (a new incarnation) is not about this stop.
+        live = self._live(path)
         with self._lock:
-            watchers = tuple(self._targets.get(path, ()))
-            for watcher in watchers:
+            watched = self._targets.get(path, {})
+            told = tuple((w, i) for w, i in watched.items() if i != live)
+            for watcher, _ in told:
                 self._remove_locked(watcher, path)
-            for target in tuple(self._watching.get(path, ())):
-                self._remove_locked(path, target)  # a stopped watcher watches nothing
-        self._tell(watchers, path, reason, restarted=False)
+            if not live:
+                for target in tuple(self._watching.get(path, ())):
+                    self._remove_locked(path, target)  # a stopped watcher watches nothing
+        self._tell(told, path, reason, restarted=False)
 
     def _tell(
-        self, watchers: tuple[ActorPath, ...], path: ActorPath, reason: str, *, restarted: bool
+        self,
+        told: tuple[tuple[ActorPath, int], ...],
+        path: ActorPath,
+        reason: str,
+        *,
+        restarted: bool,
     ) -> None:
         system = self._system()
-        if system is None or not watchers or not system.is_running:
+        if system is None or not told or not system.is_running:
             return  # at shutdown everyone stops: nobody needs telling
         down = WatchedActorDown(path=path, reason=reason, restarted=restarted)
-        for watcher in watchers:
+        for watcher, _ in told:
             system.send(watcher, down)
 
 
 _registries: weakref.WeakKeyDictionary[ActorSystem, _Watches] = weakref.WeakKeyDictionary()
 _registries_lock = threading.Lock()
+_numbers: weakref.WeakKeyDictionary[object, int] = weakref.WeakKeyDictionary()
+"""The incarnation number of each actor (cell) that was asked for one."""
+_counter = itertools.count(1)
+_numbers_lock = threading.Lock()
+
+
+def incarnation_of(system: ActorSystem, path: ActorPath) -> int:
+    """Number the actor holding ``path`` now (the same number for its whole life, restarts
+    included; another actor later at that path gets another); 0 if none holds it."""
+    cell = system.cell_at(path)
+    if cell is None:
+        return 0
+    with _numbers_lock:
+        number = _numbers.get(cell)
+        if number is None:
+            number = _numbers[cell] = next(_counter)
+        return number
 
 
 def _watches(system: ActorSystem) -> _Watches:
@@ -143,15 +198,23 @@ def watch(system: ActorSystem, watcher: ActorPath, target: ActorPath) -> bool:
         Whether ``target`` was alive. If it was not, ``watcher`` is told at once
         (``reason="not alive when watched"``) and nothing stays registered.
     """
+    return watch_incarnation(system, watcher, target) != 0
+
+
+def watch_incarnation(system: ActorSystem, watcher: ActorPath, target: ActorPath) -> int:
+    """Like :func:`watch`, and return the incarnation watched (0: ``target`` was not
+    alive). Watching a path again moves the watch to the actor holding it now."""
     watches = _watches(system)
-    watches.add(watcher, target)
-    # Checked after registering: a stop in between is reported once, by whichever of
-    # the listener and this check removes the pair first.
-    if system.cell_at(target) is not None:
-        return True
-    if watches.remove(watcher, target):
+    incarnation = incarnation_of(system, target)
+    if incarnation:
+        watches.add(watcher, target, incarnation)
+        # Checked after registering: a stop in between is reported once, by whichever
+        # of the listener and this check removes the pair first.
+        if incarnation_of(system, target) == incarnation:
+            return incarnation
+    if not incarnation or watches.remove(watcher, target, incarnation):
         system.send(watcher, WatchedActorDown(path=target, reason=NOT_ALIVE))
-    return False
+    return 0
 
 
 def unwatch(system: ActorSystem, watcher: ActorPath, target: ActorPath) -> bool:
