@@ -57,11 +57,8 @@ def spawn(system: ActorSystem, behaviour: Any, name: str) -> None:
     system.spawn(behaviour, name, dispatcher="loop")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="A1: CancelledError from a handler is taken as the effect's cancellation: "
-    "the task is never answered and the agent's slot is held forever",
-)
+# A1 (fixed): CancelledError from a handler is taken as the effect's cancellation: the task is
+#   never answered and the agent's slot is held forever
 def test_a1_cancelled_error_inside_a_handler_is_answered_and_frees_the_agent(
     system: ActorSystem,
 ) -> None:
@@ -87,11 +84,8 @@ def test_a1_cancelled_error_inside_a_handler_is_answered_and_frees_the_agent(
     assert system.ask("/agents/c", task("after"), timeout=2) == AgentTaskDone(result="after")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="A2: a task whose requester gave up keeps running with no timeout and holds "
-    "the agent's only slot, so every later task (a flow's retry included) times out too",
-)
+# A2 (fixed): a task whose requester gave up keeps running with no timeout and holds the agent's
+#   only slot, so every later task (a flow's retry included) times out too
 def test_a2_a_hung_task_whose_requester_gave_up_does_not_block_the_agent(
     system: ActorSystem,
 ) -> None:
@@ -119,11 +113,8 @@ def test_a2_a_hung_task_whose_requester_gave_up_does_not_block_the_agent(
         gate.set()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="A3: a hub message's content can set the task's sender_id, so a handler is "
-    "told the message came from whoever the content names",
-)
+# A3 (fixed): a hub message's content can set the task's sender_id, so a handler is told the
+#   message came from whoever the content names
 def test_a3_hub_message_content_cannot_forge_the_sender_id(system: ActorSystem) -> None:
     """The adversary (``mallory``) sends a hub message whose dict content contains
     ``"sender_id": "admin"``.
@@ -149,12 +140,8 @@ def test_a3_hub_message_content_cannot_forge_the_sender_id(system: ActorSystem) 
     assert response.content["sender_id"] == "mallory"  # type: ignore[index]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="A4: MultiAgentOrchestrator takes an infinite subtask_timeout, negative "
-    "max_retries and a NaN or negative retry_delay, then fails every orchestration "
-    "with an untyped or unrelated error",
-)
+# A4 (fixed): MultiAgentOrchestrator takes an infinite subtask_timeout, negative max_retries and a
+#   NaN or negative retry_delay, then fails every orchestration with an untyped or unrelated error
 @pytest.mark.parametrize(
     "options",
     [
@@ -186,11 +173,8 @@ def test_a4_invalid_orchestrator_options_are_refused_when_made(
         MultiAgentOrchestrator(system, **options)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="A5: a waiting receive_messages whose caller gave up still takes the next "
-    "message out of the inbox; it goes to a dead ask slot and the agent never sees it",
-)
+# A5 (fixed): a waiting receive_messages whose caller gave up still takes the next message out of
+#   the inbox; it goes to a dead ask slot and the agent never sees it
 def test_a5_an_abandoned_reader_does_not_swallow_the_next_message(system: ActorSystem) -> None:
     """The adversary reads bob's inbox with ``receive_messages("bob", wait=30)`` under
     ``asyncio.wait_for(..., 0.2)`` (or its task is cancelled): it gives up early.
@@ -216,11 +200,8 @@ def test_a5_an_abandoned_reader_does_not_swallow_the_next_message(system: ActorS
     assert [m.content for m in received] == ["hi"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="A6: RoleDecomposer names a research subtask after its capability with no "
-    "length cap, so a capability of 56+ characters makes an id its own check refuses",
-)
+# A6 (fixed): RoleDecomposer names a research subtask after its capability with no length cap, so
+#   a capability of 56+ characters makes an id its own check refuses
 def test_a6_the_role_decomposer_plans_for_a_long_capability_name() -> None:
     """The adversary registers a specialist whose capability is a long but ordinary
     name (``summarise_quarterly_financial_statements_of_public_companies``).
@@ -247,11 +228,8 @@ def test_a6_the_role_decomposer_plans_for_a_long_capability_name() -> None:
     assert check_subtasks(subtasks) == subtasks
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="A7: the review gate's condition raises on a verdict that is None, a string or "
-    "a list, failing the whole orchestration instead of sending the draft back",
-)
+# A7 (fixed): the review gate's condition raises on a verdict that is None, a string or a list,
+#   failing the whole orchestration instead of sending the draft back
 @pytest.mark.parametrize("verdict", [None, "rejected: nothing approved", ["approved"]])
 def test_a7_a_validator_verdict_that_is_not_a_dict_is_a_rejection(
     system: ActorSystem, verdict: Any
@@ -348,11 +326,8 @@ def test_a8_a_bounded_agent_mailbox_pushes_back_on_a_flood_of_tasks(system: Acto
     assert refused > 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="A9: a decomposer that raises crashes the orchestrator actor, whose restart "
-    "forgets every registered agent: every later orchestration fails UnknownAgentError",
-)
+# A9 (fixed): a decomposer that raises crashes the orchestrator actor, whose restart forgets every
+#   registered agent: every later orchestration fails UnknownAgentError
 def test_a9_a_failing_decomposer_does_not_wipe_the_orchestrators_registry(
     system: ActorSystem,
 ) -> None:
@@ -396,11 +371,8 @@ def test_a9_a_failing_decomposer_does_not_wipe_the_orchestrators_registry(
     assert asyncio.run(asyncio.wait_for(main(), 15)) == "completed"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="A10: an orchestrate_agents cancelled while its plan is made never sends "
-    "EndOrchestration: its subtasks count in the agents' loads for ever",
-)
+# A10 (fixed): an orchestrate_agents cancelled while its plan is made never sends
+#   EndOrchestration: its subtasks count in the agents' loads for ever
 def test_a10_a_cancelled_orchestration_releases_the_loads_it_was_planned(
     system: ActorSystem,
 ) -> None:
@@ -456,11 +428,8 @@ def test_a10_a_cancelled_orchestration_releases_the_loads_it_was_planned(
     assert listed.loads.get("w", 0) == 0, listed.loads
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="A11: BaseAgent.on_effect_failed answers error_types without the error's own "
-    "class (ErrorInfo keeps it apart, in error_type), so retry rules cannot match it",
-)
+# A11 (fixed): BaseAgent.on_effect_failed answers error_types without the error's own class
+#   (ErrorInfo keeps it apart, in error_type), so retry rules cannot match it
 @pytest.mark.parametrize(
     ("name", "error_type"),
     [
@@ -493,11 +462,8 @@ def test_a11_a_failed_effect_answers_its_errors_own_class_first(
     assert reply.error_types[:1] == (error_type,), reply.error_types
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="A12: a ResolveConflict whose id matches a conflict waiting for a human joins "
-    "it whatever it says, and gets a resolution naming agents it does not involve",
-)
+# A12 (fixed): a ResolveConflict whose id matches a conflict waiting for a human joins it whatever
+#   it says, and gets a resolution naming agents it does not involve
 def test_a12_a_different_conflict_reusing_an_id_is_not_given_anothers_answer(
     fake_system: ActorSystem, clock: Any
 ) -> None:
@@ -566,11 +532,8 @@ def test_a12_a_different_conflict_reusing_an_id_is_not_given_anothers_answer(
         assert isinstance(answer, ConflictRefused), answer
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="A13: two revisions of the same round (check_subtasks accepts them) get the "
-    "same gate step id gate_<round>: the orchestration dies with DuplicateStepError",
-)
+# A13 (fixed): two revisions of the same round (check_subtasks accepts them) get the same gate
+#   step id gate_<round>: the orchestration dies with DuplicateStepError
 def test_a13_two_revisions_in_one_round_get_their_own_gates(system: ActorSystem) -> None:
     """The adversary's custom decomposer reviews a draft twice in parallel (style and
     facts), each review with its own revision, leaving ``round`` at its default 0 --
@@ -624,11 +587,8 @@ def test_a13_two_revisions_in_one_round_get_their_own_gates(system: ActorSystem)
     assert result.status == "completed", result.error
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="A14: the death watch and the allocator know a holder only by its path, so the "
-    "late notice of an old actor's stop releases the lease of a new actor at that path",
-)
+# A14 (fixed): the death watch and the allocator know a holder only by its path, so the late
+#   notice of an old actor's stop releases the lease of a new actor at that path
 def test_a14_a_holders_late_stop_notice_does_not_release_its_successors_lease(
     system: ActorSystem,
 ) -> None:
@@ -693,11 +653,8 @@ def test_a14_a_holders_late_stop_notice_does_not_release_its_successors_lease(
     assert held == [granted.lease_id], stats
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="A15: AgentContext.emit lets a handler's metadata replace the agent_id it "
-    "stamps on the stream event, so an agent's THINKING/TEXT can name another agent",
-)
+# A15 (fixed): AgentContext.emit lets a handler's metadata replace the agent_id it stamps on the
+#   stream event, so an agent's THINKING/TEXT can name another agent
 def test_a15_an_agents_stream_event_names_the_agent_that_emitted_it(system: ActorSystem) -> None:
     """The adversary's handler calls ``ctx.think("...", agent_id="admin")``.
 
@@ -729,12 +686,9 @@ def test_a15_an_agents_stream_event_names_the_agent_that_emitted_it(system: Acto
     assert event.metadata["agent_id"] == "t"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="A16: a task told with no reply address crashes the agent when it ends "
-    "(ctx.reply raises); the restart fails what it held and on_stop, raising again on "
-    "the next such task, leaves the rest unanswered for ever",
-)
+# A16 (fixed): a task told with no reply address crashes the agent when it ends (ctx.reply
+#   raises); the restart fails what it held and on_stop, raising again on the next such task,
+#   leaves the rest unanswered for ever
 def test_a16_a_fire_and_forget_task_neither_crashes_the_agent_nor_loses_others(
     system: ActorSystem,
 ) -> None:
